@@ -1,0 +1,24 @@
+// Shared declarations of the native addon: registration hooks, typed-array access, the thread pool.
+#pragma once
+#include <napi.h>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+void RegisterGemm(Napi::Env env, Napi::Object exports);
+void RegisterKernels(Napi::Env env, Napi::Object exports);
+
+// Raw pointer of a Float32Array / Int32Array argument (respects byteOffset of subarray views).
+inline float* f32(const Napi::Value& v) { return v.As<Napi::Float32Array>().Data(); }
+inline int32_t* i32(const Napi::Value& v) { return v.As<Napi::Int32Array>().Data(); }
+inline int64_t num(const Napi::Value& v) { return v.As<Napi::Number>().Int64Value(); }
+inline double dbl(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
+inline bool flag(const Napi::Value& v) { return v.ToBoolean().Value(); }
+
+namespace tp {
+// A persistent pool (created once, threads parked between calls; the caller thread works too).
+int num_threads();
+// Runs fn(begin, end) over [0, n) split into contiguous ranges, one per thread; blocks until done.
+// Work below `min_per_thread` items per thread runs on the caller alone.
+void parallel_for(int64_t n, int64_t min_per_thread, const std::function<void(int64_t, int64_t)>& fn);
+}  // namespace tp
