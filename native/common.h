@@ -22,3 +22,10 @@ int num_threads();
 // Work below `min_per_thread` items per thread runs on the caller alone.
 void parallel_for(int64_t n, int64_t min_per_thread, const std::function<void(int64_t, int64_t)>& fn);
 }  // namespace tp
+
+// Single-threaded SGEMM for use inside parallel regions (e.g. attention blocks), implemented in gemm.cc.
+// C[M×N] (ldc) = op(A)·op(B) (+ C when accumulate); op(A) is M×K (A stored K×M with lda when transA),
+// op(B) is K×N (B stored N×K with ldb when transB). Row-major leading dimensions.
+void sgemm_st(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+              const float* A, int64_t lda, const float* B, int64_t ldb,
+              float* C, int64_t ldc, bool accumulate);
