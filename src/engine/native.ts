@@ -2,19 +2,9 @@
 // Returns null when it is missing, so callers fall back to the reference backend.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { projectRoot } from '../util/paths.js';
 import type { Backend } from './backend.js';
-
-function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('tessera: cannot find the project root (package.json)');
-    dir = up;
-  }
-  return dir;
-}
 
 export interface NativeAddon extends Omit<Backend, 'name'> {
   numThreads: number;

@@ -1,0 +1,206 @@
+// Causal grouped-query attention (forward and backward) on the CPU: per head, blocks of BR query rows
+// against all keys up to the block's end, scores materialized in thread-local scratch (T ≤ a few
+// thousand), products by a small register-tiled GEMM. Semantics: src/engine/backend.ts.
+#include "common.h"
+#include "kernels.h"
+#include <algorithm>
+#include <cmath>
+
+namespace {
+
+constexpr int64_t BR = 32;  // query rows per block: causal waste per row is at most BR-1 scores
+
+// A 4×16 tile (or MR×8·NV) of C = A·B accumulated over all K in registers.
+template <int MR, int NV>
+inline void tile(int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, bool acc) {
+  v8f c[MR][NV] = {};
+  for (int64_t k = 0; k < K; ++k) {
+    v8f b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = load8(B + k * ldb + 8 * v);
+    for (int r = 0; r < MR; ++r) {
+      const v8f a = splat8(A[r * lda + k]);
+      for (int v = 0; v < NV; ++v) c[r][v] += a * b[v];
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) {
+      float* p = C + r * ldc + 8 * v;
+      store8(p, acc ? load8(p) + c[r][v] : c[r][v]);
+    }
+}
+
+template <int NV>
+inline void column_panel(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                         float* C, int64_t ldc, bool acc) {
+  int64_t i = 0;
+  for (; i + 4 <= M; i += 4) tile<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, acc);
+  for (; i < M; ++i) tile<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, acc);
+}
+
+// C[M×N] (ldc) = A[M×K] (lda) · B[K×N] (ldb), or += when acc; all row-major. Column panels of 16
+// outermost so a K×16 panel of B stays in L1 while every row block of A streams past it.
+void gemm_nn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+             float* C, int64_t ldc, bool acc) {
+  int64_t j = 0;
+  for (; j + 16 <= N; j += 16) column_panel<2>(M, K, A, lda, B + j, ldb, C + j, ldc, acc);
+  for (; j + 8 <= N; j += 8) column_panel<1>(M, K, A, lda, B + j, ldb, C + j, ldc, acc);
+  for (; j < N; ++j)
+    for (int64_t i = 0; i < M; ++i) {
+      float s = 0;
+      for (int64_t k = 0; k < K; ++k) s += A[i * lda + k] * B[k * ldb + j];
+      C[i * ldc + j] = acc ? C[i * ldc + j] + s : s;
+    }
+}
+
+// dst[c×r] (ld r) = src[r×c] (ld lds)ᵀ.
+void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) dst[j * ldd + i] = src[i * lds + j];
+}
+
+// Leading dimension for T columns: a multiple of 8 but not of 128, so the Dh rows of a packed Kᵀ do
+// not all map to the same L1 sets (4 KiB aliasing).
+int64_t padded(int64_t T) {
+  int64_t ld = (T + 7) / 8 * 8;
+  return ld % 128 == 0 ? ld + 8 : ld;
+}
+
+// s[j] = exp(a·s[j] - c) for j < n, returning Σ s[j].
+float exp_row(float* s, int64_t n, float a, float c) {
+  v8f acc = {};
+  const v8f va = splat8(a), vc = splat8(c);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const v8f e = vexp(va * load8(s + j) - vc);
+    store8(s + j, e);
+    acc += e;
+  }
+  float sum = hsum8(acc);
+  for (; j < n; ++j) sum += (s[j] = exp1(a * s[j] - c));
+  return sum;
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  v8f acc = {};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) acc += load8(a + j) * load8(b + j);
+  float s = hsum8(acc);
+  for (; j < n; ++j) s += a[j] * b[j];
+  return s;
+}
+
+struct Dims {
+  int64_t B, T, H, KVH, Dh, rep, ldq, ldk, ldt;
+  float scale;
+};
+
+Dims dims(const Napi::CallbackInfo& info, int first) {
+  Dims d;
+  d.B = num(info[first]), d.T = num(info[first + 1]), d.H = num(info[first + 2]);
+  d.KVH = num(info[first + 3]), d.Dh = num(info[first + 4]);
+  d.rep = d.KVH > 0 ? d.H / d.KVH : 0;
+  d.ldq = d.H * d.Dh, d.ldk = d.KVH * d.Dh, d.ldt = padded(d.T);
+  d.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d.Dh)));
+  return d;
+}
+
+bool bad(const Dims& d) { return d.KVH <= 0 || d.H % d.KVH != 0 || d.Dh <= 0; }
+
+// Parallel chunks get at least ~256k multiply-adds of work each.
+int64_t min_heads(const Dims& d) { return std::max<int64_t>(1, (1 << 18) / std::max<int64_t>(1, d.T * d.T * d.Dh)); }
+
+thread_local std::vector<float> tl_buf;
+
+}  // namespace
+
+// One task per (batch, head): S = Q·Kᵀ per row block, stable softmax in place (lse saved), O = P·V.
+Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
+  const float *q = f32(info[0]), *k = f32(info[1]), *v = f32(info[2]);
+  float *out = f32(info[3]), *lse = f32(info[4]);
+  const Dims d = dims(info, 5);
+  if (bad(d)) return throwRange(info.Env(), "attentionForward: H must be a positive multiple of KVH, Dh > 0");
+  tp::parallel_for(d.B * d.H, min_heads(d), [&](int64_t bh0, int64_t bh1) {
+    float* Kt = scratch(tl_buf, (d.Dh + BR) * d.ldt);  // Kᵀ [Dh × ldt], then S [BR × ldt]
+    float* S = Kt + d.Dh * d.ldt;
+    for (int64_t bh = bh0; bh < bh1; ++bh) {
+      const int64_t b = bh / d.H, h = bh % d.H, g = h / d.rep;
+      const float* qh = q + (b * d.T * d.H + h) * d.Dh;
+      const float* kg = k + (b * d.T * d.KVH + g) * d.Dh;
+      const float* vg = v + (b * d.T * d.KVH + g) * d.Dh;
+      float* oh = out + (b * d.T * d.H + h) * d.Dh;
+      float* lh = lse + bh * d.T;
+      transpose(kg, d.ldk, d.T, d.Dh, Kt, d.ldt);
+      for (int64_t i0 = 0; i0 < d.T; i0 += BR) {
+        const int64_t m = std::min(BR, d.T - i0), n = i0 + m;  // rows i0..n-1 see keys 0..n-1
+        gemm_nn(m, n, d.Dh, qh + i0 * d.ldq, d.ldq, Kt, d.ldt, S, d.ldt, false);
+        for (int64_t r = 0; r < m; ++r) {
+          float* s = S + r * d.ldt;
+          const int64_t valid = i0 + r + 1;
+          const float mx = d.scale * row_max(s, valid);
+          const float sum = exp_row(s, valid, d.scale, mx);
+          const float inv = 1.0f / sum;
+          for (int64_t j = 0; j < valid; ++j) s[j] *= inv;
+          std::fill(s + valid, s + n, 0.0f);
+          lh[i0 + r] = mx + std::log(sum);
+        }
+        gemm_nn(m, d.Dh, n, S, d.ldt, vg, d.ldk, oh + i0 * d.ldq, d.ldq, false);
+      }
+    }
+  });
+  return info.Env().Undefined();
+}
+
+// One task per (batch, kv head), so the GQA heads sharing it accumulate dk, dv without races. Per row
+// block: P = exp(scale·Q·Kᵀ - lse), dP = dO·Vᵀ, dS = scale·P∘(dP - D) with D_i = dO_i·O_i;
+// dQ = dS·K, dV += Pᵀ·dO, dK += dSᵀ·Q.
+Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
+  const float *dout = f32(info[0]), *q = f32(info[1]), *k = f32(info[2]), *v = f32(info[3]);
+  const float *out = f32(info[4]), *lse = f32(info[5]);
+  float *dq = f32(info[6]), *dk = f32(info[7]), *dv = f32(info[8]);
+  const Dims d = dims(info, 9);
+  if (bad(d)) return throwRange(info.Env(), "attentionBackward: H must be a positive multiple of KVH, Dh > 0");
+  tp::parallel_for(d.B * d.KVH, std::max<int64_t>(1, min_heads(d) / d.rep), [&](int64_t bg0, int64_t bg1) {
+    // Kᵀ, Vᵀ [Dh × ldt]; P, dS [BR × ldt]; a transposed block [ldt × BR].
+    float* Kt = scratch(tl_buf, 2 * d.Dh * d.ldt + 3 * BR * d.ldt);
+    float* Vt = Kt + d.Dh * d.ldt;
+    float* P = Vt + d.Dh * d.ldt;
+    float* dS = P + BR * d.ldt;
+    float* Tr = dS + BR * d.ldt;
+    for (int64_t bg = bg0; bg < bg1; ++bg) {
+      const int64_t b = bg / d.KVH, g = bg % d.KVH, kvo = (b * d.T * d.KVH + g) * d.Dh;
+      const float *kg = k + kvo, *vg = v + kvo;
+      float *dkg = dk + kvo, *dvg = dv + kvo;
+      for (int64_t t = 0; t < d.T; ++t) {
+        std::fill(dkg + t * d.ldk, dkg + t * d.ldk + d.Dh, 0.0f);
+        std::fill(dvg + t * d.ldk, dvg + t * d.ldk + d.Dh, 0.0f);
+      }
+      transpose(kg, d.ldk, d.T, d.Dh, Kt, d.ldt);
+      transpose(vg, d.ldk, d.T, d.Dh, Vt, d.ldt);
+      for (int64_t h = g * d.rep; h < (g + 1) * d.rep; ++h) {
+        const int64_t qo = (b * d.T * d.H + h) * d.Dh;
+        const float *qh = q + qo, *doh = dout + qo, *oh = out + qo, *lh = lse + (b * d.H + h) * d.T;
+        float* dqh = dq + qo;
+        for (int64_t i0 = 0; i0 < d.T; i0 += BR) {
+          const int64_t m = std::min(BR, d.T - i0), n = i0 + m;
+          gemm_nn(m, n, d.Dh, qh + i0 * d.ldq, d.ldq, Kt, d.ldt, P, d.ldt, false);
+          gemm_nn(m, n, d.Dh, doh + i0 * d.ldq, d.ldq, Vt, d.ldt, dS, d.ldt, false);
+          for (int64_t r = 0; r < m; ++r) {
+            const int64_t i = i0 + r, valid = i + 1;
+            float *p = P + r * d.ldt, *ds = dS + r * d.ldt;
+            exp_row(p, valid, d.scale, lh[i]);
+            const float Di = dot(doh + i * d.ldq, oh + i * d.ldq, d.Dh);
+            for (int64_t j = 0; j < valid; ++j) ds[j] = d.scale * p[j] * (ds[j] - Di);
+            std::fill(p + valid, p + n, 0.0f);
+            std::fill(ds + valid, ds + n, 0.0f);
+          }
+          gemm_nn(m, d.Dh, n, dS, d.ldt, kg, d.ldk, dqh + i0 * d.ldq, d.ldq, false);
+          transpose(P, d.ldt, m, n, Tr, BR);
+          gemm_nn(n, d.Dh, m, Tr, BR, doh + i0 * d.ldq, d.ldq, dvg, d.ldk, true);
+          transpose(dS, d.ldt, m, n, Tr, BR);
+          gemm_nn(n, d.Dh, m, Tr, BR, qh + i0 * d.ldq, d.ldq, dkg, d.ldk, true);
+        }
+      }
+    }
+  });
+  return info.Env().Undefined();
+}

@@ -1,0 +1,31 @@
+// The tessera command line: the only place that reads argv and the environment. Each subcommand
+// resolves its options once, prints them, and calls into the library; TesseraErrors become one
+// clear message plus a hint and exit code 1.
+import { Command } from 'commander';
+import { TesseraError } from '../util/errors.js';
+import { dataCommand } from './data.js';
+import { modelCommand } from './model.js';
+import { trainCommand, startCommand } from './train.js';
+import { generateCommand } from './generate.js';
+import { benchCommand } from './bench.js';
+
+const program = new Command('tessera')
+  .description('tessera: pre-train LLaMA-style models across machines that do not trust each other')
+  .showHelpAfterError('(run with --help for usage)');
+program.addCommand(startCommand());
+program.addCommand(dataCommand());
+program.addCommand(modelCommand());
+program.addCommand(trainCommand());
+program.addCommand(generateCommand());
+program.addCommand(benchCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof TesseraError) {
+    console.error(`error: ${e.message}`);
+    if (e.hint) console.error(`  what to do: ${e.hint}`);
+    process.exit(1);
+  }
+  throw e;
+}
