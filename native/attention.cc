@@ -8,51 +8,12 @@
 
 namespace {
 
-constexpr int64_t BR = 32;  // query rows per block: causal waste per row is at most BR-1 scores
+#ifndef BRV
+#define BRV 32
+#endif
+constexpr int64_t BR = BRV;  // query rows per block: causal waste per row is at most BR-1 scores
 
-// A 4×16 tile (or MR×8·NV) of C = A·B accumulated over all K in registers.
-template <int MR, int NV>
-inline void tile(int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, bool acc) {
-  v8f c[MR][NV] = {};
-  for (int64_t k = 0; k < K; ++k) {
-    v8f b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = load8(B + k * ldb + 8 * v);
-    for (int r = 0; r < MR; ++r) {
-      const v8f a = splat8(A[r * lda + k]);
-      for (int v = 0; v < NV; ++v) c[r][v] += a * b[v];
-    }
-  }
-  for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) {
-      float* p = C + r * ldc + 8 * v;
-      store8(p, acc ? load8(p) + c[r][v] : c[r][v]);
-    }
-}
-
-template <int NV>
-inline void column_panel(int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-                         float* C, int64_t ldc, bool acc) {
-  int64_t i = 0;
-  for (; i + 4 <= M; i += 4) tile<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, acc);
-  for (; i < M; ++i) tile<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, acc);
-}
-
-// C[M×N] (ldc) = A[M×K] (lda) · B[K×N] (ldb), or += when acc; all row-major. Column panels of 16
-// outermost so a K×16 panel of B stays in L1 while every row block of A streams past it.
-void gemm_nn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-             float* C, int64_t ldc, bool acc) {
-  int64_t j = 0;
-  for (; j + 16 <= N; j += 16) column_panel<2>(M, K, A, lda, B + j, ldb, C + j, ldc, acc);
-  for (; j + 8 <= N; j += 8) column_panel<1>(M, K, A, lda, B + j, ldb, C + j, ldc, acc);
-  for (; j < N; ++j)
-    for (int64_t i = 0; i < M; ++i) {
-      float s = 0;
-      for (int64_t k = 0; k < K; ++k) s += A[i * lda + k] * B[k * ldb + j];
-      C[i * ldc + j] = acc ? C[i * ldc + j] + s : s;
-    }
-}
-
-// dst[c×r] (ld r) = src[r×c] (ld lds)ᵀ.
+// dst[c×r] (ld ldd) = src[r×c] (ld lds)ᵀ.
 void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) dst[j * ldd + i] = src[i * lds + j];
@@ -132,7 +93,7 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
       transpose(kg, d.ldk, d.T, d.Dh, Kt, d.ldt);
       for (int64_t i0 = 0; i0 < d.T; i0 += BR) {
         const int64_t m = std::min(BR, d.T - i0), n = i0 + m;  // rows i0..n-1 see keys 0..n-1
-        gemm_nn(m, n, d.Dh, qh + i0 * d.ldq, d.ldq, Kt, d.ldt, S, d.ldt, false);
+        sgemm_st(false, false, m, n, d.Dh, qh + i0 * d.ldq, d.ldq, Kt, d.ldt, S, d.ldt, false);
         for (int64_t r = 0; r < m; ++r) {
           float* s = S + r * d.ldt;
           const int64_t valid = i0 + r + 1;
@@ -143,7 +104,7 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
           std::fill(s + valid, s + n, 0.0f);
           lh[i0 + r] = mx + std::log(sum);
         }
-        gemm_nn(m, d.Dh, n, S, d.ldt, vg, d.ldk, oh + i0 * d.ldq, d.ldq, false);
+        sgemm_st(false, false, m, d.Dh, n, S, d.ldt, vg, d.ldk, oh + i0 * d.ldq, d.ldq, false);
       }
     }
   });
@@ -160,12 +121,10 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   const Dims d = dims(info, 9);
   if (bad(d)) return throwRange(info.Env(), "attentionBackward: H must be a positive multiple of KVH, Dh > 0");
   tp::parallel_for(d.B * d.KVH, std::max<int64_t>(1, min_heads(d) / d.rep), [&](int64_t bg0, int64_t bg1) {
-    // Kᵀ, Vᵀ [Dh × ldt]; P, dS [BR × ldt]; a transposed block [ldt × BR].
-    float* Kt = scratch(tl_buf, 2 * d.Dh * d.ldt + 3 * BR * d.ldt);
+    float* Kt = scratch(tl_buf, 2 * (d.Dh + BR) * d.ldt);  // Kᵀ, Vᵀ [Dh × ldt]; P, dS [BR × ldt]
     float* Vt = Kt + d.Dh * d.ldt;
     float* P = Vt + d.Dh * d.ldt;
     float* dS = P + BR * d.ldt;
-    float* Tr = dS + BR * d.ldt;
     for (int64_t bg = bg0; bg < bg1; ++bg) {
       const int64_t b = bg / d.KVH, g = bg % d.KVH, kvo = (b * d.T * d.KVH + g) * d.Dh;
       const float *kg = k + kvo, *vg = v + kvo;
@@ -182,8 +141,8 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
         float* dqh = dq + qo;
         for (int64_t i0 = 0; i0 < d.T; i0 += BR) {
           const int64_t m = std::min(BR, d.T - i0), n = i0 + m;
-          gemm_nn(m, n, d.Dh, qh + i0 * d.ldq, d.ldq, Kt, d.ldt, P, d.ldt, false);
-          gemm_nn(m, n, d.Dh, doh + i0 * d.ldq, d.ldq, Vt, d.ldt, dS, d.ldt, false);
+          sgemm_st(false, false, m, n, d.Dh, qh + i0 * d.ldq, d.ldq, Kt, d.ldt, P, d.ldt, false);
+          sgemm_st(false, false, m, n, d.Dh, doh + i0 * d.ldq, d.ldq, Vt, d.ldt, dS, d.ldt, false);
           for (int64_t r = 0; r < m; ++r) {
             const int64_t i = i0 + r, valid = i + 1;
             float *p = P + r * d.ldt, *ds = dS + r * d.ldt;
@@ -193,11 +152,9 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
             std::fill(p + valid, p + n, 0.0f);
             std::fill(ds + valid, ds + n, 0.0f);
           }
-          gemm_nn(m, d.Dh, n, dS, d.ldt, kg, d.ldk, dqh + i0 * d.ldq, d.ldq, false);
-          transpose(P, d.ldt, m, n, Tr, BR);
-          gemm_nn(n, d.Dh, m, Tr, BR, doh + i0 * d.ldq, d.ldq, dvg, d.ldk, true);
-          transpose(dS, d.ldt, m, n, Tr, BR);
-          gemm_nn(n, d.Dh, m, Tr, BR, qh + i0 * d.ldq, d.ldq, dkg, d.ldk, true);
+          sgemm_st(false, false, m, d.Dh, n, dS, d.ldt, kg, d.ldk, dqh + i0 * d.ldq, d.ldq, false);
+          sgemm_st(true, false, n, d.Dh, m, P, d.ldt, doh + i0 * d.ldq, d.ldq, dvg, d.ldk, true);
+          sgemm_st(true, false, n, d.Dh, m, dS, d.ldt, qh + i0 * d.ldq, d.ldq, dkg, d.ldk, true);
         }
       }
     }

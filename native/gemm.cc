@@ -103,6 +103,12 @@ void pack_b(bool tB, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_
 // C[mr×nr] (ldc) = (C +) Ap·Bp over kc, accumulating the MR×NR tile in registers.
 inline void kernel(int64_t kc, const float* __restrict Ap, const float* __restrict Bp,
                    float* __restrict C, int64_t ldc, bool addC, int mr, int nr) {
+  // Fetch the C tile now so its (often cache-missing) rows arrive while the k loop runs.
+#pragma GCC unroll 64
+  for (int r = 0; r < MR; ++r) {
+    __builtin_prefetch(C + r * ldc, 1);
+    __builtin_prefetch(C + r * ldc + NR - 1, 1);
+  }
   vf acc[MR][NV];
 #pragma GCC unroll 64
   for (int r = 0; r < MR; ++r)

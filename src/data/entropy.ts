@@ -2,7 +2,7 @@
 // than token frequencies. All values are in nats per token.
 
 /** Token frequency table over ids < vocabSize. */
-export function unigramCounts(tokens: ArrayLike<number>, vocabSize: number, into = new Float64Array(vocabSize)): Float64Array {
+export function unigramCounts(tokens: ArrayLike<number>, vocabSize: number, into: Float64Array = new Float64Array(vocabSize)): Float64Array {
   for (let i = 0; i < tokens.length; i++) into[tokens[i]]++;
   return into;
 }
@@ -29,4 +29,13 @@ export function unigramCrossEntropy(tokens: ArrayLike<number>, counts: Float64Ar
   let sum = 0;
   for (let i = 0; i < tokens.length; i++) sum += logZ - Math.log(counts[tokens[i]] + 1);
   return sum / tokens.length;
+}
+
+/** The same cross-entropy from a histogram of the evaluated tokens (no need to keep them). */
+export function unigramCrossEntropyCounts(evalCounts: Float64Array, counts: Float64Array): number {
+  let n = 0, m = 0, sum = 0;
+  for (const c of counts) n += c;
+  const logZ = Math.log(n + counts.length);
+  evalCounts.forEach((c, t) => { if (c > 0) { m += c; sum += c * (logZ - Math.log(counts[t] + 1)); } });
+  return m === 0 ? 0 : sum / m;
 }

@@ -92,7 +92,8 @@ export class Tokenizer {
     const out: number[] = [];
     if (this.addPrefixSpace && !text.startsWith(' ')) text = ' ' + text;
     if (!opts.allowSpecial || this.special.length === 0) { this.encodeOrdinary(text, out); return out; }
-    const alt = this.special.map((s) => s.content.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+    const alt = [...this.special].sort((x, y) => y.content.length - x.content.length) // longest first
+      .map((s) => s.content.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
     let last = 0;
     for (const m of text.matchAll(new RegExp(alt, 'g'))) {
       this.encodeOrdinary(text.slice(last, m.index), out);

@@ -36,8 +36,14 @@ export class Graph {
   /** Backpropagates from a scalar: seeds d(loss)=1 and walks the tape in reverse creation order. */
   backward(loss: Tensor): void {
     if (loss.size !== 1) throw new Error('backward() needs a scalar loss');
-    if (!loss.requiresGrad) throw new Error('backward(): the loss does not depend on any parameter');
-    loss.grad = this.pool.take(1).fill(1);
+    this.backwardFrom(loss, this.pool.take(1).fill(1));
+  }
+
+  /** Backpropagates a given output gradient (same size as `out`) through the tape. */
+  backwardFrom(out: Tensor, grad: Float32Array): void {
+    if (!out.requiresGrad) throw new Error('backward(): the output does not depend on any parameter');
+    if (grad.length !== out.size) throw new Error('backward(): gradient size differs from the output');
+    out.grad = grad;
     for (let i = this.tape.length - 1; i >= 0; i--) {
       const node = this.tape[i]!;
       if (node.out.grad) node.op.backward(this, node, node.out.grad);

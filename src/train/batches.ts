@@ -1,7 +1,8 @@
 // What training reads: token streams plus tokenizer identity, and the batches cut from them.
 // Training batches come from the deterministic sampler keyed by (seed, uid 0, step), so a resumed
 // run sees exactly the batches an uninterrupted one would have.
-import { makeBatch, sampleWindows } from '../data/index.js';
+import { join } from 'node:path';
+import { loadDataset, makeBatch, sampleWindows } from '../data/index.js';
 
 export type Tokens = Uint16Array | Uint32Array;
 
@@ -18,6 +19,15 @@ export interface TrainData {
 export interface Batch {
   inputs: Int32Array;
   targets: Int32Array;
+}
+
+/** Loads a prepared dataset directory (tessera data prepare) for training. */
+export function openTrainData(dir: string): TrainData {
+  const d = loadDataset(dir);
+  return {
+    train: d.train, val: d.val, vocabSize: d.manifest.tokenizer.vocabSize, tokenizerHash: d.manifest.tokenizer.hash,
+    tokenizerPath: join(dir, d.manifest.tokenizer.file), unigramEntropy: d.manifest.stats.unigramEntropyNats,
+  };
 }
 
 export function batchAt(d: TrainData, seed: number, step: number, B: number, T: number): Batch {
