@@ -212,7 +212,7 @@ void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, con
   };
   // Overlapping outputs (e.g. strideC 0 summing a batch into one C) must run their batch in order.
   const bool disjointC = batch == 1 || sC >= M * N;
-  if (disjointC && batch > 1 && (batch % nt == 0 || small)) {
+  if (disjointC && batch > 1 && (batch % nt == 0 || batch >= 8 * nt || small)) {
     tp::parallel_for(batch, 1, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) part(b, 0, units);
     });

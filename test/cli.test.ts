@@ -24,7 +24,9 @@ function fails(r: { code: number; err: string }, ...needles: (string | RegExp)[]
 }
 
 before(() => {
-  writeFileSync(join(root, 'small.txt'), 'It was the best of times, it was the worst of times. '.repeat(400));
+  mkdirSync(join(root, 'small'));
+  writeFileSync(join(root, 'small', 'a.txt'), 'It was the best of times, it was the worst of times. '.repeat(400));
+  writeFileSync(join(root, 'small', 'b.txt'), 'Call me Ishmael. Some years ago, never mind how long precisely. '.repeat(400));
 });
 
 test('every subcommand has --help', () => {
@@ -48,13 +50,13 @@ test('data prepare: missing and empty corpora are refused naming the path', () =
   fails(run('data', 'prepare', join(root, 'missing.txt'), '--out', join(root, 'd1')), join(root, 'missing.txt'));
   writeFileSync(join(root, 'empty.txt'), '   \n');
   fails(run('data', 'prepare', join(root, 'empty.txt'), '--out', join(root, 'd2')), /empty/i);
-  fails(run('data', 'prepare', join(root, 'small.txt'), '--vocab-size', 'abc'), '--vocab-size');
+  fails(run('data', 'prepare', join(root, 'small'), '--vocab-size', 'abc'), '--vocab-size');
 });
 
 test('train: missing data, then a truncated or corrupted shard, are refused naming the file', () => {
   fails(run('train', '--data', join(root, 'nodata'), '--steps', '1'), join(root, 'nodata'), 'tessera data prepare');
   const d = join(root, 'd3');
-  const p = run('data', 'prepare', join(root, 'small.txt'), '--out', d, '--vocab-size', '300', '--val-fraction', '0.5');
+  const p = run('data', 'prepare', join(root, 'small'), '--out', d, '--vocab-size', '300', '--val-fraction', '0.5');
   assert.equal(p.code, 0, p.err);
   const shard = readdirSync(d).find((f) => f.startsWith('train_'))!;
   const good = join(root, 'good.bin');

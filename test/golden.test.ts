@@ -52,6 +52,9 @@ function checkGolden(be: Backend, variant: 'untied' | 'tied'): void {
     const e = relErr(m.grads.subarray(s.offset, s.offset + s.size), getTensor(st, file, `grad.${s.name}`, 'F32').data);
     assert.ok(e < TOL, `${be.name}/${variant}: grad of ${s.name} rel err ${e}`);
   }
+  // The first AdamW step moves every weight by about ±lr·sign(g), so it is ill-conditioned where g ≈ 0:
+  // the optimizer is checked on PyTorch's own gradients (ours were checked above to 1e-4).
+  for (const s of m.layout.specs) m.grads.set(getTensor(st, file, `grad.${s.name}`, 'F32').data, s.offset);
   const o = g.optimizer;
   const norm = clipGradNorm(be, m.grads, o.clip_max_norm);
   const gn = (st.tensors.grad_norm!.data as Float32Array)[0]!;

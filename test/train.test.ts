@@ -3,7 +3,7 @@
 // checkpoints are refused with a message naming the file, and generation runs.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync, truncateSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, existsSync, truncateSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareData, defaultCorpus } from '../src/data/index.js';
@@ -22,8 +22,9 @@ const quiet = () => {};
 
 before(async () => {
   const text = defaultCorpus().join('\n\n').slice(0, 300_000);
-  writeFileSync(join(root, 'corpus.txt'), text);
-  await prepareData({ inputs: [join(root, 'corpus.txt')], outDir: dataDir, vocabSize: 384, valFraction: 0.1 });
+  mkdirSync(join(root, 'corpus'));
+  for (let i = 0; i < 10; i++) writeFileSync(join(root, 'corpus', `part${i}.txt`), text.slice(i * 30_000, (i + 1) * 30_000));
+  await prepareData({ inputs: [join(root, 'corpus')], outDir: dataDir, vocabSize: 384, valFraction: 0.1 });
 });
 
 function opts(out: string, over: Partial<TrainOptions> = {}): TrainOptions {

@@ -105,7 +105,8 @@ const large: Case[] = [
   ...allModes(64, 64, 32, { batch: 5, offset: 2 }),
   ...allModes(130, 70, 40, { batch: 3 }),
   ...allModes(130, 70, 40, { batch: 2, sA: 0 }),
-  ...allModes(96, 80, 50, { batch: 3, sC: 0 }),
+  ...allModes(130, 96, 100, { batch: 3, sC: 0 }),
+  ...allModes(130, 96, 100, { batch: 4, sC: 0 }),
 ];
 
 test('reference matmul matches the float64 oracle', () => {

@@ -5,7 +5,7 @@ import type { Backend } from '../engine/backend.js';
 import { createLlama, initParams, modelInfo, type ModelConfig } from '../model/index.js';
 import { adamwInit, lrAt, ADAMW_DEFAULTS, type ScheduleConfig } from '../optim/index.js';
 import { TesseraError } from '../util/errors.js';
-import { findCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { findCheckpoint, loadCheckpoint, readCheckpointMeta, saveCheckpoint } from './checkpoint.js';
 import { makeTrainable, trainStep } from './step.js';
 import { batchAt, validationBatches, type TrainData } from './batches.js';
 import { evaluate } from './evaluate.js';
@@ -49,8 +49,9 @@ export async function runTraining(be: Backend, o: TrainOptions, log: (s: string)
   let step = 0, tokensSeen = 0;
   const existing = o.resume ? findCheckpoint(ckptRoot) : null;
   if (existing) {
+    const meta = readCheckpointMeta(existing);
+    checkCompatible(existing, meta.model, meta.tokenizer.hash, cfg, o.data.tokenizerHash);
     const ck = loadCheckpoint(existing, model.layout, true);
-    checkCompatible(existing, ck.meta.model, ck.meta.tokenizer.hash, cfg, o.data.tokenizerHash);
     model.params.set(ck.params);
     if (ck.m && ck.v) { opt.m.set(ck.m); opt.v.set(ck.v); opt.step = ck.meta.optimizer.step; }
     step = ck.meta.step;
