@@ -1,6 +1,6 @@
 // Causal grouped-query attention (forward and backward) on the CPU: per head, blocks of BR query rows
 // against all keys up to the block's end, scores materialized in thread-local scratch (T ≤ a few
-// thousand), products by a small register-tiled GEMM. Semantics: src/engine/backend.ts.
+// thousand), block products by sgemm_st (gemm.cc). Semantics: src/engine/backend.ts.
 #include "common.h"
 #include "kernels.h"
 #include <algorithm>
@@ -8,10 +8,9 @@
 
 namespace {
 
-#ifndef BRV
-#define BRV 32
-#endif
-constexpr int64_t BR = BRV;  // query rows per block: causal waste per row is at most BR-1 scores
+// Query rows per block: larger blocks amortize GEMM packing, smaller ones waste fewer masked scores
+// (BR/T of the work); 64 measured best for T = 256…2048.
+constexpr int64_t BR = 64;
 
 // dst[c×r] (ld ldd) = src[r×c] (ld lds)ᵀ.
 void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
@@ -19,33 +18,34 @@ void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, float*
     for (int64_t j = 0; j < cols; ++j) dst[j * ldd + i] = src[i * lds + j];
 }
 
-// Leading dimension for T columns: a multiple of 8 but not of 128, so the Dh rows of a packed Kᵀ do
-// not all map to the same L1 sets (4 KiB aliasing).
+// Leading dimension for T columns: whole vectors, but not a multiple of 128 floats, so the Dh rows of
+// Kᵀ do not all map to the same L1 sets (4 KiB aliasing).
 int64_t padded(int64_t T) {
-  int64_t ld = (T + 7) / 8 * 8;
-  return ld % 128 == 0 ? ld + 8 : ld;
+  int64_t ld = (T + W - 1) / W * W;
+  return ld % 128 == 0 ? ld + W : ld;
 }
 
-// s[j] = exp(a·s[j] - c) for j < n, returning Σ s[j].
-float exp_row(float* s, int64_t n, float a, float c) {
-  v8f acc = {};
-  const v8f va = splat8(a), vc = splat8(c);
+// s[j] = exp(a·s[j] - c) for j < valid and 0 for valid ≤ j < n, returning Σ s[j]. Rows are padded
+// to whole vectors (ldt), so a partial last vector is computed in full and masked.
+float exp_row(float* s, int64_t valid, int64_t n, float a, float c) {
+  vf acc = {};
+  const vf va = vsplat(a), vc = vsplat(c);
   int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    const v8f e = vexp(va * load8(s + j) - vc);
-    store8(s + j, e);
+  for (; j < valid; j += W) {
+    vf e = vexp(va * vload(s + j) - vc);
+    if (j + W > valid) e = (vf)((vi)e & lanes_below(valid - j));
+    vstore(s + j, e);
     acc += e;
   }
-  float sum = hsum8(acc);
-  for (; j < n; ++j) sum += (s[j] = exp1(a * s[j] - c));
-  return sum;
+  if (j < n) std::fill(s + j, s + n, 0.0f);
+  return hsum(acc);
 }
 
 float dot(const float* a, const float* b, int64_t n) {
-  v8f acc = {};
+  vf acc = {};
   int64_t j = 0;
-  for (; j + 8 <= n; j += 8) acc += load8(a + j) * load8(b + j);
-  float s = hsum8(acc);
+  for (; j + W <= n; j += W) acc += vload(a + j) * vload(b + j);
+  float s = hsum(acc);
   for (; j < n; ++j) s += a[j] * b[j];
   return s;
 }
@@ -74,7 +74,8 @@ thread_local std::vector<float> tl_buf;
 
 }  // namespace
 
-// One task per (batch, head): S = Q·Kᵀ per row block, stable softmax in place (lse saved), O = P·V.
+// One task per (batch, head): S = Q·Kᵀ per row block, e = exp(S - rowmax) in place (lse saved),
+// O = (e·V) / Σe (normalizing the m×Dh output rather than the m×n probabilities).
 Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   const float *q = f32(info[0]), *k = f32(info[1]), *v = f32(info[2]);
   float *out = f32(info[3]), *lse = f32(info[4]);
@@ -83,6 +84,8 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   tp::parallel_for(d.B * d.H, min_heads(d), [&](int64_t bh0, int64_t bh1) {
     float* Kt = scratch(tl_buf, (d.Dh + BR) * d.ldt);  // Kᵀ [Dh × ldt], then S [BR × ldt]
     float* S = Kt + d.Dh * d.ldt;
+    float inv[BR];
+    int64_t packed = -1;  // the (batch, kv head) whose Kᵀ is in scratch: consecutive GQA heads share it
     for (int64_t bh = bh0; bh < bh1; ++bh) {
       const int64_t b = bh / d.H, h = bh % d.H, g = h / d.rep;
       const float* qh = q + (b * d.T * d.H + h) * d.Dh;
@@ -90,7 +93,8 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
       const float* vg = v + (b * d.T * d.KVH + g) * d.Dh;
       float* oh = out + (b * d.T * d.H + h) * d.Dh;
       float* lh = lse + bh * d.T;
-      transpose(kg, d.ldk, d.T, d.Dh, Kt, d.ldt);
+      if (b * d.KVH + g != packed) transpose(kg, d.ldk, d.T, d.Dh, Kt, d.ldt);
+      packed = b * d.KVH + g;
       for (int64_t i0 = 0; i0 < d.T; i0 += BR) {
         const int64_t m = std::min(BR, d.T - i0), n = i0 + m;  // rows i0..n-1 see keys 0..n-1
         sgemm_st(false, false, m, n, d.Dh, qh + i0 * d.ldq, d.ldq, Kt, d.ldt, S, d.ldt, false);
@@ -98,13 +102,14 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
           float* s = S + r * d.ldt;
           const int64_t valid = i0 + r + 1;
           const float mx = d.scale * row_max(s, valid);
-          const float sum = exp_row(s, valid, d.scale, mx);
-          const float inv = 1.0f / sum;
-          for (int64_t j = 0; j < valid; ++j) s[j] *= inv;
-          std::fill(s + valid, s + n, 0.0f);
+          const float sum = exp_row(s, valid, n, d.scale, mx);
+          inv[r] = 1.0f / sum;
           lh[i0 + r] = mx + std::log(sum);
         }
-        sgemm_st(false, false, m, d.Dh, n, S, d.ldt, vg, d.ldk, oh + i0 * d.ldq, d.ldq, false);
+        float* o = oh + i0 * d.ldq;
+        sgemm_st(false, false, m, d.Dh, n, S, d.ldt, vg, d.ldk, o, d.ldq, false);
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t c = 0; c < d.Dh; ++c) o[r * d.ldq + c] *= inv[r];
       }
     }
   });
@@ -146,10 +151,9 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
           for (int64_t r = 0; r < m; ++r) {
             const int64_t i = i0 + r, valid = i + 1;
             float *p = P + r * d.ldt, *ds = dS + r * d.ldt;
-            exp_row(p, valid, d.scale, lh[i]);
+            exp_row(p, valid, n, d.scale, lh[i]);
             const float Di = dot(doh + i * d.ldq, oh + i * d.ldq, d.Dh);
             for (int64_t j = 0; j < valid; ++j) ds[j] = d.scale * p[j] * (ds[j] - Di);
-            std::fill(p + valid, p + n, 0.0f);
             std::fill(ds + valid, ds + n, 0.0f);
           }
           sgemm_st(false, false, m, d.Dh, n, dS, d.ldt, kg, d.ldk, dqh + i0 * d.ldq, d.ldq, false);

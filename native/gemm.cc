@@ -49,25 +49,33 @@ thread_local Buf tl_apack, tl_bpack;
 
 // Ap[panel][p][r] = op(A)(i0+ir+r, p0+p), rows past mc zero-filled.
 void pack_a(bool tA, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* Ap) {
+  if (tA) {
+    // Stored rows are p: read each once, contiguously, and scatter it over the panels.
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* s = A + (p0 + p) * lda + i0;
+      for (int64_t ir = 0; ir < mc; ir += MR) {
+        float* d = Ap + ir * kc + p * MR;
+        const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+        if (mr == MR) {
+          for (int r = 0; r < MR; ++r) d[r] = s[ir + r];
+        } else {
+          for (int r = 0; r < mr; ++r) d[r] = s[ir + r];
+          for (int r = mr; r < MR; ++r) d[r] = 0.f;
+        }
+      }
+    }
+    return;
+  }
   for (int64_t ir = 0; ir < mc; ir += MR, Ap += MR * kc) {
     const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-    if (tA) {
-      const float* s = A + p0 * lda + i0 + ir;
-      for (int64_t p = 0; p < kc; ++p, s += lda) {
-        float* d = Ap + p * MR;
-        for (int r = 0; r < mr; ++r) d[r] = s[r];
-        for (int r = mr; r < MR; ++r) d[r] = 0.f;
-      }
+    const float* s = A + (i0 + ir) * lda + p0;
+    if (mr == MR) {
+      for (int64_t p = 0; p < kc; ++p)
+        for (int r = 0; r < MR; ++r) Ap[p * MR + r] = s[r * lda + p];
     } else {
-      const float* s = A + (i0 + ir) * lda + p0;
-      if (mr == MR) {
-        for (int64_t p = 0; p < kc; ++p)
-          for (int r = 0; r < MR; ++r) Ap[p * MR + r] = s[r * lda + p];
-      } else {
-        for (int64_t p = 0; p < kc; ++p) {
-          for (int r = 0; r < mr; ++r) Ap[p * MR + r] = s[r * lda + p];
-          for (int r = mr; r < MR; ++r) Ap[p * MR + r] = 0.f;
-        }
+      for (int64_t p = 0; p < kc; ++p) {
+        for (int r = 0; r < mr; ++r) Ap[p * MR + r] = s[r * lda + p];
+        for (int r = mr; r < MR; ++r) Ap[p * MR + r] = 0.f;
       }
     }
   }

@@ -110,10 +110,10 @@ Napi::Value RmsnormBackward(const Napi::CallbackInfo& info) {
         const float *g = dout + r * D, *xr = x + r * D;
         float* o = dx + r * D;
         const float rs = rstd[r];
-        v8f acc = {};
+        vf acc = {};
         int64_t j = 0;
-        for (; j + 8 <= D; j += 8) acc += load8(g + j) * load8(w + j) * load8(xr + j);
-        float dot = hsum8(acc);
+        for (; j + W <= D; j += W) acc += vload(g + j) * vload(w + j) * vload(xr + j);
+        float dot = hsum(acc);
         for (; j < D; ++j) dot += g[j] * w[j] * xr[j];
         const float k = rs * rs * rs * dot / static_cast<float>(D);
         for (j = 0; j < D; ++j) {
@@ -146,10 +146,10 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
         const float* xi = x + (row * H + h) * Dh;
         float* o = out + (row * H + h) * Dh;
         int64_t i = 0;
-        for (; i + 8 <= half; i += 8) {
-          const v8f x1 = load8(xi + i), x2 = load8(xi + half + i), vc = load8(c + i), vs = splat8(sign) * load8(s + i);
-          store8(o + i, x1 * vc - x2 * vs);
-          store8(o + half + i, x2 * vc + x1 * vs);
+        for (; i + W <= half; i += W) {
+          const vf x1 = vload(xi + i), x2 = vload(xi + half + i), vc = vload(c + i), vs = vsplat(sign) * vload(s + i);
+          vstore(o + i, x1 * vc - x2 * vs);
+          vstore(o + half + i, x2 * vc + x1 * vs);
         }
         for (; i < half; ++i) {
           const float x1 = xi[i], x2 = xi[half + i], ss = sign * s[i];
@@ -173,9 +173,9 @@ Napi::Value SwigluForward(const Napi::CallbackInfo& info) {
   float* out = f32(info[2]);
   elementwise(num(info[3]), [&](int64_t i0, int64_t i1) {
     int64_t i = i0;
-    for (; i + 8 <= i1; i += 8) {
-      const v8f g = load8(gate + i);
-      store8(out + i, g / (splat8(1.0f) + vexp(-g)) * load8(up + i));
+    for (; i + W <= i1; i += W) {
+      const vf g = vload(gate + i);
+      vstore(out + i, g / (vsplat(1.0f) + vexp(-g)) * vload(up + i));
     }
     for (; i < i1; ++i) out[i] = gate[i] / (1.0f + exp1(-gate[i])) * up[i];
   });
@@ -187,13 +187,13 @@ Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
   const float *dout = f32(info[0]), *gate = f32(info[1]), *up = f32(info[2]);
   float *dgate = f32(info[3]), *dup = f32(info[4]);
   elementwise(num(info[5]), [&](int64_t i0, int64_t i1) {
-    const v8f one = splat8(1.0f);
+    const vf one = vsplat(1.0f);
     int64_t i = i0;
-    for (; i + 8 <= i1; i += 8) {
-      const v8f g = load8(gate + i), u = load8(up + i), go = load8(dout + i);
-      const v8f sig = one / (one + vexp(-g));
-      store8(dgate + i, go * u * sig * (one + g * (one - sig)));
-      store8(dup + i, go * g * sig);
+    for (; i + W <= i1; i += W) {
+      const vf g = vload(gate + i), u = vload(up + i), go = vload(dout + i);
+      const vf sig = one / (one + vexp(-g));
+      vstore(dgate + i, go * u * sig * (one + g * (one - sig)));
+      vstore(dup + i, go * g * sig);
     }
     for (; i < i1; ++i) {
       const float g = gate[i], u = up[i], go = dout[i], sig = 1.0f / (1.0f + exp1(-g));
@@ -206,15 +206,15 @@ Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
 
 // Σ_j exp(x[j] - mx), optionally storing each term in e (which may alias x).
 float sum_exp(const float* x, float* e, int64_t n, float mx) {
-  const v8f vm = splat8(mx);
-  v8f acc = {};
+  const vf vm = vsplat(mx);
+  vf acc = {};
   int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    const v8f t = vexp(load8(x + j) - vm);
-    if (e) store8(e + j, t);
+  for (; j + W <= n; j += W) {
+    const vf t = vexp(vload(x + j) - vm);
+    if (e) vstore(e + j, t);
     acc += t;
   }
-  float s = hsum8(acc);
+  float s = hsum(acc);
   for (; j < n; ++j) {
     const float t = exp1(x[j] - mx);
     if (e) e[j] = t;

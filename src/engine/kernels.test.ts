@@ -271,6 +271,7 @@ test('rope: forward, inverse∘forward = identity, in place, backward = inverse 
       close(back, x, 1e-6, 'inverse(forward(x)) = x');
       k.rope(inplace, inplace, B, T, H, Dh, cos, sin, false);
       close(inplace, out, 0, 'out === x');
+      assert.throws(() => k.rope(x, out, 1, 1, 1, 3, cos, sin, false), RangeError);
       if (grad) {
         const dx = f32(n);
         k.rope(w, dx, B, T, H, Dh, cos, sin, true);
@@ -311,6 +312,7 @@ test('attention: causal GQA forward (out, lse) and backward dq, dk, dv (vs finit
       close(dq, bwd.dq, 2e-5, `${label} dq`, 1);
       close(dk, bwd.dk, 2e-5, `${label} dk`, 1);
       close(dv, bwd.dv, 2e-5, `${label} dv`, 1);
+      assert.throws(() => kr.attentionForward(q, k, v, out, lse, s.B, s.T, 3, 2, s.Dh), RangeError);
       if (grads) {
         close(dq, grads[0], FD_F32, `${label} dq vs fd`, 1);
         close(dk, grads[1], FD_F32, `${label} dk vs fd`, 1);

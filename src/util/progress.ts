@@ -10,6 +10,7 @@ export function formatDuration(s: number): string {
 export class Progress {
   private last = 0;
   private live = '';
+  private shown = '';
   private readonly tty = Boolean(process.stdout.isTTY);
 
   constructor(private readonly log: (s: string) => void = console.log, private readonly everyMs = 5000) {}
@@ -23,6 +24,7 @@ export class Progress {
     } else {
       if (now - this.last < this.everyMs) return;
       this.log(text);
+      this.shown = text;
     }
     this.last = now;
   }
@@ -34,7 +36,7 @@ export class Progress {
 
   done(): void {
     if (this.tty && this.live) process.stdout.write(`\r\x1b[2K${this.live}\n`);
-    else if (this.live) this.log(this.live);
+    else if (this.live && this.live !== this.shown) this.log(this.live);
     this.live = '';
   }
 }

@@ -2,6 +2,10 @@
 // (see ../backend.ts for the exact semantics). Reductions accumulate in float64; clarity over speed.
 import type { F32, I32 } from '../backend.js';
 
+function checkHeads(what: string, H: number, KVH: number, Dh: number): void {
+  if (!(KVH > 0 && H % KVH === 0 && Dh > 0)) throw new RangeError(`${what}: H must be a positive multiple of KVH, Dh > 0`);
+}
+
 function checkIds(ids: I32, n: number, V: number, what: string, allowNegative: boolean): void {
   for (let i = 0; i < n; i++) {
     const id = ids[i];
@@ -51,6 +55,7 @@ export function rmsnormBackward(dout: F32, x: F32, w: F32, rstd: F32, dx: F32, d
 }
 
 export function rope(x: F32, out: F32, B: number, T: number, H: number, Dh: number, cos: F32, sin: F32, inverse: boolean): void {
+  if (Dh % 2 !== 0) throw new RangeError('rope: Dh must be even');
   const half = Dh / 2, sign = inverse ? -1 : 1;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
@@ -69,6 +74,7 @@ export function rope(x: F32, out: F32, B: number, T: number, H: number, Dh: numb
 
 export function attentionForward(q: F32, k: F32, v: F32, out: F32, lse: F32,
   B: number, T: number, H: number, KVH: number, Dh: number): void {
+  checkHeads('attentionForward', H, KVH, Dh);
   const scale = 1 / Math.sqrt(Dh), rep = H / KVH;
   const p = new Float64Array(T), acc = new Float64Array(Dh);
   for (let b = 0; b < B; b++) {
@@ -102,6 +108,7 @@ export function attentionForward(q: F32, k: F32, v: F32, out: F32, lse: F32,
 //   dv_s += P_ts·dout_t;  dS_ts = P_ts·(dout_t·v_s - D_t);  dq_t = scale·Σ_s dS_ts·k_s;  dk_s += scale·dS_ts·q_t.
 export function attentionBackward(dout: F32, q: F32, k: F32, v: F32, out: F32, lse: F32, dq: F32, dk: F32, dv: F32,
   B: number, T: number, H: number, KVH: number, Dh: number): void {
+  checkHeads('attentionBackward', H, KVH, Dh);
   const scale = 1 / Math.sqrt(Dh), rep = H / KVH;
   const dkAcc = new Float64Array(B * T * KVH * Dh), dvAcc = new Float64Array(B * T * KVH * Dh);
   const dqAcc = new Float64Array(Dh);
