@@ -11,7 +11,7 @@
 
 namespace {
 
-// GCC vector extensions: one kernel source compiles to AVX-512, AVX2/FMA (6×16 tile) or SSE.
+// GCC vector extensions: one kernel source compiles to AVX-512 (12×32 tile), AVX2/FMA (6×16) or SSE (6×8).
 #if defined(__AVX512F__)
 #define VW 16
 constexpr int MR = 12;
@@ -24,6 +24,9 @@ constexpr int MR = 6;
 #endif
 typedef float vf __attribute__((vector_size(VW * 4)));                // aligned (packed buffers)
 typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));   // unaligned (C rows)
+typedef float v4 __attribute__((vector_size(16)));
+typedef float v4u __attribute__((vector_size(16), aligned(4)));
+typedef int v4i __attribute__((vector_size(16)));
 constexpr int NV = 2;
 constexpr int NR = NV * VW;
 // Blocking: an MR×KC A panel + KC×NR B panel fit L1, the MC×KC A block fits L2, KC×NC B block L3.
@@ -47,35 +50,55 @@ struct Buf {
 };
 thread_local Buf tl_apack, tl_bpack;
 
+// d[p*W + r] = s[r*ld + p] for r < w, p < kc (rows past w zero-filled): a W-wide panel read from w
+// stored rows. Full panels go through 4×4 register transposes (4 loads, 8 shuffles, 4 stores per 16 values).
+template <int W>
+void transpose_panel(const float* s, int64_t ld, int w, int64_t kc, float* d) {
+  int64_t p = 0;
+  if (w == W) {
+    for (; p + 4 <= kc; p += 4) {
+#pragma GCC unroll 8
+      for (int r = 0; r + 4 <= W; r += 4) {
+        const float* q = s + r * ld + p;
+        const v4 r0 = *reinterpret_cast<const v4u*>(q), r1 = *reinterpret_cast<const v4u*>(q + ld);
+        const v4 r2 = *reinterpret_cast<const v4u*>(q + 2 * ld), r3 = *reinterpret_cast<const v4u*>(q + 3 * ld);
+        const v4 t0 = __builtin_shuffle(r0, r1, v4i{0, 4, 1, 5}), t1 = __builtin_shuffle(r2, r3, v4i{0, 4, 1, 5});
+        const v4 t2 = __builtin_shuffle(r0, r1, v4i{2, 6, 3, 7}), t3 = __builtin_shuffle(r2, r3, v4i{2, 6, 3, 7});
+        float* o = d + p * W + r;
+        *reinterpret_cast<v4u*>(o) = __builtin_shuffle(t0, t1, v4i{0, 1, 4, 5});
+        *reinterpret_cast<v4u*>(o + W) = __builtin_shuffle(t0, t1, v4i{2, 3, 6, 7});
+        *reinterpret_cast<v4u*>(o + 2 * W) = __builtin_shuffle(t2, t3, v4i{0, 1, 4, 5});
+        *reinterpret_cast<v4u*>(o + 3 * W) = __builtin_shuffle(t2, t3, v4i{2, 3, 6, 7});
+      }
+      for (int r = W / 4 * 4; r < W; ++r)
+        for (int q = 0; q < 4; ++q) d[(p + q) * W + r] = s[r * ld + p + q];
+    }
+  }
+  for (; p < kc; ++p) {
+    for (int r = 0; r < w; ++r) d[p * W + r] = s[r * ld + p];
+    for (int r = w; r < W; ++r) d[p * W + r] = 0.f;
+  }
+}
+
 // Ap[panel][p][r] = op(A)(i0+ir+r, p0+p), rows past mc zero-filled.
 void pack_a(bool tA, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* Ap) {
-  if (tA) {
-    // Stored rows are p: read each once, contiguously, and scatter it over the panels.
-    for (int64_t p = 0; p < kc; ++p) {
-      const float* s = A + (p0 + p) * lda + i0;
-      for (int64_t ir = 0; ir < mc; ir += MR) {
-        float* d = Ap + ir * kc + p * MR;
-        const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-        if (mr == MR) {
-          for (int r = 0; r < MR; ++r) d[r] = s[ir + r];
-        } else {
-          for (int r = 0; r < mr; ++r) d[r] = s[ir + r];
-          for (int r = mr; r < MR; ++r) d[r] = 0.f;
-        }
-      }
-    }
+  if (!tA) {
+    for (int64_t ir = 0; ir < mc; ir += MR)
+      transpose_panel<MR>(A + (i0 + ir) * lda + p0, lda, static_cast<int>(std::min<int64_t>(MR, mc - ir)), kc,
+                          Ap + ir * kc);
     return;
   }
-  for (int64_t ir = 0; ir < mc; ir += MR, Ap += MR * kc) {
-    const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-    const float* s = A + (i0 + ir) * lda + p0;
-    if (mr == MR) {
-      for (int64_t p = 0; p < kc; ++p)
-        for (int r = 0; r < MR; ++r) Ap[p * MR + r] = s[r * lda + p];
-    } else {
-      for (int64_t p = 0; p < kc; ++p) {
-        for (int r = 0; r < mr; ++r) Ap[p * MR + r] = s[r * lda + p];
-        for (int r = mr; r < MR; ++r) Ap[p * MR + r] = 0.f;
+  // Stored rows are p: read each once, contiguously, and scatter it over the panels.
+  for (int64_t p = 0; p < kc; ++p) {
+    const float* s = A + (p0 + p) * lda + i0;
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      float* d = Ap + ir * kc + p * MR;
+      const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+      if (mr == MR) {
+        std::memcpy(d, s + ir, MR * sizeof(float));  // fixed size: a couple of vector moves
+      } else {
+        for (int r = 0; r < mr; ++r) d[r] = s[ir + r];
+        for (int r = mr; r < MR; ++r) d[r] = 0.f;
       }
     }
   }
@@ -86,23 +109,17 @@ void pack_b(bool tB, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_
   for (int64_t jr = 0; jr < nc; jr += NR, Bp += NR * kc) {
     const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
     if (tB) {
-      // Read each stored row of B contiguously; the strided writes stay inside the L1-sized panel.
-      for (int c = 0; c < nr; ++c) {
-        const float* s = B + (j0 + jr + c) * ldb + p0;
-        for (int64_t p = 0; p < kc; ++p) Bp[p * NR + c] = s[p];
-      }
-      for (int c = nr; c < NR; ++c)
-        for (int64_t p = 0; p < kc; ++p) Bp[p * NR + c] = 0.f;
-    } else {
-      const float* s = B + p0 * ldb + j0 + jr;
-      for (int64_t p = 0; p < kc; ++p, s += ldb) {
-        float* d = Bp + p * NR;
-        if (nr == NR) {
-          for (int v = 0; v < NV; ++v) reinterpret_cast<vf*>(d)[v] = reinterpret_cast<const vfu*>(s)[v];
-        } else {
-          for (int c = 0; c < nr; ++c) d[c] = s[c];
-          for (int c = nr; c < NR; ++c) d[c] = 0.f;
-        }
+      transpose_panel<NR>(B + (j0 + jr) * ldb + p0, ldb, nr, kc, Bp);
+      continue;
+    }
+    const float* s = B + p0 * ldb + j0 + jr;
+    for (int64_t p = 0; p < kc; ++p, s += ldb) {
+      float* d = Bp + p * NR;
+      if (nr == NR) {
+        for (int v = 0; v < NV; ++v) reinterpret_cast<vf*>(d)[v] = reinterpret_cast<const vfu*>(s)[v];
+      } else {
+        for (int c = 0; c < nr; ++c) d[c] = s[c];
+        for (int c = nr; c < NR; ++c) d[c] = 0.f;
       }
     }
   }

@@ -1,6 +1,6 @@
-// The persistent thread pool behind tp::parallel_for. Workers are created once, poll briefly after each
-// job (back-to-back kernels start in ~1 µs) and then park. Ranges are claimed, not assigned: the caller
-// runs any range no worker has picked up yet, so a descheduled or sleeping worker never stalls a call.
+// The persistent thread pool behind tp::parallel_for: workers are created once, poll briefly after a job
+// (back-to-back kernels start in ~1 µs), then park. Ranges are claimed, not assigned: the caller runs those
+// no worker has picked up, so a worker parked or descheduled when a job starts never delays it, only misses it.
 #include "common.h"
 #include <algorithm>
 #include <atomic>
@@ -21,7 +21,7 @@
 
 namespace {
 
-constexpr auto kSpin = std::chrono::microseconds(100);  // how long an idle worker polls before parking
+constexpr auto kSpin = std::chrono::microseconds(500);  // how long an idle worker polls before parking
 constexpr int kIdxBits = 20;                             // ticket = job id << kIdxBits | next range index
 constexpr uint64_t kIdxMask = (uint64_t{1} << kIdxBits) - 1;
 

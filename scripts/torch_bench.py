@@ -16,6 +16,17 @@ torch.set_num_threads) and prints one JSON line per setting, then a final {"best
 Which BLAS torch uses matters a lot: Debian's python3-torch calls the system libblas.so.3, which is
 the slow reference (netlib) BLAS unless an optimized one (OpenBLAS: libopenblas0-pthread) is installed
 or put first on LD_LIBRARY_PATH. The "blas" field of the output names the library actually loaded.
+Without installing anything system-wide:
+
+    apt-get download libopenblas0-pthread && dpkg -x libopenblas0-pthread_*.deb /tmp/openblas-root
+    LD_LIBRARY_PATH=/tmp/openblas-root/usr/lib/x86_64-linux-gnu/openblas-pthread \\
+      OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2 /usr/bin/python3 scripts/torch_bench.py --threads 1
+
+Measured 2026-11-22 on the 2-core dev VM (reference shape, defaults above, ffn 704, 7.01M params):
+reference BLAS ~115 tokens/s (17.5 s/step, thread settings make no difference); OpenBLAS 0.3.21:
+torch threads 1 + OPENBLAS_NUM_THREADS=2 fastest (~2500-2700 tokens/s, 0.74-0.82 s/step), torch
+threads 2 + OPENBLAS_NUM_THREADS=1 close (~2350-2400), everything single-threaded ~1950, both at 2
+(oversubscribed) worst (~700-1400, erratic).
 """
 import argparse
 import itertools

@@ -81,8 +81,8 @@ function timeTorch(cfg: ModelConfig, B: number, T: number, steps: number, warmup
   const r = spawnSync(py, args, { env, encoding: 'utf8', timeout: 600_000 });
   const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (r.status !== 0 || !line) return { stepS: null, note: `torch benchmark failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}` };
-  const j = JSON.parse(line) as { step_s: number; torch_version?: string };
-  return { stepS: j.step_s, note: `${py}, torch ${j.torch_version ?? '?'}, OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=${env.OPENBLAS_NUM_THREADS}` };
+  const j = JSON.parse(line) as { step_s: number; step_s_median?: number; torch_version?: string };
+  return { stepS: j.step_s_median ?? j.step_s, note: `${py}, torch ${j.torch_version ?? '?'}, OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=${env.OPENBLAS_NUM_THREADS}` };
 }
 
 export function benchEngine(be: Backend, o: EngineBenchOptions): EngineBenchResult {
