@@ -7,6 +7,8 @@
 
 void RegisterGemm(Napi::Env env, Napi::Object exports);
 void RegisterKernels(Napi::Env env, Napi::Object exports);
+void RegisterCompress(Napi::Env env, Napi::Object exports);
+void RegisterAggregate(Napi::Env env, Napi::Object exports);
 
 // Raw pointer of a Float32Array / Int32Array argument (respects byteOffset of subarray views).
 inline float* f32(const Napi::Value& v) { return v.As<Napi::Float32Array>().Data(); }

@@ -21,7 +21,10 @@ export function dataCommand(): Command {
         inputs: inputs.length ? inputs : undefined, outDir: o.out, vocabSize: o.vocabSize, tokenizerPath: o.tokenizer,
         valFraction: o.valFraction, textField: o.textField, seed: o.seed, onProgress: (msg: string) => console.log(`  ${msg}`),
       });
-      console.log(`prepared ${o.out} in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${JSON.stringify(m)}`.slice(0, 2000));
+      const n = (x: number) => x.toLocaleString('en-US');
+      console.log(`prepared ${o.out} in ${((performance.now() - t0) / 1000).toFixed(1)} s: tokenizer ${m.tokenizer.file} (vocab ${m.tokenizer.vocabSize}, ${m.tokenizer.trained ? 'trained' : 'loaded'}, hash ${m.tokenizer.hash.slice(0, 16)}), ` +
+        `train ${n(m.train.tokens)} tokens / ${m.train.documents} documents, val ${n(m.val.tokens)} tokens / ${m.val.documents} documents, ` +
+        `unigram entropy ${m.stats.unigramEntropyNats.toFixed(3)} nats, ${m.stats.bytesPerToken.toFixed(2)} bytes/token`);
     });
   return cmd;
 }
