@@ -1,4 +1,258 @@
-// SparseLoCo encoder kernels (error feedback, chunked top-k, 2-bit quantization).
+// SparseLoCo encoder kernels (error feedback, chunked top-k, 2-bit quantization), bit-identical to
+// the TypeScript reference src/compress/codec-ref.ts (see there for the exact definitions).
+// Contraction must be off in this file: binding.gyp builds with -ffp-contract=fast, and an FMA in
+// β·ef + δ, in (v − μ)² accumulation or in s + (a − s) would round differently from the TS path.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 #include "common.h"
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
 
-void RegisterCompress(Napi::Env, Napi::Object) {}
+namespace {
+
+constexpr int kMaxChunk = 4096;
+constexpr int kHistShift = 20;                   // histogram of the top 11 bits of |a|'s bit pattern
+constexpr int kHistBins = 1 << (31 - kHistShift);
+constexpr uint32_t kNonFinite = 0x7f800000u;     // |a| bit patterns ≥ this are Inf or NaN
+constexpr int kChunkFields = 5;                  // base, size, k, width, rowStride (as in codec-native.ts)
+
+struct ChunkD {
+  int64_t base, rowStride, out;  // out: position of the chunk's first kept value in its tensor
+  int32_t size, k, width, tensor;
+};
+
+struct TensorOut {
+  uint16_t* idx;
+  uint8_t* codes;
+  float* table;
+  int64_t kept, keptBase;  // keptBase: the tensor's first value in the scratch array of kept values
+};
+
+inline uint32_t bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  return u;
+}
+
+Napi::Value fail(Napi::Env env, const std::string& msg) {
+  Napi::RangeError::New(env, "sparselocoCompress: " + msg).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool isTyped(const Napi::Value& v, napi_typedarray_type t) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == t;
+}
+
+// Top-k of one chunk: keys are |a| bit patterns, so "larger |a|, then lower position" is an integer
+// order. The k-th largest key T comes from an 11-bit histogram plus nth_element inside T's bin; the
+// chunk keeps every key > T and the lowest-positioned keys = T. Positions come out ascending.
+void selectChunk(const float* buf, const uint32_t* keys, int n, int k, uint32_t maxKey, int32_t* hist,
+                 uint32_t* cand, uint16_t* idx, float* vals) {
+  const int top = static_cast<int>(maxKey >> kHistShift);
+  std::memset(hist, 0, sizeof(int32_t) * (top + 1));
+  for (int p = 0; p < n; ++p) ++hist[keys[p] >> kHistShift];
+  int b = top, above = 0;
+  while (above + hist[b] < k) above += hist[b--];
+  int m = 0;
+  for (int p = 0; p < n; ++p)
+    if (static_cast<int>(keys[p] >> kHistShift) == b) cand[m++] = keys[p];
+  const int r = k - above;  // rank of T inside its bin (1 = the largest)
+  std::nth_element(cand, cand + (m - r), cand + m);
+  const uint32_t T = cand[m - r];
+  int greater = 0;
+  for (int j = 0; j < m; ++j) greater += cand[j] > T;
+  int ties = r - greater;
+  int o = 0;
+  for (int p = 0; p < n; ++p) {
+    const uint32_t key = keys[p];
+    if (key > T || (key == T && ties > 0)) {
+      if (key == T) --ties;
+      idx[o] = static_cast<uint16_t>(p);
+      vals[o++] = buf[p];
+    }
+  }
+}
+
+// Per-tensor 2-bit quantization, float64, sums sequential in kept order (same as quantize() in TS).
+void quantize(const float* v, int64_t n, uint8_t* codes, float* table) {
+  for (int b = 0; b < 4; ++b) table[b] = 0.0f;
+  if (n == 0) return;
+  const double dn = static_cast<double>(n);
+  double sum = 0;
+  for (int64_t j = 0; j < n; ++j) sum += v[j];
+  const double mu = sum / dn;
+  double ss = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    const double d = v[j] - mu;
+    ss += d * d;
+  }
+  const double sigma = std::sqrt(ss / dn), scale = 1.5 * sigma;
+  double bsum[4] = {0, 0, 0, 0};
+  int64_t bcnt[4] = {0, 0, 0, 0};
+  for (int64_t j = 0; j < n; ++j) {
+    int bin = 2;
+    if (sigma > 0) {
+      double u = (v[j] - mu) / scale;
+      if (u < -1) u = -1;
+      else if (u > 1) u = 1;
+      bin = static_cast<int>(std::floor((u + 1) * 2));
+      if (bin > 3) bin = 3;
+    }
+    codes[j] = static_cast<uint8_t>(bin);
+    bsum[bin] += v[j];
+    ++bcnt[bin];
+  }
+  for (int b = 0; b < 4; ++b)
+    if (bcnt[b] > 0) table[b] = static_cast<float>(bsum[b] / static_cast<double>(bcnt[b]));
+}
+
+// e with fl(s + e) == a when any float does; else the float nearest a − s (see residual() in TS).
+inline float residual(float a, float s) {
+  const float r = a - s;
+  const float f = s + r;
+  if (f == a) return r;
+  const float inf = std::numeric_limits<float>::infinity();
+  const float r2 = f < a ? std::nextafter(r, inf) : f > a ? std::nextafter(r, -inf) : r;
+  return (s + r2) == a ? r2 : r;
+}
+
+// sparselocoCompress(delta, ef, chunks: Float64Array, tensors: Int32Array, idx[], codes[], tables[], beta)
+// → −1, or the flat base of the first chunk holding a non-finite a (then ef and outputs are untouched).
+Napi::Value SparselocoCompress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 8) return fail(env, "expected 8 arguments");
+  if (!isTyped(info[0], napi_float32_array) || !isTyped(info[1], napi_float32_array))
+    return fail(env, "delta and ef must be Float32Arrays");
+  if (!isTyped(info[2], napi_float64_array) || !isTyped(info[3], napi_int32_array))
+    return fail(env, "chunks must be a Float64Array and tensors an Int32Array");
+  if (!info[4].IsArray() || !info[5].IsArray() || !info[6].IsArray() || !info[7].IsNumber())
+    return fail(env, "idx, codes, tables must be arrays and beta a number");
+  const float* delta = f32(info[0]);
+  float* ef = f32(info[1]);
+  const int64_t N = info[0].As<Napi::Float32Array>().ElementLength();
+  if (static_cast<int64_t>(info[1].As<Napi::Float32Array>().ElementLength()) != N)
+    return fail(env, "delta and ef lengths differ");
+  const auto cd = info[2].As<Napi::Float64Array>();
+  const auto td = info[3].As<Napi::Int32Array>();
+  const Napi::Array idxA = info[4].As<Napi::Array>(), codesA = info[5].As<Napi::Array>(), tabA = info[6].As<Napi::Array>();
+  const float bf = static_cast<float>(dbl(info[7]));
+  if (cd.ElementLength() % kChunkFields != 0 || td.ElementLength() % 2 != 0) return fail(env, "bad descriptor length");
+  const int64_t nChunks = cd.ElementLength() / kChunkFields, nT = td.ElementLength() / 2;
+  if (idxA.Length() != nT || codesA.Length() != nT || tabA.Length() != nT) return fail(env, "one idx/codes/table per tensor");
+
+  std::vector<ChunkD> chunks(nChunks);
+  std::vector<TensorOut> tens(nT);
+  int64_t keptAll = 0, expect = 0;
+  for (int64_t t = 0; t < nT; ++t) {
+    const int64_t c0 = td[2 * t], c1 = td[2 * t + 1];
+    if (c0 != expect || c1 < c0 || c1 > nChunks) return fail(env, "tensors must list the chunks in order");
+    expect = c1;
+    int64_t kept = 0;
+    for (int64_t c = c0; c < c1; ++c) {
+      const double* d = cd.Data() + c * kChunkFields;
+      for (int f = 0; f < kChunkFields; ++f)
+        if (!(d[f] >= 0 && d[f] <= 9007199254740991.0 && d[f] == std::floor(d[f]))) return fail(env, "bad chunk field");
+      ChunkD& ch = chunks[c];
+      ch.base = static_cast<int64_t>(d[0]);
+      ch.rowStride = static_cast<int64_t>(d[4]);
+      if (d[1] < 1 || d[1] > kMaxChunk || d[3] < 1 || d[2] < 1 || d[2] > d[1]) return fail(env, "bad chunk size/k/width");
+      ch.size = static_cast<int32_t>(d[1]);
+      ch.k = static_cast<int32_t>(d[2]);
+      ch.width = static_cast<int32_t>(d[3]);
+      ch.tensor = static_cast<int32_t>(t);
+      ch.out = kept;
+      const int64_t h = ch.size / ch.width;
+      if (h * ch.width != ch.size || ch.rowStride < ch.width || ch.base + (h - 1) * ch.rowStride + ch.width > N)
+        return fail(env, "chunk outside the flat buffer");
+      kept += ch.k;
+    }
+    const Napi::Value iv = idxA.Get(static_cast<uint32_t>(t)), cv = codesA.Get(static_cast<uint32_t>(t)),
+                      tv = tabA.Get(static_cast<uint32_t>(t));
+    if (!isTyped(iv, napi_uint16_array) || !isTyped(cv, napi_uint8_array) || !isTyped(tv, napi_float32_array))
+      return fail(env, "idx/codes/tables must be Uint16Array/Uint8Array/Float32Array");
+    if (static_cast<int64_t>(iv.As<Napi::Uint16Array>().ElementLength()) != kept ||
+        static_cast<int64_t>(cv.As<Napi::Uint8Array>().ElementLength()) != kept ||
+        tv.As<Napi::Float32Array>().ElementLength() < 4)
+      return fail(env, "output arrays of tensor " + std::to_string(t) + " have the wrong length");
+    tens[t] = {iv.As<Napi::Uint16Array>().Data(), cv.As<Napi::Uint8Array>().Data(), f32(tv), kept, keptAll};
+    keptAll += kept;
+  }
+  if (expect != nChunks) return fail(env, "tensors must cover every chunk");
+
+  // Pass 1: a = β·ef + δ per chunk (ef only read), top-k → idx and the kept values.
+  std::vector<float> vals(static_cast<size_t>(keptAll));
+  std::atomic<int64_t> firstBad{nChunks};
+  tp::parallel_for(nChunks, 8, [&](int64_t c0, int64_t c1) {
+    std::vector<float> buf(kMaxChunk);
+    std::vector<uint32_t> keys(kMaxChunk), cand(kMaxChunk);
+    std::vector<int32_t> hist(kHistBins);
+    for (int64_t c = c0; c < c1; ++c) {
+      const ChunkD& ch = chunks[c];
+      const int h = ch.size / ch.width, w = ch.width;
+      uint32_t mx = 0;
+      for (int r = 0; r < h; ++r) {
+        const float* __restrict e = ef + ch.base + r * ch.rowStride;
+        const float* __restrict d = delta + ch.base + r * ch.rowStride;
+        float* __restrict b = buf.data() + r * w;
+        uint32_t* __restrict kk = keys.data() + r * w;
+        for (int x = 0; x < w; ++x) {
+          const float a = bf * e[x] + d[x];
+          const uint32_t u = bits(a) & 0x7fffffffu;
+          b[x] = a;
+          kk[x] = u;
+          mx = std::max(mx, u);
+        }
+      }
+      if (mx >= kNonFinite) {
+        int64_t cur = firstBad.load();
+        while (c < cur && !firstBad.compare_exchange_weak(cur, c)) {}
+        continue;
+      }
+      const TensorOut& t = tens[ch.tensor];
+      selectChunk(buf.data(), keys.data(), ch.size, ch.k, mx, hist.data(), cand.data(), t.idx + ch.out,
+                  vals.data() + t.keptBase + ch.out);
+    }
+  });
+  if (firstBad.load() < nChunks) return Napi::Number::New(env, static_cast<double>(chunks[firstBad.load()].base));
+
+  // Pass 2: per-tensor quantization (independent tensors in parallel, each sequential).
+  tp::parallel_for(nT, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) quantize(vals.data() + tens[t].keptBase, tens[t].kept, tens[t].codes, tens[t].table);
+  });
+
+  // Pass 3: ef = a everywhere in the chunk, then the residual at the kept positions.
+  tp::parallel_for(nChunks, 8, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const ChunkD& ch = chunks[c];
+      const int h = ch.size / ch.width, w = ch.width;
+      for (int r = 0; r < h; ++r) {
+        float* __restrict e = ef + ch.base + r * ch.rowStride;
+        const float* __restrict d = delta + ch.base + r * ch.rowStride;
+        for (int x = 0; x < w; ++x) e[x] = bf * e[x] + d[x];
+      }
+      const TensorOut& t = tens[ch.tensor];
+      const uint16_t* idx = t.idx + ch.out;
+      const uint8_t* codes = t.codes + ch.out;
+      const float* v = vals.data() + t.keptBase + ch.out;
+      for (int q = 0; q < ch.k; ++q) {
+        const int p = idx[q];
+        ef[ch.base + static_cast<int64_t>(p / w) * ch.rowStride + p % w] = residual(v[q], t.table[codes[q]]);
+      }
+    }
+  });
+  return Napi::Number::New(env, -1);
+}
+
+}  // namespace
+
+void RegisterCompress(Napi::Env env, Napi::Object exports) {
+  exports.Set("sparselocoCompress", Napi::Function::New(env, SparselocoCompress, "sparselocoCompress"));
+}

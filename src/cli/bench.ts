@@ -2,7 +2,13 @@
 import { Command } from 'commander';
 import { getBackend } from '../engine/select.js';
 import { benchEngine } from '../bench/engine.js';
-import { int } from './options.js';
+import { float, int } from './options.js';
+import { getPreset } from '../model/index.js';
+import { modelInfo } from '../model/info.js';
+import { openTrainData } from '../train/batches.js';
+import { CONVERGENCE_DEFAULTS, METHODS, runConvergence, type Method } from '../bench/convergence.js';
+import { convergenceTable, writeConvergenceReport } from '../bench/convergence-report.js';
+import { TesseraError } from '../util/errors.js';
 
 export function benchCommand(): Command {
   const cmd = new Command('bench').description('benchmarks (results recorded under bench/)');
@@ -22,6 +28,33 @@ export function benchCommand(): Command {
       console.log(`tessera (${r.backend}, ${r.threads} threads): ${f(r.tessera_tokens_per_s)} tokens/s, ${f(r.tessera_step_s * 1000)} ms/step, ${f(r.tessera_gflops, 1)} GFLOP/s`);
       console.log(`pytorch: ${f(r.torch_tokens_per_s)} tokens/s (${r.torch_note ?? ''})`);
       console.log(`ratio (tessera/pytorch): ${f(r.ratio, 2)} | SGEMM peak ${f(r.sgemm_peak_gflops, 1)} GFLOP/s | MFU ${r.mfu === null ? 'n/a' : (100 * r.mfu).toFixed(1) + '%'} | peak RSS ${f(r.peak_rss_mb)} MB`);
+    });
+  const d = CONVERGENCE_DEFAULTS;
+  cmd.command('convergence')
+    .description('R simulated replicas, same tokens per replica: AdamW DDP vs DiLoCo vs DeMo vs SparseLoCo (12-bit and entropy-coded)')
+    .option('--preset <name>', 'model shape', 'reference')
+    .option('--data <dir>', 'prepared data directory', 'data/default')
+    .option('--replicas <n>', 'replicas R', int('--replicas', 1), d.replicas)
+    .option('--inner-steps <n>', 'inner steps H per outer round', int('--inner-steps', 1), d.H)
+    .option('--rounds <n>', 'outer rounds (tokens per replica = rounds·H·batch·seq)', int('--rounds', 1), d.rounds)
+    .option('--batch <n>', 'sequences per replica step', int('--batch', 1), d.batch)
+    .option('--seq <n>', 'sequence length', int('--seq', 2), d.seq)
+    .option('--inner-lr <x>', 'peak inner AdamW learning rate (also DDP)', float('--inner-lr', 0), d.innerLr)
+    .option('--alpha <x>', 'SparseLoCo outer SGD step α', float('--alpha', 0), d.sparselocoAlpha)
+    .option('--methods <list>', `comma-separated subset of ${METHODS.join(',')}`, METHODS.join(','))
+    .option('--out <dir>', 'where convergence.md/.json/.svg are written', 'bench')
+    .action((o: { preset: string; data: string; replicas: number; innerSteps: number; rounds: number; batch: number; seq: number; innerLr: number; alpha: number; methods: string; out: string }) => {
+      const methods = o.methods.split(',').map((m) => m.trim()).filter(Boolean) as Method[];
+      const bad = methods.filter((m) => !METHODS.includes(m));
+      if (bad.length) throw new TesseraError(`unknown method(s): ${bad.join(', ')}`, `choose from ${METHODS.join(', ')}`);
+      const model = getPreset(o.preset);
+      const data = openTrainData(o.data);
+      const opts = { ...d, model, data, replicas: o.replicas, H: o.innerSteps, rounds: o.rounds, batch: o.batch, seq: o.seq,
+        innerLr: o.innerLr, sparselocoAlpha: o.alpha, methods, log: (l: string) => console.log(l) };
+      const results = runConvergence(getBackend(), opts);
+      writeConvergenceReport(o.out, results, opts, modelInfo({ ...model, vocabSize: data.vocabSize }).params);
+      console.log(convergenceTable(results));
+      console.log(`written: ${o.out}/convergence.md, convergence.json, convergence.svg`);
     });
   return cmd;
 }

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# A single-node Ceph S3 server (mon + 1 memstore OSD + radosgw) on 127.0.0.1 for tests and devnets.
+# No cephx; S3 auth (SigV4) is enforced by radosgw. Needs: apt-get install -y --no-install-recommends
+#   ceph-mon ceph-osd radosgw ceph-common
+#
+#   scripts/ceph-s3.sh start DIR [PORT]     start a fresh cluster in DIR (S3 on 127.0.0.1:PORT, default: a free port)
+#   scripts/ceph-s3.sh stop DIR             stop the daemons by the pids in DIR/run
+#   scripts/ceph-s3.sh status DIR           exit 0 and print the endpoint when the S3 endpoint answers
+#   scripts/ceph-s3.sh node-user DIR NAME   create (or re-print) node NAME's credentials as one JSON line:
+#       a WRITE user NAME (owns the node's bucket) and a READ-only S3 subuser NAME:read (--access=read)
+#
+# DIR is the cluster's scratch folder: it must be empty, missing, or a folder this script made before.
+# start writes DIR/s3.env (S3_ENDPOINT, S3_REGION, S3_ADMIN_ACCESS_KEY, S3_ADMIN_SECRET_KEY) and
+# DIR/endpoint. CEPH_OBJECTSTORE=bluestore puts the data on disk instead of in memory.
+set -euo pipefail
+
+die() { echo "ceph-s3: $*" >&2; exit 1; }
+usage() { sed -n '5,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+CMD=${1:-}; D=${2:-}
+[[ -n "$CMD" && -n "$D" ]] || usage
+MARK=.tessera-ceph
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    port_busy "$p" || { echo "$p"; return 0; }
+  done
+  die "no free TCP port found on 127.0.0.1"
+}
+rand_key() { # rand_key LENGTH CHARSET
+  local out=''
+  while ((${#out} < $1)); do out+=$(head -c 256 /dev/urandom | LC_ALL=C tr -dc "$2" || true); done
+  echo "${out:0:$1}"
+}
+# http_ok PORT: true when something answers an HTTP GET / on 127.0.0.1:PORT (no curl needed).
+http_ok() {
+  local line
+  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+  printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  IFS= read -r -t 5 line <&3 || line=''
+  exec 3<&- 3>&-
+  [[ "$line" == HTTP/* ]]
+}
+pids() { cat "$D"/run/*.pid 2>/dev/null || true; }
+C() { echo "-c $D/ceph.conf"; }
+
+start() {
+  command -v ceph-mon >/dev/null && command -v ceph-osd >/dev/null && command -v radosgw >/dev/null \
+    && command -v radosgw-admin >/dev/null \
+    || die "ceph binaries missing: run apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw ceph-common"
+  local port=${1:-}
+  if [[ -e "$D" ]]; then
+    [[ -d "$D" ]] || die "$D exists and is not a folder"
+    if [[ -n "$(ls -A "$D")" && ! -e "$D/$MARK" ]]; then die "$D is not empty and was not made by this script; pick an empty folder"; fi
+    for p in $(pids); do kill -0 "$p" 2>/dev/null && die "a cluster is already running in $D (pid $p); run: $0 stop $D"; done
+    rm -rf "${D:?}"/{mon,osd0,rgw,run,log,users,ceph.conf,monmap,mon.keyring,s3.env,endpoint,osd0-block.img}
+  fi
+  mkdir -p "$D"/{mon,osd0,rgw,run,log,users}; touch "$D/$MARK"
+  D=$(cd "$D" && pwd)
+  [[ -n "$port" ]] || port=$(free_port)
+  port_busy "$port" && die "port $port on 127.0.0.1 is in use; pick another"
+  local monport; monport=$(free_port)
+  local fsid; fsid=$(cat /proc/sys/kernel/random/uuid)
+  # The 'ms ... mode = crc' lines matter: without them radosgw loops on get_initial_auth_request -13.
+  cat > "$D/ceph.conf" <<CONF
+[global]
+fsid = $fsid
+mon host = v2:127.0.0.1:$monport/0
+public addr = 127.0.0.1
+ms bind ipv4 = true
+ms bind ipv6 = false
+auth cluster required = none
+auth service required = none
+auth client required = none
+ms mon client mode = crc
+ms client mode = crc
+ms cluster mode = crc
+ms service mode = crc
+ms mon cluster mode = crc
+ms mon service mode = crc
+mon data avail warn = 1
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg num = 8
+osd pool default pgp num = 8
+mon allow pool size one = true
+mon allow pool delete = true
+mon warn on pool no redundancy = false
+mon max pg per osd = 1000
+osd crush chooseleaf type = 0
+run dir = $D/run
+admin socket = $D/run/\$name.asok
+log file = $D/log/\$name.log
+pid file = $D/run/\$name.pid
+[mon]
+mon data = $D/mon
+[osd]
+osd data = $D/osd0
+osd objectstore = ${CEPH_OBJECTSTORE:-memstore}
+memstore device bytes = 4294967296
+bluestore block path = $D/osd0-block.img
+bluestore block create = true
+bluestore block size = 21474836480
+bluestore cache size = 134217728
+bluestore fsck on mkfs = false
+osd memory target = 939524096
+osd op num shards = 2
+osd op num threads per shard = 1
+[client.rgw.a]
+rgw frontends = beast endpoint=127.0.0.1:$port
+rgw data = $D/rgw
+rgw dns name = localhost
+rgw thread pool size = 64
+CONF
+  local c; c=$(C)
+  ceph-authtool --create-keyring "$D/mon.keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
+  monmaptool --create --addv a "[v2:127.0.0.1:$monport]" --fsid "$fsid" "$D/monmap" >/dev/null
+  ceph-mon $c --mkfs -i a --monmap "$D/monmap" --keyring "$D/mon.keyring" >>"$D/log/start.log" 2>&1
+  ceph-mon $c -i a >>"$D/log/start.log" 2>&1
+  local uuid id; uuid=$(cat /proc/sys/kernel/random/uuid)
+  id=$(timeout 60 ceph $c osd new "$uuid" 2>>"$D/log/start.log") || die "ceph-mon did not answer; see $D/log"
+  ceph-osd $c -i "$id" --mkfs --osd-uuid "$uuid" >>"$D/log/start.log" 2>&1
+  ceph-osd $c -i "$id" >>"$D/log/start.log" 2>&1
+  timeout 60 ceph $c osd pool create .rgw.root 8 >>"$D/log/start.log" 2>&1 || true
+  radosgw $c -n client.rgw.a >>"$D/log/start.log" 2>&1
+  local ok=''
+  for _ in $(seq 1 120); do http_ok "$port" && { ok=1; break; }; sleep 0.5; done
+  [[ -n "$ok" ]] || { stop; die "radosgw did not answer on 127.0.0.1:$port within 60 s; see $D/log/client.rgw.a.log"; }
+  local ak sk; ak=$(rand_key 20 'A-Z0-9'); sk=$(rand_key 40 'A-Za-z0-9')
+  radosgw-admin $c user create --uid=tessera-admin --display-name=tessera-admin --access-key="$ak" \
+    --secret-key="$sk" --caps='users=*;buckets=*;metadata=*;usage=*' >/dev/null 2>>"$D/log/start.log"
+  printf 'S3_ENDPOINT=http://127.0.0.1:%s\nS3_REGION=us-east-1\nS3_ADMIN_ACCESS_KEY=%s\nS3_ADMIN_SECRET_KEY=%s\n' \
+    "$port" "$ak" "$sk" > "$D/s3.env"
+  echo "http://127.0.0.1:$port" > "$D/endpoint"
+  echo "ceph-s3: up: S3 endpoint http://127.0.0.1:$port (region us-east-1); admin keys in $D/s3.env"
+}
+
+stop() {
+  local p n=0
+  for p in $(pids); do kill "$p" 2>/dev/null && n=$((n + 1)) || true; done
+  for _ in $(seq 1 50); do
+    local alive=''
+    for p in $(pids); do kill -0 "$p" 2>/dev/null && alive=1; done
+    [[ -z "$alive" ]] && break; sleep 0.2
+  done
+  for p in $(pids); do kill -9 "$p" 2>/dev/null || true; done
+  rm -f "$D"/run/*.pid
+  echo "ceph-s3: stopped $n daemon(s) in $D"
+}
+
+status() {
+  [[ -f "$D/endpoint" ]] || die "no cluster in $D"
+  local ep; ep=$(cat "$D/endpoint")
+  http_ok "${ep##*:}" || die "S3 endpoint $ep does not answer"
+  echo "$ep"
+}
+
+node_user() {
+  local name=${1:-}
+  [[ "$name" =~ ^[a-z0-9][a-z0-9-]{0,40}$ ]] || die "node name must match [a-z0-9][a-z0-9-]{0,40}, got '$name'"
+  [[ -f "$D/s3.env" ]] || die "no running cluster in $D; run: $0 start $D"
+  local f="$D/users/$name.json"
+  [[ -f "$f" ]] && { cat "$f"; return 0; }
+  local c; c=$(C)
+  local wak wsk rak rsk
+  wak=$(rand_key 20 'A-Z0-9'); wsk=$(rand_key 40 'A-Za-z0-9')
+  rak=$(rand_key 20 'A-Z0-9'); rsk=$(rand_key 40 'A-Za-z0-9')
+  radosgw-admin $c user create --uid="$name" --display-name="tessera node $name" --max-buckets=1 \
+    --access-key="$wak" --secret-key="$wsk" >/dev/null 2>>"$D/log/users.log" \
+    || die "radosgw-admin user create $name failed; see $D/log/users.log"
+  # A subuser's S3 key acts as the parent user but RGW masks its permissions to --access=read.
+  radosgw-admin $c subuser create --uid="$name" --subuser="$name:read" --access=read --key-type=s3 \
+    --access-key="$rak" --secret-key="$rsk" >/dev/null 2>>"$D/log/users.log" \
+    || die "radosgw-admin subuser create $name:read failed; see $D/log/users.log"
+  printf '{"name":"%s","endpoint":"%s","region":"us-east-1","write":{"accessKeyId":"%s","secretAccessKey":"%s"},"read":{"accessKeyId":"%s","secretAccessKey":"%s"}}\n' \
+    "$name" "$(cat "$D/endpoint")" "$wak" "$wsk" "$rak" "$rsk" > "$f.tmp"
+  mv "$f.tmp" "$f"
+  cat "$f"
+}
+
+case "$CMD" in
+  start) start "${3:-}" ;;
+  stop) stop ;;
+  status) status ;;
+  node-user) node_user "${3:-}" ;;
+  *) usage ;;
+esac

@@ -1,0 +1,238 @@
+// `tessera bench convergence`: R replicas simulated in one process, same initial model, each on
+// its own data assignment (sampler keyed by replica uid), the same tokens per replica for every
+// method: AdamW data-parallel (grads averaged every step), DiLoCo (dense Δ, outer Nesterov), DeMo
+// (DCT + top-k + sign every step) and SparseLoCo (EF + chunked top-k + 2-bit, outer SGD; one run
+// measured in both index encodings, which decode to the identical update).
+import type { Backend } from '../engine/backend.js';
+import { createLlama, initParams, type ModelConfig } from '../model/index.js';
+import { adamwInit, adamwUpdate, clipGradNorm, lrAt, nesterovInit, outerNesterov, ADAMW_DEFAULTS, type AdamWState, type ScheduleConfig } from '../optim/index.js';
+import { makeTrainable, computeGradients, trainStep, type Trainable } from '../train/step.js';
+import { validationBatches, type Batch, type TrainData } from '../train/batches.js';
+import { makeBatch, sampleWindows } from '../data/index.js';
+import { evaluate } from '../train/evaluate.js';
+import { CODEC_DEFAULTS, compress, aggregateByUid, encodePayload, decodePayload, type CodecConfig, type SparseUpdate } from '../compress/index.js';
+import { DEMO_DEFAULTS, DemoTransform, demoApply, demoCompress, type DemoConfig } from './demo.js';
+
+export type Method = 'ddp' | 'diloco' | 'demo' | 'sparseloco';
+export const METHODS: Method[] = ['ddp', 'diloco', 'demo', 'sparseloco'];
+
+export interface ConvergenceOptions {
+  model: ModelConfig;
+  data: TrainData;
+  replicas: number;
+  /** Inner steps per outer round (DiLoCo, SparseLoCo); DDP and DeMo sync every step. */
+  H: number;
+  rounds: number;
+  batch: number;
+  seq: number;
+  seed: number;
+  innerLr: number;
+  warmup: number;
+  clip: number;
+  sparselocoAlpha: number;
+  dilocoLr: number;
+  dilocoMomentum: number;
+  demo: DemoConfig;
+  codec: CodecConfig;
+  evalBatches: number;
+  methods: Method[];
+  log: (s: string) => void;
+}
+
+export interface CurvePoint { tokensPerReplica: number; bytesPerReplica: number; valLoss: number }
+
+export interface MethodResult {
+  method: string;
+  finalValLoss: number;
+  bytesPerReplica: number;
+  /** Bits sent per parameter per communication round, per replica. */
+  bitsPerParamPerRound: number;
+  rounds: number;
+  wallS: number;
+  curve: CurvePoint[];
+}
+
+interface Sim {
+  o: ConvergenceOptions;
+  t: Trainable;
+  init: Float32Array;
+  val: Batch[];
+  sched: ScheduleConfig;
+  n: number;
+}
+
+function setup(be: Backend, o: ConvergenceOptions): Sim {
+  const cfg = { ...o.model, vocabSize: o.data.vocabSize, maxSeqLen: Math.max(o.model.maxSeqLen, o.seq) };
+  const model = createLlama(cfg);
+  initParams(cfg, model.layout, model.params, o.seed);
+  const t = makeTrainable(be, model, adamwInit(0), ADAMW_DEFAULTS, o.clip);
+  const steps = o.rounds * o.H;
+  return {
+    o, t, init: model.params.slice(), val: validationBatches(o.data, o.batch, o.seq, o.evalBatches),
+    sched: { maxLr: o.innerLr, minLr: o.innerLr / 10, warmupSteps: o.warmup, totalSteps: steps }, n: model.layout.total,
+  };
+}
+
+/** Replica `uid`'s batch at inner step `step`: the deterministic sampler keyed by (seed, uid, step). */
+const batch = (s: Sim, uid: number, step: number): Batch =>
+  makeBatch(s.o.data.train, sampleWindows(s.o.seed, uid, step, s.o.batch, s.o.data.train.length, s.o.seq), s.o.seq);
+const valLoss = (s: Sim) => evaluate(s.t.be, s.t.model, s.val, s.o.batch, s.o.seq);
+
+/** H inner AdamW steps of replica `uid` starting from `theta`; leaves the result in model.params. */
+function innerSteps(s: Sim, uid: number, opt: AdamWState, theta: Float32Array, firstStep: number): void {
+  s.t.model.params.set(theta);
+  s.t.opt = opt;
+  for (let h = 0; h < s.o.H; h++) {
+    const b = batch(s, uid, firstStep + h);
+    trainStep(s.t, b.inputs, b.targets, s.o.batch, s.o.seq, lrAt(s.sched, firstStep + h));
+  }
+}
+
+function runDdp(s: Sim, curve: CurvePoint[]): number {
+  const { o, t } = s, R = o.replicas;
+  const m = t.model;
+  m.params.set(s.init);
+  const opt = adamwInit(s.n);
+  const acc = new Float32Array(s.n);
+  let bytes = 0;
+  for (let step = 0; step < o.rounds * o.H; step++) {
+    acc.fill(0);
+    for (let r = 0; r < R; r++) {
+      const b = batch(s, r, step);
+      computeGradients(t, b.inputs, b.targets, o.batch, o.seq);
+      for (let i = 0; i < s.n; i++) acc[i] = acc[i]! + m.grads[i]!;
+    }
+    for (let i = 0; i < s.n; i++) m.grads[i] = acc[i]! / R;
+    if (o.clip > 0) clipGradNorm(t.be, m.grads, o.clip);
+    adamwUpdate(t.be, m.layout.specs, m.params, m.grads, opt, t.adamw, lrAt(s.sched, step));
+    bytes += 4 * s.n; // each replica sends its dense fp32 gradient every step
+    if ((step + 1) % o.H === 0) record(s, curve, (step + 1) * o.batch * o.seq, bytes);
+  }
+  return bytes;
+}
+
+function runDiloco(s: Sim, curve: CurvePoint[]): number {
+  const { o } = s, R = o.replicas;
+  const theta = s.init.slice(), delta = new Float32Array(s.n);
+  const opts = Array.from({ length: R }, () => adamwInit(s.n));
+  const nest = nesterovInit(s.n);
+  let bytes = 0;
+  for (let w = 0; w < o.rounds; w++) {
+    delta.fill(0);
+    for (let r = 0; r < R; r++) {
+      innerSteps(s, r, opts[r]!, theta, w * o.H);
+      const p = s.t.model.params;
+      for (let i = 0; i < s.n; i++) delta[i] = delta[i]! + (theta[i]! - p[i]!) / R;
+    }
+    outerNesterov(theta, delta, nest, o.dilocoLr, o.dilocoMomentum);
+    bytes += 4 * s.n;
+    s.t.model.params.set(theta);
+    record(s, curve, (w + 1) * o.H * o.batch * o.seq, bytes);
+  }
+  return bytes;
+}
+
+function runDemo(s: Sim, curve: CurvePoint[]): number {
+  const { o, t } = s, R = o.replicas, cfg = o.demo;
+  const m = t.model;
+  m.params.set(s.init);
+  const tr = new DemoTransform(t.be, s.n, cfg.tile);
+  const reps = Array.from({ length: R }, () => ({ m: new Float32Array(tr.padded) }));
+  const g = new Float32Array(tr.padded), coef = new Float32Array(tr.padded), scratch = new Float32Array(tr.padded);
+  const sum = new Float32Array(tr.padded), dense = new Float32Array(tr.padded);
+  const sel = new Int32Array(tr.tiles * cfg.topk);
+  let bytes = 0;
+  for (let step = 0; step < o.rounds * o.H; step++) {
+    sum.fill(0);
+    let kept = 0;
+    for (let r = 0; r < R; r++) {
+      const b = batch(s, r, step);
+      computeGradients(t, b.inputs, b.targets, o.batch, o.seq);
+      g.set(m.grads);
+      kept = demoCompress(tr, cfg, reps[r]!, g, coef, sel, sum, scratch);
+    }
+    demoApply(tr, { ...cfg, lr: cfg.lr * lrAt(s.sched, step) / o.innerLr }, m.params, sum, dense);
+    bytes += Math.ceil((kept * (32 + 12)) / 8); // fp32 value + 12-bit in-tile index per kept coefficient
+    if ((step + 1) % o.H === 0) record(s, curve, (step + 1) * o.batch * o.seq, bytes);
+  }
+  return bytes;
+}
+
+function runSparseLoco(s: Sim, curve: CurvePoint[], entropyCurve: CurvePoint[]): [number, number] {
+  const { o } = s, R = o.replicas, specs = s.t.model.layout.specs;
+  const shapes = specs.map((p) => p.shape);
+  const theta = s.init.slice(), delta = new Float32Array(s.n), agg = new Float32Array(s.n);
+  const opts = Array.from({ length: R }, () => adamwInit(s.n));
+  const efs = Array.from({ length: R }, () => new Float32Array(s.n));
+  const modelHash = '00'.repeat(32);
+  let bytes12 = 0, bytesEntropy = 0;
+  for (let w = 0; w < o.rounds; w++) {
+    const peers: { uid: number; update: SparseUpdate }[] = [];
+    for (let r = 0; r < R; r++) {
+      innerSteps(s, r, opts[r]!, theta, w * o.H);
+      const p = s.t.model.params;
+      for (let i = 0; i < s.n; i++) delta[i] = theta[i]! - p[i]!;
+      const update = compress(delta, efs[r]!, specs, o.codec);
+      const wire12 = encodePayload({ update, modelHash, window: w, uid: r, indexMode: '12bit', shapes, cfg: o.codec });
+      const wireE = encodePayload({ update, modelHash, window: w, uid: r, indexMode: 'entropy', shapes, cfg: o.codec });
+      // Peers aggregate what they decode from the wire (entropy mode), which must equal 12-bit mode.
+      const d12 = decodePayload(wire12, { shapes, cfg: o.codec }), dE = decodePayload(wireE, { shapes, cfg: o.codec });
+      if (!d12.ok || !dE.ok) throw new Error(`payload did not decode: ${!d12.ok ? d12.reason : ''} ${!dE.ok ? dE.reason : ''}`);
+      if (!sameUpdate(d12.payload.update, dE.payload.update)) throw new Error('entropy mode decoded to a different update than 12-bit mode');
+      peers.push({ uid: r, update: dE.payload.update });
+      if (r === 0) { bytes12 += wire12.length; bytesEntropy += wireE.length; }
+    }
+    aggregateByUid(peers, specs, o.codec, s.n, agg);
+    for (let i = 0; i < s.n; i++) theta[i] = theta[i]! - o.sparselocoAlpha * agg[i]!;
+    s.t.model.params.set(theta);
+    const tokens = (w + 1) * o.H * o.batch * o.seq;
+    const v = record(s, curve, tokens, bytes12);
+    entropyCurve.push({ tokensPerReplica: tokens, bytesPerReplica: bytesEntropy, valLoss: v });
+  }
+  return [bytes12, bytesEntropy];
+}
+
+function sameUpdate(a: SparseUpdate, b: SparseUpdate): boolean {
+  return a.tensors.length === b.tensors.length && a.tensors.every((t, i) => {
+    const u = b.tensors[i]!;
+    return Buffer.compare(Buffer.from(t.idx.buffer, t.idx.byteOffset, t.idx.byteLength), Buffer.from(u.idx.buffer, u.idx.byteOffset, u.idx.byteLength)) === 0 &&
+      Buffer.compare(Buffer.from(t.codes), Buffer.from(u.codes)) === 0 && t.table.every((x, j) => Object.is(x, u.table[j]));
+  });
+}
+
+function record(s: Sim, curve: CurvePoint[], tokens: number, bytes: number): number {
+  const v = valLoss(s);
+  curve.push({ tokensPerReplica: tokens, bytesPerReplica: bytes, valLoss: v });
+  s.o.log(`  ${(tokens / 1e6).toFixed(3)}M tokens/replica | ${(bytes / 1e6).toFixed(2)} MB sent/replica | val loss ${v.toFixed(4)}`);
+  return v;
+}
+
+export function runConvergence(be: Backend, o: ConvergenceOptions): MethodResult[] {
+  const s = setup(be, o);
+  const results: MethodResult[] = [];
+  const syncRounds = o.rounds * o.H;
+  for (const method of o.methods) {
+    o.log(`${method}: ${o.replicas} replicas × ${o.rounds * o.H} steps × ${o.batch}×${o.seq} tokens`);
+    const t0 = performance.now();
+    const curve: CurvePoint[] = [];
+    const done = (name: string, c: CurvePoint[], bytes: number, rounds: number) => results.push({
+      method: name, finalValLoss: c[c.length - 1]!.valLoss, bytesPerReplica: bytes, bitsPerParamPerRound: (8 * bytes) / rounds / s.n,
+      rounds, wallS: (performance.now() - t0) / 1000, curve: c,
+    });
+    if (method === 'ddp') done('AdamW DDP', curve, runDdp(s, curve), syncRounds);
+    else if (method === 'diloco') done('DiLoCo', curve, runDiloco(s, curve), o.rounds);
+    else if (method === 'demo') done('DeMo', curve, runDemo(s, curve), syncRounds);
+    else {
+      const ec: CurvePoint[] = [];
+      const [b12, bE] = runSparseLoco(s, curve, ec);
+      done('SparseLoCo 12-bit', curve, b12, o.rounds);
+      done('SparseLoCo entropy', ec, bE, o.rounds);
+    }
+  }
+  return results;
+}
+
+export const CONVERGENCE_DEFAULTS = {
+  replicas: 4, H: 30, rounds: 17, batch: 8, seq: 256, seed: 1, innerLr: 2e-3, warmup: 50, clip: 1.0,
+  sparselocoAlpha: 1.0, dilocoLr: 0.7, dilocoMomentum: 0.9, demo: DEMO_DEFAULTS, codec: CODEC_DEFAULTS, evalBatches: 8,
+};

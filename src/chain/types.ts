@@ -1,0 +1,91 @@
+// The Chain interface every node uses (devnet now, a subtensor adapter later), the Metagraph it
+// returns under subtensor's storage names, and the Signer (a hotkey pair) that performs writes.
+import { TesseraError } from '../util/errors.js';
+
+/** A hotkey able to sign: SS58 address (prefix 42, as Bittensor) and sr25519 signatures. */
+export interface Signer {
+  readonly address: string;
+  sign(message: Uint8Array): Promise<Uint8Array>;
+}
+
+export interface BlockHead {
+  height: number;
+  /** Block timestamp in ms since the epoch, set by the chain (the time authority), not local clocks. */
+  timestamp: number;
+}
+
+export type SparseRow = Array<[number, number]>;
+
+/** Chain hyperparameters (subtensor names in comments). */
+export interface ChainParams {
+  tempo: number;               // Tempo: blocks between Yuma epochs
+  kappa: number;               // Kappa (u16 32767 on subtensor ≈ 0.5)
+  bondsMovingAverage: number;  // BondsMovingAverage / 1e6 (900_000 → 0.9)
+  bondsPenalty: number;        // BondsPenalty / 65535 (default 1: bonds from clipped weights)
+  maxAllowedValidators: number;// MaxAllowedValidators: top-K stake holds a ValidatorPermit
+  maxAllowedUids: number;      // MaxAllowedUids
+  weightsRateLimit: number;    // WeightsSetRateLimit: blocks between two setWeights of one hotkey
+  activityCutoff: number;      // ActivityCutoff: validators silent longer lose their stake weight
+  emissionPerBlock: number;    // subnet emission per block (epoch emission = tempo × this)
+  ownerCut: number;            // fraction of emission to the subnet owner before the 50/50 split
+}
+
+export interface Metagraph {
+  /** Height and timestamp the metagraph was read at. */
+  block: number;
+  timestamp: number;
+  n: number;
+  uids: number[];
+  hotkeys: string[];           // Keys
+  stake: number[];
+  validatorPermit: boolean[];  // ValidatorPermit
+  lastUpdate: number[];        // LastUpdate: block of the last setWeights (or registration)
+  blockAtRegistration: number[];
+  /** Results of the last Yuma epoch (all zero before the first). */
+  lastEpoch: number;
+  Rank: number[];
+  Trust: number[];
+  Consensus: number[];
+  Incentive: number[];
+  Dividends: number[];
+  ValidatorTrust: number[];
+  Emission: number[];          // per uid emission of the last epoch
+  Bonds: SparseRow[];          // column max-upscaled to [0, 1] (subtensor stores u16)
+  Weights: SparseRow[];        // as set by each validator (raw values; Yuma normalizes rows)
+  tempo: number;
+  kappa: number;
+  bondsMovingAverage: number;
+  weightsRateLimit: number;
+  maxAllowedValidators: number;
+  activityCutoff: number;
+}
+
+export interface Chain {
+  head(): Promise<BlockHead>;
+  /** Timestamp of a past block; recent history only on the devnet. */
+  blockTimestamp(height: number): Promise<number>;
+  /** Registers the hotkey (idempotent: an already registered hotkey gets its uid back). */
+  register(hotkey: Signer): Promise<number>;
+  /** Devnet faucet: adds stake to the hotkey. A real chain stakes from a coldkey instead. */
+  addStake(hotkey: Signer, amount: number): Promise<void>;
+  /** Publishes the hotkey's commitment (bucket location + read credentials; Commitments.CommitmentOf). */
+  commit(hotkey: Signer, data: string): Promise<void>;
+  commitments(): Promise<Record<number, string>>;
+  /** Sets the validator's weights (uids and non-negative weights of equal length). */
+  setWeights(hotkey: Signer, uids: number[], weights: number[]): Promise<void>;
+  metagraph(): Promise<Metagraph>;
+  /** Resolves once the chain reaches `height`; rejects with code 'timeout' after timeoutMs. */
+  waitForBlock(height: number, timeoutMs: number): Promise<BlockHead>;
+}
+
+/** Machine-readable reasons a chain call fails (the same codes travel over the devnet's HTTP API). */
+export type ChainErrorCode =
+  | 'bad_request' | 'bad_signature' | 'wrong_hotkey' | 'wrong_chain' | 'nonce_used'
+  | 'not_registered' | 'no_permit' | 'rate_limited' | 'full' | 'not_found' | 'unavailable' | 'timeout';
+
+export class ChainError extends TesseraError {
+  constructor(public readonly code: ChainErrorCode, message: string, hint?: string, public readonly details?: Record<string, unknown>) {
+    super(message, hint);
+    this.name = 'ChainError';
+  }
+}
