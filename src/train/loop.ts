@@ -90,7 +90,7 @@ export async function runTraining(be: Backend, o: TrainOptions, log: (s: string)
       const elapsed = (performance.now() - t0) / 1000;
       const tps = ((step - startStep) * o.batch * o.seq) / elapsed;
       const eta = ((o.steps - step) * o.batch * o.seq) / tps;
-      progress.update(`step ${step}/${o.steps} | loss ${lastLoss.toFixed(4)} | lr ${lrAt(sched, step - 1).toExponential(2)} | ${Math.round(tps)} tok/s | ETA ${formatDuration(o.timeLimitS > 0 ? Math.min(eta, o.timeLimitS - elapsed) : eta)}`);
+      progress.update(`step ${step}/${o.steps} | loss ${lastLoss.toFixed(4)} | lr ${lrAt(sched, step - 1).toExponential(2)} | ${Math.round(tps)} tok/s | ETA ${formatDuration(Math.max(0, o.timeLimitS > 0 ? Math.min(eta, o.timeLimitS - elapsed) : eta))}`);
       if (step % o.evalEvery === 0 || step === o.steps) {
         valLoss = evaluate(be, model, val, o.batch, o.seq);
         progress.line(`step ${step}: val loss ${valLoss.toFixed(4)} (unigram entropy ${o.data.unigramEntropy.toFixed(4)}) | train loss ${lastLoss.toFixed(4)}`);
