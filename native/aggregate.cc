@@ -99,6 +99,25 @@ Napi::Value AggregateScan(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, b == INT64_MAX ? -1.0 : double(b));
 }
 
+// One row of a chunk: m = sum / max(cnt, 1) (sum is +0 where cnt = 0, so m = +0 there, as in the JS
+// `cnt ? sum / cnt : 0`), out = m, θ = f32(θ − α·m) in float64; clears the row's scratch. Branch-free so it
+// vectorizes. Returns the number of covered coordinates.
+template <bool DENSE, bool STEP>
+int64_t finish_row(float* __restrict sr, uint32_t* __restrict nr, int64_t w, float* __restrict o,
+                   float* __restrict th, double alpha) {
+  int64_t cov = 0;
+  for (int64_t x = 0; x < w; ++x) {
+    const uint32_t k = nr[x];
+    const float m = sr[x] / float(k | uint32_t(k == 0));
+    cov += int64_t(k != 0);
+    if (DENSE) o[x] = m;
+    if (STEP) th[x] = float(double(th[x]) - alpha * double(m));
+  }
+  std::fill(sr, sr + w, 0.0f);
+  std::fill(nr, nr + w, 0u);
+  return cov;
+}
+
 // aggregateApply(idx[P·T], codes[P·T], chunks, T, scaled: Float32Array(P·T·4), out|null, params|null, alpha, covered: Float64Array(nChunks))
 // Per chunk: sum[pos] += scaled[p][t][code] over peers in order (float32), cnt[pos] += 1; then over the chunk's
 // coordinates out = cnt ? sum / cnt : 0 (float32 division) and, with params, θ = f32(θ − α·out) in float64.
@@ -160,19 +179,12 @@ Napi::Value AggregateApply(const Napi::CallbackInfo& info) {
       int64_t cov = 0;
       const int64_t rows = ch.size / ch.width;
       for (int64_t r = 0; r < rows; ++r) {
-        float* o = dense ? out + ch.base + r * ch.stride : nullptr;
-        float* th = step ? params + ch.base + r * ch.stride : nullptr;
+        const int64_t at = ch.base + r * ch.stride;
         float* sr = s + r * ch.width;
         uint32_t* nr = n + r * ch.width;
-        for (int64_t x = 0; x < ch.width; ++x) {
-          const uint32_t k = nr[x];
-          const float m = k ? sr[x] / float(k) : 0.0f;
-          cov += k != 0;
-          if (o) o[x] = m;
-          if (th) th[x] = float(double(th[x]) - alpha * double(m));
-          sr[x] = 0.0f;
-          nr[x] = 0;
-        }
+        if (dense && step) cov += finish_row<true, true>(sr, nr, ch.width, out + at, params + at, alpha);
+        else if (dense) cov += finish_row<true, false>(sr, nr, ch.width, out + at, nullptr, alpha);
+        else cov += finish_row<false, true>(sr, nr, ch.width, nullptr, params + at, alpha);
       }
       covered[c] = double(cov);
     }

@@ -19,8 +19,6 @@
 namespace {
 
 constexpr int kMaxChunk = 4096;
-constexpr int kHistShift = 20;                   // histogram of the top 11 bits of |a|'s bit pattern
-constexpr int kHistBins = 1 << (31 - kHistShift);
 constexpr uint32_t kNonFinite = 0x7f800000u;     // |a| bit patterns ≥ this are Inf or NaN
 constexpr int kChunkFields = 5;                  // base, size, k, width, rowStride (as in codec-native.ts)
 
@@ -52,31 +50,38 @@ bool isTyped(const Napi::Value& v, napi_typedarray_type t) {
 }
 
 // Top-k of one chunk: keys are |a| bit patterns, so "larger |a|, then lower position" is an integer
-// order. The k-th largest key T comes from an 11-bit histogram plus nth_element inside T's bin; the
-// chunk keeps every key > T and the lowest-positioned keys = T. Positions come out ascending.
-void selectChunk(const float* buf, const uint32_t* keys, int n, int k, uint32_t maxKey, int32_t* hist,
-                 uint32_t* cand, uint16_t* idx, float* vals) {
-  const int top = static_cast<int>(maxKey >> kHistShift);
-  std::memset(hist, 0, sizeof(int32_t) * (top + 1));
-  for (int p = 0; p < n; ++p) ++hist[keys[p] >> kHistShift];
-  int b = top, above = 0;
-  while (above + hist[b] < k) above += hist[b--];
+// order. Cut the chunk into k groups: the smallest group maximum L is a lower bound of the k-th largest
+// key T (k keys are ≥ L), so only keys ≥ L (few, for real data) are candidates. T comes from
+// nth_element on a copy of them; the chunk keeps every key > T and the lowest-positioned keys = T.
+// Candidates are collected in position order, so the kept positions come out ascending.
+void selectChunk(const float* buf, const uint32_t* keys, int n, int k, uint32_t* cand, uint16_t* cpos,
+                 uint32_t* tmp, uint16_t* idx, float* vals) {
+  uint32_t L = 0xffffffffu;
+  for (int j = 0; j < k; ++j) {
+    const int b = static_cast<int>(int64_t{j} * n / k), e = static_cast<int>(int64_t{j + 1} * n / k);
+    uint32_t mx = 0;
+    for (int p = b; p < e; ++p) mx = std::max(mx, keys[p]);
+    L = std::min(L, mx);
+  }
   int m = 0;
-  for (int p = 0; p < n; ++p)
-    if (static_cast<int>(keys[p] >> kHistShift) == b) cand[m++] = keys[p];
-  const int r = k - above;  // rank of T inside its bin (1 = the largest)
-  std::nth_element(cand, cand + (m - r), cand + m);
-  const uint32_t T = cand[m - r];
+  for (int p = 0; p < n; ++p) {  // branch-free compaction of the candidates
+    cand[m] = keys[p];
+    cpos[m] = static_cast<uint16_t>(p);
+    m += keys[p] >= L;
+  }
+  std::memcpy(tmp, cand, sizeof(uint32_t) * m);
+  std::nth_element(tmp, tmp + (m - k), tmp + m);
+  const uint32_t T = tmp[m - k];
   int greater = 0;
   for (int j = 0; j < m; ++j) greater += cand[j] > T;
-  int ties = r - greater;
+  int ties = k - greater;  // how many keys = T are kept (the lowest positions)
   int o = 0;
-  for (int p = 0; p < n; ++p) {
-    const uint32_t key = keys[p];
+  for (int j = 0; j < m; ++j) {
+    const uint32_t key = cand[j];
     if (key > T || (key == T && ties > 0)) {
       if (key == T) --ties;
-      idx[o] = static_cast<uint16_t>(p);
-      vals[o++] = buf[p];
+      idx[o] = cpos[j];
+      vals[o++] = buf[cpos[j]];
     }
   }
 }
@@ -152,7 +157,7 @@ Napi::Value SparselocoCompress(const Napi::CallbackInfo& info) {
   std::vector<TensorOut> tens(nT);
   int64_t keptAll = 0, expect = 0;
   for (int64_t t = 0; t < nT; ++t) {
-    const int64_t c0 = td[2 * t], c1 = td[2 * t + 1];
+    const int64_t c0 = td.Data()[2 * t], c1 = td.Data()[2 * t + 1];
     if (c0 != expect || c1 < c0 || c1 > nChunks) return fail(env, "tensors must list the chunks in order");
     expect = c1;
     int64_t kept = 0;
@@ -192,8 +197,8 @@ Napi::Value SparselocoCompress(const Napi::CallbackInfo& info) {
   std::atomic<int64_t> firstBad{nChunks};
   tp::parallel_for(nChunks, 8, [&](int64_t c0, int64_t c1) {
     std::vector<float> buf(kMaxChunk);
-    std::vector<uint32_t> keys(kMaxChunk), cand(kMaxChunk);
-    std::vector<int32_t> hist(kHistBins);
+    std::vector<uint32_t> keys(kMaxChunk), cand(kMaxChunk + 1), tmp(kMaxChunk);
+    std::vector<uint16_t> cpos(kMaxChunk + 1);
     for (int64_t c = c0; c < c1; ++c) {
       const ChunkD& ch = chunks[c];
       const int h = ch.size / ch.width, w = ch.width;
@@ -217,7 +222,7 @@ Napi::Value SparselocoCompress(const Napi::CallbackInfo& info) {
         continue;
       }
       const TensorOut& t = tens[ch.tensor];
-      selectChunk(buf.data(), keys.data(), ch.size, ch.k, mx, hist.data(), cand.data(), t.idx + ch.out,
+      selectChunk(buf.data(), keys.data(), ch.size, ch.k, cand.data(), cpos.data(), tmp.data(), t.idx + ch.out,
                   vals.data() + t.keptBase + ch.out);
     }
   });

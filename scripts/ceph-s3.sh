@@ -10,7 +10,7 @@
 #       a WRITE user NAME (owns the node's bucket) and a READ-only S3 subuser NAME:read (--access=read)
 #
 # DIR is the cluster's scratch folder: it must be empty, missing, or a folder this script made before.
-# start writes DIR/s3.env (S3_ENDPOINT, S3_REGION, S3_ADMIN_ACCESS_KEY, S3_ADMIN_SECRET_KEY) and
+# Startup takes ~3 s. start writes DIR/s3.env (S3_ENDPOINT, S3_REGION, S3_ADMIN_ACCESS_KEY, S3_ADMIN_SECRET_KEY) and
 # DIR/endpoint. CEPH_OBJECTSTORE=bluestore puts the data on disk instead of in memory.
 set -euo pipefail
 
@@ -95,8 +95,12 @@ run dir = $D/run
 admin socket = $D/run/\$name.asok
 log file = $D/log/\$name.log
 pid file = $D/run/\$name.pid
+osd pool default pg autoscale mode = off
 [mon]
 mon data = $D/mon
+# The monitor batches changes for 1 s by default; each pool radosgw creates at start waits for one.
+paxos propose interval = 0.05
+paxos min wait = 0.01
 [osd]
 osd data = $D/osd0
 osd objectstore = ${CEPH_OBJECTSTORE:-memstore}
@@ -124,10 +128,15 @@ CONF
   id=$(timeout 60 ceph $c osd new "$uuid" 2>>"$D/log/start.log") || die "ceph-mon did not answer; see $D/log"
   ceph-osd $c -i "$id" --mkfs --osd-uuid "$uuid" >>"$D/log/start.log" 2>&1
   ceph-osd $c -i "$id" >>"$D/log/start.log" 2>&1
-  timeout 60 ceph $c osd pool create .rgw.root 8 >>"$D/log/start.log" 2>&1 || true
+  # Pools radosgw would otherwise create on the first bucket and first object (~2 s each, then).
+  local pool
+  for pool in .rgw.root default.rgw.buckets.index default.rgw.buckets.data; do
+    timeout 60 ceph $c osd pool create "$pool" 8 >>"$D/log/start.log" 2>&1 || true
+    timeout 60 ceph $c osd pool application enable "$pool" rgw >>"$D/log/start.log" 2>&1 || true
+  done
   radosgw $c -n client.rgw.a >>"$D/log/start.log" 2>&1
   local ok=''
-  for _ in $(seq 1 120); do http_ok "$port" && { ok=1; break; }; sleep 0.5; done
+  for _ in $(seq 1 300); do http_ok "$port" && { ok=1; break; }; sleep 0.2; done
   [[ -n "$ok" ]] || { stop; die "radosgw did not answer on 127.0.0.1:$port within 60 s; see $D/log/client.rgw.a.log"; }
   local ak sk; ak=$(rand_key 20 'A-Z0-9'); sk=$(rand_key 40 'A-Za-z0-9')
   radosgw-admin $c user create --uid=tessera-admin --display-name=tessera-admin --access-key="$ak" \
@@ -141,12 +150,18 @@ CONF
 stop() {
   local p n=0
   for p in $(pids); do kill "$p" 2>/dev/null && n=$((n + 1)) || true; done
+  # radosgw and the OSD take 6-7 s to shut down cleanly; the data is scratch, so 2 s is enough grace.
+  for _ in $(seq 1 20); do
+    local alive=''
+    for p in $(pids); do kill -0 "$p" 2>/dev/null && alive=1; done
+    [[ -z "$alive" ]] && break; sleep 0.1
+  done
+  for p in $(pids); do kill -9 "$p" 2>/dev/null || true; done
   for _ in $(seq 1 50); do
     local alive=''
     for p in $(pids); do kill -0 "$p" 2>/dev/null && alive=1; done
-    [[ -z "$alive" ]] && break; sleep 0.2
+    [[ -z "$alive" ]] && break; sleep 0.1
   done
-  for p in $(pids); do kill -9 "$p" 2>/dev/null || true; done
   rm -f "$D"/run/*.pid
   echo "ceph-s3: stopped $n daemon(s) in $D"
 }

@@ -32,8 +32,9 @@ export interface CodecBenchResult {
   bits_per_value_12bit: number; bits_per_value_entropy: number;
   bits_per_param_12bit: number; bits_per_param_entropy: number;
   ratio_12bit: number; ratio_entropy: number;
-  /** compress(): error feedback + per-chunk top-k + 2-bit quantization of the whole model (one peer). */
-  encode_s: number; encode_impl: string;
+  /** compress(): error feedback + per-chunk top-k + 2-bit quantization of the whole model (one peer):
+   *  median over the peers after the first; encode_first_s includes first-touch page faults of fresh buffers. */
+  encode_s: number; encode_first_s: number; encode_impl: string;
   /** encodePayload() of one update, per index mode. */
   wire_encode_12bit_s: number; wire_encode_entropy_s: number;
   /** decodePayload() of all peers' entropy payloads. */
@@ -77,7 +78,7 @@ export async function benchCodec(o: CodecBenchOptions = {}): Promise<CodecBenchR
   const ef = new Float32Array(total);
   let t0 = performance.now();
   const first = compress(delta, ef, specs, cfg, impl);
-  const encode_s = secs(t0);
+  const encode_first_s = secs(t0), encodes: number[] = [];
 
   // The other peers: the same statistics, different positions (each tensor rotated by a per-peer
   // prime stride, fresh error feedback), encoded with the real encoder.
@@ -90,8 +91,11 @@ export async function benchCodec(o: CodecBenchOptions = {}): Promise<CodecBenchR
       d.set(src.subarray(0, sh), s.offset + s.size - sh);
     }
     ef.fill(0);
+    t0 = performance.now();
     updates.push(compress(d, ef, specs, cfg, impl));
+    encodes.push(secs(t0));
   }
+  const encode_s = encodes.length ? [...encodes].sort((a, b) => a - b)[encodes.length >> 1]! : encode_first_s;
 
   const wire = (mode: IndexMode, p: number) => encodePayload({ update: updates[p]!, modelHash, window: 1, uid: p, indexMode: mode, shapes, cfg });
   t0 = performance.now();
@@ -142,7 +146,7 @@ export async function benchCodec(o: CodecBenchOptions = {}): Promise<CodecBenchR
     bits_per_value_12bit: bits12 / kept, bits_per_value_entropy: bitsEnt / kept,
     bits_per_param_12bit: bits12 / total, bits_per_param_entropy: bitsEnt / total,
     ...r,
-    encode_s, encode_impl: impl !== 'ts' && nativeCodecAvailable() ? 'native' : 'ts',
+    encode_s, encode_first_s, encode_impl: impl !== 'ts' && nativeCodecAvailable() ? 'native' : 'ts',
     wire_encode_12bit_s, wire_encode_entropy_s, decode_s, apply_s, apply_impl: stats.impl, aggregate_s,
     apply_ts_s, ts_native_identical: identical, fingerprint_s,
     targets: { ratio_12bit: r.ratio_12bit >= 146, ratio_entropy: r.ratio_entropy >= 200, encode: encode_s < 2, aggregate: aggregate_s < 4 },
@@ -158,7 +162,7 @@ export function formatCodecBench(r: CodecBenchResult): string {
     `layout: ${(r.params / 1e6).toFixed(1)}M params in ${r.tensors} tensors, ${r.kept_values} kept values per peer (${(100 * r.density).toFixed(2)}%), ${r.peers} peers`,
     `12-bit  payload ${r.payload_bytes_12bit} B: ${r.bits_per_value_12bit.toFixed(2)} bit/value, ${r.bits_per_param_12bit.toFixed(4)} bit/param, ${r.ratio_12bit.toFixed(1)}× vs fp32 (target ≥ 146: ${ok(r.targets.ratio_12bit)})`,
     `entropy payload ${r.payload_bytes_entropy} B: ${r.bits_per_value_entropy.toFixed(2)} bit/value, ${r.bits_per_param_entropy.toFixed(4)} bit/param, ${r.ratio_entropy.toFixed(1)}× vs fp32 (target ≥ 200: ${ok(r.targets.ratio_entropy)})`,
-    `encode ${r.encode_s.toFixed(3)} s (target < 2 s: ${ok(r.targets.encode)}); wire encode 12-bit ${r.wire_encode_12bit_s.toFixed(3)} s, entropy ${r.wire_encode_entropy_s.toFixed(3)} s`,
+    `encode ${r.encode_s.toFixed(3)} s (first call ${r.encode_first_s.toFixed(3)} s; target < 2 s: ${ok(r.targets.encode)}); wire encode 12-bit ${r.wire_encode_12bit_s.toFixed(3)} s, entropy ${r.wire_encode_entropy_s.toFixed(3)} s`,
     `round: decode ${r.decode_s.toFixed(3)} s + aggregate/outer step ${r.apply_s.toFixed(3)} s (${r.apply_impl}) = ${r.aggregate_s.toFixed(3)} s (target < 4 s: ${ok(r.targets.aggregate)})` +
       (r.apply_ts_s === null ? '' : `; TS path ${r.apply_ts_s.toFixed(3)} s, bit-identical: ${r.ts_native_identical}`),
     `fingerprint (sha256 of ${(4 * r.params / 1e6).toFixed(0)} MB) ${r.fingerprint_s.toFixed(3)} s; ${r.threads} threads, peak RSS ${r.peak_rss_mb.toFixed(0)} MB`,

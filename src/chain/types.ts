@@ -2,6 +2,9 @@
 // returns under subtensor's storage names, and the Signer (a hotkey pair) that performs writes.
 import { TesseraError } from '../util/errors.js';
 
+/** SS58 address format of Bittensor (the generic Substrate prefix). */
+export const SS58_PREFIX = 42;
+
 /** A hotkey able to sign: SS58 address (prefix 42, as Bittensor) and sr25519 signatures. */
 export interface Signer {
   readonly address: string;

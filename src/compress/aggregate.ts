@@ -1,6 +1,12 @@
 // SparseLoCo aggregation (protocol.md "Aggregation"): dequantize each peer, clip to the median peer norm,
 // per-coordinate mean over the peers that sent the coordinate, θ ← θ − α·agg; plus a model fingerprint.
 // Native hot loop (native/aggregate.cc) and a TS reference that give the same bits, for any thread count.
+//
+// Exact definition (what "bit-identical" means; f32 = round to float32, peers in the given order):
+//   ‖peer‖ = sqrt(Σ_t Σ_b n_tb · table_tb²) in float64, tensors then bins in order (n_tb = codes equal to b)
+//   median = middle sorted norm, or (a + b) / 2 of the two middle ones; scale = min(1, median / ‖peer‖), 0 if ‖peer‖ = 0
+//   v = f32(table[code] · scale);  sum_j = float32 running sum of v over peers;  agg_j = f32(sum_j / cnt_j), 0 if cnt_j = 0
+//   θ_j = f32(θ_j − α·agg_j) evaluated in float64 (no fused multiply-add)
 import { createHash } from 'node:crypto';
 import { loadNativeAddon } from '../engine/native.js';
 import { chunksOf, type TensorShape } from './geometry.js';

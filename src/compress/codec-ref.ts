@@ -12,40 +12,46 @@ import type { TensorPlan } from './plan.js';
 import { MAX_CHUNK } from './plan.js';
 import type { SparseTensor } from './types.js';
 
-/** Histogram of the top 11 bits of |a|'s bit pattern (8 exponent bits + 3 mantissa bits). */
-const HIST_SHIFT = 20;
-const HIST_BINS = 1 << (31 - HIST_SHIFT);
 /** Bit patterns at or above this are ±Infinity or NaN. */
 export const NON_FINITE = 0x7f800000;
 
 /**
  * Top-k of one chunk. keys[p] = bit pattern of |a_p| (sign cleared): for non-negative floats the
  * integer order is the numeric order, so "largest |a|, then lowest position" is exact and free of
- * float comparisons. Finds the k-th largest key T by an 11-bit radix histogram and a sort of the
- * keys in T's bin only, then keeps every p with key > T and the lowest-indexed ties key = T.
+ * float comparisons. Cut into k groups, the smallest group maximum L bounds the k-th largest key T
+ * from below (k keys are ≥ L), so only keys ≥ L are candidates (collected in position order); T is
+ * found by sorting a copy of them. Keeps every key > T and the lowest-positioned ties key = T.
  * Writes the kept positions (ascending) to idx[out..out+k) and their values to vals.
  */
-export function selectChunk(buf: Float32Array, keys: Uint32Array, n: number, k: number, maxKey: number,
-  hist: Int32Array, cand: Uint32Array, idx: Uint16Array, vals: Float32Array, out: number): void {
-  const top = maxKey >>> HIST_SHIFT;
-  hist.fill(0, 0, top + 1);
-  for (let p = 0; p < n; p++) hist[keys[p] >>> HIST_SHIFT]++;
-  let b = top, above = 0;
-  while (above + hist[b] < k) above += hist[b--];
+export function selectChunk(buf: Float32Array, keys: Uint32Array, n: number, k: number, cand: Uint32Array,
+  cpos: Uint16Array, tmp: Uint32Array, idx: Uint16Array, vals: Float32Array, out: number): void {
+  let L = 0xffffffff;
+  for (let j = 0; j < k; j++) {
+    const e = Math.floor(((j + 1) * n) / k);
+    let mx = 0;
+    for (let p = Math.floor((j * n) / k); p < e; p++) if (keys[p] > mx) mx = keys[p];
+    if (mx < L) L = mx;
+  }
   let m = 0;
-  for (let p = 0; p < n; p++) if (keys[p] >>> HIST_SHIFT === b) cand[m++] = keys[p];
-  const c = cand.subarray(0, m).sort(); // numeric ascending
-  const r = k - above; // rank of T inside its bin (1 = the largest)
-  const T = c[m - r];
-  let greater = 0;
-  for (let j = m - 1; j >= 0 && c[j] > T; j--) greater++;
-  let ties = r - greater; // how many positions with key = T are kept (the lowest ones)
-  let o = out;
   for (let p = 0; p < n; p++) {
-    const key = keys[p];
+    if (keys[p] >= L) {
+      cand[m] = keys[p];
+      cpos[m++] = p;
+    }
+  }
+  const t = tmp.subarray(0, m);
+  t.set(cand.subarray(0, m));
+  t.sort(); // numeric ascending
+  const T = t[m - k];
+  let greater = 0;
+  for (let j = m - 1; j >= 0 && t[j] > T; j--) greater++;
+  let ties = k - greater; // how many positions with key = T are kept (the lowest ones)
+  let o = out;
+  for (let j = 0; j < m; j++) {
+    const key = cand[j];
     if (key > T || (key === T && ties-- > 0)) {
-      idx[o] = p;
-      vals[o++] = buf[p];
+      idx[o] = cpos[j];
+      vals[o++] = buf[cpos[j]];
     }
   }
 }
@@ -129,7 +135,8 @@ export function residual(a: number, s: number): number {
 export function compressTs(delta: Float32Array, ef: Float32Array, plans: TensorPlan[], beta: number): SparseTensor[] {
   const bf = Math.fround(beta);
   const buf = new Float32Array(MAX_CHUNK), bufBits = new Uint32Array(buf.buffer);
-  const keys = new Uint32Array(MAX_CHUNK), cand = new Uint32Array(MAX_CHUNK), hist = new Int32Array(HIST_BINS);
+  const keys = new Uint32Array(MAX_CHUNK), cand = new Uint32Array(MAX_CHUNK), tmp = new Uint32Array(MAX_CHUNK);
+  const cpos = new Uint16Array(MAX_CHUNK);
   const out: SparseTensor[] = [];
   const kept: Float32Array[] = [];
   for (const t of plans) {
@@ -148,7 +155,7 @@ export function compressTs(delta: Float32Array, ef: Float32Array, plans: TensorP
         if (key > maxKey) maxKey = key;
       }
       if (maxKey >= NON_FINITE) throw nonFinite(t.offset + ch.base);
-      selectChunk(buf, keys, ch.size, ch.k, maxKey, hist, cand, idx, vals, o);
+      selectChunk(buf, keys, ch.size, ch.k, cand, cpos, tmp, idx, vals, o);
       o += ch.k;
     }
     out.push({ idx, codes: new Uint8Array(t.kept), table: new Float32Array(4) });

@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { compress, decompress, nativeCodecAvailable, validateCodecConfig, validateSparseUpdate, type CodecSpec } from './codec.js';
 import { nextDown32, nextUp32, residual } from './codec-ref.js';
 import { chunksOf, flatIndex, keptTotal, type TensorShape } from './geometry.js';
-import type { CodecConfig, SparseUpdate } from './types.js';
-import { CODEC_DEFAULTS } from './types.js';
+import { CODEC_DEFAULTS, type CodecConfig, type SparseUpdate } from './types.js';
 import { TesseraError } from '../util/errors.js';
 import { nativeLoadError } from '../engine/native.js';
 
@@ -33,8 +32,7 @@ function makeRand(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-const rand = makeRand(0xc0dec);
-const randInt = (n: number) => Math.floor(rand() * n);
+const rand = makeRand(0xc0dec), randInt = (n: number) => Math.floor(rand() * n);
 const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 
 /** A Float32Array view at a misaligned offset inside a larger buffer. */
@@ -142,11 +140,8 @@ test('geometry: every flat index of a tensor is covered exactly once', () => {
       for (let p = 0; p < ch.size; p++) {
         const f = flatIndex(ch, p);
         assert.ok(f >= 0 && f < n, 'inside the tensor');
-        if (shape.length === 2) {
-          const row = Math.floor(f / shape[1]), prow = Math.floor(prev / shape[1]);
-          assert.ok(prev < 0 || f > prev, 'row-major inside a tile');
-          assert.ok(prev < 0 || row === prow || row === prow + 1);
-        }
+        const row = Math.floor(f / shape[shape.length - 1]), prow = Math.floor(prev / shape[shape.length - 1]);
+        assert.ok(prev < 0 || (f > prev && (row === prow || row === prow + 1)), 'row-major inside a tile');
         seen[f]++;
         prev = f;
       }
@@ -157,11 +152,9 @@ test('geometry: every flat index of a tensor is covered exactly once', () => {
 });
 
 test('config validation names the bad field', () => {
-  const bad: [Partial<CodecConfig>, string][] = [
-    [{ tile: 0 }, 'tile'], [{ tile: 65 }, 'tile'], [{ tile: 1.5 }, 'tile'], [{ vectorChunk: 0 }, 'vectorChunk'],
-    [{ vectorChunk: 4097 }, 'vectorChunk'], [{ topk: 0 }, 'topk'], [{ beta: 1 }, 'beta'], [{ beta: -0.1 }, 'beta'],
-    [{ beta: NaN }, 'beta'],
-  ];
+  const bad: [Partial<CodecConfig>, string][] = [[{ tile: 0 }, 'tile'], [{ tile: 65 }, 'tile'], [{ tile: 1.5 }, 'tile'],
+    [{ vectorChunk: 0 }, 'vectorChunk'], [{ vectorChunk: 4097 }, 'vectorChunk'], [{ topk: 0 }, 'topk'],
+    [{ beta: 1 }, 'beta'], [{ beta: -0.1 }, 'beta'], [{ beta: NaN }, 'beta']];
   validateCodecConfig(CODEC_DEFAULTS);
   for (const [patch, field] of bad) {
     assert.throws(() => validateCodecConfig({ ...CODEC_DEFAULTS, ...patch }),
@@ -250,11 +243,10 @@ test('decompress writes table values exactly at kept positions, zeros elsewhere,
       assert.deepEqual(bytes(out), bytes(expect));
     }
     // Corrupt updates are rejected.
-    const bad = structuredClone(upd);
+    const bad = structuredClone(upd), bad2 = structuredClone(upd);
     bad.tensors[0].codes[0] = 4;
-    assert.throws(() => validateSparseUpdate(bad, specs, cfg), TesseraError);
-    const bad2 = structuredClone(upd);
     bad2.tensors[0].idx[0] = 60000;
+    assert.throws(() => validateSparseUpdate(bad, specs, cfg), TesseraError);
     assert.throws(() => decompress(bad2, specs, cfg, f32(total)), TesseraError);
   });
 });
@@ -283,6 +275,8 @@ test('deterministic, and TypeScript and native give the same bytes', async (t) =
   }
   const big: CodecSpec[] = [{ offset: 0, shape: [300, 200] }, { offset: 60000, shape: [5000] }, { offset: 65000, shape: [768, 768] }];
   cases.push({ cfg: CODEC_DEFAULTS, specs: big, total: 65000 + 768 * 768 });
+  const empty: CodecSpec[] = [{ offset: 0, shape: [0] }, { offset: 0, shape: [10, 10] }, { offset: 100, shape: [0, 5] }, { offset: 100, shape: [7] }];
+  cases.push({ cfg: { tile: 3, vectorChunk: 4, topk: 2, beta: 0.9 }, specs: empty, total: 107 });
   const run = (c: (typeof cases)[number], impl: Impl, seed: number) => {
     const r = makeRand(seed), nrm = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
     const ef = f32(c.total, () => nrm() * 0.1);

@@ -254,7 +254,7 @@ export function decodePayload(bytes: Uint8Array, expect: Expectation): DecodeRes
     if (typeof codes === 'string') return fail('bad_codes', `tensor ${t}: ${codes}`);
     tensors.push({ idx: idx as Uint16Array, codes, table });
   }
-  const signature = sigLen === 0 ? null : bytes.slice(S + TRAILER, end);
+  const signature = sigLen === 0 ? null : new Uint8Array(bytes.subarray(S + TRAILER, end)); // a copy, also for Buffers
   return { ok: true, payload: { window, uid: u32(52), indexMode: entropy ? 'entropy' : '12bit', modelHash, update: { tensors }, signature, contentHash: hash.toString('hex') } };
 }
 

@@ -6,9 +6,8 @@ import { Keyring } from '@polkadot/keyring';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import { cryptoWaitReady, mnemonicGenerate, mnemonicValidate } from '@polkadot/util-crypto';
 import { TesseraError } from '../util/errors.js';
-import type { Signer } from '../chain/types.js';
+import { SS58_PREFIX, type Signer } from '../chain/index.js';
 
-export const SS58_PREFIX = 42;
 export const KEYFILE_FORMAT = 'tessera-wallet';
 
 /** Keyfile JSON. The mnemonic is stored unencrypted (like btwallet's default hotkey files): keep the file private. */

@@ -1,10 +1,8 @@
 // Server-side check of a signed devnet call: the hotkey must be a canonical SS58 address (prefix
 // 42, like Bittensor) and the signature a valid sr25519 signature over callMessage(chainId, call).
 import { cryptoWaitReady, decodeAddress, encodeAddress, sr25519Verify } from '@polkadot/util-crypto';
-import { ChainError } from '../types.js';
+import { ChainError, SS58_PREFIX } from '../types.js';
 import { callMessage, type SignedCall } from './call.js';
-
-export const SS58_PREFIX = 42;
 
 /** Loads the sr25519 WASM once; call before verifying or signing. */
 export const cryptoReady = (): Promise<boolean> => cryptoWaitReady();
