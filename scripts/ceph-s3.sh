@@ -15,7 +15,7 @@
 set -euo pipefail
 
 die() { echo "ceph-s3: $*" >&2; exit 1; }
-usage() { sed -n '5,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 CMD=${1:-}; D=${2:-}
 [[ -n "$CMD" && -n "$D" ]] || usage
@@ -120,6 +120,8 @@ rgw dns name = localhost
 rgw thread pool size = 64
 CONF
   local c; c=$(C)
+  set -E
+  trap 'echo "ceph-s3: start failed at line $LINENO; stopping what started (logs in $D/log)" >&2; stop >/dev/null 2>&1 || true' ERR
   ceph-authtool --create-keyring "$D/mon.keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
   monmaptool --create --addv a "[v2:127.0.0.1:$monport]" --fsid "$fsid" "$D/monmap" >/dev/null
   ceph-mon $c --mkfs -i a --monmap "$D/monmap" --keyring "$D/mon.keyring" >>"$D/log/start.log" 2>&1

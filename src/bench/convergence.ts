@@ -207,7 +207,8 @@ function record(s: Sim, curve: CurvePoint[], tokens: number, bytes: number): num
   return v;
 }
 
-export function runConvergence(be: Backend, o: ConvergenceOptions): MethodResult[] {
+/** Runs every method in turn; onProgress sees the results so far after each method (for partial reports). */
+export function runConvergence(be: Backend, o: ConvergenceOptions, onProgress?: (r: MethodResult[]) => void): MethodResult[] {
   const s = setup(be, o);
   const results: MethodResult[] = [];
   const syncRounds = o.rounds * o.H;
@@ -228,6 +229,7 @@ export function runConvergence(be: Backend, o: ConvergenceOptions): MethodResult
       done('SparseLoCo 12-bit', curve, b12, o.rounds);
       done('SparseLoCo entropy', ec, bE, o.rounds);
     }
+    onProgress?.(results);
   }
   return results;
 }

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -27,7 +27,7 @@ const signed = (chainId: string, by: typeof alice, call: UnsignedCall): SignedCa
 
 test('signed calls, forgeries rejected, and Yuma results in the metagraph', async () => {
   const dir = tmp();
-  const server = await startDevnetChainServer({ dir, blockMs: 40, params: { tempo: 4 } });
+  const server = await startDevnetChainServer({ dir, blockMs: 40, tempo: 4 });
   try {
     const chain = new DevnetChainClient({ url: server.url, retries: 2, backoffMs: 50 });
     const [A, B, C] = [alice, bob, charlie].map(signer);
@@ -81,15 +81,17 @@ test('graceful restart resumes at exactly the same height with the same chain id
   await chain1.waitForBlock(3, 3000);
   const { chainId } = server;
   await server.close();
-  const h = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'chain-state.json'), 'utf8')).height as number;
+  const h = JSON.parse(readFileSync(join(dir, 'chain-state.json'), 'utf8')).height as number;
   server = await startDevnetChainServer({ dir, blockMs: 5000 });
   try {
     const chain2 = new DevnetChainClient({ url: server.url });
     assert.equal(server.chainId, chainId);
     assert.equal((await chain2.head()).height, h);
     assert.deepEqual((await chain2.metagraph()).hotkeys, [alice.address]);
-    await assert.rejects(startDevnetChainServer({ dir: tmp(), port: server.port }), /cannot listen/);
-    await assert.rejects(startDevnetChainServer({ dir, params: { tempo: 99 } }), /created with tempo = 10, not 99/);
+    const other = tmp();
+    await assert.rejects(startDevnetChainServer({ dir: other, port: server.port }), /cannot listen/);
+    rmSync(other, { recursive: true, force: true });
+    await assert.rejects(startDevnetChainServer({ dir, tempo: 99 }), /created with tempo = 10, not 99/);
   } finally {
     await server.close();
     rmSync(dir, { recursive: true, force: true });

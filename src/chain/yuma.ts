@@ -2,7 +2,7 @@
 // pallets/subtensor/src/epoch/run_epoch.rs (original Yuma: liquid alpha / Yuma3 off). float64
 // here, I32F32 fixed point there: results agree to ~1e-9 except exact ties at the kappa boundary.
 import { TesseraError } from '../util/errors.js';
-import { isTopkNonzero, normalize, toU16Proportion, vecdiv, weightedMedianCol } from './yuma-math.js';
+import { isTopkNonzero, normalize, vecdiv, weightedMedianCol } from './yuma-math.js';
 
 /** One row of Weights or Bonds: dense (length n) or sparse [[uid, value], ...] like subtensor's Vec<(u16, u16)>. */
 export type MatrixRow = ReadonlyArray<number> | ReadonlyArray<readonly [number, number]>;
@@ -220,4 +220,3 @@ export function yumaEpoch(input: YumaInput): YumaOutput {
   };
 }
 
-export { toU16Proportion };

@@ -51,8 +51,8 @@ export function benchCommand(): Command {
       const data = openTrainData(o.data);
       const opts = { ...d, model, data, replicas: o.replicas, H: o.innerSteps, rounds: o.rounds, batch: o.batch, seq: o.seq,
         innerLr: o.innerLr, sparselocoAlpha: o.alpha, methods, log: (l: string) => console.log(l) };
-      const results = runConvergence(getBackend(), opts);
-      writeConvergenceReport(o.out, results, opts, modelInfo({ ...model, vocabSize: data.vocabSize }).params);
+      const params = modelInfo({ ...model, vocabSize: data.vocabSize }).params;
+      const results = runConvergence(getBackend(), opts, (partial) => writeConvergenceReport(o.out, partial, opts, params));
       console.log(convergenceTable(results));
       console.log(`written: ${o.out}/convergence.md, convergence.json, convergence.svg`);
     });

@@ -11,15 +11,17 @@ import { loadState, StateWriter } from './persist.js';
 import { applyCall, blockTimestampOf, checkParams, commitmentsOf, DEFAULT_PARAMS, genesis, metagraphOf, produceBlock, uidOf, type DevnetState } from './state.js';
 import { cryptoReady, publicKeyOf, verifyCall } from './verify.js';
 
-export interface DevnetServerOptions {
+/**
+ * Server options plus the chain parameters (tempo, kappa, ... see ChainParams) for a new chain; for an
+ * existing chain any parameter given must match what it was created with.
+ */
+export interface DevnetServerOptions extends Partial<ChainParams> {
   /** Directory holding chain-state.json; created if missing, resumed if present. */
   dir: string;
   /** TCP port on `host`; 0 picks a free one. Default 0. */
   port?: number;
   host?: string;            // default 127.0.0.1
   blockMs?: number;         // default 1000
-  /** Chain parameters for a new chain; for an existing one they must match what it was created with. */
-  params?: Partial<ChainParams>;
   log?: (line: string) => void;
 }
 
@@ -38,7 +40,8 @@ const MAX_BODY = 1 << 20;
 const MAX_WAIT_MS = 30_000;
 
 async function openState(opts: DevnetServerOptions): Promise<{ state: DevnetState; resumed: boolean }> {
-  const given = opts.params ?? {};
+  const given: Partial<ChainParams> = {};
+  for (const k of Object.keys(DEFAULT_PARAMS) as Array<keyof ChainParams>) if (opts[k] !== undefined) given[k] = opts[k];
   const existing = await loadState(opts.dir);
   if (existing) {
     for (const [k, v] of Object.entries(given)) {
@@ -64,7 +67,6 @@ export async function startDevnetChainServer(opts: DevnetServerOptions): Promise
   let state = opened.state;
   const resumed = opened.resumed;
   const writer = new StateWriter(opts.dir);
-  await writer.save(state);
   let waiters: Array<{ height: number; wake: () => void }> = [];
   let closed = false;
 
@@ -79,7 +81,7 @@ export async function startDevnetChainServer(opts: DevnetServerOptions): Promise
     ready.forEach((w) => w.wake());
     timer = setTimeout(tick, blockMs);
   };
-  let timer = setTimeout(tick, blockMs);
+  let timer: NodeJS.Timeout | undefined; // started once the server listens
 
   const head = (): { height: number; timestamp: number } => ({ height: state.height, timestamp: state.timestamp });
 
@@ -142,6 +144,8 @@ export async function startDevnetChainServer(opts: DevnetServerOptions): Promise
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve);
   });
   const port = (server.address() as AddressInfo).port;
+  await writer.save(state);
+  timer = setTimeout(tick, blockMs);
   log(`devnet: ${resumed ? 'resumed' : 'created'} chain ${state.chainId.slice(0, 18)}… at height ${state.height}, http://${opts.host ?? '127.0.0.1'}:${port}, block ${blockMs} ms, tempo ${state.params.tempo}`);
 
   return {

@@ -179,6 +179,8 @@ export function produceBlock(state: DevnetState, timestamp: number): DevnetState
   return height % s.params.tempo === 0 ? runEpoch(s) : s;
 }
 
+// blockAtRegistration is not passed to Yuma: the devnet never recycles uids, so subtensor's
+// outdated-weights and recently-registered-bonds masks have nothing to remove.
 function runEpoch(state: DevnetState): DevnetState {
   const p = state.params, n = state.neurons.length;
   const r = yumaEpoch({
