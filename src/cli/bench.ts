@@ -9,6 +9,7 @@ import { openTrainData } from '../train/batches.js';
 import { CONVERGENCE_DEFAULTS, METHODS, runConvergence, type Method } from '../bench/convergence.js';
 import { convergenceTable, writeConvergenceReport } from '../bench/convergence-report.js';
 import { TesseraError } from '../util/errors.js';
+import { benchCodec, formatCodecBench } from '../bench/codec.js';
 
 export function benchCommand(): Command {
   const cmd = new Command('bench').description('benchmarks (results recorded under bench/)');
@@ -28,6 +29,14 @@ export function benchCommand(): Command {
       console.log(`tessera (${r.backend}, ${r.threads} threads): ${f(r.tessera_tokens_per_s)} tokens/s, ${f(r.tessera_step_s * 1000)} ms/step, ${f(r.tessera_gflops, 1)} GFLOP/s`);
       console.log(`pytorch: ${f(r.torch_tokens_per_s)} tokens/s (${r.torch_note ?? ''})`);
       console.log(`ratio (tessera/pytorch): ${f(r.ratio, 2)} | SGEMM peak ${f(r.sgemm_peak_gflops, 1)} GFLOP/s | MFU ${r.mfu === null ? 'n/a' : (100 * r.mfu).toFixed(1) + '%'} | peak RSS ${f(r.peak_rss_mb)} MB`);
+    });
+  cmd.command('codec')
+    .description('SparseLoCo codec on a ~100M-parameter layout: compression vs dense fp32 (12-bit and entropy-coded indices), encode and 20-peer aggregate time')
+    .option('--peers <n>', 'peers aggregated', int('--peers', 1), 20)
+    .option('--json', 'print one JSON object')
+    .action(async (o: { peers: number; json?: boolean }) => {
+      const r = await benchCodec({ peers: o.peers });
+      console.log(o.json ? JSON.stringify(r) : formatCodecBench(r));
     });
   const d = CONVERGENCE_DEFAULTS;
   cmd.command('convergence')
