@@ -8,6 +8,11 @@ import { modelCommand } from './model.js';
 import { trainCommand, startCommand } from './train.js';
 import { generateCommand } from './generate.js';
 import { benchCommand } from './bench.js';
+import { walletCommand } from './wallet.js';
+import { chainCommand } from './chain.js';
+import { minerCommand, validatorCommand } from './node.js';
+import { devnetCommand } from './devnet.js';
+import { benchNetworkCommand } from './bench-network.js';
 
 const program = new Command('tessera')
   .description('tessera: pre-train LLaMA-style models across machines that do not trust each other')
@@ -17,7 +22,12 @@ program.addCommand(dataCommand());
 program.addCommand(modelCommand());
 program.addCommand(trainCommand());
 program.addCommand(generateCommand());
-program.addCommand(benchCommand());
+program.addCommand(benchCommand().addCommand(benchNetworkCommand()));
+program.addCommand(walletCommand());
+program.addCommand(chainCommand());
+program.addCommand(minerCommand());
+program.addCommand(validatorCommand());
+program.addCommand(devnetCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,37 +1,10 @@
 // The contract between the node processes (miner, validator) and whatever starts and watches them
 // (the devnet orchestrator, tests, the dashboard): resolved configuration in, status files out.
-import type { ModelConfig } from '../model/config.js';
-import type { CodecConfig } from '../compress/types.js';
 import type { StoreDescriptor } from '../storage/index.js';
+import type { RunConfig } from '../protocol/run.js';
 
-/** Network hyperparameters every node of one run must share (part of the run id's identity). */
-export interface RunConfig {
-  /** Versions every storage key: nodes of different runs never read each other's objects. */
-  runId: string;
-  model: ModelConfig;
-  /** window = floor(block / blocksPerWindow). */
-  blocksPerWindow: number;
-  /** Upload deadline: seconds after the chain timestamp of the first block of window W+1. */
-  deadlineS: number;
-  /** Inner steps per window (H). */
-  innerSteps: number;
-  batch: number;
-  seq: number;
-  innerLr: number;
-  warmup: number;
-  /** Outer SGD step α. */
-  alpha: number;
-  codec: CodecConfig;
-  indexMode: '12bit' | 'entropy';
-  /** Validator: checkpoint every this many windows. */
-  checkpointEvery: number;
-  /** Validator: set weights every this many windows. */
-  weightsEvery: number;
-  /** Peers aggregated per window (the best by score); the rest are reserves. */
-  maxPeers: number;
-  /** Seed of initialization and of the data assignment (seed, uid, window). */
-  seed: number;
-}
+/** Network hyperparameters (defined by the protocol; re-exported here as part of the contract). */
+export type { RunConfig } from '../protocol/run.js';
 
 export interface NodeConfig {
   role: 'miner' | 'validator';
@@ -52,6 +25,11 @@ export interface NodeConfig {
   behavior?: string;
   /** Stop after this window (tests); undefined = run until signalled. */
   stopAfterWindow?: number;
+  /**
+   * Validator on a devnet: stake to take from the faucet (Chain.addStake) at startup when its hotkey
+   * holds none, so it gets a validator permit (default 1000). 0 disables.
+   */
+  stake?: number;
 }
 
 export type Phase = 'starting' | 'catchup' | 'sync' | 'train' | 'encode' | 'upload' | 'wait' | 'gather' | 'apply' | 'score' | 'checkpoint' | 'idle' | 'retry' | 'stopped';

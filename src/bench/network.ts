@@ -1,0 +1,133 @@
+// `tessera bench network`: a short devnet (chain + storage + miners + validator as processes), then
+// what the nodes recorded: fingerprint agreement, measured utilization (train + encode over window time
+// from timeline.jsonl), and the same payloads scaled to a 72B model on Covenant-72B's links.
+//
+// utilization_72b, per round (Covenant-72B: ~20 min of compute per round, 94.5% reported):
+//   bits/param  = measured payload bytes × 8 / model parameters           (same codec settings at 72B)
+//   payload_72b = bits/param × 72e9 / 8 bytes
+//   upload_s    = payload_72b × 8 / 110e6                                  (110 Mb/s uplink)
+//   download_s  = peers(20) × payload_72b × 8 / 500e6                      (500 Mb/s downlink)
+//   compute_s   = 1200
+//   utilization_72b            = compute_s / (compute_s + upload_s + download_s)   (nothing overlapped, as measured here)
+//   utilization_72b_overlapped = compute_s / max(compute_s, upload_s + download_s) (communication hidden behind the next window's compute)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Devnet, readStatus, readTimeline, type DevnetOptions } from '../devnet/index.js';
+import { modelInfo } from '../model/index.js';
+import type { TimelineEntry } from '../neurons/types.js';
+
+export const COVENANT = { params: 72e9, computeS: 20 * 60, uploadBps: 110e6, downloadBps: 500e6, peers: 20, reportedUtilization: 0.945 };
+
+export interface NetworkReport {
+  windows: number;
+  fingerprints_agree: boolean;
+  windows_compared: number;
+  mismatched_windows: number[];
+  miners: number;
+  params: number;
+  /** Mean over the miners' complete windows (the first, partial window of each node is left out). */
+  window_s: number;
+  train_s: number;
+  encode_s: number;
+  upload_s: number;
+  gather_s: number;
+  apply_s: number;
+  idle_s: number;
+  utilization: number;
+  payload_bytes: number;
+  bits_per_param: number;
+  val_loss_first: number | null;
+  val_loss_last: number | null;
+  weights_set: boolean;
+  miner_emission: number[];
+  utilization_72b: number;
+  utilization_72b_overlapped: number;
+  covenant_reported_utilization: number;
+  model_72b: { payload_bytes: number; upload_s: number; download_s: number; compute_s: number };
+}
+
+const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
+/** Utilization at 72B from a measured bits/parameter (see the header for the formula). */
+export function utilization72b(bitsPerParam: number): Pick<NetworkReport, 'utilization_72b' | 'utilization_72b_overlapped' | 'model_72b'> {
+  const c = COVENANT;
+  const payload = (bitsPerParam * c.params) / 8;
+  const upload = (payload * 8) / c.uploadBps;
+  const download = (c.peers * payload * 8) / c.downloadBps;
+  return {
+    utilization_72b: c.computeS / (c.computeS + upload + download),
+    utilization_72b_overlapped: c.computeS / Math.max(c.computeS, upload + download),
+    model_72b: { payload_bytes: payload, upload_s: upload, download_s: download, compute_s: c.computeS },
+  };
+}
+
+/** Reads what a (stopped or running) devnet's nodes recorded and turns it into the report. */
+export async function networkReport(net: Devnet): Promise<NetworkReport> {
+  const snap = await net.snapshot();
+  const miners = [...net.nodes.values()].filter((n) => n.role === 'miner' && n.proc !== null);
+  const entries: TimelineEntry[] = miners.flatMap((n) => readTimeline(n.dataDir).slice(1));
+  const params = modelInfo(net.run.model).params;
+  const sum = (k: keyof TimelineEntry): number => entries.reduce((a, e) => a + (e[k] as number), 0);
+  const payloads = entries.map((e) => e.payloadBytes).filter((b) => b > 0);
+  const payload = mean(payloads);
+  const bitsPerParam = (payload * 8) / params;
+  const validator = [...net.nodes.values()].find((n) => n.role === 'validator')!;
+  const vs = readStatus(validator.dataDir);
+  const valLosses = valLossHistory(net, validator.name);
+  const a = snap.agreement;
+  return {
+    windows: a.windowsChecked,
+    fingerprints_agree: a.windowsChecked > 0 && a.mismatches.length === 0,
+    windows_compared: a.windowsChecked,
+    mismatched_windows: a.mismatches,
+    miners: miners.length,
+    params,
+    window_s: mean(entries.map((e) => e.window_s)),
+    train_s: mean(entries.map((e) => e.train_s)),
+    encode_s: mean(entries.map((e) => e.encode_s)),
+    upload_s: mean(entries.map((e) => e.upload_s)),
+    gather_s: mean(entries.map((e) => e.gather_s)),
+    apply_s: mean(entries.map((e) => e.apply_s)),
+    idle_s: mean(entries.map((e) => e.idle_s)),
+    utilization: (sum('train_s') + sum('encode_s')) / sum('window_s'),
+    payload_bytes: payload,
+    bits_per_param: bitsPerParam,
+    val_loss_first: valLosses[0] ?? null,
+    val_loss_last: valLosses.at(-1) ?? vs?.valLoss ?? null,
+    weights_set: Boolean(vs?.weights && Object.keys(vs.weights).length > 0),
+    miner_emission: snap.nodes.filter((r) => r.role === 'miner').map((r) => r.emission ?? 0),
+    ...utilization72b(bitsPerParam),
+    covenant_reported_utilization: COVENANT.reportedUtilization,
+  };
+}
+
+/** A node's validation losses as the devnet sampled them from its status.json (one per change). */
+export function valLossHistory(net: Devnet, name: string): number[] {
+  const out: number[] = [];
+  for (const h of net.history.get(name) ?? []) if (h.valLoss !== null && Number.isFinite(h.valLoss) && h.valLoss !== out.at(-1)) out.push(h.valLoss);
+  return out;
+}
+
+export interface BenchNetworkOptions extends Partial<Omit<DevnetOptions, 'log'>> {
+  windows?: number;
+  keep?: boolean;
+  log?: (line: string) => void;
+}
+
+/** Runs a fresh devnet for `windows` windows in a temporary folder (or opts.dir) and reports. */
+export async function benchNetwork(o: BenchNetworkOptions = {}): Promise<NetworkReport & { wall_s: number; dir: string }> {
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'tessera-bench-network-'));
+  const t0 = performance.now();
+  const net = await Devnet.start({
+    dir, miners: o.miners ?? 3, run: o.run ?? {}, blockMs: o.blockMs ?? 1000, windows: o.windows ?? 5, storage: o.storage ?? { kind: 'fs' },
+    data: o.data, vocabSize: o.vocabSize, tempo: o.tempo, nodeEnv: o.nodeEnv, log: o.log,
+  });
+  try {
+    await net.done;
+    return { ...(await networkReport(net)), wall_s: (performance.now() - t0) / 1000, dir };
+  } finally {
+    await net.stop();
+    if (!o.keep && o.dir === undefined) rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,36 @@
+// `tessera bench network`: a short devnet, then fingerprint agreement, measured utilization and the
+// payloads scaled to Covenant-72B's setting (formula in src/bench/network.ts).
+import { Command } from 'commander';
+import { benchNetwork, COVENANT } from '../bench/network.js';
+import { presetNames } from '../model/index.js';
+import { int } from './options.js';
+
+export function benchNetworkCommand(): Command {
+  return new Command('network')
+    .description('run a short devnet (chain + storage + miners + validator as processes) and report fingerprint agreement, utilization and its 72B projection')
+    .option('--windows <n>', 'windows to run', int('--windows', 1), 5)
+    .option('--miners <n>', 'miners', int('--miners', 1), 3)
+    .option('--preset <name>', `model shape: ${presetNames().join(', ')}`, 'small')
+    .option('--block-ms <ms>', 'block time', int('--block-ms', 10), 1000)
+    .option('--blocks-per-window <n>', 'blocks per window (default: the devnet default)', int('--blocks-per-window', 1))
+    .option('--inner-steps <n>', 'inner steps per window (default: the devnet default)', int('--inner-steps', 1))
+    .option('--data <dir>', 'prepared dataset (default: prepare the bundled corpus into the run folder)')
+    .option('--dir <dir>', 'keep everything in this folder (default: a temporary one, removed afterwards)')
+    .option('--json', 'print one JSON object')
+    .action(async (o: { windows: number; miners: number; preset: string; blockMs: number; blocksPerWindow?: number; innerSteps?: number; data?: string; dir?: string; json?: boolean }) => {
+      const r = await benchNetwork({
+        windows: o.windows, miners: o.miners, blockMs: o.blockMs, data: o.data, dir: o.dir,
+        run: { preset: o.preset, blocksPerWindow: o.blocksPerWindow, innerSteps: o.innerSteps },
+        log: o.json ? undefined : (l: string) => console.log(`[devnet] ${l}`),
+      });
+      if (o.json) return console.log(JSON.stringify(r));
+      const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+      console.log(`windows ${r.windows} (fingerprints ${r.fingerprints_agree ? 'agree' : `DISAGREE at ${r.mismatched_windows.join(', ')}`}), ${r.miners} miners, ${(r.params / 1e6).toFixed(2)}M params, wall ${r.wall_s.toFixed(0)} s`);
+      console.log(`per window: ${r.window_s.toFixed(2)} s = train ${r.train_s.toFixed(2)} + encode ${r.encode_s.toFixed(2)} + upload ${r.upload_s.toFixed(2)} + gather ${r.gather_s.toFixed(2)} + apply ${r.apply_s.toFixed(2)} + idle ${r.idle_s.toFixed(2)}`);
+      console.log(`utilization ${pct(r.utilization)} (train+encode over window time); payload ${(r.payload_bytes / 1e3).toFixed(1)} kB = ${r.bits_per_param.toFixed(3)} bits/param`);
+      console.log(`val loss ${r.val_loss_first?.toFixed(3) ?? '-'} → ${r.val_loss_last?.toFixed(3) ?? '-'}; weights ${r.weights_set ? 'set' : 'not set'}; miner emission ${r.miner_emission.map((e) => e.toFixed(3)).join(' ')}`);
+      const m = r.model_72b;
+      console.log(`72B at ${r.bits_per_param.toFixed(3)} bits/param: payload ${(m.payload_bytes / 1e9).toFixed(2)} GB, upload ${m.upload_s.toFixed(0)} s @110 Mb/s, download ${COVENANT.peers} peers ${m.download_s.toFixed(0)} s @500 Mb/s, compute ${m.compute_s} s`);
+      console.log(`utilization_72b ${pct(r.utilization_72b)} (not overlapped), ${pct(r.utilization_72b_overlapped)} (overlapped with the next window); Covenant-72B reported ${pct(COVENANT.reportedUtilization)}`);
+    });
+}

@@ -1,0 +1,104 @@
+// `tessera devnet`: a whole network on this machine — chain, storage, N miners and a validator as
+// separate processes under one --dir (resumed on the next run) — with a live terminal view.
+import { Command } from 'commander';
+import { Devnet, DEVNET_DEFAULTS, renderFrame, renderLine, type DevnetOptions, type DevnetStorage, type RunOverrides } from '../devnet/index.js';
+import { presetNames } from '../model/index.js';
+import { TesseraError } from '../util/errors.js';
+import { float, int } from './options.js';
+
+interface DevnetFlags extends RunOverrides {
+  dir: string; miners: number; blockMs: number; tempo?: number; windows?: number; lateMiner?: number;
+  s3?: string; s3AccessKey?: string; s3SecretKey?: string; s3Region: string; ceph?: boolean;
+  data?: string; vocabSize: number; stake: number; plain?: boolean;
+}
+
+const d = DEVNET_DEFAULTS;
+
+/** --s3/--ceph/none → the storage the devnet provides; admin keys from flags or TESSERA_S3_ACCESS_KEY / TESSERA_S3_SECRET_KEY. */
+function storageOf(f: DevnetFlags): DevnetStorage {
+  if (f.s3 && f.ceph) throw new TesseraError('--s3 and --ceph exclude each other', '--ceph starts a private Ceph RGW; --s3 URL uses an S3 server that already runs');
+  if (f.ceph) return { kind: 'ceph' };
+  if (!f.s3) return { kind: 'fs' };
+  let url: URL;
+  try { url = new URL(f.s3); } catch { throw new TesseraError(`--s3 ${f.s3} is not a URL`, 'e.g. --s3 http://127.0.0.1:7480'); }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TesseraError(`--s3 ${f.s3} must be http:// or https://`, 'e.g. --s3 http://127.0.0.1:7480');
+  const accessKeyId = f.s3AccessKey ?? process.env.TESSERA_S3_ACCESS_KEY;
+  const secretAccessKey = f.s3SecretKey ?? process.env.TESSERA_S3_SECRET_KEY;
+  if (!accessKeyId || !secretAccessKey) {
+    throw new TesseraError('--s3 needs admin credentials', 'pass --s3-access-key and --s3-secret-key, or set TESSERA_S3_ACCESS_KEY and TESSERA_S3_SECRET_KEY (RGW: a user with caps users=*)');
+  }
+  return { kind: 's3', endpoint: url.origin, region: f.s3Region, accessKeyId, secretAccessKey };
+}
+
+export function devnetCommand(): Command {
+  return new Command('devnet')
+    .description('run a whole network here: chain + storage + miners + a validator as separate processes, with a live view (Ctrl-C stops; run again to resume)')
+    .option('--dir <dir>', 'folder holding everything (data, chain, wallets, storage, nodes); resumed when it exists', d.dir)
+    .option('--miners <n>', 'miners to run', int('--miners', 1), d.miners)
+    .option('--preset <name>', `model shape (new network; default ${d.run.preset}): ${presetNames().join(', ')}`)
+    .option('--block-ms <ms>', 'block time in ms', int('--block-ms', 10), d.blockMs)
+    .option('--blocks-per-window <n>', `blocks per window (new network; default ${d.run.blocksPerWindow})`, int('--blocks-per-window', 1))
+    .option('--inner-steps <n>', `inner steps H per window (new network; default ${d.run.innerSteps})`, int('--inner-steps', 1))
+    .option('--batch <n>', `sequences per inner step (new network; default ${d.run.batch})`, int('--batch', 1))
+    .option('--seq <n>', `tokens per sequence (new network; default ${d.run.seq})`, int('--seq', 2))
+    .option('--inner-lr <x>', `inner AdamW peak learning rate (new network; default ${d.run.innerLr})`, float('--inner-lr', 0))
+    .option('--alpha <x>', `outer SGD step (new network; default ${d.run.alpha})`, float('--alpha', 0))
+    .option('--deadline-s <x>', 'upload deadline after window W+1 starts, s (new network; default 40% of a window)', float('--deadline-s', 0))
+    .option('--weights-every <n>', `validator sets weights every n windows (new network; default ${d.run.weightsEvery})`, int('--weights-every', 1))
+    .option('--checkpoint-every <n>', `validator checkpoints every n windows (new network; default ${d.run.checkpointEvery})`, int('--checkpoint-every', 1))
+    .option('--seed <n>', `run seed (new network; default ${d.run.seed})`, int('--seed', 0))
+    .option('--tempo <n>', 'chain blocks per Yuma epoch (new chain; default: blocks per window)', int('--tempo', 1))
+    .option('--windows <n>', 'stop after this many windows (default: run until Ctrl-C)', int('--windows', 1))
+    .option('--late-miner <window>', 'start one extra miner once the chain reaches this window', int('--late-miner', 0))
+    .option('--s3 <url>', 'use this S3 server (admin keys create a user + read-only subuser per node on Ceph RGW)')
+    .option('--s3-access-key <key>', 'S3 admin access key (or TESSERA_S3_ACCESS_KEY)')
+    .option('--s3-secret-key <key>', 'S3 admin secret key (or TESSERA_S3_SECRET_KEY)')
+    .option('--s3-region <region>', 'S3 region', 'us-east-1')
+    .option('--ceph', 'start a private Ceph RGW under <dir>/ceph (needs ceph-mon, ceph-osd, radosgw), stopped on exit')
+    .option('--data <dir>', 'a prepared dataset to use (default: <dir>/data, prepared from the bundled corpus once)')
+    .option('--vocab-size <n>', 'BPE vocabulary when preparing <dir>/data', int('--vocab-size', 257), d.vocabSize)
+    .option('--stake <x>', 'faucet stake of the validator', float('--stake', 1), d.validatorStake)
+    .option('--plain', 'print a compact status line every few seconds instead of the full-screen view')
+    .action(async (f: DevnetFlags) => {
+      const tty = Boolean(process.stdout.isTTY) && !f.plain;
+      let viewing = false;
+      const opts: DevnetOptions = {
+        dir: f.dir, miners: f.miners, blockMs: f.blockMs, tempo: f.tempo, windows: f.windows, lateMinerWindow: f.lateMiner,
+        storage: storageOf(f), data: f.data, vocabSize: f.vocabSize, validatorStake: f.stake,
+        run: { preset: f.preset, blocksPerWindow: f.blocksPerWindow, innerSteps: f.innerSteps, batch: f.batch, seq: f.seq, innerLr: f.innerLr,
+          alpha: f.alpha, deadlineS: f.deadlineS, weightsEvery: f.weightsEvery, checkpointEvery: f.checkpointEvery, seed: f.seed },
+        log: (line: string) => { if (!viewing) console.log(`[devnet] ${line}`); },
+      };
+      const net = await Devnet.start(opts);
+      const r = net.run;
+      console.log(`[devnet] run ${r.runId}: ${net.record.preset} (dim ${r.model.dim}, ${r.model.nLayers} layers, vocab ${r.model.vocabSize}), ` +
+        `${r.blocksPerWindow} blocks × ${f.blockMs} ms per window, H=${r.innerSteps}, batch ${r.batch}×${r.seq}, lr ${r.innerLr}, α ${r.alpha}, ${r.indexMode} indices`);
+      let forced = false;
+      const onSignal = (sig: string): void => {
+        if (forced) return;
+        viewing = false;
+        if (stopRequested) { forced = true; console.log(`[devnet] ${sig} again: killing everything now`); net.kill(); process.exit(130); }
+        stopRequested = true;
+        console.log(`[devnet] ${sig}: stopping the nodes, then the chain (Ctrl-C again to kill)`);
+        void net.stop();
+      };
+      let stopRequested = false;
+      process.on('SIGINT', () => onSignal('SIGINT'));
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      viewing = tty;
+      let lastLine = 0;
+      const draw = async (): Promise<void> => {
+        const s = await net.snapshot();
+        if (viewing) process.stdout.write(`\x1b[H\x1b[2J${renderFrame(s)}\n`);
+        else if (Date.now() - lastLine >= 5000) { console.log(renderLine(s)); lastLine = Date.now(); }
+      };
+      const timer = setInterval(() => { if (!stopRequested) draw().catch(() => {}); }, 1000);
+      await net.done;
+      clearInterval(timer);
+      viewing = false;
+      const s = await net.snapshot();
+      console.log(tty ? renderFrame(s) : renderLine(s));
+      const a = s.agreement;
+      console.log(`[devnet] ${a.windowsChecked} windows compared, fingerprints ${a.mismatches.length ? `DISAGREED at ${a.mismatches.join(', ')}` : 'agreed'}; state kept in ${net.root}`);
+    });
+}

@@ -1,0 +1,174 @@
+// Resolves a node's NodeConfig once, from a JSON file (--config, as the devnet writes it) and/or flags:
+// every field type-checked, unknown keys refused, relative paths made absolute; printed with secrets masked.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { NodeConfig, RunConfig } from '../neurons/types.js';
+import { fsNodeDescriptors, parseDescriptor, serializeDescriptor, type StoreDescriptor } from '../storage/index.js';
+import { validateConfig, type ModelConfig } from '../model/config.js';
+import type { CodecConfig } from '../compress/index.js';
+import { makeRunConfig, type RunOverrides } from '../devnet/config.js';
+import { loadDataset } from '../data/index.js';
+import { TesseraError } from '../util/errors.js';
+
+type Check = (v: unknown, path: string) => unknown;
+const fail = (path: string, want: string, v: unknown): never => {
+  throw new TesseraError(`config: ${path} must be ${want} (got ${JSON.stringify(v)})`, 'fix the value in the --config file or the matching flag');
+};
+const str: Check = (v, p) => (typeof v === 'string' && v.length > 0 ? v : fail(p, 'a non-empty string', v));
+const num = (min = -Infinity): Check => (v, p) => (typeof v === 'number' && Number.isFinite(v) && v >= min ? v : fail(p, `a number ≥ ${min}`, v));
+const int = (min = 0): Check => (v, p) => (Number.isSafeInteger(v) && (v as number) >= min ? v : fail(p, `an integer ≥ ${min}`, v));
+const bool: Check = (v, p) => (typeof v === 'boolean' ? v : fail(p, 'true or false', v));
+const oneOf = (...xs: string[]): Check => (v, p) => (xs.includes(v as string) ? v : fail(p, `one of ${xs.join(', ')}`, v));
+
+/** Checks an object field by field; `fields` lists every key of T (the compiler keeps it in step with the type). */
+function object<T>(fields: Record<keyof T & string, Check>, optional: Array<keyof T & string> = []): Check {
+  return (v, path) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'an object', v);
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      if (!Object.hasOwn(fields, k)) throw new TesseraError(`config: unknown key ${path ? `${path}.` : ''}${k}`, `allowed keys${path ? ` in ${path}` : ''}: ${Object.keys(fields).join(', ')}`);
+    }
+    const out: Record<string, unknown> = {};
+    const opt: readonly string[] = optional;
+    for (const [k, check] of Object.entries(fields) as Array<[string, Check]>) {
+      const p = path ? `${path}.${k}` : k;
+      if (o[k] === undefined) {
+        if (!opt.includes(k)) throw new TesseraError(`config: ${p} is missing`, 'set it in the --config file or with its flag');
+        continue;
+      }
+      out[k] = check(o[k], p);
+    }
+    return out;
+  };
+}
+
+const store: Check = (v, p) => {
+  try {
+    return parseDescriptor(serializeDescriptor(v as StoreDescriptor));
+  } catch (e) {
+    throw new TesseraError(`config: ${p}: ${(e as Error).message}`, (e as TesseraError).hint);
+  }
+};
+
+const model: Check = (v, p) => {
+  const m = object<ModelConfig>({
+    vocabSize: int(1), dim: int(1), nLayers: int(1), nHeads: int(1), nKvHeads: int(1), ffnHidden: int(1), maxSeqLen: int(1),
+    normEps: num(0), ropeTheta: num(0), tiedEmbeddings: bool,
+  })(v, p) as unknown as ModelConfig;
+  return validateConfig(m);
+};
+
+const run: Check = object<RunConfig>({
+  runId: (v, p) => (typeof v === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(v) ? v : fail(p, 'a run id of letters, digits, . _ - (≤ 64)', v)),
+  model, blocksPerWindow: int(1), deadlineS: num(0), innerSteps: int(1), batch: int(1), seq: int(2), innerLr: num(0), warmup: int(0),
+  alpha: num(0), codec: object<CodecConfig>({ tile: int(1), vectorChunk: int(1), topk: int(1), beta: num(0) }), indexMode: oneOf('12bit', 'entropy'),
+  checkpointEvery: int(1), weightsEvery: int(1), maxPeers: int(1), seed: int(0),
+});
+
+const nodeConfig: Check = object<NodeConfig>({
+  role: oneOf('miner', 'validator'), name: (v, p) => (typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,40}$/.test(v) ? v : fail(p, 'a name of lowercase letters, digits and - (≤ 41)', v)),
+  dataDir: str, chainUrl: (v, p) => (typeof v === 'string' && /^https?:\/\/[^\s]+$/.test(v) ? v.replace(/\/+$/, '') : fail(p, 'an http(s) URL', v)),
+  walletDir: str, hotkey: str, store, publicRead: store, dataset: str, run, behavior: str, stopAfterWindow: int(0), stake: num(0),
+}, ['behavior', 'stopAfterWindow', 'stake']);
+
+/** Type-checks a NodeConfig (unknown keys refused, every field checked) and makes its paths absolute. */
+export function checkNodeConfig(raw: unknown): NodeConfig {
+  const c = nodeConfig(raw, '') as unknown as NodeConfig;
+  if (c.run.seq > c.run.model.maxSeqLen) throw new TesseraError(`config: run.seq ${c.run.seq} exceeds run.model.maxSeqLen ${c.run.model.maxSeqLen}`, 'lower run.seq or raise maxSeqLen');
+  return { ...c, dataDir: resolve(c.dataDir), walletDir: resolve(c.walletDir), dataset: resolve(c.dataset) };
+}
+
+export function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TesseraError(`cannot read config file ${file}: ${(e as Error).message}`, 'pass the NodeConfig JSON written by tessera devnet (nodes/<name>/config.json)');
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new TesseraError(`config file ${file} is not a JSON object (${(e as Error).message})`, 'fix the JSON');
+  }
+}
+
+/** Flags of `tessera miner|validator`; each overrides the config file's value. */
+export interface NodeFlags extends RunOverrides {
+  config?: string;
+  name?: string;
+  dataDir?: string;
+  chain?: string;
+  walletDir?: string;
+  hotkey?: string;
+  store?: string;
+  publicRead?: string;
+  dataset?: string;
+  runFile?: string;
+  runId?: string;
+  behavior?: string;
+  stopAfterWindow?: number;
+  stake?: number;
+}
+
+/** --store/--public-read: a bucket folder (filesystem store) or a descriptor JSON ({"v":1,"kind":"s3",...}). */
+function storeFlag(text: string, flag: string): StoreDescriptor {
+  if (text.trimStart().startsWith('{')) {
+    try {
+      return parseDescriptor(text);
+    } catch (e) {
+      throw new TesseraError(`${flag}: ${(e as Error).message}`, (e as TesseraError).hint);
+    }
+  }
+  return fsNodeDescriptors(text).write;
+}
+
+/** Config file, then flags; a RunConfig comes from the file, --run FILE, or the devnet defaults plus run flags. */
+export function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlags): NodeConfig {
+  const c: Record<string, unknown> = f.config ? readConfigFile(f.config) : {};
+  if (c.role !== undefined && c.role !== role) {
+    throw new TesseraError(`config file ${f.config} is for a ${String(c.role)}, not a ${role}`, `run \`tessera ${String(c.role)} --config ${f.config}\``);
+  }
+  c.role = role;
+  const set = (k: string, v: unknown): void => { if (v !== undefined) c[k] = v; };
+  set('name', f.name); set('dataDir', f.dataDir); set('chainUrl', f.chain); set('walletDir', f.walletDir); set('hotkey', f.hotkey);
+  set('dataset', f.dataset); set('behavior', f.behavior); set('stopAfterWindow', f.stopAfterWindow); set('stake', f.stake);
+  c.name ??= c.hotkey ?? role;
+  c.hotkey ??= c.name;
+  c.dataDir ??= resolve('.tessera', 'nodes', String(c.name));
+  if (f.store !== undefined) {
+    const d = storeFlag(f.store, '--store');
+    c.store = d;
+    if (f.publicRead === undefined) c.publicRead = d.kind === 'fs' ? { ...d, readOnly: true } : undefined;
+  }
+  if (f.publicRead !== undefined) c.publicRead = storeFlag(f.publicRead, '--public-read');
+  if (c.store && (c.store as StoreDescriptor).kind === 's3' && c.publicRead === undefined) {
+    throw new TesseraError('an S3 --store needs --public-read with the read-only credentials others will use', 'pass --public-read \'{"v":1,"kind":"s3",...read keys...}\'');
+  }
+  if (f.runFile !== undefined) c.run = readConfigFile(f.runFile);
+  const runFlags: RunOverrides = {
+    preset: f.preset, blocksPerWindow: f.blocksPerWindow, innerSteps: f.innerSteps, batch: f.batch, seq: f.seq, innerLr: f.innerLr,
+    alpha: f.alpha, deadlineS: f.deadlineS, weightsEvery: f.weightsEvery, checkpointEvery: f.checkpointEvery, maxPeers: f.maxPeers,
+    indexMode: f.indexMode, seed: f.seed,
+  };
+  const given = Object.entries(runFlags).filter(([, v]) => v !== undefined);
+  if (c.run === undefined) {
+    if (f.runId === undefined) throw new TesseraError('no run configuration: pass --config FILE, --run FILE, or --run-id ID (with run flags)', 'every node of one network must use the same run id and hyperparameters');
+    if (typeof c.dataset !== 'string') throw new TesseraError('config: dataset is missing', 'pass --dataset DIR (a folder prepared by tessera data prepare)');
+    c.run = makeRunConfig(runFlags, 1000, loadDataset(resolve(c.dataset)).manifest.tokenizer.vocabSize, f.runId);
+  } else {
+    const r = c.run as Record<string, unknown>;
+    if (f.runId !== undefined) r.runId = f.runId;
+    if (f.preset !== undefined) throw new TesseraError('--preset cannot change the model of a run given by a config file', 'edit run.model in the file instead');
+    for (const [k, v] of given) if (k !== 'preset') r[k] = v;
+  }
+  return checkNodeConfig(c);
+}
+
+/** The resolved config as printable JSON, with secret keys masked. */
+export function describeNodeConfig(c: NodeConfig): string {
+  return JSON.stringify(c, (k, v: unknown) => (k === 'secretAccessKey' && typeof v === 'string' ? `${v.slice(0, 2)}…(${v.length} chars)` : v), 2);
+}
+
+export type { RunConfig };

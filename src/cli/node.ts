@@ -1,0 +1,81 @@
+// `tessera miner` and `tessera validator`: resolve one NodeConfig (JSON file and/or flags), print it,
+// then run the node until its stop window or SIGINT/SIGTERM (an AbortController the node honours).
+import { Command } from 'commander';
+import { fstatSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { runMiner, runValidator, type NodeConfig } from '../neurons/index.js';
+import { presetNames } from '../model/index.js';
+import { describeNodeConfig, resolveNodeConfig, type NodeFlags } from './node-config.js';
+import { float, int } from './options.js';
+import { watchParent } from '../devnet/process.js';
+
+
+type Runner = (cfg: NodeConfig, opts?: { signal?: AbortSignal; log?: (line: string) => void }) => Promise<void>;
+
+function nodeCommand(role: 'miner' | 'validator', description: string): Command {
+  return new Command(role)
+    .description(description)
+    .option('--config <file>', 'NodeConfig JSON (what tessera devnet writes to nodes/<name>/config.json); flags override its fields')
+    .option('--name <name>', 'node name (lowercase letters, digits, -); default: the hotkey name')
+    .option('--data-dir <dir>', "this node's state folder (status.json, timeline.jsonl, fingerprints.jsonl); default .tessera/nodes/<name>")
+    .option('--chain <url>', 'chain URL, e.g. http://127.0.0.1:9944 (tessera chain)')
+    .option('--wallet-dir <dir>', 'wallet folder (tessera wallet create)')
+    .option('--hotkey <name>', 'wallet name of the hotkey')
+    .option('--store <where>', 'own bucket: a folder (filesystem store) or a descriptor JSON {"v":1,"kind":"s3",...} with write keys')
+    .option('--public-read <where>', 'descriptor committed on chain for others (default for a folder: the same folder, read-only)')
+    .option('--dataset <dir>', 'prepared data folder (tessera data prepare)')
+    .option('--run <file>', 'RunConfig JSON shared by every node of the network')
+    .option('--run-id <id>', 'run id (with no --run/--config: a new run from the devnet defaults and the run flags below)')
+    .option('--preset <name>', `model shape for a new run: ${presetNames().join(', ')}`)
+    .option('--blocks-per-window <n>', 'blocks per window', int('--blocks-per-window', 1))
+    .option('--inner-steps <n>', 'inner AdamW steps per window (H)', int('--inner-steps', 1))
+    .option('--batch <n>', 'sequences per inner step', int('--batch', 1))
+    .option('--seq <n>', 'tokens per sequence', int('--seq', 2))
+    .option('--inner-lr <x>', 'peak inner learning rate', float('--inner-lr', 0))
+    .option('--alpha <x>', 'outer SGD step α', float('--alpha', 0))
+    .option('--deadline-s <x>', 'upload deadline after the start of window W+1, seconds', float('--deadline-s', 0))
+    .option('--weights-every <n>', 'validator: set weights every n windows', int('--weights-every', 1))
+    .option('--checkpoint-every <n>', 'validator: checkpoint every n windows', int('--checkpoint-every', 1))
+    .option('--max-peers <n>', 'peers aggregated per window', int('--max-peers', 1))
+    .option('--index-mode <mode>', 'payload index coding: 12bit or entropy')
+    .option('--seed <n>', 'run seed', int('--seed', 0))
+    .option('--behavior <name>', 'miner behaviour for tests and demos (default honest)')
+    .option('--stake <x>', 'validator on a devnet: faucet stake to take when the hotkey holds none (default 1000; 0 = none)', float('--stake', 0))
+    .option('--stop-after-window <n>', 'exit after this window (default: run until Ctrl-C)', int('--stop-after-window', 0))
+    .action(async (f: NodeFlags & { run?: string }) => {
+      const flags: NodeFlags = { ...f, runFile: f.run };
+      const cfg = resolveNodeConfig(role, flags);
+      console.log(`tessera ${role} ${cfg.name}: resolved config\n${describeNodeConfig(cfg)}`);
+      const ac = new AbortController();
+      let signals = 0;
+      const stop = (sig: string): void => {
+        if (++signals > 1) { console.log(`tessera ${role}: ${sig} again, exiting now`); process.exit(130); }
+        console.log(`tessera ${role}: ${sig}: finishing the current step and stopping (again to force)`);
+        ac.abort(new Error(sig));
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      const watch = watchParent(() => stop('parent exited'));
+      const run: Runner = role === 'miner' ? runMiner : runValidator;
+      // The node appends its log to <dataDir>/node.log itself; when stdout already is that file (the devnet), do not write lines twice.
+      const log = stdoutIs(join(cfg.dataDir, 'node.log')) ? (): void => {} : (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
+      try {
+        await run(cfg, { signal: ac.signal, log });
+      } finally {
+        if (watch) clearInterval(watch);
+      }
+      console.log(`tessera ${role} ${cfg.name}: stopped`);
+    });
+}
+
+function stdoutIs(file: string): boolean {
+  try {
+    const a = fstatSync(1), b = statSync(file);
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false;
+  }
+}
+
+export const minerCommand = (): Command => nodeCommand('miner', 'run a miner: train on the assigned data, upload compressed pseudo-gradients, apply the aggregate');
+export const validatorCommand = (): Command => nodeCommand('validator', 'run a validator: score miners (Gauntlet), set weights, publish the peer list, checkpoints and aggregates');

@@ -1,0 +1,158 @@
+// Devnet settings: the options of `tessera devnet`, the default network hyperparameters (RunConfig)
+// sized so a window takes ~10–30 s on a 2-core machine with 3 miners + a validator, and devnet.json,
+// the record that lets a second run resume the same network (same run id, chain, wallets, storage).
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CODEC_DEFAULTS } from '../compress/index.js';
+import { getPreset } from '../model/config.js';
+import type { RunConfig } from '../neurons/types.js';
+import { TesseraError } from '../util/errors.js';
+
+/** How the devnet provides object storage. */
+export type DevnetStorage =
+  | { kind: 'fs' }
+  | { kind: 's3'; endpoint: string; region: string; accessKeyId: string; secretAccessKey: string }
+  | { kind: 'ceph' };
+
+/** Network hyperparameters a user may set; undefined = the saved value (resume) or the default (new network). */
+export interface RunOverrides {
+  preset?: string;
+  blocksPerWindow?: number;
+  innerSteps?: number;
+  batch?: number;
+  seq?: number;
+  innerLr?: number;
+  alpha?: number;
+  deadlineS?: number;
+  weightsEvery?: number;
+  checkpointEvery?: number;
+  maxPeers?: number;
+  indexMode?: RunConfig['indexMode'];
+  seed?: number;
+}
+
+export interface DevnetOptions {
+  /** Everything lives here; a second run with the same dir resumes the network. */
+  dir: string;
+  miners: number;
+  run: RunOverrides;
+  blockMs: number;
+  /** Chain tempo (blocks between Yuma epochs), new chains only; default: blocksPerWindow. */
+  tempo?: number;
+  /** Stop after this many windows (counted from the window the chain is in when the nodes start); undefined = until stop(). */
+  windows?: number;
+  /** Start one extra miner once the chain reaches this window. */
+  lateMinerWindow?: number;
+  storage: DevnetStorage;
+  /** A prepared dataset to use instead of <dir>/data (prepared on first run). */
+  data?: string;
+  /** BPE vocabulary when preparing <dir>/data. */
+  vocabSize?: number;
+  /** Validator stake from the devnet faucet. */
+  validatorStake?: number;
+  /** After --windows, stop the chain and storage as soon as the nodes are done (default true); false: wait for stop(). */
+  autoStop?: boolean;
+  /** Environment added to every node process (e.g. TESSERA_BACKEND). */
+  nodeEnv?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+export const DEVNET_DEFAULTS = {
+  dir: join('.tessera', 'devnet'),
+  miners: 3,
+  blockMs: 1000,
+  vocabSize: 8192,
+  validatorStake: 1000,
+  run: {
+    preset: 'small', blocksPerWindow: 20, innerSteps: 20, batch: 8, seq: 64, innerLr: 2e-3, alpha: 1.0,
+    weightsEvery: 1, checkpointEvery: 5, maxPeers: 20, indexMode: 'entropy', seed: 1,
+  } satisfies Required<Omit<RunOverrides, 'deadlineS'>>,
+};
+
+/** Upload deadline: 40% of a window after W+1 starts (Templar: 70 s of a ~23 min window, but devnet blocks are fast). */
+export function defaultDeadlineS(blocksPerWindow: number, blockMs: number): number {
+  return Math.max(2, Math.round(0.4 * blocksPerWindow * blockMs) / 1000);
+}
+
+/** The RunConfig of a new network: defaults, then the overrides; the model's vocabulary is the dataset's. */
+export function makeRunConfig(o: RunOverrides, blockMs: number, vocabSize: number, runId = `devnet-${randomBytes(4).toString('hex')}`): RunConfig {
+  const d = DEVNET_DEFAULTS.run;
+  const preset = o.preset ?? d.preset;
+  const model = { ...getPreset(preset), vocabSize };
+  const seq = o.seq ?? d.seq;
+  if (seq > model.maxSeqLen) throw new TesseraError(`--seq ${seq} is longer than preset ${preset}'s maxSeqLen ${model.maxSeqLen}`, `use --seq ≤ ${model.maxSeqLen}`);
+  const blocksPerWindow = o.blocksPerWindow ?? d.blocksPerWindow;
+  const innerSteps = o.innerSteps ?? d.innerSteps;
+  return {
+    runId, model, blocksPerWindow,
+    deadlineS: o.deadlineS ?? defaultDeadlineS(blocksPerWindow, blockMs),
+    innerSteps, batch: o.batch ?? d.batch, seq, innerLr: o.innerLr ?? d.innerLr, warmup: innerSteps,
+    alpha: o.alpha ?? d.alpha, codec: { ...CODEC_DEFAULTS }, indexMode: o.indexMode ?? d.indexMode,
+    checkpointEvery: o.checkpointEvery ?? d.checkpointEvery, weightsEvery: o.weightsEvery ?? d.weightsEvery,
+    maxPeers: o.maxPeers ?? d.maxPeers, seed: o.seed ?? d.seed,
+  };
+}
+
+/** What <dir>/devnet.json records so the next run resumes the same network. */
+export interface DevnetRecord {
+  format: 'tessera-devnet';
+  version: 1;
+  createdAt: string;
+  run: RunConfig;
+  preset: string;
+  chainPort: number;
+  storage: DevnetStorage['kind'];
+  /** S3 endpoint (external S3 only; credentials are never stored here). */
+  s3Endpoint?: string;
+  data: string;
+  /** Every miner ever started, in uid order of first start (late miners included). */
+  miners: string[];
+}
+
+export const RECORD_FILE = 'devnet.json';
+
+export function readRecord(dir: string): DevnetRecord | null {
+  const file = join(dir, RECORD_FILE);
+  if (!existsSync(file)) return null;
+  let r: DevnetRecord;
+  try {
+    r = JSON.parse(readFileSync(file, 'utf8')) as DevnetRecord;
+  } catch (e) {
+    throw new TesseraError(`${file} is not valid JSON (${(e as Error).message})`, `move ${dir} away to start a new devnet`);
+  }
+  if (r?.format !== 'tessera-devnet' || r.version !== 1) {
+    throw new TesseraError(`${file} is not a tessera devnet record of version 1`, `point --dir at a devnet folder, or at an empty one for a new network`);
+  }
+  return r;
+}
+
+export async function writeRecord(dir: string, r: DevnetRecord): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, RECORD_FILE);
+  await writeFile(`${file}.tmp`, JSON.stringify(r, null, 2) + '\n');
+  await rename(`${file}.tmp`, file);
+}
+
+/** A resumed network keeps its hyperparameters: an explicit option that differs is an error, not a silent change. */
+export function checkResume(r: DevnetRecord, o: DevnetOptions): void {
+  const saved: Record<string, unknown> = {
+    preset: r.preset, blocksPerWindow: r.run.blocksPerWindow, innerSteps: r.run.innerSteps, batch: r.run.batch, seq: r.run.seq,
+    innerLr: r.run.innerLr, alpha: r.run.alpha, deadlineS: r.run.deadlineS, weightsEvery: r.run.weightsEvery,
+    checkpointEvery: r.run.checkpointEvery, maxPeers: r.run.maxPeers, indexMode: r.run.indexMode, seed: r.run.seed,
+  };
+  for (const [k, v] of Object.entries(o.run)) {
+    if (v !== undefined && saved[k] !== v) {
+      throw new TesseraError(`the devnet in ${o.dir} runs with ${k} = ${String(saved[k])}, not ${String(v)}`,
+        `drop that option to resume it, or pass a new --dir for a network with ${k} = ${String(v)}`);
+    }
+  }
+  if (o.storage.kind !== r.storage) {
+    throw new TesseraError(`the devnet in ${o.dir} uses ${r.storage} storage, not ${o.storage.kind}`,
+      `resume it with ${r.storage === 'fs' ? 'no storage option' : r.storage === 'ceph' ? '--ceph' : `--s3 ${r.s3Endpoint}`}, or pass a new --dir`);
+  }
+  if (o.data !== undefined && o.data !== r.data) {
+    throw new TesseraError(`the devnet in ${o.dir} trains on ${r.data}, not ${o.data}`, 'drop --data to resume it, or pass a new --dir');
+  }
+}

@@ -1,0 +1,296 @@
+// The devnet orchestrator: data, the chain as its own process, storage, wallets + stake, one process
+// per miner/validator (each with a NodeConfig JSON and a log), a late miner, and an orderly stop
+// (nodes first, then the chain, then Ceph). Everything lives under one folder; a second start resumes.
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { DevnetChainClient, loadState, metagraphOf, type Metagraph } from '../chain/index.js';
+import { prepareData } from '../data/index.js';
+import type { NodeConfig, RunConfig } from '../neurons/types.js';
+import { createWallet, keyfilePath, loadWallet, signer } from '../wallet/index.js';
+import { TesseraError } from '../util/errors.js';
+import { checkResume, DEVNET_DEFAULTS, makeRunConfig, readRecord, writeRecord, type DevnetOptions, type DevnetRecord } from './config.js';
+import { CHAIN_READY_PREFIX, fileSize, TesseraProcess, waitForLine } from './process.js';
+import { openDevnetStorage, type DevnetStorageProvider } from './storage.js';
+import { applyMetagraph, fingerprintAgreement, readFingerprints, readStatus, type DevnetSnapshot, type NodeRow } from './view.js';
+
+export interface DevnetNode {
+  name: string;
+  role: 'miner' | 'validator';
+  dataDir: string;
+  configFile: string;
+  logFile: string;
+  hotkey: string;
+  /** Late miner: started once the chain reaches this window. */
+  startAtWindow?: number;
+  proc: TesseraProcess | null;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export class Devnet {
+  readonly nodes = new Map<string, DevnetNode>();
+  readonly events: string[] = [];
+  /** Each node's status sampled once a second: one entry per (window, loss, valLoss) change. */
+  readonly history = new Map<string, Array<{ at: number; window: number; phase: string; loss: number | null; valLoss: number | null }>>();
+  chain: TesseraProcess | null = null;
+  chainUrl = '';
+  stopWindow: number | null = null;
+  /** Resolves when the network has stopped (after --windows, or stop()). */
+  readonly done: Promise<void>;
+  /** Resolves when every node process has exited (before the chain and storage stop). */
+  readonly nodesDone: Promise<void>;
+  private resolveDone!: () => void;
+  private resolveNodesDone!: () => void;
+  private stopping: Promise<void> | null = null;
+  private monitor: NodeJS.Timeout | undefined;
+  private client!: DevnetChainClient;
+  private storage!: DevnetStorageProvider;
+  private readonly log: (line: string) => void;
+
+  private constructor(readonly root: string, readonly opts: DevnetOptions, public record: DevnetRecord) {
+    this.log = opts.log ?? ((): void => {});
+    this.done = new Promise((r) => { this.resolveDone = r; });
+    this.nodesDone = new Promise((r) => { this.resolveNodesDone = r; });
+  }
+
+  get run(): RunConfig { return this.record.run; }
+  get storageLine(): string { return this.storage?.describe ?? this.record.storage; }
+
+  /** Starts (or resumes) the network in opts.dir; resolves once every node process is spawned. */
+  static async start(opts: DevnetOptions): Promise<Devnet> {
+    const root = resolve(opts.dir);
+    await mkdir(root, { recursive: true });
+    const saved = readRecord(root);
+    const o = { ...opts, data: opts.data === undefined ? undefined : resolve(opts.data) };
+    if (saved) checkResume(saved, o);
+    const data = saved?.data ?? o.data ?? join(root, 'data');
+    if (!existsSync(join(data, 'manifest.json'))) {
+      if (o.data) throw new TesseraError(`${data} is not a prepared dataset (no manifest.json)`, `prepare it: tessera data prepare --out ${data}`);
+      opts.log?.(`preparing the bundled corpus into ${data} (once) ...`);
+      await prepareData({ outDir: data, vocabSize: opts.vocabSize ?? DEVNET_DEFAULTS.vocabSize, onProgress: (m: string) => opts.log?.(`  ${m}`) });
+    }
+    const vocab = (JSON.parse(readFileSync(join(data, 'manifest.json'), 'utf8')) as { tokenizer: { vocabSize: number } }).tokenizer.vocabSize;
+    const record: DevnetRecord = saved ?? {
+      format: 'tessera-devnet', version: 1, createdAt: new Date().toISOString(), run: makeRunConfig(o.run, o.blockMs, vocab),
+      preset: o.run.preset ?? DEVNET_DEFAULTS.run.preset, chainPort: await freePort(), storage: o.storage.kind,
+      s3Endpoint: o.storage.kind === 's3' ? o.storage.endpoint : undefined, data, miners: [],
+    };
+    const d = new Devnet(root, o, record);
+    try {
+      await d.boot(saved === null);
+    } catch (e) {
+      await d.stop();
+      throw e;
+    }
+    return d;
+  }
+
+  private async boot(fresh: boolean): Promise<void> {
+    this.log(`${fresh ? 'creating' : 'resuming'} devnet ${this.run.runId} in ${this.root}`);
+    await this.startChain(fresh);
+    await writeRecord(this.root, this.record);
+    this.storage = await openDevnetStorage(this.root, this.opts.storage, this.run.runId, this.log);
+    this.client = new DevnetChainClient({ url: this.chainUrl, retries: 30, maxBackoffMs: 2000 });
+
+    const miners = Array.from({ length: this.opts.miners }, (_, i) => `miner-${i + 1}`);
+    const late = this.opts.lateMinerWindow !== undefined ? `miner-${this.opts.miners + 1}` : null;
+    await this.addNode('validator', 'validator');
+    for (const m of miners) await this.addNode(m, 'miner');
+    if (late) await this.addNode(late, 'miner', this.opts.lateMinerWindow);
+
+    // The validator (uid 0 on a new chain) gets stake from the faucet, hence a validator permit; it becomes the leader.
+    const v = signer(await loadWallet(this.walletDir, 'validator'));
+    await this.client.register(v);
+    const m = await this.client.metagraph();
+    const want = this.opts.validatorStake ?? DEVNET_DEFAULTS.validatorStake;
+    const have = m.stake[m.hotkeys.indexOf(v.address)] ?? 0;
+    if (have < want) await this.client.addStake(v, want - have);
+    for (const name of miners) await this.client.register(signer(await loadWallet(this.walletDir, name)));
+
+    const head = await this.client.head();
+    const window = Math.floor(head.height / this.run.blocksPerWindow);
+    if (this.opts.windows !== undefined) this.stopWindow = window + this.opts.windows;
+    for (const n of this.nodes.values()) if (n.startAtWindow === undefined) await this.spawnNode(n);
+    this.log(`${this.nodes.size} nodes; chain ${this.chainUrl} at block ${head.height} (window ${window})` +
+      `${this.stopWindow !== null ? `; stopping after window ${this.stopWindow}` : ''}`);
+    this.monitor = setInterval(() => { this.tick().catch((e: Error) => this.event(`monitor: ${e.message}`)); }, 1000);
+  }
+
+  get walletDir(): string { return join(this.root, 'wallets'); }
+
+  private event(line: string): void {
+    this.events.push(`${new Date().toISOString().slice(11, 19)} ${line}`);
+    if (this.events.length > 100) this.events.shift();
+    this.log(line);
+  }
+
+  /** Starts the chain process (on the saved port; a new one if that is taken). */
+  private async startChain(fresh: boolean): Promise<void> {
+    const dir = join(this.root, 'chain');
+    for (let attempt = 0; ; attempt++) {
+      const args = ['chain', '--dir', dir, '--port', String(this.record.chainPort), '--block-ms', String(this.opts.blockMs)];
+      if (fresh && !existsSync(join(dir, 'chain-state.json'))) args.push('--tempo', String(this.opts.tempo ?? this.run.blocksPerWindow));
+      else if (this.opts.tempo !== undefined) args.push('--tempo', String(this.opts.tempo));
+      const logFile = join(dir, 'chain.log');
+      const from = fileSize(logFile);
+      this.chain = new TesseraProcess('chain', args, logFile);
+      try {
+        const rest = await waitForLine(this.chain, from, CHAIN_READY_PREFIX, 30_000);
+        this.chainUrl = rest.split(' ')[0]!;
+        return;
+      } catch (e) {
+        if (attempt === 0 && /cannot listen/.test((e as Error).message)) {
+          this.record.chainPort = await freePort();
+          this.log(`chain port taken; using ${this.record.chainPort}`);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** Stops the chain (SIGTERM: it saves its state) and starts it again on the same port after downMs. */
+  async restartChain(downMs = 0): Promise<void> {
+    this.event('restarting the chain');
+    await this.chain?.stop('SIGTERM', 10_000);
+    await sleep(downMs);
+    await this.startChain(false);
+    this.event(`chain back at ${this.chainUrl}`);
+  }
+
+  private async addNode(name: string, role: 'miner' | 'validator', startAtWindow?: number): Promise<void> {
+    if (!existsSync(keyfilePath(this.walletDir, name))) await createWallet(this.walletDir, name);
+    const pair = await loadWallet(this.walletDir, name);
+    const dataDir = join(this.root, 'nodes', name);
+    this.nodes.set(name, { name, role, dataDir, configFile: join(dataDir, 'config.json'), logFile: join(dataDir, 'node.log'), hotkey: pair.address, startAtWindow, proc: null });
+  }
+
+  private async spawnNode(n: DevnetNode): Promise<void> {
+    const stores = await this.storage.nodeStores(n.name);
+    const cfg: NodeConfig = {
+      role: n.role, name: n.name, dataDir: n.dataDir, chainUrl: this.chainUrl, walletDir: this.walletDir, hotkey: n.name,
+      store: stores.write, publicRead: stores.read, dataset: this.record.data, run: this.run,
+      ...(this.stopWindow !== null ? { stopAfterWindow: this.stopWindow } : {}),
+      ...(n.role === 'validator' ? { stake: this.opts.validatorStake ?? DEVNET_DEFAULTS.validatorStake } : {}),
+    };
+    await mkdir(n.dataDir, { recursive: true });
+    await writeFile(`${n.configFile}.tmp`, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
+    await rename(`${n.configFile}.tmp`, n.configFile);
+    const env: Record<string, string> = { TESSERA_THREADS: process.env.TESSERA_THREADS ?? '1', ...this.opts.nodeEnv };
+    n.proc = new TesseraProcess(n.name, [n.role, '--config', n.configFile], n.logFile, env);
+    if (n.role === 'miner' && !this.record.miners.includes(n.name)) {
+      this.record.miners.push(n.name);
+      await writeRecord(this.root, this.record);
+    }
+    this.event(`started ${n.role} ${n.name} (pid ${n.proc.pid}, log ${n.logFile})`);
+    const proc = n.proc;
+    void proc.exited.then((x) => {
+      if (this.stopping) return;
+      const how = x.code === 0 ? 'exited normally' : `EXITED (${x.code ?? x.signal})`;
+      this.event(`${n.name} ${how}${x.code === 0 ? '' : `; last log lines:\n${proc.tail(8)}`}`);
+    });
+  }
+
+  private sample(): void {
+    for (const n of this.nodes.values()) {
+      const st = n.proc ? readStatus(n.dataDir) : null;
+      if (!st) continue;
+      const h = this.history.get(n.name) ?? [];
+      const last = h.at(-1);
+      if (!last || last.window !== st.window || last.loss !== st.loss || last.valLoss !== st.valLoss) {
+        h.push({ at: Date.now(), window: st.window, phase: st.phase, loss: st.loss, valLoss: st.valLoss });
+        this.history.set(n.name, h);
+      }
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopping) return;
+    this.sample();
+    const waiting = [...this.nodes.values()].filter((n) => n.proc === null && n.startAtWindow !== undefined);
+    let window: number | null = null;
+    if (waiting.length || this.stopWindow !== null) {
+      const head = await this.client.head().catch(() => null);
+      if (head) window = Math.floor(head.height / this.run.blocksPerWindow);
+    }
+    if (window !== null) {
+      for (const n of waiting) {
+        if (window < n.startAtWindow!) continue;
+        await this.client.register(signer(await loadWallet(this.walletDir, n.name)));
+        await this.spawnNode(n);
+        this.event(`late miner ${n.name} joined at window ${window}`);
+      }
+    }
+    if (this.stopWindow === null) return;
+    const procs = [...this.nodes.values()].map((n) => n.proc).filter((p): p is TesseraProcess => p !== null);
+    if (procs.every((p) => !p.running) && waiting.length === 0) {
+      clearInterval(this.monitor);
+      this.sample();
+      this.event(`all nodes stopped after window ${this.stopWindow}`);
+      this.resolveNodesDone();
+      if (this.opts.autoStop !== false) await this.stop();
+    } else if (window !== null && window > this.stopWindow + 3) {
+      this.event(`nodes still running 3 windows after the stop window ${this.stopWindow}: stopping them`);
+      await Promise.all(procs.map((p) => p.stop('SIGINT', 30_000)));
+    }
+  }
+
+  /** Stops every node (SIGINT, then SIGKILL after a grace period), then the chain, then Ceph. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      clearInterval(this.monitor);
+      this.sample();
+      const running = [...this.nodes.values()].filter((n) => n.proc?.running);
+      if (running.length) this.log(`stopping ${running.map((n) => n.name).join(', ')} ...`);
+      await Promise.all(running.map((n) => n.proc!.stop('SIGINT', 30_000)));
+      this.resolveNodesDone();
+      if (this.chain?.running) {
+        this.log('stopping the chain ...');
+        await this.chain.stop('SIGTERM', 10_000);
+      }
+      if (this.storage) await this.storage.close().catch((e: Error) => this.log(`storage: ${e.message}`));
+      this.log(`devnet stopped; state kept in ${this.root} (run again to resume)`);
+      this.resolveDone();
+    })();
+    return this.stopping;
+  }
+
+  /** Last resort (a second Ctrl-C): SIGKILL every process this devnet started; Ceph is cleaned up on the next start. */
+  kill(): void {
+    clearInterval(this.monitor);
+    for (const n of this.nodes.values()) n.proc?.signal('SIGKILL');
+    this.chain?.signal('SIGKILL');
+  }
+
+  /** What the terminal view shows. */
+  async snapshot(): Promise<DevnetSnapshot> {
+    const rows: NodeRow[] = [...this.nodes.values()].map((n) => ({
+      name: n.name, role: n.role, status: readStatus(n.dataDir), uid: null, stake: null, incentive: null, emission: null, weight: null,
+      state: n.proc === null ? `waiting w${n.startAtWindow}` : n.proc.running ? 'running' : n.proc.exit!.code === 0 ? 'stopped' : `exit ${n.proc.exit!.code ?? n.proc.exit!.signal}`,
+    }));
+    let m: Metagraph | null = null;
+    if (this.client && this.chain?.running) m = await new DevnetChainClient({ url: this.chainUrl, retries: 0, requestTimeoutMs: 2000 }).metagraph().catch(() => null);
+    else if (this.chain) m = await loadState(join(this.root, 'chain')).then((st) => (st ? metagraphOf(st) : null), () => null); // stopped: its saved state
+    if (m) applyMetagraph(rows, m, new Map([...this.nodes.values()].map((n) => [n.name, n.hotkey])));
+    const block = m?.block ?? null;
+    return {
+      at: Date.now(), root: this.root, chainUrl: this.chainUrl, storage: this.storageLine, block,
+      window: block === null ? null : Math.floor(block / this.run.blocksPerWindow), blocksPerWindow: this.run.blocksPerWindow,
+      lastEpoch: m?.lastEpoch ?? null, nodes: rows, stopWindow: this.stopWindow,
+      agreement: fingerprintAgreement([...this.nodes.values()].map((n) => readFingerprints(n.dataDir))), events: [...this.events],
+    };
+  }
+}

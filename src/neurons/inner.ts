@@ -1,0 +1,89 @@
+// The miner's own work per window (protocol.md "SparseLoCo"): H inner AdamW steps on its assigned
+// data from θ, the pseudo-gradient Δ = θ − θ_local, and its compression with the persistent
+// error-feedback buffer into a signed payload. Local state (EF + inner AdamW) survives restarts.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { compress, encodePayload } from '../compress/index.js';
+import { makeBatch } from '../data/index.js';
+import { ADAMW_DEFAULTS, adamwInit, lrAt, type AdamWState } from '../optim/index.js';
+import { signPayload, trainingOffsets } from '../protocol/index.js';
+import { makeTrainable, trainStep, type Trainable } from '../train/step.js';
+import { readSafetensors, writeSafetensors } from '../util/safetensors.js';
+import type { Node } from './node.js';
+
+export const MINER_STATE_FILE = 'miner-state.safetensors';
+/** Inner-loop gradient clip (global norm). */
+const INNER_CLIP = 1.0;
+
+export interface MinerLocal {
+  /** Error feedback: what compression has not sent yet. */
+  ef: Float32Array;
+  opt: AdamWState;
+  trainable: Trainable;
+  /** Last window whose state was saved (−1: fresh). */
+  savedWindow: number;
+}
+
+/** Loads EF and the inner optimizer from dataDir when they belong to this run; fresh zeros otherwise. */
+export function loadMinerLocal(node: Node): MinerLocal {
+  const n = node.model.layout.total, path = join(node.cfg.dataDir, MINER_STATE_FILE);
+  const local: MinerLocal = { ef: new Float32Array(n), opt: adamwInit(n), trainable: null as unknown as Trainable, savedWindow: -1 };
+  if (existsSync(path)) {
+    try {
+      const st = readSafetensors(path);
+      const meta = JSON.parse(st.metadata.tessera ?? '{}') as { runHash?: string; step?: number; window?: number };
+      const [ef, m, v] = ['ef', 'adamw.m', 'adamw.v'].map((k) => st.tensors[k]?.data);
+      if (meta.runHash === node.runHash && ef instanceof Float32Array && m instanceof Float32Array && v instanceof Float32Array && ef.length === n && m.length === n && v.length === n) {
+        local.ef.set(ef); local.opt.m.set(m); local.opt.v.set(v);
+        local.opt.step = meta.step ?? 0;
+        local.savedWindow = meta.window ?? -1;
+        node.log(`restored error feedback and inner optimizer (step ${local.opt.step}) saved after window ${local.savedWindow}`);
+      } else node.log(`${path} belongs to another run or model; starting with fresh local state`);
+    } catch (e) {
+      node.log(`cannot read ${path} (${(e as Error).message}); starting with fresh local state`);
+    }
+  }
+  local.trainable = makeTrainable(node.be, node.model, local.opt, { ...ADAMW_DEFAULTS }, INNER_CLIP);
+  return local;
+}
+
+export function saveMinerLocal(node: Node, local: MinerLocal, window: number): void {
+  const n = local.ef.length;
+  writeSafetensors(join(node.cfg.dataDir, MINER_STATE_FILE), {
+    ef: { dtype: 'F32', shape: [n], data: local.ef },
+    'adamw.m': { dtype: 'F32', shape: [n], data: local.opt.m },
+    'adamw.v': { dtype: 'F32', shape: [n], data: local.opt.v },
+  }, { tessera: JSON.stringify({ runHash: node.runHash, step: local.opt.step, window, uid: node.uid }) });
+  local.savedWindow = window;
+}
+
+/**
+ * H inner steps from θ on the assignment of (seed, uid, W); returns Δ = θ − θ_local and restores θ
+ * exactly (the shared model only changes through aggregates). Linear warmup over run.warmup inner steps.
+ */
+export function trainWindow(node: Node, local: MinerLocal, window: number): { delta: Float32Array; loss: number } {
+  const { run } = node, params = node.model.params;
+  const theta = Float32Array.from(params);
+  const sched = { maxLr: run.innerLr, minLr: run.innerLr, warmupSteps: run.warmup, totalSteps: run.warmup + 1 };
+  let loss = NaN;
+  for (const offsets of trainingOffsets(run, node.uid, window, node.data.train.length)) {
+    const b = makeBatch(node.data.train, offsets, run.seq);
+    loss = trainStep(local.trainable, b.inputs, b.targets, run.batch, run.seq, lrAt(sched, local.opt.step)).loss;
+  }
+  const delta = new Float32Array(params.length);
+  for (let i = 0; i < params.length; i++) delta[i] = theta[i]! - params[i]!;
+  params.set(theta);
+  return { delta, loss };
+}
+
+/** Compresses Δ with error feedback (into a copy: committed only once the upload lands), encodes, signs. */
+export async function makePayload(node: Node, local: MinerLocal, delta: Float32Array, window: number): Promise<{ bytes: Uint8Array; efNext: Float32Array }> {
+  const efNext = Float32Array.from(local.ef);
+  const specs = node.model.layout.specs;
+  const update = compress(delta, efNext, specs, node.run.codec);
+  const bytes = encodePayload({
+    update, modelHash: node.runHash, window, uid: node.uid, indexMode: node.run.indexMode,
+    shapes: specs.map((s) => s.shape), cfg: node.run.codec,
+  });
+  return { bytes: await signPayload(bytes, node.signer), efNext };
+}

@@ -1,0 +1,73 @@
+// The shared model θ every node holds bit-identically: where it stands (the window it is the start
+// of, its fingerprint), how it is created (seed or checkpoint), and the ONE way an aggregate is
+// applied to it (leader and followers run the same code on the same payloads in the same order).
+import { applyAggregate, fingerprint, type SparseUpdate } from '../compress/index.js';
+import { initParams } from '../model/index.js';
+import { decodeCheckpoint, keys, parseRecord, sha256Hex, type CheckpointPointer, type ProtocolRecord } from '../protocol/index.js';
+import type { ReadOnlyStore } from '../storage/index.js';
+import { retrying } from './retry.js';
+import type { Node } from './node.js';
+
+export interface ModelState {
+  /** node.model.params is θ at the start of this window (after the aggregates of all windows before it). */
+  window: number;
+  fingerprint: string;
+  /** The uid whose checkpoints and aggregates this node follows. */
+  leader: number | null;
+}
+
+/** A checkpoint, aggregate or payload that does not reproduce the leader's state: re-sync from a checkpoint. */
+export class SyncError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SyncError';
+  }
+}
+
+/** Whole object from a store (retried through outages; counted in bytesDown), or null if missing. */
+export async function fetchObject(node: Node, store: ReadOnlyStore, key: string): Promise<Uint8Array | null> {
+  const bytes = await retrying(node, `get ${key}`, () => store.get(key));
+  if (bytes) node.status.addBytes(0, bytes.length);
+  return bytes;
+}
+
+/** A protocol record, null when missing; a malformed one is logged and read as missing. */
+export async function fetchRecord<K extends ProtocolRecord['kind']>(node: Node, store: ReadOnlyStore, key: string, kind: K): Promise<Extract<ProtocolRecord, { kind: K }> | null> {
+  const bytes = await fetchObject(node, store, key);
+  if (!bytes) return null;
+  const r = parseRecord(bytes, kind);
+  if (r.ok) return r.value;
+  node.log(`ignoring malformed ${kind} record ${key}: ${r.reason} (${r.detail})`);
+  return null;
+}
+
+/** θ from RunConfig.seed: the model at the start of the run's first window. */
+export function initFromSeed(node: Node, state: ModelState, startWindow: number): void {
+  initParams(node.run.model, node.model.layout, node.model.params, node.run.seed);
+  state.window = startWindow;
+  state.fingerprint = fingerprint(node.model.params);
+}
+
+/** Loads the checkpoint a pointer names from the leader's bucket; throws SyncError if it does not check out. */
+export async function loadCheckpoint(node: Node, store: ReadOnlyStore, ptr: CheckpointPointer, state: ModelState): Promise<void> {
+  if (ptr.key !== keys.checkpoint(node.run.runId, ptr.window)) throw new SyncError(`checkpoint pointer names ${ptr.key}, not the key of window ${ptr.window}`);
+  const bytes = await fetchObject(node, store, ptr.key);
+  if (!bytes) throw new SyncError(`checkpoint ${ptr.key} is missing`);
+  if (sha256Hex(bytes) !== ptr.sha256) throw new SyncError(`checkpoint ${ptr.key}: sha256 differs from the pointer`);
+  const d = decodeCheckpoint(bytes, node.model.layout, node.runHash);
+  if (!d.ok) throw new SyncError(`checkpoint ${ptr.key}: ${d.reason}`);
+  if (d.meta.window !== ptr.window || d.meta.fingerprint !== ptr.fingerprint) throw new SyncError(`checkpoint ${ptr.key}: window or fingerprint differs from the pointer`);
+  node.model.params.set(d.params);
+  state.window = d.meta.window;
+  state.fingerprint = d.meta.fingerprint;
+  node.log(`loaded checkpoint of window ${ptr.window} (${bytes.length} bytes, fingerprint ${ptr.fingerprint.slice(0, 12)})`);
+}
+
+/** θ ← θ − α·aggregate(updates sorted by uid); returns the new fingerprint. */
+export function applyUpdates(node: Node, updates: readonly { uid: number; update: SparseUpdate }[]): string {
+  const sorted = [...updates].sort((a, b) => a.uid - b.uid);
+  if (sorted.length > 0) {
+    applyAggregate(node.model.params, sorted.map((u) => u.update), node.model.layout.specs, node.run.codec, node.run.alpha);
+  }
+  return fingerprint(node.model.params);
+}

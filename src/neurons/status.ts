@@ -1,0 +1,96 @@
+// What a node shows the outside world, under its dataDir: status.json (rewritten atomically on
+// every phase change), timeline.jsonl (one line per window), fingerprints.jsonl ({window,
+// fingerprint} after each applied window) and node.log. Also the per-window stopwatch.
+import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NodeStatus, Phase, TimelineEntry } from './types.js';
+
+export const STATUS_FILE = 'status.json';
+export const TIMELINE_FILE = 'timeline.jsonl';
+export const FINGERPRINTS_FILE = 'fingerprints.jsonl';
+export const LOG_FILE = 'node.log';
+
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  renameSync(tmp, path);
+}
+
+export class StatusBoard {
+  readonly status: NodeStatus;
+
+  constructor(private readonly dir: string, init: Pick<NodeStatus, 'name' | 'role' | 'hotkey'>) {
+    mkdirSync(dir, { recursive: true });
+    this.status = {
+      ...init, uid: null, phase: 'starting', window: 0, block: 0, loss: null, valLoss: null, fingerprint: null,
+      fingerprintWindow: null, bytesUp: 0, bytesDown: 0, updatedAt: new Date().toISOString(),
+    };
+    this.flush();
+  }
+
+  get phase(): Phase { return this.status.phase; }
+
+  /** Sets the phase (and any other fields) and rewrites status.json. */
+  set(phase: Phase, fields: Partial<NodeStatus> = {}): void {
+    Object.assign(this.status, fields, { phase });
+    this.flush();
+  }
+
+  /** Updates fields without a phase change (written with the next flush or phase change). */
+  note(fields: Partial<NodeStatus>): void {
+    Object.assign(this.status, fields);
+  }
+
+  addBytes(up: number, down: number): void {
+    this.status.bytesUp += up;
+    this.status.bytesDown += down;
+  }
+
+  flush(): void {
+    this.status.updatedAt = new Date().toISOString();
+    writeJsonAtomic(join(this.dir, STATUS_FILE), this.status);
+  }
+
+  timeline(entry: TimelineEntry): void {
+    appendFileSync(join(this.dir, TIMELINE_FILE), JSON.stringify(entry) + '\n');
+  }
+
+  fingerprint(window: number, fingerprint: string): void {
+    appendFileSync(join(this.dir, FINGERPRINTS_FILE), JSON.stringify({ window, fingerprint }) + '\n');
+    this.set(this.status.phase, { fingerprint, fingerprintWindow: window });
+  }
+
+  logLine(line: string): void {
+    appendFileSync(join(this.dir, LOG_FILE), `${new Date().toISOString()} ${line}\n`);
+  }
+}
+
+type Part = 'train' | 'encode' | 'upload' | 'gather' | 'apply';
+
+/** Seconds per part of one window (performance.now()); idle = the rest of the window. */
+export class Stopwatch {
+  private readonly t0 = performance.now();
+  readonly s: Record<Part, number> = { train: 0, encode: 0, upload: 0, gather: 0, apply: 0 };
+  payloadBytes = 0;
+  bytesDown = 0;
+
+  async time<T>(part: Part, fn: () => Promise<T> | T): Promise<T> {
+    const t = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.s[part] += (performance.now() - t) / 1000;
+    }
+  }
+
+  entry(window: number, fingerprint: string): TimelineEntry {
+    const window_s = (performance.now() - this.t0) / 1000;
+    const busy = Object.values(this.s).reduce((a, b) => a + b, 0);
+    const r = (x: number): number => Math.round(x * 1e4) / 1e4;
+    return {
+      window, train_s: r(this.s.train), encode_s: r(this.s.encode), upload_s: r(this.s.upload), gather_s: r(this.s.gather),
+      apply_s: r(this.s.apply), idle_s: r(Math.max(0, window_s - busy)), window_s: r(window_s), payloadBytes: this.payloadBytes,
+      bytesDown: this.bytesDown, fingerprint,
+    };
+  }
+}

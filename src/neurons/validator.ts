@@ -1,0 +1,120 @@
+// The validator: a table of contents of named steps. Per window W (one window behind the chain):
+// watch uploads until W's deadline → rank peers → gather + verify → score → apply + publish the
+// AggregateRecord (leader) or replay the leader's (follower) → checkpoint → weights → val loss.
+import { fillSlots, rankPeers } from '../protocol/index.js';
+import { Directory } from './directory.js';
+import { gatherGradients, watchUploads } from './gather.js';
+import { publishAggregate, publishPeers, startOrResumeRun, writeCheckpoint } from './leader.js';
+import type { ModelState } from './model-state.js';
+import { startNode, type Node, type NodeOptions } from './node.js';
+import { backoffMs, retrying, sleep, Stopped } from './retry.js';
+import { Scorer } from './scoring.js';
+import { Stopwatch } from './status.js';
+import { bootstrap, syncTo } from './sync.js';
+import type { NodeConfig } from './types.js';
+
+/** Devnet faucet stake a validator takes when it holds none (NodeConfig.stake overrides). */
+export const DEFAULT_STAKE = 1000;
+
+type Role = 'lead' | 'follow';
+
+export async function runValidator(cfg: NodeConfig, opts: NodeOptions = {}): Promise<void> {
+  const node = await startNode(cfg, opts);
+  const dir = new Directory(node);
+  const state: ModelState = { window: 0, fingerprint: '', leader: null };
+  let role: Role | null = null;
+  try {
+    await ensureStake(node, dir);
+    const scorer = new Scorer(node);
+    let first = -1;
+    for (let failures = 0; ;) {
+      try {
+        if (role === null) role = await takeRole(node, dir, state);
+        if (first < 0) first = state.window;
+        const W = state.window;
+        if (cfg.stopAfterWindow !== undefined && W > cfg.stopAfterWindow) break;
+        await validateWindow(node, dir, state, scorer, role, W, first);
+        failures = 0;
+      } catch (e) {
+        if (e instanceof Stopped) throw e;
+        failures++;
+        role = null; // θ may be half-updated: re-sync from the records before going on
+        node.log(`window ${state.window} failed: ${(e as Error).stack ?? String(e)}`);
+        node.status.set('retry', { lastError: (e as Error).message });
+        await sleep(backoffMs(Math.min(failures, 6)), node.signal);
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Stopped)) throw e;
+  } finally {
+    dir.close();
+    node.store.close();
+    node.status.set('stopped');
+    node.log('stopped');
+  }
+}
+
+/** Devnet: takes faucet stake so the hotkey holds a validator permit (a real chain stakes from a coldkey). */
+async function ensureStake(node: Node, dir: Directory): Promise<void> {
+  const amount = node.cfg.stake ?? DEFAULT_STAKE;
+  if (amount <= 0 || (await (await dir.refresh()).stakeOf(node.uid)) > 0) return;
+  try {
+    await retrying(node, 'add stake', () => node.chain.addStake(node.signer, amount));
+    node.log(`staked ${amount} from the devnet faucet`);
+  } catch (e) {
+    node.log(`could not add stake (${(e as Error).message}); stake this hotkey to get a validator permit`);
+  }
+}
+
+/** Leader (highest stake with a permit) starts or resumes the run; any other validator follows the leader. */
+async function takeRole(node: Node, dir: Directory, state: ModelState): Promise<Role> {
+  const leader = await (await dir.refresh()).leader();
+  if (leader === node.uid) {
+    await startOrResumeRun(node, dir, state);
+    return 'lead';
+  }
+  node.log(`following leader uid ${leader ?? '(none yet)'}`);
+  await bootstrap(node, dir, state);
+  return 'follow';
+}
+
+async function validateWindow(node: Node, dir: Directory, state: ModelState, scorer: Scorer, role: Role, W: number, first: number): Promise<void> {
+  const sw = new Stopwatch();
+  const watch = await watchUploads(node, dir, W);
+  const ranked = rankPeers(watch.candidates, scorer.ema, node.run.maxPeers);
+  if (role === 'lead') await publishPeers(node, W, ranked.peers, ranked.reserves);
+  const gathered = await sw.time('gather', () => gatherGradients(node, dir, watch, ranked.order, sw));
+  node.status.set('score');
+  const scores = scorer.windowScores(W, gathered.valid);
+  scorer.update(watch.candidates, scores);
+  node.status.set('apply');
+  if (role === 'lead') {
+    const chosen = new Set(fillSlots(ranked.order, new Set(gathered.valid.map((v) => v.uid)), node.run.maxPeers));
+    const rec = await sw.time('apply', () => publishAggregate(node, state, W, gathered.valid.filter((v) => chosen.has(v.uid))));
+    node.log(`window ${W}: aggregated uids [${rec.uids.join(' ')}] → ${rec.fingerprintAfter.slice(0, 12)}`);
+    if ((state.window - first) % node.run.checkpointEvery === 0) {
+      node.status.set('checkpoint');
+      await writeCheckpoint(node, state);
+    }
+  } else await syncTo(node, dir, state, W + 1, sw);
+  if ((W + 1 - first) % node.run.weightsEvery === 0) await setWeights(node, scorer);
+  const valLoss = scorer.valLoss();
+  node.status.set('idle', { valLoss, loss: valLoss });
+  node.status.timeline(sw.entry(W, state.fingerprint));
+  node.log(`window ${W}: val loss ${valLoss.toFixed(4)}; scores ${[...scores].map(([u, s]) => `${u}:${s.toFixed(4)}`).join(' ') || '-'}`);
+}
+
+/** Normalized positive EMA scores on chain; recorded in status.weights. */
+async function setWeights(node: Node, scorer: Scorer): Promise<void> {
+  const { uids, weights } = scorer.weights();
+  if (uids.length === 0) { node.log('no miner scores above 0 yet: weights not set'); return; }
+  try {
+    await retrying(node, 'set weights', () => node.chain.setWeights(node.signer, uids, weights));
+    node.status.set(node.status.phase, { weights: Object.fromEntries(uids.map((u, i) => [u, weights[i]!])) });
+    node.log(`set weights ${uids.map((u, i) => `${u}:${weights[i]!.toFixed(3)}`).join(' ')}`);
+  } catch (e) {
+    if (e instanceof Stopped) throw e;
+    node.log(`setting weights failed: ${(e as Error).message}`);
+    node.status.note({ lastError: `set weights: ${(e as Error).message}` });
+  }
+}

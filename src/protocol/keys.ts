@@ -1,0 +1,48 @@
+// THE one builder of every storage key of the protocol. Keys are versioned and scoped by run id, so
+// nodes of different runs or protocol versions never read each other's objects; windows are
+// zero-padded so a listing sorts by window.
+import { TesseraError } from '../util/errors.js';
+
+/** Bump when an object format changes incompatibly: old and new nodes then use disjoint keys. */
+export const PROTOCOL_VERSION = 1;
+const ROOT = 'tessera';
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function checkRunId(runId: string): void {
+  if (typeof runId !== 'string' || !RUN_ID.test(runId)) {
+    throw new TesseraError(`run id ${JSON.stringify(runId)} is not allowed`, 'use 1–64 characters: letters, digits, . _ - (starting with a letter or digit)');
+  }
+}
+
+const nat = (what: string, v: number): string => {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${what} must be an integer ≥ 0, got ${v}`);
+  return String(v);
+};
+const win = (w: number): string => nat('window', w).padStart(10, '0');
+
+/** `tessera/v<version>/<runId>`: every key of a run starts with this. */
+export function runPrefix(runId: string): string {
+  checkRunId(runId);
+  return `${ROOT}/v${PROTOCOL_VERSION}/${runId}`;
+}
+
+export const keys = {
+  /** A miner's signed SparseLoCo payload for window W (its own bucket; immutable). */
+  gradient: (runId: string, window: number, uid: number): string => `${runPrefix(runId)}/gradients/${win(window)}/${nat('uid', uid)}.tslc`,
+  /** Prefix of all gradients of window W (for listing). */
+  gradients: (runId: string, window: number): string => `${runPrefix(runId)}/gradients/${win(window)}/`,
+  /** A miner's parameter probe after applying window W (its own bucket). */
+  probe: (runId: string, window: number, uid: number): string => `${runPrefix(runId)}/probes/${win(window)}/${nat('uid', uid)}.json`,
+  /** The leader's peer list for window W (whose gradients it aggregates, then reserves). */
+  peers: (runId: string, window: number): string => `${runPrefix(runId)}/peers/${win(window)}.json`,
+  /** The leader's AggregateRecord of window W: exactly which payloads it applied (immutable). */
+  aggregate: (runId: string, window: number): string => `${runPrefix(runId)}/aggregates/${win(window)}.json`,
+  /** The leader's model at the START of window W (after the aggregates of all windows < W; immutable). */
+  checkpoint: (runId: string, window: number): string => `${runPrefix(runId)}/checkpoints/${win(window)}.safetensors`,
+  /** Pointer to the newest checkpoint (overwritten). */
+  latestCheckpoint: (runId: string): string => `${runPrefix(runId)}/checkpoints/latest.json`,
+  /** Where the run starts: its first window and the fingerprint of the seeded initial model (immutable). */
+  startWindow: (runId: string): string => `${runPrefix(runId)}/start.json`,
+  /** A miner's sample receipt for window W (which data it trained on; enforced in a later issue). */
+  receipt: (runId: string, window: number): string => `${runPrefix(runId)}/receipts/${win(window)}.json`,
+} as const;
