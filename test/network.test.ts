@@ -84,7 +84,7 @@ async function aggregatesS3(net: Devnet): Promise<Map<number, AggregateRecord>> 
 }
 
 /** The checks both storage kinds share; returns the per-node fingerprints for extra checks. */
-async function checkNetwork(net: Devnet, aggs: Map<number, AggregateRecord>, original: string[]): Promise<Map<string, Map<number, string>>> {
+async function checkNetwork(net: Devnet, aggs: Map<number, AggregateRecord>, original: string[], say: (s: string) => void): Promise<Map<string, Map<number, string>>> {
   const fps = new Map([...net.nodes.values()].filter((n) => n.proc).map((n) => [n.name, readFingerprints(n.dataDir)]));
   for (const n of net.nodes.values()) {
     if (n.proc) assert.equal(n.proc.exit?.code, 0, `${n.name} exited with ${JSON.stringify(n.proc.exit)}; log:\n${n.proc.tail(30)}`);
@@ -102,6 +102,7 @@ async function checkNetwork(net: Devnet, aggs: Map<number, AggregateRecord>, ori
   const val = valLossHistory(net, 'validator');
   assert.ok(val.length >= 2, `validator reported ${val.length} validation losses`);
   assert.ok(val.at(-1)! < val[0]! - 0.2, `validation loss ${val[0]} → ${val.at(-1)} did not fall clearly`);
+  say(`windows ${common[0]}..${common.at(-1)} agree on all nodes; val loss ${val.map((x) => x.toFixed(3)).join(' → ')}`);
   // Aggregates name the contributing miners; the validator set weights; the chain paid them emission.
   assert.ok(aggs.size >= 3, `only ${aggs.size} aggregate records`);
   const vs = readStatus(net.nodes.get('validator')!.dataDir)!;
@@ -117,6 +118,7 @@ async function checkNetwork(net: Devnet, aggs: Map<number, AggregateRecord>, ori
     const uid = readStatus(net.nodes.get(name)!.dataDir)!.uid!;
     return m.Emission[uid]! > 0;
   }), `miner Emission in the last epoch: ${JSON.stringify(m.Emission)}`);
+  say(`aggregates ${JSON.stringify([...aggs].map(([w, a]) => [w, a.uids]))}; weights ${JSON.stringify(vs.weights)}; Emission ${m.Emission.map((e) => e.toFixed(3)).join(' ')} (epoch @${m.lastEpoch})`);
   return fps;
 }
 
@@ -165,21 +167,26 @@ test('devnet on the filesystem: 3 miners + validator agree every window, learn, 
     assert.ok(net.stopWindow! >= 7);
     // A chain restart mid-run: the nodes wait it out and carry on.
     await untilWindow(net, 4, 90_000);
-    await net.restartChain(1500);
+    const down = Date.now();
+    await net.restartChain(3000);
+    t.diagnostic(`chain down for ${((Date.now() - down) / 1000).toFixed(1)} s`);
     await net.done;
+    const retried = [...net.history].filter(([, h]) => h.some((x) => x.phase === 'retry')).map(([n]) => n);
+    t.diagnostic(`nodes that showed phase 'retry': ${retried.join(', ') || 'none (client-side retries absorbed the outage)'}`);
     t.diagnostic(`ran ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const fps = await checkNetwork(net, aggregates(net), ['validator', 'miner-1', 'miner-2', 'miner-3']);
+    const fps = await checkNetwork(net, aggregates(net), ['validator', 'miner-1', 'miner-2', 'miner-3'], (l) => t.diagnostic(l));
     // The late miner (started at window 3) is in an aggregate by window 5 and holds the same parameters as everyone.
     const late = readStatus(net.nodes.get('miner-4')!.dataDir)!;
     const aggs = aggregates(net);
     const joined = [...aggs].filter(([, a]) => a.uids.includes(late.uid!)).map(([w]) => w);
     assert.ok(joined.length > 0 && joined[0]! <= 5, `late miner uid ${late.uid} aggregated in windows ${joined.join(', ') || 'none'}; aggregates: ${JSON.stringify([...aggs].map(([w, a]) => [w, a.uids]))}`);
+    t.diagnostic(`late miner uid ${late.uid} aggregated in windows ${joined.join(', ')}`);
     const lateFps = fps.get('miner-4')!;
     assert.ok([...lateFps.keys()].some((w) => w <= 5), `late miner fingerprints at windows ${[...lateFps.keys()].join(', ')}`);
     ok = true;
   } finally {
     await net.stop();
-    if (ok) rmSync(dir, { recursive: true, force: true });
+    if (ok && !process.env.TESSERA_KEEP) rmSync(dir, { recursive: true, force: true });
     else t.diagnostic(`kept ${dir} for inspection`);
   }
 });
@@ -196,7 +203,7 @@ test('devnet on S3 (private Ceph RGW): per-node users, same agreement, learning 
     assert.notEqual((cfg.store as { accessKeyId: string }).accessKeyId, (cfg.publicRead as { accessKeyId: string }).accessKeyId, 'the published keys must not be the write keys');
     await net.nodesDone;
     t.diagnostic(`ran ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    await checkNetwork(net, await aggregatesS3(net), ['validator', 'miner-1', 'miner-2', 'miner-3']);
+    await checkNetwork(net, await aggregatesS3(net), ['validator', 'miner-1', 'miner-2', 'miner-3'], (l) => t.diagnostic(l));
     ok = true;
   } finally {
     await net.stop();

@@ -7,7 +7,7 @@ import { TesseraError } from '../util/errors.js';
 import { float, int } from './options.js';
 
 interface DevnetFlags extends RunOverrides {
-  dir: string; miners: number; blockMs: number; tempo?: number; windows?: number; lateMiner?: number;
+  dir: string; miners: number; blockMs?: number; tempo?: number; windows?: number; lateMiner?: number;
   s3?: string; s3AccessKey?: string; s3SecretKey?: string; s3Region: string; ceph?: boolean;
   data?: string; vocabSize: number; stake: number; plain?: boolean;
 }
@@ -36,7 +36,7 @@ export function devnetCommand(): Command {
     .option('--dir <dir>', 'folder holding everything (data, chain, wallets, storage, nodes); resumed when it exists', d.dir)
     .option('--miners <n>', 'miners to run', int('--miners', 1), d.miners)
     .option('--preset <name>', `model shape (new network; default ${d.run.preset}): ${presetNames().join(', ')}`)
-    .option('--block-ms <ms>', 'block time in ms', int('--block-ms', 10), d.blockMs)
+    .option('--block-ms <ms>', `block time in ms (default ${d.blockMs}, or the saved one when resuming)`, int('--block-ms', 10))
     .option('--blocks-per-window <n>', `blocks per window (new network; default ${d.run.blocksPerWindow})`, int('--blocks-per-window', 1))
     .option('--inner-steps <n>', `inner steps H per window (new network; default ${d.run.innerSteps})`, int('--inner-steps', 1))
     .option('--batch <n>', `sequences per inner step (new network; default ${d.run.batch})`, int('--batch', 1))
@@ -72,7 +72,7 @@ export function devnetCommand(): Command {
       const net = await Devnet.start(opts);
       const r = net.run;
       console.log(`[devnet] run ${r.runId}: ${net.record.preset} (dim ${r.model.dim}, ${r.model.nLayers} layers, vocab ${r.model.vocabSize}), ` +
-        `${r.blocksPerWindow} blocks × ${f.blockMs} ms per window, H=${r.innerSteps}, batch ${r.batch}×${r.seq}, lr ${r.innerLr}, α ${r.alpha}, ${r.indexMode} indices`);
+        `${r.blocksPerWindow} blocks × ${net.record.blockMs} ms per window, H=${r.innerSteps}, batch ${r.batch}×${r.seq}, lr ${r.innerLr}, α ${r.alpha}, ${r.indexMode} indices`);
       let forced = false;
       const onSignal = (sig: string): void => {
         if (forced) return;
@@ -85,6 +85,7 @@ export function devnetCommand(): Command {
       let stopRequested = false;
       process.on('SIGINT', () => onSignal('SIGINT'));
       process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGHUP', () => onSignal('SIGHUP')); // terminal closed: stop in order rather than die and orphan the nodes
       viewing = tty;
       let lastLine = 0;
       const draw = async (): Promise<void> => {

@@ -38,7 +38,8 @@ export interface DevnetOptions {
   dir: string;
   miners: number;
   run: RunOverrides;
-  blockMs: number;
+  /** Block time in ms; undefined = the saved one (resume) or DEVNET_DEFAULTS.blockMs. */
+  blockMs?: number;
   /** Chain tempo (blocks between Yuma epochs), new chains only; default: blocksPerWindow. */
   tempo?: number;
   /** Stop after this many windows (counted from the window the chain is in when the nodes start); undefined = until stop(). */
@@ -103,6 +104,7 @@ export interface DevnetRecord {
   run: RunConfig;
   preset: string;
   chainPort: number;
+  blockMs: number;
   storage: DevnetStorage['kind'];
   /** S3 endpoint (external S3 only; credentials are never stored here). */
   s3Endpoint?: string;

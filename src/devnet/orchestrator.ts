@@ -75,7 +75,10 @@ export class Devnet {
     await mkdir(root, { recursive: true });
     const saved = readRecord(root);
     const o = { ...opts, data: opts.data === undefined ? undefined : resolve(opts.data) };
-    if (saved) checkResume(saved, o);
+    if (saved) {
+      checkResume(saved, o);
+      saved.blockMs = o.blockMs ?? saved.blockMs ?? DEVNET_DEFAULTS.blockMs;
+    }
     const data = saved?.data ?? o.data ?? join(root, 'data');
     if (!existsSync(join(data, 'manifest.json'))) {
       if (o.data) throw new TesseraError(`${data} is not a prepared dataset (no manifest.json)`, `prepare it: tessera data prepare --out ${data}`);
@@ -84,8 +87,8 @@ export class Devnet {
     }
     const vocab = (JSON.parse(readFileSync(join(data, 'manifest.json'), 'utf8')) as { tokenizer: { vocabSize: number } }).tokenizer.vocabSize;
     const record: DevnetRecord = saved ?? {
-      format: 'tessera-devnet', version: 1, createdAt: new Date().toISOString(), run: makeRunConfig(o.run, o.blockMs, vocab),
-      preset: o.run.preset ?? DEVNET_DEFAULTS.run.preset, chainPort: await freePort(), storage: o.storage.kind,
+      format: 'tessera-devnet', version: 1, createdAt: new Date().toISOString(), run: makeRunConfig(o.run, o.blockMs ?? DEVNET_DEFAULTS.blockMs, vocab),
+      preset: o.run.preset ?? DEVNET_DEFAULTS.run.preset, chainPort: await freePort(), blockMs: o.blockMs ?? DEVNET_DEFAULTS.blockMs, storage: o.storage.kind,
       s3Endpoint: o.storage.kind === 's3' ? o.storage.endpoint : undefined, data, miners: [],
     };
     const d = new Devnet(root, o, record);
@@ -105,8 +108,9 @@ export class Devnet {
     this.storage = await openDevnetStorage(this.root, this.opts.storage, this.run.runId, this.log);
     this.client = new DevnetChainClient({ url: this.chainUrl, retries: 30, maxBackoffMs: 2000 });
 
-    const miners = Array.from({ length: this.opts.miners }, (_, i) => `miner-${i + 1}`);
+    // A resumed network runs every miner it ran before (a late miner of an earlier run included), at least --miners.
     const late = this.opts.lateMinerWindow !== undefined ? `miner-${this.opts.miners + 1}` : null;
+    const miners = [...new Set([...Array.from({ length: this.opts.miners }, (_, i) => `miner-${i + 1}`), ...this.record.miners])].filter((m) => m !== late);
     await this.addNode('validator', 'validator');
     for (const m of miners) await this.addNode(m, 'miner');
     if (late) await this.addNode(late, 'miner', this.opts.lateMinerWindow);
@@ -141,7 +145,7 @@ export class Devnet {
   private async startChain(fresh: boolean): Promise<void> {
     const dir = join(this.root, 'chain');
     for (let attempt = 0; ; attempt++) {
-      const args = ['chain', '--dir', dir, '--port', String(this.record.chainPort), '--block-ms', String(this.opts.blockMs)];
+      const args = ['chain', '--dir', dir, '--port', String(this.record.chainPort), '--block-ms', String(this.record.blockMs)];
       if (fresh && !existsSync(join(dir, 'chain-state.json'))) args.push('--tempo', String(this.opts.tempo ?? this.run.blocksPerWindow));
       else if (this.opts.tempo !== undefined) args.push('--tempo', String(this.opts.tempo));
       const logFile = join(dir, 'chain.log');

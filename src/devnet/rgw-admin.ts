@@ -75,14 +75,17 @@ interface UserInfo { keys?: Array<{ user: string; access_key: string; secret_key
 /**
  * Creates (or finds) RGW user `uid` with an S3 key and a read-only subuser `uid:read` with its own S3
  * key; returns both key pairs. Idempotent: re-running returns the existing keys.
+ *
+ * max-buckets is 2, not 1: RGW checks the bucket quota before it notices that a CreateBucket names a
+ * bucket the user already owns, so with 1 a node's second ensureBucket() fails with TooManyBuckets.
  */
-export async function ensureNodeUser(a: S3Admin, uid: string): Promise<UserKeys> {
+export async function ensureNodeUser(a: S3Admin, uid: string, maxBuckets = 2): Promise<UserKeys> {
   let info: UserInfo;
   try {
     info = await adminCall(a, 'GET', [['uid', uid]]) as UserInfo;
   } catch (e) {
     if (!(e instanceof AdminOpsError) || e.status !== 404) throw e;
-    info = await adminCall(a, 'PUT', [['uid', uid], ['display-name', `tessera node ${uid}`], ['max-buckets', '1'],
+    info = await adminCall(a, 'PUT', [['uid', uid], ['display-name', `tessera node ${uid}`], ['max-buckets', String(maxBuckets)],
       ['key-type', 's3'], ['access-key', newKey(20, AK)], ['secret-key', newKey(40, SK)]]) as UserInfo;
   }
   const key = (user: string) => info.keys?.find((k) => k.user === user);

@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  cephInstalled, CEPH_INSTALL_HINT, createNodeCredentials, fsNodeDescriptors, S3Store, startRgw, stopRgw,
+  cephInstalled, CEPH_INSTALL_HINT, fsNodeDescriptors, S3Store, startRgw, stopRgw,
   type RgwCluster, type S3Descriptor, type StoreDescriptor,
 } from '../storage/index.js';
 import { TesseraError } from '../util/errors.js';
@@ -55,12 +55,11 @@ async function openCeph(dir: string, runId: string, log: (l: string) => void): P
   const t0 = Date.now();
   const cluster: RgwCluster = await startRgw(dir);
   log(`Ceph RGW up at ${cluster.endpoint} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  // Per-node users through the Admin Ops API with the cluster's admin keys (the same path as --s3).
+  const s3 = await openS3({ kind: 's3', endpoint: cluster.endpoint, region: cluster.region, ...cluster.admin }, runId, log);
   return {
     kind: 'ceph', describe: `Ceph RGW ${cluster.endpoint} (private, under ${dir})`,
-    async nodeStores(name) {
-      const c = await createNodeCredentials(cluster, name, { bucket: bucketName(runId, name) });
-      return { write: c.write, read: c.read };
-    },
+    nodeStores: (name) => s3.nodeStores(name),
     async close() { await stopRgw(dir); },
   };
 }

@@ -117,7 +117,7 @@ function agreementText(a: Agreement): string {
 }
 
 /** The full-screen frame (plain ANSI: bold header, red errors). */
-export function renderFrame(s: DevnetSnapshot, width = process.stdout.columns ?? 120): string {
+export function renderFrame(s: DevnetSnapshot, width = Math.max(80, process.stdout.columns || 120)): string {
   const bold = (t: string): string => `\x1b[1m${t}\x1b[0m`;
   const pad = (t: string, n: number): string => (t.length > n ? t.slice(0, n - 1) + '…' : t.padEnd(n));
   const inWindow = s.block === null ? '' : ` (block ${s.block % s.blocksPerWindow + 1}/${s.blocksPerWindow})`;

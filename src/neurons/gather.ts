@@ -1,7 +1,7 @@
 // Validator: watch the miners' buckets during the upload period (one scan per block, so each upload
 // gets a chain-time landing bound), then download and verify every upload seen by the deadline.
 // Rejected uploads are logged with a reason and count as missing; nothing here throws on peer data.
-import type { SparseUpdate } from '../compress/index.js';
+import { maxPayloadBytes, type SparseUpdate } from '../compress/index.js';
 import { keys, sha256Hex, verifyPayload, type VerifyReason } from '../protocol/index.js';
 import { chainHead, knownDeadline, nextBlock } from './chaintime.js';
 import type { Directory } from './directory.js';
@@ -55,14 +55,14 @@ export async function watchUploads(node: Node, dir: Directory, W: number): Promi
 /** Downloads and verifies the uploads of `uids` (in that order) that the watch saw. */
 export async function gatherGradients(node: Node, dir: Directory, watch: Watch, uids: readonly number[], sw: Stopwatch): Promise<Gathered> {
   node.status.set('gather', { window: watch.window });
-  const shapes = node.model.layout.specs.map((s) => s.shape);
+  const shapes = node.model.layout.specs.map((s) => s.shape), cap = maxPayloadBytes(shapes, node.run.codec);
   const out: Gathered = { valid: [], rejected: new Map() };
   for (const uid of uids) {
     const landedAtMs = watch.landedAt.get(uid);
     const store = dir.bucket(uid), hotkey = await dir.hotkeyOf(uid);
     if (landedAtMs === undefined) { out.rejected.set(uid, 'missing'); continue; }
     if (!store || !hotkey) { out.rejected.set(uid, 'no_bucket'); continue; }
-    const bytes = await fetchObject(node, store, keys.gradient(node.run.runId, watch.window, uid));
+    const bytes = await fetchObject(node, store, keys.gradient(node.run.runId, watch.window, uid), cap);
     if (!bytes) { out.rejected.set(uid, 'missing'); continue; }
     sw.bytesDown += bytes.length;
     const v = await verifyPayload(bytes, {

@@ -60,8 +60,9 @@ export function saveMinerLocal(node: Node, local: MinerLocal, window: number): v
 /**
  * H inner steps from θ on the assignment of (seed, uid, W); returns Δ = θ − θ_local and restores θ
  * exactly (the shared model only changes through aggregates). Linear warmup over run.warmup inner steps.
+ * delta is null when training diverged (nothing to send this window).
  */
-export function trainWindow(node: Node, local: MinerLocal, window: number): { delta: Float32Array; loss: number } {
+export function trainWindow(node: Node, local: MinerLocal, window: number): { delta: Float32Array | null; loss: number } {
   const { run } = node, params = node.model.params;
   const theta = Float32Array.from(params);
   const sched = { maxLr: run.innerLr, minLr: run.innerLr, warmupSteps: run.warmup, totalSteps: run.warmup + 1 };
@@ -71,9 +72,14 @@ export function trainWindow(node: Node, local: MinerLocal, window: number): { de
     loss = trainStep(local.trainable, b.inputs, b.targets, run.batch, run.seq, lrAt(sched, local.opt.step)).loss;
   }
   const delta = new Float32Array(params.length);
-  for (let i = 0; i < params.length; i++) delta[i] = theta[i]! - params[i]!;
+  let finite = Number.isFinite(loss);
+  for (let i = 0; i < params.length; i++) { delta[i] = theta[i]! - params[i]!; if (!Number.isFinite(delta[i]!)) finite = false; }
   params.set(theta);
-  return { delta, loss };
+  if (finite) return { delta, loss };
+  // Diverged inner steps: the moments are poisoned too. Restart the inner optimizer; send nothing.
+  node.log(`window ${window}: inner training diverged (loss ${loss}); resetting the inner optimizer and skipping this window`);
+  local.opt.m.fill(0); local.opt.v.fill(0); local.opt.step = 0;
+  return { delta: null, loss };
 }
 
 /** Compresses Δ with error feedback (into a copy: committed only once the upload lands), encodes, signs. */

@@ -61,9 +61,14 @@ export async function startOrResumeRun(node: Node, dir: Directory, state: ModelS
   node.log(`resumed run ${runId} at window ${state.window} (${state.fingerprint.slice(0, 12)})`);
 }
 
-/** Peer list of window W (best by score, then reserves). */
+/** Peer list of window W (best by score, then reserves); one written before a restart stands. */
 export async function publishPeers(node: Node, W: number, peers: number[], reserves: number[]): Promise<void> {
-  await putRecord(node, keys.peers(node.run.runId, W), { kind: 'peers', window: W, peers, reserves });
+  try {
+    await putRecord(node, keys.peers(node.run.runId, W), { kind: 'peers', window: W, peers, reserves });
+  } catch (e) {
+    if (!(e instanceof SyncError)) throw e;
+    node.log(`window ${W}: keeping the peer list published before a restart`);
+  }
 }
 
 /** Applies the chosen payloads (uid order) to θ and writes the window's AggregateRecord. */

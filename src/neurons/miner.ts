@@ -17,6 +17,7 @@ export async function runMiner(cfg: NodeConfig, opts: NodeOptions = {}): Promise
   const node = await startNode(cfg, opts);
   const dir = new Directory(node);
   const state: ModelState = { window: 0, fingerprint: '', leader: null };
+  if (cfg.behavior !== undefined && cfg.behavior !== 'honest') node.log(`behavior '${cfg.behavior}' is not implemented yet: mining honestly`);
   let synced = false;
   try {
     const local = loadMinerLocal(node);
@@ -62,15 +63,19 @@ async function mineWindow(node: Node, dir: Directory, state: ModelState, local: 
   node.status.set('train', { window: W });
   const { delta, loss } = await sw.time('train', () => trainWindow(node, local, W));
   node.status.set('encode', { loss });
-  const { bytes, efNext } = await sw.time('encode', () => makePayload(node, local, delta, W));
-  node.status.set('upload');
-  const outcome = await sw.time('upload', () => uploadGradient(node, W, bytes));
-  if (outcome === 'uploaded' || outcome === 'already_uploaded') {
-    local.ef = efNext;
-    sw.payloadBytes = bytes.length;
+  const own = new Map<string, Uint8Array>();
+  if (delta) {
+    const { bytes, efNext } = await sw.time('encode', () => makePayload(node, local, delta, W));
+    node.status.set('upload');
+    const outcome = await sw.time('upload', () => uploadGradient(node, W, bytes));
+    if (outcome === 'uploaded' || outcome === 'already_uploaded') {
+      local.ef = efNext;
+      sw.payloadBytes = bytes.length;
+      own.set(sha256Hex(bytes), bytes);
+    }
+    node.log(`window ${W}: loss ${loss.toFixed(4)}, payload ${bytes.length} bytes ${outcome}`);
   }
-  node.log(`window ${W}: loss ${loss.toFixed(4)}, payload ${bytes.length} bytes ${outcome}`);
-  await syncTo(node, dir, state, W + 1, sw, new Map([[sha256Hex(bytes), bytes]]));
+  await syncTo(node, dir, state, W + 1, sw, own);
   if (state.window === W + 1) await publishProbe(node, W);
   saveMinerLocal(node, local, W);
   node.status.timeline(sw.entry(W, state.fingerprint));

@@ -3,7 +3,7 @@
 // applied to it (leader and followers run the same code on the same payloads in the same order).
 import { applyAggregate, fingerprint, type SparseUpdate } from '../compress/index.js';
 import { initParams } from '../model/index.js';
-import { decodeCheckpoint, keys, parseRecord, sha256Hex, type CheckpointPointer, type ProtocolRecord } from '../protocol/index.js';
+import { decodeCheckpoint, keys, MAX_RECORD_BYTES, parseRecord, sha256Hex, type CheckpointPointer, type ProtocolRecord } from '../protocol/index.js';
 import type { ReadOnlyStore } from '../storage/index.js';
 import { retrying } from './retry.js';
 import type { Node } from './node.js';
@@ -24,16 +24,19 @@ export class SyncError extends Error {
   }
 }
 
-/** Whole object from a store (retried through outages; counted in bytesDown), or null if missing. */
-export async function fetchObject(node: Node, store: ReadOnlyStore, key: string): Promise<Uint8Array | null> {
-  const bytes = await retrying(node, `get ${key}`, () => store.get(key));
+/**
+ * Object from a store (retried through outages; counted in bytesDown), or null if missing. With `cap`,
+ * at most cap + 1 bytes are downloaded (a peer cannot make us fetch more): a longer result means "too large".
+ */
+export async function fetchObject(node: Node, store: ReadOnlyStore, key: string, cap?: number): Promise<Uint8Array | null> {
+  const bytes = await retrying(node, `get ${key}`, () => (cap === undefined ? store.get(key) : store.getRange(key, 0, cap + 1)));
   if (bytes) node.status.addBytes(0, bytes.length);
   return bytes;
 }
 
 /** A protocol record, null when missing; a malformed one is logged and read as missing. */
 export async function fetchRecord<K extends ProtocolRecord['kind']>(node: Node, store: ReadOnlyStore, key: string, kind: K): Promise<Extract<ProtocolRecord, { kind: K }> | null> {
-  const bytes = await fetchObject(node, store, key);
+  const bytes = await fetchObject(node, store, key, MAX_RECORD_BYTES);
   if (!bytes) return null;
   const r = parseRecord(bytes, kind);
   if (r.ok) return r.value;

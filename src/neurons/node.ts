@@ -1,6 +1,7 @@
 // A running node's context and its startup: wallet, registration (idempotent), the read descriptor
 // committed on chain, the node's own bucket, status files, and the run's identity and model layout.
 import { DevnetChainClient, type Chain, type Signer } from '../chain/index.js';
+import { validateCodecConfig } from '../compress/index.js';
 import { getBackend, type Backend } from '../engine/index.js';
 import { createLlama, validateConfig, type Llama } from '../model/index.js';
 import { runHash as hashRun, checkRunId } from '../protocol/index.js';
@@ -43,7 +44,9 @@ export function checkRun(run: RunConfig, data: TrainData): void {
   if (run.seq > run.model.maxSeqLen) throw new TesseraError(`run seq ${run.seq} exceeds the model's maxSeqLen ${run.model.maxSeqLen}`, 'lower seq or raise maxSeqLen');
   const ints: (keyof RunConfig)[] = ['blocksPerWindow', 'innerSteps', 'batch', 'seq', 'checkpointEvery', 'weightsEvery', 'maxPeers'];
   for (const k of ints) if (!Number.isSafeInteger(run[k]) || (run[k] as number) < 1) throw new TesseraError(`run ${k} must be an integer ≥ 1 (got ${String(run[k])})`);
-  if (!(run.alpha > 0) || !(run.innerLr > 0) || !(run.deadlineS >= 0)) throw new TesseraError('run alpha and innerLr must be > 0 and deadlineS ≥ 0');
+  if (!(run.alpha > 0) || !(run.innerLr > 0) || !(run.deadlineS >= 0) || !(run.warmup >= 0)) throw new TesseraError('run alpha and innerLr must be > 0, deadlineS and warmup ≥ 0');
+  if (run.indexMode !== '12bit' && run.indexMode !== 'entropy') throw new TesseraError(`run indexMode must be '12bit' or 'entropy' (got ${String(run.indexMode)})`);
+  validateCodecConfig(run.codec);
 }
 
 /** Startup shared by both roles; status.json says 'starting' until the node is registered and committed. */

@@ -18,7 +18,7 @@ export function throwIfStopped(signal: AbortSignal): void {
 
 /** Resolves after ms; rejects with Stopped as soon as the signal aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  throwIfStopped(signal);
+  if (signal.aborted) return Promise.reject(new Stopped());
   return new Promise((resolve, reject) => {
     const done = (): void => { signal.removeEventListener('abort', onAbort); resolve(); };
     const onAbort = (): void => { clearTimeout(t); reject(new Stopped()); };
@@ -29,7 +29,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Races a promise with the stop signal (the promise itself keeps running; its result is dropped). */
 export function orStop<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  throwIfStopped(signal);
+  if (signal.aborted) return Promise.reject(new Stopped());
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(new Stopped());
     signal.addEventListener('abort', onAbort, { once: true });

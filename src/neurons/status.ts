@@ -65,12 +65,12 @@ export class StatusBoard {
   }
 }
 
-type Part = 'train' | 'encode' | 'upload' | 'gather' | 'apply';
+type Part = 'train' | 'encode' | 'upload' | 'gather' | 'apply' | 'score';
 
 /** Seconds per part of one window (performance.now()); idle = the rest of the window. */
 export class Stopwatch {
   private readonly t0 = performance.now();
-  readonly s: Record<Part, number> = { train: 0, encode: 0, upload: 0, gather: 0, apply: 0 };
+  readonly s: Record<Part, number> = { train: 0, encode: 0, upload: 0, gather: 0, apply: 0, score: 0 };
   payloadBytes = 0;
   bytesDown = 0;
 
@@ -89,7 +89,8 @@ export class Stopwatch {
     const r = (x: number): number => Math.round(x * 1e4) / 1e4;
     return {
       window, train_s: r(this.s.train), encode_s: r(this.s.encode), upload_s: r(this.s.upload), gather_s: r(this.s.gather),
-      apply_s: r(this.s.apply), idle_s: r(Math.max(0, window_s - busy)), window_s: r(window_s), payloadBytes: this.payloadBytes,
+      apply_s: r(this.s.apply), idle_s: r(Math.max(0, window_s - busy)), ...(this.s.score > 0 ? { score_s: r(this.s.score) } : {}),
+      window_s: r(window_s), payloadBytes: this.payloadBytes,
       bytesDown: this.bytesDown, fingerprint,
     };
   }

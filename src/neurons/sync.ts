@@ -1,7 +1,7 @@
 // Model sync and catch-up (both roles): start from the leader's newest checkpoint (or the seeded
 // model of the run's start window), then replay the leader's AggregateRecords window by window:
 // fetch each listed payload, check its sha256, decode, apply, and check the fingerprint.
-import { decodePayload, type SparseUpdate } from '../compress/index.js';
+import { decodePayload, maxPayloadBytes, type SparseUpdate } from '../compress/index.js';
 import { keys, sha256Hex, type AggregateRecord } from '../protocol/index.js';
 import { nextBlock } from './chaintime.js';
 import type { Directory } from './directory.js';
@@ -114,7 +114,7 @@ export async function applyRecord(node: Node, dir: Directory, state: ModelState,
 }
 
 async function fetchUpdates(node: Node, dir: Directory, rec: AggregateRecord, own?: Map<string, Uint8Array>, sw?: Stopwatch): Promise<{ uid: number; update: SparseUpdate }[]> {
-  const shapes = node.model.layout.specs.map((s) => s.shape);
+  const shapes = node.model.layout.specs.map((s) => s.shape), cap = maxPayloadBytes(shapes, node.run.codec);
   const out: { uid: number; update: SparseUpdate }[] = [];
   for (let i = 0; i < rec.uids.length; i++) {
     const uid = rec.uids[i]!, sha = rec.payloadSha256[i]!, key = keys.gradient(node.run.runId, rec.window, uid);
@@ -122,7 +122,7 @@ async function fetchUpdates(node: Node, dir: Directory, rec: AggregateRecord, ow
     if (!bytes) {
       const store = await dir.bucketFresh(uid);
       if (!store) throw new SyncError(`uid ${uid} has no readable bucket for ${key}`);
-      bytes = await fetchObject(node, store, key);
+      bytes = await fetchObject(node, store, key, cap);
       if (!bytes) throw new SyncError(`payload ${key} of uid ${uid} is missing`);
       if (sw) sw.bytesDown += bytes.length;
     }

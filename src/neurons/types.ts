@@ -66,6 +66,8 @@ export interface TimelineEntry {
   gather_s: number;
   apply_s: number;
   idle_s: number;
+  /** Validator: scoring and validation-loss compute (not counted as idle). */
+  score_s?: number;
   window_s: number;
   payloadBytes: number;
   bytesDown: number;

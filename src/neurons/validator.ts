@@ -85,7 +85,7 @@ async function validateWindow(node: Node, dir: Directory, state: ModelState, sco
   if (role === 'lead') await publishPeers(node, W, ranked.peers, ranked.reserves);
   const gathered = await sw.time('gather', () => gatherGradients(node, dir, watch, ranked.order, sw));
   node.status.set('score');
-  const scores = scorer.windowScores(W, gathered.valid);
+  const scores = await sw.time('score', () => scorer.windowScores(W, gathered.valid));
   scorer.update(watch.candidates, scores);
   node.status.set('apply');
   if (role === 'lead') {
@@ -98,7 +98,7 @@ async function validateWindow(node: Node, dir: Directory, state: ModelState, sco
     }
   } else await syncTo(node, dir, state, W + 1, sw);
   if ((W + 1 - first) % node.run.weightsEvery === 0) await setWeights(node, scorer);
-  const valLoss = scorer.valLoss();
+  const valLoss = await sw.time('score', () => scorer.valLoss());
   node.status.set('idle', { valLoss, loss: valLoss });
   node.status.timeline(sw.entry(W, state.fingerprint));
   node.log(`window ${W}: val loss ${valLoss.toFixed(4)}; scores ${[...scores].map(([u, s]) => `${u}:${s.toFixed(4)}`).join(' ') || '-'}`);
