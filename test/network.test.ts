@@ -126,15 +126,16 @@ test('node config: a devnet config file resolves; unknown keys and bad values ar
   const data = await tinyData();
   const dir = tmp('cfg');
   try {
-    const base = resolveNodeConfig('miner', { name: 'miner-1', chain: 'http://127.0.0.1:9944', walletDir: dir, dataset: data, store: join(dir, 'bucket'), runId: 'r1', preset: 'tiny', seq: 32 });
+    const base = await resolveNodeConfig('miner', { name: 'miner-1', chain: 'http://127.0.0.1:9944', walletDir: dir, dataset: data, store: join(dir, 'bucket'), runId: 'r1', preset: 'tiny', seq: 32, deadlineS: 2 });
     assert.equal(base.publicRead.kind, 'fs');
     assert.equal((base.publicRead as { readOnly?: boolean }).readOnly, true);
     assert.equal(base.run.model.vocabSize, 512);
     const file = join(dir, 'config.json');
     writeFileSync(file, JSON.stringify(base));
-    assert.deepEqual(resolveNodeConfig('miner', { config: file }), base);
-    assert.equal(resolveNodeConfig('miner', { config: file, innerSteps: 3 }).run.innerSteps, 3);
-    assert.throws(() => resolveNodeConfig('validator', { config: file }), /is for a miner, not a validator/);
+    assert.deepEqual(await resolveNodeConfig('miner', { config: file }), base);
+    assert.equal((await resolveNodeConfig('miner', { config: file, innerSteps: 3 })).run.innerSteps, 3);
+    await assert.rejects(resolveNodeConfig('validator', { config: file }), /is for a miner, not a validator/);
+    await assert.rejects(resolveNodeConfig('miner', { name: 'm', chain: 'http://127.0.0.1:1', walletDir: dir, dataset: data, store: dir, runId: 'r1' }), /cannot ask the chain .* for its block time/);
     assert.throws(() => checkNodeConfig({ ...base, extra: 1 }), /unknown key extra/);
     assert.throws(() => checkNodeConfig({ ...base, run: { ...base.run, codec: { ...base.run.codec, k: 2 } } }), /unknown key run\.codec\.k/);
     assert.throws(() => checkNodeConfig({ ...base, run: { ...base.run, batch: 0 } }), /run\.batch must be an integer ≥ 1/);

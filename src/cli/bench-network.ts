@@ -1,6 +1,8 @@
 // `tessera bench network`: a short devnet, then fingerprint agreement, measured utilization and the
 // payloads scaled to Covenant-72B's setting (formula in src/bench/network.ts).
 import { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { benchNetwork, COVENANT } from '../bench/network.js';
 import { presetNames } from '../model/index.js';
 import { int } from './options.js';
@@ -14,12 +16,13 @@ export function benchNetworkCommand(): Command {
     .option('--block-ms <ms>', 'block time', int('--block-ms', 10), 1000)
     .option('--blocks-per-window <n>', 'blocks per window (default: the devnet default)', int('--blocks-per-window', 1))
     .option('--inner-steps <n>', 'inner steps per window (default: the devnet default)', int('--inner-steps', 1))
-    .option('--data <dir>', 'prepared dataset (default: prepare the bundled corpus into the run folder)')
+    .option('--data <dir>', 'prepared dataset (default: data/default when prepared, else the bundled corpus prepared into the run folder)')
     .option('--dir <dir>', 'keep everything in this folder (default: a temporary one, removed afterwards)')
     .option('--json', 'print one JSON object')
     .action(async (o: { windows: number; miners: number; preset: string; blockMs: number; blocksPerWindow?: number; innerSteps?: number; data?: string; dir?: string; json?: boolean }) => {
       const r = await benchNetwork({
-        windows: o.windows, miners: o.miners, blockMs: o.blockMs, data: o.data, dir: o.dir,
+        windows: o.windows, miners: o.miners, blockMs: o.blockMs, dir: o.dir,
+        data: o.data ?? (existsSync(join('data', 'default', 'manifest.json')) ? join('data', 'default') : undefined),
         run: { preset: o.preset, blocksPerWindow: o.blocksPerWindow, innerSteps: o.innerSteps },
         log: o.json ? undefined : (l: string) => console.log(`[devnet] ${l}`),
       });

@@ -8,7 +8,9 @@ import { validateConfig, type ModelConfig } from '../model/config.js';
 import type { CodecConfig } from '../compress/index.js';
 import { makeRunConfig, type RunOverrides } from '../devnet/config.js';
 import { loadDataset } from '../data/index.js';
+import { DevnetChainClient } from '../chain/index.js';
 import { TesseraError } from '../util/errors.js';
+import { DEFAULT_WALLET_DIR } from './wallet.js';
 
 type Check = (v: unknown, path: string) => unknown;
 const fail = (path: string, want: string, v: unknown): never => {
@@ -124,8 +126,11 @@ function storeFlag(text: string, flag: string): StoreDescriptor {
   return fsNodeDescriptors(text).write;
 }
 
-/** Config file, then flags; a RunConfig comes from the file, --run FILE, or the devnet defaults plus run flags. */
-export function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlags): NodeConfig {
+/**
+ * Config file, then flags; a RunConfig comes from the file, --run FILE, or the devnet defaults plus run
+ * flags (then, without --deadline-s, the deadline is 40% of a window at the chain's block time, asked from the chain).
+ */
+export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlags): Promise<NodeConfig> {
   const c: Record<string, unknown> = f.config ? readConfigFile(f.config) : {};
   if (c.role !== undefined && c.role !== role) {
     throw new TesseraError(`config file ${f.config} is for a ${String(c.role)}, not a ${role}`, `run \`tessera ${String(c.role)} --config ${f.config}\``);
@@ -134,6 +139,7 @@ export function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlags): No
   const set = (k: string, v: unknown): void => { if (v !== undefined) c[k] = v; };
   set('name', f.name); set('dataDir', f.dataDir); set('chainUrl', f.chain); set('walletDir', f.walletDir); set('hotkey', f.hotkey);
   set('dataset', f.dataset); set('behavior', f.behavior); set('stopAfterWindow', f.stopAfterWindow); set('stake', f.stake);
+  c.walletDir ??= DEFAULT_WALLET_DIR;
   c.name ??= c.hotkey ?? role;
   c.hotkey ??= c.name;
   c.dataDir ??= resolve('.tessera', 'nodes', String(c.name));
@@ -156,7 +162,15 @@ export function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlags): No
   if (c.run === undefined) {
     if (f.runId === undefined) throw new TesseraError('no run configuration: pass --config FILE, --run FILE, or --run-id ID (with run flags)', 'every node of one network must use the same run id and hyperparameters');
     if (typeof c.dataset !== 'string') throw new TesseraError('config: dataset is missing', 'pass --dataset DIR (a folder prepared by tessera data prepare)');
-    c.run = makeRunConfig(runFlags, 1000, loadDataset(resolve(c.dataset)).manifest.tokenizer.vocabSize, f.runId);
+    let blockMs = 1000;
+    if (f.deadlineS === undefined && typeof c.chainUrl === 'string') {
+      try {
+        blockMs = (await new DevnetChainClient({ url: c.chainUrl, retries: 2 }).info()).blockMs;
+      } catch (e) {
+        throw new TesseraError(`cannot ask the chain at ${c.chainUrl} for its block time (${(e as Error).message})`, 'start the chain first, or pass --deadline-s');
+      }
+    }
+    c.run = makeRunConfig(runFlags, blockMs, loadDataset(resolve(c.dataset)).manifest.tokenizer.vocabSize, f.runId);
   } else {
     const r = c.run as Record<string, unknown>;
     if (f.runId !== undefined) r.runId = f.runId;

@@ -19,7 +19,7 @@ function nodeCommand(role: 'miner' | 'validator', description: string): Command 
     .option('--name <name>', 'node name (lowercase letters, digits, -); default: the hotkey name')
     .option('--data-dir <dir>', "this node's state folder (status.json, timeline.jsonl, fingerprints.jsonl); default .tessera/nodes/<name>")
     .option('--chain <url>', 'chain URL, e.g. http://127.0.0.1:9944 (tessera chain)')
-    .option('--wallet-dir <dir>', 'wallet folder (tessera wallet create)')
+    .option('--wallet-dir <dir>', 'wallet folder (tessera wallet create; default .tessera/wallets)')
     .option('--hotkey <name>', 'wallet name of the hotkey')
     .option('--store <where>', 'own bucket: a folder (filesystem store) or a descriptor JSON {"v":1,"kind":"s3",...} with write keys')
     .option('--public-read <where>', 'descriptor committed on chain for others (default for a folder: the same folder, read-only)')
@@ -44,7 +44,7 @@ function nodeCommand(role: 'miner' | 'validator', description: string): Command 
     .option('--stop-after-window <n>', 'exit after this window (default: run until Ctrl-C)', int('--stop-after-window', 0))
     .action(async (f: NodeFlags & { run?: string }) => {
       const flags: NodeFlags = { ...f, runFile: f.run };
-      const cfg = resolveNodeConfig(role, flags);
+      const cfg = await resolveNodeConfig(role, flags);
       console.log(`tessera ${role} ${cfg.name}: resolved config\n${describeNodeConfig(cfg)}`);
       const ac = new AbortController();
       let signals = 0;

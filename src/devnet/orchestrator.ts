@@ -56,6 +56,8 @@ export class Devnet {
   private resolveNodesDone!: () => void;
   private stopping: Promise<void> | null = null;
   private monitor: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private restarting = false;
   private client!: DevnetChainClient;
   private storage!: DevnetStorageProvider;
   private readonly log: (line: string) => void;
@@ -130,7 +132,11 @@ export class Devnet {
     for (const n of this.nodes.values()) if (n.startAtWindow === undefined) await this.spawnNode(n);
     this.log(`${this.nodes.size} nodes; chain ${this.chainUrl} at block ${head.height} (window ${window})` +
       `${this.stopWindow !== null ? `; stopping after window ${this.stopWindow}` : ''}`);
-    this.monitor = setInterval(() => { this.tick().catch((e: Error) => this.event(`monitor: ${e.message}`)); }, 1000);
+    this.monitor = setInterval(() => {
+      if (this.ticking) return; // a slow tick (starting a late miner) must not overlap the next one
+      this.ticking = true;
+      this.tick().catch((e: Error) => this.event(`monitor: ${e.message}`)).finally(() => { this.ticking = false; });
+    }, 1000);
   }
 
   get walletDir(): string { return join(this.root, 'wallets'); }
@@ -168,11 +174,16 @@ export class Devnet {
 
   /** Stops the chain (SIGTERM: it saves its state) and starts it again on the same port after downMs. */
   async restartChain(downMs = 0): Promise<void> {
-    this.event('restarting the chain');
-    await this.chain?.stop('SIGTERM', 10_000);
-    await sleep(downMs);
-    await this.startChain(false);
-    this.event(`chain back at ${this.chainUrl}`);
+    this.restarting = true;
+    try {
+      this.event('restarting the chain');
+      await this.chain?.stop('SIGTERM', 10_000);
+      await sleep(downMs);
+      await this.startChain(false);
+      this.event(`chain back at ${this.chainUrl}`);
+    } finally {
+      this.restarting = false;
+    }
   }
 
   private async addNode(name: string, role: 'miner' | 'validator', startAtWindow?: number): Promise<void> {
@@ -224,6 +235,10 @@ export class Devnet {
   private async tick(): Promise<void> {
     if (this.stopping) return;
     this.sample();
+    if (this.chain && !this.chain.running && !this.restarting) {
+      this.event(`the chain process exited (${this.chain.exit!.code ?? this.chain.exit!.signal}); starting it again:\n${this.chain.tail(5)}`);
+      await this.restartChain();
+    }
     const waiting = [...this.nodes.values()].filter((n) => n.proc === null && n.startAtWindow !== undefined);
     let window: number | null = null;
     if (waiting.length || this.stopWindow !== null) {

@@ -1,0 +1,53 @@
+// The forward passes behind LossScore: θ and θ − s·clip·α·update on the miner's assigned sequences
+// and on random ones. Deterministic compute, no I/O. Cost per evaluated miner: 4 forward passes
+// (before/after × assigned/random) over plan.own.length sequences each, in micro-batches of run.batch;
+// the "before" losses cannot be shared between miners because every miner gets its own data.
+import { applyAggregate, type SparseUpdate } from '../compress/index.js';
+import { makeBatch } from '../data/index.js';
+import { Graph, type Backend } from '../engine/index.js';
+import { createLlama, type Llama } from '../model/index.js';
+import type { RunConfig } from '../protocol/index.js';
+import { evalLoss } from '../train/step.js';
+import type { Tokens } from '../train/batches.js';
+import type { EvalPlan, LossMeasure } from './loss-score.js';
+
+export interface Evaluator {
+  be: Backend;
+  /** The shared model θ (never modified here). */
+  model: Llama;
+  /** θ + one trial update. */
+  scratch: Llama;
+  graph: Graph;
+  tokens: Tokens;
+  run: Pick<RunConfig, 'alpha' | 'batch' | 'seq' | 'codec'>;
+}
+
+export function makeEvaluator(be: Backend, model: Llama, tokens: Tokens, run: Evaluator['run']): Evaluator {
+  return { be, model, scratch: createLlama(model.config), graph: new Graph(be, false), tokens, run };
+}
+
+/** Mean loss of `m` over the sequences at `offsets`, in micro-batches of run.batch (a short last one is fine). */
+export function meanLoss(ev: Evaluator, m: Llama, offsets: readonly number[]): number {
+  let sum = 0, n = 0;
+  for (let i = 0; i < offsets.length; i += ev.run.batch) {
+    const part = offsets.slice(i, i + ev.run.batch), b = makeBatch(ev.tokens, part, ev.run.seq);
+    sum += evalLoss(ev.be, m, b.inputs, b.targets, part.length, ev.run.seq, ev.graph) * part.length;
+    n += part.length;
+  }
+  return n > 0 ? sum / n : NaN;
+}
+
+/**
+ * Losses before and after θ − step·α·clipScale·update (step: GauntletParams.scoreStep; clipScale =
+ * min(1, median norm / this norm), the aggregator's clip applied to one update).
+ */
+export function measureLosses(ev: Evaluator, update: SparseUpdate, plan: EvalPlan, step: number, clipScale: number): LossMeasure {
+  const { model, scratch, run } = ev;
+  const ownBefore = meanLoss(ev, model, plan.own), randomBefore = meanLoss(ev, model, plan.random);
+  scratch.params.set(model.params);
+  applyAggregate(scratch.params, [update], model.layout.specs, run.codec, step * run.alpha * clipScale);
+  return {
+    own: { before: ownBefore, after: meanLoss(ev, scratch, plan.own) },
+    random: { before: randomBefore, after: meanLoss(ev, scratch, plan.random) },
+  };
+}

@@ -1,0 +1,79 @@
+// LossScore (protocol.md "Gauntlet"): the loss before and after applying ONE miner's clipped update
+// with a reduced step, on (a) the miner's assigned data for the window and (b) random data. The main
+// score is the relative improvement on random data; the indicator says whether the assigned data
+// improved more (+1) or not (−1) — a miner that did not train on its own assignment (a copier, a
+// lazy or stale miner, noise) flips a coin, an honest one wins nearly always.
+// Evaluation data is seeded by (window, uid, validator hotkey): any validator's choice can be
+// recomputed, and nothing reads a clock (Templar drew it from wall-clock time).
+import { trainingOffsets, type RunConfig } from '../protocol/index.js';
+import { makeRng } from '../util/rng.js';
+import type { GauntletParams } from './params.js';
+
+export interface LossPair { before: number; after: number }
+
+export interface LossMeasure {
+  /** Mean loss on the miner's assigned sequences, before and after the trial step. */
+  own: LossPair;
+  /** Mean loss on the random sequences, before and after. */
+  random: LossPair;
+}
+
+export interface LossScore {
+  /** Relative improvement on random data: the main score. */
+  score: number;
+  ownImprovement: number;
+  randomImprovement: number;
+  /** +1 when the assigned data improved relatively more than random data, else −1. */
+  indicator: 1 | -1;
+}
+
+/** (before − after) / before; 0 when before is not a positive number. */
+export function relImprovement(p: LossPair): number {
+  return p.before > 0 && Number.isFinite(p.before) ? (p.before - p.after) / p.before : 0;
+}
+
+export function lossScore(m: LossMeasure): LossScore {
+  const own = relImprovement(m.own), random = relImprovement(m.random);
+  return { score: random, ownImprovement: own, randomImprovement: random, indicator: own > random ? 1 : -1 };
+}
+
+/** The indicator's moving average after one more value (T: ma ← (1 − α)·ma + α·x). */
+export function foldIndicator(ma: number, indicator: number, alpha: number): number {
+  return (1 - alpha) * ma + alpha * indicator;
+}
+
+/** ma / (1 − (1 − α)^n): the average the n values would have without the zero start; 0 for n = 0. */
+export function biasCorrected(ma: number, evals: number, alpha: number): number {
+  return evals > 0 ? ma / (1 - Math.pow(1 - alpha, evals)) : 0;
+}
+
+/** False once warm-up is over and the bias-corrected indicator average is below the threshold. */
+export function ownDataOk(ma: number, evals: number, p: Pick<GauntletParams, 'indicatorAlpha' | 'indicatorWarmup' | 'indicatorThreshold'>): boolean {
+  return evals < p.indicatorWarmup || biasCorrected(ma, evals, p.indicatorAlpha) >= p.indicatorThreshold;
+}
+
+/** Seed of the validator's evaluation choices for (window, uid): public, reproducible, clock-free. */
+export const evalSeed = (window: number, uid: number, validatorHotkey: string): string => `tessera/gauntlet/eval/v1:${window}:${uid}:${validatorHotkey}`;
+
+export interface EvalPlan {
+  seed: string;
+  /** Sequence offsets (train split) of the assigned batches evaluated, and of the random sequences. */
+  own: number[];
+  random: number[];
+}
+
+/**
+ * Which data a validator evaluates a miner on: `batches` of the miner's H assigned batches (all when
+ * H ≤ batches), picked by the seed, and as many random sequences from the same split.
+ */
+export function evalPlan(run: Pick<RunConfig, 'seed' | 'innerSteps' | 'batch' | 'seq'>, window: number, uid: number, validatorHotkey: string,
+  nTokens: number, batches: number): EvalPlan {
+  const seed = evalSeed(window, uid, validatorHotkey), rng = makeRng(seed);
+  const assigned = trainingOffsets(run, uid, window, nTokens);
+  const picked = new Set<number>();
+  const want = Math.min(assigned.length, Math.max(1, batches));
+  while (picked.size < want) picked.add(rng.nextInt(assigned.length));
+  const own = [...picked].sort((a, b) => a - b).flatMap((h) => assigned[h]!);
+  const random = own.map(() => rng.nextInt(nTokens - run.seq));
+  return { seed, own, random };
+}

@@ -1,0 +1,83 @@
+// The Gauntlet's constants (protocol.md "Gauntlet"; (T) = what Templar uses). Every receipt carries
+// the parameters it was computed with, so a change of defaults never breaks recomputing old receipts.
+import { TesseraError } from '../util/errors.js';
+
+export interface GauntletParams {
+  /** Trial step of one miner's update, as a fraction of the outer α (T: 0.2). */
+  scoreStep: number;
+  /** Weight of the newest own-vs-random indicator (±1) in its moving average (T: 0.05). */
+  indicatorAlpha: number;
+  /** Evaluations before the own-data threshold applies (the moving average is bias-corrected). */
+  indicatorWarmup: number;
+  /**
+   * After warm-up, no reward while the bias-corrected indicator average ma / (1 − (1 − α)^n) is below
+   * this: 0.5 asks for at least ~75% "own data beats random" outcomes (a coin-flipping free-rider
+   * averages 0 ± 0.16 at steady state).
+   */
+  indicatorThreshold: number;
+  /** OpenSkill Plackett-Luce (T: beta 7, tau 0.1; mu 25, sigma 25/3 are the library defaults). */
+  openskillBeta: number;
+  openskillTau: number;
+  /** Probe distance (in typical per-window changes) at which the sync score reaches 0 (T: 3). */
+  syncMaxBehind: number;
+  /** Top-k index overlap (|A∩B| / k) at which an upload counts as a copy of an earlier one. */
+  copyThreshold: number;
+  /** Own earlier uploads (windows) an upload is compared with: a re-sent old update is a copy too. */
+  copyLookback: number;
+  /** Values in the bottom-k sketch of an upload's index set (overlap estimate ± ~1/√size). */
+  sketchSize: number;
+  /** Consecutive evaluations with a negative main score that zero the final score. */
+  negativeStreak: number;
+  /** An update whose norm exceeds this multiple of the window's median norm is rejected. */
+  normOutlier: number;
+  /** Missing or late upload: moving average and final score are multiplied by this (T: 0.75). */
+  missingSlash: number;
+  /** Invalid or copied upload: moving average multiplied by this (T: 0.5 for index similarity). */
+  offenceSlash: number;
+  /** Share of the weight for the aggregated peers (the rest to reserves) and the ramp top/bottom (T: 0.75, 2). */
+  peerShare: number;
+  peerTopRatio: number;
+  /** Geometric decay of the reserves' weights (T: 0.75). */
+  reserveDecay: number;
+  /** Windows without any upload after which a miner's state is dropped (a fresh start if it returns). */
+  inactiveReset: number;
+}
+
+export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
+  scoreStep: 0.2,
+  indicatorAlpha: 0.05,
+  indicatorWarmup: 5,
+  indicatorThreshold: 0.5,
+  openskillBeta: 7,
+  openskillTau: 0.1,
+  syncMaxBehind: 3,
+  copyThreshold: 0.5,
+  copyLookback: 3,
+  sketchSize: 64,
+  negativeStreak: 2,
+  normOutlier: 5,
+  missingSlash: 0.75,
+  offenceSlash: 0.5,
+  peerShare: 0.75,
+  peerTopRatio: 2,
+  reserveDecay: 0.75,
+  inactiveReset: 50,
+});
+
+/** Throws a TesseraError naming the first parameter out of its range. */
+export function checkParams(p: GauntletParams): void {
+  const ranges: [keyof GauntletParams, number, number, boolean][] = [
+    ['scoreStep', 0, 10, false], ['indicatorAlpha', 0, 1, false], ['indicatorWarmup', 0, 1e6, true], ['indicatorThreshold', -1, 1, false],
+    ['openskillBeta', 0, 1e3, false], ['openskillTau', 0, 1e3, false], ['syncMaxBehind', 0, 1e6, false], ['copyThreshold', 0, 1, false],
+    ['copyLookback', 0, 64, true], ['sketchSize', 1, 4096, true], ['negativeStreak', 1, 1e6, true], ['normOutlier', 1, 1e6, false],
+    ['missingSlash', 0, 1, false], ['offenceSlash', 0, 1, false], ['peerShare', 0, 1, false], ['peerTopRatio', 1, 1e6, false],
+    ['reserveDecay', 0, 1, false], ['inactiveReset', 1, 1e9, true],
+  ];
+  for (const [k, lo, hi, int] of ranges) {
+    const v = p[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (int && !Number.isInteger(v))) {
+      throw new TesseraError(`gauntlet parameter ${k} = ${String(v)} is outside [${lo}, ${hi}]${int ? ' (integer)' : ''}`);
+    }
+  }
+  if (p.scoreStep === 0 || p.indicatorAlpha === 0 || p.openskillBeta === 0) throw new TesseraError('gauntlet scoreStep, indicatorAlpha and openskillBeta must be > 0');
+}

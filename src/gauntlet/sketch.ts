@@ -1,0 +1,68 @@
+// Cheap, exact-to-recompute summaries of a SparseLoCo update: its L2 norm (as the aggregator defines
+// it) and a bottom-k sketch of its top-k index set. Two sketches estimate the overlap |A∩B| / k of
+// the index sets (Broder's bottom-k Jaccard estimate; error ~ 1/√size): honest miners overlap ~10%
+// (shared large-gradient coordinates), a copy or a re-sent old update overlaps 100%.
+import { chunksOf, type CodecConfig, type SparseUpdate, type TensorShape } from '../compress/index.js';
+
+/** ‖update‖₂ = sqrt(Σ_t Σ_b n_tb · table_tb²) in float64, tensors then bins (compress/aggregate.ts's peer norm). */
+export function updateNorm(update: SparseUpdate): number {
+  let s = 0;
+  for (const t of update.tensors) {
+    const n = [0, 0, 0, 0];
+    for (let j = 0; j < t.codes.length; j++) n[t.codes[j]! & 3]! += 1;
+    for (let b = 0; b < 4; b++) if (n[b]! > 0) s += n[b]! * t.table[b]! * t.table[b]!;
+  }
+  return Math.sqrt(s);
+}
+
+/** murmur3's 32-bit finalizer: a bijective mix of a u32. */
+function fmix32(h: number): number {
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Hash of a kept position (tensor t, chunk c, chunk-local index p). */
+const keyHash = (t: number, c: number, p: number): number => fmix32(Math.imul(t + 1, 0x9e3779b1) ^ fmix32(Math.imul(c + 1, 0x27d4eb2f) ^ p));
+
+/**
+ * The `size` smallest distinct hashes of the update's kept positions, ascending. The chunk of each kept
+ * value comes from the codec geometry (every chunk keeps exactly k values), so equal index sets give
+ * equal sketches whatever the values or the window.
+ */
+export function indexSketch(update: SparseUpdate, shapes: readonly TensorShape[], cfg: CodecConfig, size: number): number[] {
+  const best = new Uint32Array(size);
+  let n = 0;
+  const offer = (h: number): void => {
+    if (n === size && h >= best[size - 1]!) return;
+    let lo = 0, hi = n;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (best[mid]! < h) lo = mid + 1; else hi = mid; }
+    if (lo < n && best[lo] === h) return;
+    const end = Math.min(n, size - 1);
+    best.copyWithin(lo + 1, lo, end);
+    best[lo] = h;
+    if (n < size) n++;
+  };
+  update.tensors.forEach((t, ti) => {
+    const chunks = chunksOf(shapes[ti]!, cfg);
+    let j = 0;
+    chunks.forEach((ch, c) => { for (let q = 0; q < ch.k && j < t.idx.length; q++, j++) offer(keyHash(ti, c, t.idx[j]!)); });
+  });
+  return Array.from(best.subarray(0, n));
+}
+
+/**
+ * Estimated overlap |A∩B| / |A| of two index sets of equal size from their sketches: Jaccard J from
+ * the bottom-k of the union, then 2J / (1 + J). Exact when both sets are smaller than the sketch.
+ */
+export function sketchOverlap(a: readonly number[], b: readonly number[]): number {
+  const k = Math.max(a.length, b.length);
+  if (k === 0) return 0;
+  const inB = new Set(b), inA = new Set(a);
+  const union = [...new Set([...a, ...b])].sort((x, y) => x - y).slice(0, k);
+  let both = 0;
+  for (const h of union) if (inA.has(h) && inB.has(h)) both++;
+  const J = both / union.length;
+  return (2 * J) / (1 + J);
+}
