@@ -87,14 +87,19 @@ export function devnetCommand(): Command {
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGHUP', () => onSignal('SIGHUP')); // terminal closed: stop in order rather than die and orphan the nodes
       viewing = tty;
+      if (tty) process.stdout.write('\x1b[2J');
       let lastLine = 0;
+      let finished = false;
       const draw = async (): Promise<void> => {
         const s = await net.snapshot();
-        if (viewing) process.stdout.write(`\x1b[H\x1b[2J${renderFrame(s)}\n`);
+        if (finished) return; // the final frame is printed below
+        // Home, each line then clear-to-end-of-line, then clear below: redraws in place without flicker.
+        if (viewing) process.stdout.write(`\x1b[H${renderFrame(s).split('\n').map((l) => `${l}\x1b[K`).join('\n')}\n\x1b[J`);
         else if (Date.now() - lastLine >= 5000) { console.log(renderLine(s)); lastLine = Date.now(); }
       };
       const timer = setInterval(() => { if (!stopRequested) draw().catch(() => {}); }, 1000);
       await net.done;
+      finished = true;
       clearInterval(timer);
       viewing = false;
       const s = await net.snapshot();

@@ -17,7 +17,7 @@ import { benchNetworkCommand } from './bench-network.js';
 const program = new Command('tessera')
   .description('tessera: pre-train LLaMA-style models across machines that do not trust each other')
   .showHelpAfterError('(run with --help for usage)');
-program.addCommand(startCommand());
+program.addCommand(startCommand().description('single-node training: prepare the bundled corpus if needed, then train on it with live progress (npm start runs `tessera devnet`)'));
 program.addCommand(dataCommand());
 program.addCommand(modelCommand());
 program.addCommand(trainCommand());

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { DevnetChainClient, loadState, metagraphOf, type Metagraph } from '../chain/index.js';
 import { prepareData } from '../data/index.js';
 import type { NodeConfig, RunConfig } from '../neurons/types.js';
+import { windowOf } from '../protocol/index.js';
 import { createWallet, keyfilePath, loadWallet, signer } from '../wallet/index.js';
 import { TesseraError } from '../util/errors.js';
 import { checkResume, DEVNET_DEFAULTS, makeRunConfig, readRecord, writeRecord, type DevnetOptions, type DevnetRecord } from './config.js';
@@ -127,7 +128,7 @@ export class Devnet {
     for (const name of miners) await this.client.register(signer(await loadWallet(this.walletDir, name)));
 
     const head = await this.client.head();
-    const window = Math.floor(head.height / this.run.blocksPerWindow);
+    const window = windowOf(head.height, this.run.blocksPerWindow);
     if (this.opts.windows !== undefined) this.stopWindow = window + this.opts.windows;
     for (const n of this.nodes.values()) if (n.startAtWindow === undefined) await this.spawnNode(n);
     this.log(`${this.nodes.size} nodes; chain ${this.chainUrl} at block ${head.height} (window ${window})` +
@@ -243,7 +244,7 @@ export class Devnet {
     let window: number | null = null;
     if (waiting.length || this.stopWindow !== null) {
       const head = await this.client.head().catch(() => null);
-      if (head) window = Math.floor(head.height / this.run.blocksPerWindow);
+      if (head) window = windowOf(head.height, this.run.blocksPerWindow);
     }
     if (window !== null) {
       for (const n of waiting) {
@@ -307,7 +308,7 @@ export class Devnet {
     const block = m?.block ?? null;
     return {
       at: Date.now(), root: this.root, chainUrl: this.chainUrl, storage: this.storageLine, block,
-      window: block === null ? null : Math.floor(block / this.run.blocksPerWindow), blocksPerWindow: this.run.blocksPerWindow,
+      window: block === null ? null : windowOf(block, this.run.blocksPerWindow), blocksPerWindow: this.run.blocksPerWindow,
       lastEpoch: m?.lastEpoch ?? null, nodes: rows, stopWindow: this.stopWindow,
       agreement: fingerprintAgreement([...this.nodes.values()].map((n) => readFingerprints(n.dataDir))), events: [...this.events],
     };

@@ -39,6 +39,8 @@ export interface GauntletParams {
   peerTopRatio: number;
   /** Geometric decay of the reserves' weights (T: 0.75). */
   reserveDecay: number;
+  /** A penalty bars weight and peer selection in its window and the next penaltyMemory − 1 ones. */
+  penaltyMemory: number;
   /** Windows without any upload after which a miner's state is dropped (a fresh start if it returns). */
   inactiveReset: number;
 }
@@ -61,6 +63,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
   peerShare: 0.75,
   peerTopRatio: 2,
   reserveDecay: 0.75,
+  penaltyMemory: 2,
   inactiveReset: 50,
 });
 
@@ -71,7 +74,7 @@ export function checkParams(p: GauntletParams): void {
     ['openskillBeta', 0, 1e3, false], ['openskillTau', 0, 1e3, false], ['syncMaxBehind', 0, 1e6, false], ['copyThreshold', 0, 1, false],
     ['copyLookback', 0, 64, true], ['sketchSize', 1, 4096, true], ['negativeStreak', 1, 1e6, true], ['normOutlier', 1, 1e6, false],
     ['missingSlash', 0, 1, false], ['offenceSlash', 0, 1, false], ['peerShare', 0, 1, false], ['peerTopRatio', 1, 1e6, false],
-    ['reserveDecay', 0, 1, false], ['inactiveReset', 1, 1e9, true],
+    ['reserveDecay', 0, 1, false], ['penaltyMemory', 0, 1e6, true], ['inactiveReset', 1, 1e9, true],
   ];
   for (const [k, lo, hi, int] of ranges) {
     const v = p[k];

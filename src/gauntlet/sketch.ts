@@ -53,12 +53,13 @@ export function indexSketch(update: SparseUpdate, shapes: readonly TensorShape[]
 }
 
 /**
- * Estimated overlap |A∩B| / |A| of two index sets of equal size from their sketches: Jaccard J from
- * the bottom-k of the union, then 2J / (1 + J). Exact when both sets are smaller than the sketch.
+ * Estimated overlap |A∩B| / |A| of two index sets of equal size from their `size`-value sketches:
+ * Jaccard J from the bottom-`size` of the union, then 2J / (1 + J). Exact when the sets themselves are
+ * smaller than the sketch (the sketches then hold them whole).
  */
-export function sketchOverlap(a: readonly number[], b: readonly number[]): number {
-  const k = Math.max(a.length, b.length);
-  if (k === 0) return 0;
+export function sketchOverlap(a: readonly number[], b: readonly number[], size = Math.max(a.length, b.length)): number {
+  const k = size;
+  if (k === 0 || (a.length === 0 && b.length === 0)) return 0;
   const inB = new Set(b), inA = new Set(a);
   const union = [...new Set([...a, ...b])].sort((x, y) => x - y).slice(0, k);
   let both = 0;

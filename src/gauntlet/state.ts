@@ -23,6 +23,8 @@ export interface MinerState {
   negStreak: number;
   /** Penalties so far, by kind. */
   penalties: Record<PenaltyKind, number>;
+  /** Last window with a penalty (−1: none). */
+  lastPenalty: number;
   /** Last window with an upload seen (valid or not), and the last evaluated window. */
   lastSeen: number;
   lastEval: number;
@@ -43,7 +45,7 @@ export const emptyState = (): GauntletState => ({ version: 1, window: -1, miners
 export function freshMiner(rating: Rating, window: number): MinerState {
   return {
     rating: { ...rating }, ma: 0, evals: 0, sync: 0, final: 0, negStreak: 0,
-    penalties: { missing: 0, late: 0, invalid: 0, copied: 0, negative: 0, out_of_sync: 0 }, lastSeen: window, lastEval: -1, history: [],
+    penalties: { missing: 0, late: 0, invalid: 0, copied: 0, negative: 0, out_of_sync: 0 }, lastPenalty: -1, lastSeen: window, lastEval: -1, history: [],
   };
 }
 
@@ -64,7 +66,7 @@ function minerError(m: unknown): string | null {
   const r = m as Record<string, unknown>, rt = r.rating as Record<string, unknown> | undefined;
   if (!rt || !num(rt.mu) || !num(rt.sigma) || !(rt.sigma > 0)) return 'rating must be {mu, sigma > 0}';
   for (const k of ['ma', 'sync', 'final'] as const) if (!num(r[k])) return `${k} must be a finite number`;
-  for (const k of ['evals', 'negStreak', 'lastSeen', 'lastEval'] as const) if (!int(r[k])) return `${k} must be an integer`;
+  for (const k of ['evals', 'negStreak', 'lastPenalty', 'lastSeen', 'lastEval'] as const) if (!int(r[k])) return `${k} must be an integer`;
   const p = r.penalties as Record<string, unknown> | undefined;
   if (!p || !PENALTY_KINDS.every((k) => int(p[k]))) return 'penalties must count every kind';
   if (!Array.isArray(r.history) || !r.history.every((h: { window?: unknown; sketch?: unknown }) => int(h?.window) && Array.isArray(h.sketch) && h.sketch.every(int))) {

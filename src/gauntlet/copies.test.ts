@@ -1,0 +1,57 @@
+// Index sketches and copy detection: a copy (any values, same kept positions) has overlap 1, distinct
+// updates overlap little, the later uploader is the offender (ties → higher uid), and re-sending an
+// old update — one's own or another's — is a copy too.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compress, type CodecConfig, type SparseUpdate } from '../compress/index.js';
+import { makeRng } from '../util/rng.js';
+import { detectCopies, indexSketch, sketchOverlap, updateNorm } from './index.js';
+
+const cfg: CodecConfig = { tile: 8, vectorChunk: 64, topk: 8, beta: 0.9 };
+const specs = [{ offset: 0, shape: [32, 32] as [number, number] }, { offset: 1024, shape: [128] as [number] }];
+const shapes = specs.map((s) => s.shape);
+const N = 1024 + 128;
+
+function update(seed: string): SparseUpdate {
+  const rng = makeRng(seed);
+  return compress(Float32Array.from({ length: N }, () => rng.normal()), new Float32Array(N), specs, cfg, 'ts');
+}
+
+test('update norm as the aggregator defines it', () => {
+  const u: SparseUpdate = { tensors: [{ idx: Uint16Array.of(0, 1, 2), codes: Uint8Array.of(0, 3, 3), table: Float32Array.of(2, 0, 0, -1) }] };
+  assert.equal(updateNorm(u), Math.sqrt(4 + 1 + 1));
+});
+
+test('sketches: equal index sets ⇒ equal sketches whatever the values; overlap estimates', () => {
+  const a = update('a'), b = update('b');
+  const scaled: SparseUpdate = { tensors: a.tensors.map((t) => ({ idx: t.idx, codes: t.codes, table: t.table.map((x) => -50 * x) })) };
+  const sa = indexSketch(a, shapes, cfg, 64);
+  assert.equal(sa.length, 64);
+  assert.ok(sa.every((h, i) => i === 0 || h > sa[i - 1]!), 'ascending and distinct');
+  assert.deepEqual(indexSketch(scaled, shapes, cfg, 64), sa);
+  assert.equal(sketchOverlap(sa, sa), 1);
+  const o = sketchOverlap(sa, indexSketch(b, shapes, cfg, 64));
+  assert.ok(o < 0.3, `independent random updates overlap ${o}`);
+  // Small sets (fewer kept values than the sketch holds) are compared exactly: 3 of 4 shared → J = 3/5.
+  assert.equal(sketchOverlap([1, 2, 3, 4], [2, 3, 4, 9], 64), (2 * 0.6) / 1.6);
+});
+
+test('copy detection: the later sighting is the offender, ties go against the higher uid', () => {
+  const s1 = indexSketch(update('x'), shapes, cfg, 64), s2 = indexSketch(update('y'), shapes, cfg, 64);
+  const r = detectCopies(10, [
+    { uid: 3, landedAt: 2000, sketch: s1 }, { uid: 1, landedAt: 1000, sketch: s1 }, { uid: 2, landedAt: 1000, sketch: s2 }, { uid: 7, landedAt: 1000, sketch: s2 },
+  ], [], 0.5, 64);
+  assert.deepEqual([...r.offenders.keys()].sort(), [3, 7]);
+  assert.deepEqual(r.offenders.get(3), { source: 1, sourceWindow: 10, overlap: 1 });
+  assert.equal(r.offenders.get(7)!.source, 2);
+  assert.equal(r.maxOverlap.get(1), 1, 'the original also shows its overlap');
+});
+
+test('re-sending an old update (own or another miner\'s) is a copy of that window', () => {
+  const old = indexSketch(update('old'), shapes, cfg, 64), fresh = indexSketch(update('fresh'), shapes, cfg, 64);
+  const r = detectCopies(12, [{ uid: 4, landedAt: 5, sketch: old }, { uid: 5, landedAt: 6, sketch: fresh }], [{ uid: 4, window: 10, sketch: old }, { uid: 5, window: 11, sketch: indexSketch(update('prev'), shapes, cfg, 64) }], 0.5, 64);
+  assert.deepEqual(r.offenders.get(4), { source: 4, sourceWindow: 10, overlap: 1 });
+  assert.equal(r.offenders.has(5), false);
+  const stolen = detectCopies(12, [{ uid: 6, landedAt: 1, sketch: old }], [{ uid: 4, window: 11, sketch: old }], 0.5, 64);
+  assert.deepEqual(stolen.offenders.get(6), { source: 4, sourceWindow: 11, overlap: 1 });
+});

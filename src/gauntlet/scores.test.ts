@@ -1,0 +1,101 @@
+// The Gauntlet's scalar pieces on hand-computed cases: LossScore and the own-data indicator, its
+// bias-corrected moving average and warm-up, the seeded evaluation plan, the sync score, OpenSkill
+// ranks and updates, final scores and the weight schedule.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ordinal, rate, rating } from 'openskill';
+import { trainingOffsets } from '../protocol/index.js';
+import {
+  biasCorrected, evalPlan, finalScore, foldChange, foldIndicator, GAUNTLET_DEFAULTS, lossScore, matchRanks, newRating, ordinalOf, ownDataOk,
+  rateMatch, relImprovement, shapeWeights, syncScore, windowsBehind,
+} from './index.js';
+
+const close = (a: number, b: number, eps = 1e-12): void => assert.ok(Math.abs(a - b) <= eps, `${a} ≠ ${b}`);
+
+test('LossScore: relative improvements and the own-vs-random indicator', () => {
+  close(relImprovement({ before: 4, after: 3 }), 0.25);
+  close(relImprovement({ before: 2, after: 2.5 }), -0.25);
+  assert.equal(relImprovement({ before: 0, after: 1 }), 0);
+  assert.equal(relImprovement({ before: NaN, after: 1 }), 0);
+  const honest = lossScore({ own: { before: 5, after: 4 }, random: { before: 5, after: 4.5 } });
+  close(honest.score, 0.1); close(honest.ownImprovement, 0.2);
+  assert.equal(honest.indicator, 1);
+  const lazy = lossScore({ own: { before: 5, after: 4.6 }, random: { before: 4, after: 3.6 } });
+  close(lazy.score, 0.1);
+  assert.equal(lazy.indicator, -1, 'equal relative improvements do not beat random');
+});
+
+test('indicator moving average: α 0.05 from 0, bias correction and the warm-up gate', () => {
+  const a = 0.05;
+  let ma = 0;
+  ma = foldIndicator(ma, 1, a); close(ma, 0.05);
+  ma = foldIndicator(ma, 1, a); close(ma, 0.0975);
+  close(biasCorrected(ma, 2, a), 1, 1e-12);
+  ma = foldIndicator(ma, -1, a); close(ma, 0.0975 * 0.95 - 0.05);
+  close(biasCorrected(ma, 3, a), (0.0975 * 0.95 - 0.05) / (1 - 0.95 ** 3));
+  assert.equal(biasCorrected(0.3, 0, a), 0);
+  const p = { indicatorAlpha: a, indicatorWarmup: 3, indicatorThreshold: 0.5 };
+  assert.equal(ownDataOk(-0.05, 1, p), true, 'no verdict during warm-up');
+  assert.equal(ownDataOk(foldIndicator(foldIndicator(foldIndicator(0, 1, a), 1, a), 1, a), 3, p), true);
+  // +1, +1, −1: bias-corrected (0.05·0.95² + 0.05·0.95 − 0.05) / (1 − 0.95³) ≈ 0.316 < 0.5.
+  assert.equal(ownDataOk(foldIndicator(foldIndicator(foldIndicator(0, 1, a), 1, a), -1, a), 3, p), false);
+});
+
+test('evaluation plan: seeded by (window, uid, validator hotkey), assigned batches are the miner\'s own', () => {
+  const run = { seed: 7, innerSteps: 6, batch: 3, seq: 16 }, N = 50_000;
+  const a = evalPlan(run, 12, 4, 'hk-A', N, 2);
+  assert.deepEqual(evalPlan(run, 12, 4, 'hk-A', N, 2), a, 'deterministic');
+  assert.equal(a.own.length, 6);
+  assert.equal(a.random.length, 6);
+  const assigned = trainingOffsets(run, 4, 12, N);
+  for (let i = 0; i < a.own.length; i += 3) assert.ok(assigned.some((b) => b.join() === a.own.slice(i, i + 3).join()), 'whole assigned batches');
+  assert.ok(a.random.every((o) => Number.isInteger(o) && o >= 0 && o < N - run.seq));
+  for (const other of [evalPlan(run, 12, 4, 'hk-B', N, 2), evalPlan(run, 13, 4, 'hk-A', N, 2), evalPlan(run, 12, 5, 'hk-A', N, 2)]) {
+    assert.notDeepEqual(other.random, a.random);
+  }
+  assert.equal(evalPlan(run, 12, 4, 'hk-A', N, 99).own.length, 18, 'all batches when H ≤ batches');
+});
+
+test('sync score: windows behind in units of a typical change; 3 behind → 0', () => {
+  assert.equal(windowsBehind([1, 2, 3], [1, 2, 3], 0), 0, 'identical is 0 behind even with no change');
+  close(windowsBehind([1, 2, 3], [1.3, 2, 2.7], 0.1)!, 2);
+  assert.equal(windowsBehind([1, 2], [1, 2.5], 0), null);
+  assert.equal(windowsBehind([1, 2], [1], 0.1), null, 'malformed probe');
+  close(syncScore(0, 3), 1); close(syncScore(1.5, 3), 0.5); assert.equal(syncScore(3, 3), 0); assert.equal(syncScore(7, 3), 0);
+  assert.equal(syncScore(null, 3), 0);
+  close(foldChange(null, 0.4), 0.4); close(foldChange(0.4, 0.9), 0.5);
+});
+
+test('OpenSkill: competition ranks from scores (nulls last) and Plackett-Luce updates as the library computes them', () => {
+  const ranks = matchRanks([{ uid: 4, score: 0.1 }, { uid: 2, score: null }, { uid: 9, score: 0.3 }, { uid: 1, score: 0.1 }, { uid: 3, score: null }]);
+  assert.deepEqual([...ranks].sort((a, b) => a[0] - b[0]), [[1, 2], [2, 4], [3, 4], [4, 2], [9, 1]]);
+  close(ordinalOf(newRating()), 0, 1e-9);
+  const r = rateMatch(new Map(), new Map([[1, 1], [2, 2], [3, 3]]), GAUNTLET_DEFAULTS);
+  const direct = rate([[rating()], [rating()], [rating()]], { rank: [1, 2, 3], beta: 7, tau: 0.1 });
+  for (const [i, u] of [1, 2, 3].entries()) assert.deepEqual(r.get(u), { mu: direct[i]![0]!.mu, sigma: direct[i]![0]!.sigma });
+  assert.ok(r.get(1)!.mu > 25 && r.get(3)!.mu < 25 && ordinal(r.get(1)!) > ordinal(r.get(2)!));
+  const tied = rateMatch(new Map(), new Map([[5, 1], [6, 1]]), GAUNTLET_DEFAULTS);
+  close(tied.get(5)!.mu, tied.get(6)!.mu);
+  assert.deepEqual(rateMatch(new Map([[8, { mu: 30, sigma: 2 }]]), new Map([[8, 1]]), GAUNTLET_DEFAULTS).get(8), { mu: 30, sigma: 2 }, 'one player: no match');
+});
+
+test('final score: negative ordinal or average gives 0, never a positive product of negatives', () => {
+  close(finalScore(10, 0.5, 0.8), 4);
+  assert.equal(finalScore(-10, -0.5, 1), 0);
+  assert.equal(finalScore(10, -0.5, 1), 0);
+  assert.equal(finalScore(-3, 0.5, 1), 0);
+  assert.equal(finalScore(10, 0.5, 0), 0);
+});
+
+test('weights: peers on a 2:1 ramp share 75%, reserves decay 0.75 and share 25%, the rest 0', () => {
+  const finals = new Map([[1, 9], [2, 7], [3, 5], [4, 3], [5, 2], [6, 1], [7, 0], [8, -4]]);
+  const { uids, weights } = shapeWeights(finals, 3, 2, GAUNTLET_DEFAULTS);
+  assert.deepEqual(uids, [1, 2, 3, 4, 5]);
+  const want = [0.75 * 2 / 4.5, 0.75 * 1.5 / 4.5, 0.75 * 1 / 4.5, 0.25 / 1.75, 0.25 * 0.75 / 1.75];
+  weights.forEach((w, i) => close(w, want[i]!, 1e-12));
+  close(weights.reduce((a, b) => a + b, 0), 1, 1e-12);
+  // Reserves never outweigh the weakest peer: with one peer and ramp, a big reserve share is capped.
+  const capped = shapeWeights(new Map([[1, 5], [2, 4]]), 1, 1, { peerShare: 0.3, peerTopRatio: 2, reserveDecay: 0.75 });
+  assert.ok(capped.weights[1]! < capped.weights[0]!);
+  assert.deepEqual(shapeWeights(new Map([[1, 0], [2, -1]]), 3, 2, GAUNTLET_DEFAULTS), { uids: [], weights: [] });
+});

@@ -1,0 +1,37 @@
+// From ratings to rewards. Final score = max(0, ordinal) × max(0, indicator average) × sync (T uses
+// the raw ordinal; clamping it keeps a negative ordinal times a zero-clamped average from meaning
+// anything, and says plainly "the rating is confident this miner is below a newcomer → no reward").
+// Weights (T's piecewise schedule): the top maxPeers positive final scores share peerShare on a linear
+// ramp (best = peerTopRatio × worst); the next reserves share the rest with geometric decay, never
+// above the weakest peer; everyone else — penalized, zero or negative — gets 0.
+
+export function finalScore(ordinal: number, ma: number, sync: number): number {
+  return Math.max(0, ordinal) * Math.max(0, ma) * Math.max(0, Math.min(1, sync));
+}
+
+/** Uids ranked by score (higher first; ties → lower uid), only those with a score above 0. */
+export function rankPositive(scores: ReadonlyMap<number, number>): number[] {
+  return [...scores].filter(([, s]) => s > 0 && Number.isFinite(s)).sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([u]) => u);
+}
+
+export interface WeightShape { peerShare: number; peerTopRatio: number; reserveDecay: number }
+
+/** Weights summing to 1 (ascending uids), or empty when no miner has a positive final score. */
+export function shapeWeights(finals: ReadonlyMap<number, number>, maxPeers: number, reserves: number, p: WeightShape): { uids: number[]; weights: number[] } {
+  const ranked = rankPositive(finals);
+  const peers = ranked.slice(0, maxPeers), res = ranked.slice(maxPeers, maxPeers + reserves);
+  const w = new Map<number, number>();
+  const n = peers.length;
+  const ramp = peers.map((_, i) => (n === 1 ? 1 : p.peerTopRatio + ((1 - p.peerTopRatio) * i) / (n - 1)));
+  const rampSum = ramp.reduce((a, b) => a + b, 0);
+  peers.forEach((u, i) => w.set(u, (p.peerShare * ramp[i]!) / rampSum));
+  if (res.length > 0) {
+    const decay = res.map((_, i) => Math.pow(p.reserveDecay, i)), decaySum = decay.reduce((a, b) => a + b, 0);
+    res.forEach((u, i) => w.set(u, ((1 - p.peerShare) * decay[i]!) / decaySum));
+    const minPeer = Math.min(...peers.map((u) => w.get(u)!)), maxRes = Math.max(...res.map((u) => w.get(u)!));
+    if (maxRes > minPeer) for (const u of res) w.set(u, (w.get(u)! * minPeer * p.reserveDecay) / maxRes);
+  }
+  const total = [...w.values()].reduce((a, b) => a + b, 0);
+  const uids = [...w.keys()].sort((a, b) => a - b);
+  return { uids, weights: total > 0 ? uids.map((u) => w.get(u)! / total) : [] };
+}

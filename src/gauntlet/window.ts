@@ -1,0 +1,198 @@
+// One window of the Gauntlet as a pure function: (state, measured inputs, params) → (state, result).
+// Inputs are what the validator observed and measured (upload status, sighting order, norms, index
+// sketches, losses, probe distances); everything after that — penalties, the rating match, moving
+// averages, final scores, weights, the next peer list — is decided here, so a receipt holding the
+// inputs and the state before reproduces every number (receipt.ts).
+//
+// Penalties and their effect (the uid also takes the last place in the window's match unless noted):
+//   missing      no upload seen by the deadline (miners the Gauntlet already knows) ma, final × missingSlash
+//   late         landed after the deadline                                          ma, final × missingSlash
+//   invalid      payload rejected, non-finite trial loss, or norm > normOutlier × median  ma × offenceSlash, final 0
+//   copied       index overlap ≥ copyThreshold with an earlier upload (copies.ts)    ma × offenceSlash, final 0
+//   negative     main score < 0 in negativeStreak consecutive evaluations (ranked by score)      final 0
+//   out_of_sync  sync score 0: ≥ syncMaxBehind windows behind or no usable probe (ranked by score) final 0
+// Not a penalty but also final 0: after warm-up, an own-data indicator average below the threshold.
+// Any penalty also bars weight and peer selection for penaltyMemory windows.
+import { medianOf } from '../compress/index.js';
+import { detectCopies, type PastUpload } from './copies.js';
+import { biasCorrected, foldIndicator, lossScore, ownDataOk, type EvalPlan, type LossMeasure } from './loss-score.js';
+import type { GauntletParams } from './params.js';
+import { matchRanks, newRating, ordinalOf, rateMatch, type MatchEntry } from './ratings.js';
+import { cloneState, freshMiner, type GauntletState, type MinerState, type PenaltyKind, type Rating } from './state.js';
+import { syncScore } from './sync-score.js';
+import { finalScore, shapeWeights } from './weights.js';
+
+export type UploadStatus = 'ok' | 'missing' | 'late' | 'invalid';
+
+/** Trial-step measurements of one evaluated upload. */
+export interface Measured {
+  plan: EvalPlan;
+  /** min(1, median norm / norm): the aggregator's clip, applied to the trial step. */
+  clipScale: number;
+  losses: LossMeasure;
+  /** Windows behind from the miner's probe (sync-score.ts); null: no usable probe. */
+  behind: number | null;
+}
+
+export interface MinerInput {
+  uid: number;
+  status: UploadStatus;
+  /** Why the upload is not ok (the verifier's reason and detail). */
+  detail?: string;
+  /** Chain-time bound of the scan that first saw the upload; null when never seen in time. */
+  landedAt: number | null;
+  /** ok uploads: ‖update‖ and its index sketch (sketch.ts). */
+  norm?: number;
+  sketch?: number[];
+  /** ok uploads the validator could afford to evaluate this window. */
+  measured?: Measured;
+}
+
+export interface WindowInputs {
+  window: number;
+  validator: { uid: number; hotkey: string };
+  maxPeers: number;
+  reserves: number;
+  /** One entry per candidate miner (ascending uid). */
+  miners: MinerInput[];
+}
+
+export interface Penalty { kind: PenaltyKind; reason: string }
+
+export interface MinerResult {
+  uid: number;
+  status: UploadStatus;
+  evaluated: boolean;
+  score: number | null;
+  ownImprovement: number | null;
+  randomImprovement: number | null;
+  indicator: 1 | -1 | null;
+  /** Place in the window's match (1 = best); null when not in it. */
+  rank: number | null;
+  ratingBefore: Rating;
+  ratingAfter: Rating;
+  ordinal: number;
+  ma: number;
+  maCorrected: number;
+  evals: number;
+  /** Why the own-data check withholds the reward (null: it does not). */
+  gate: string | null;
+  sync: number;
+  behind: number | null;
+  maxOverlap: number | null;
+  penalties: Penalty[];
+  final: number;
+}
+
+export interface WindowResult {
+  window: number;
+  medianNorm: number;
+  miners: MinerResult[];
+  /** Uploads fit for this window's aggregate, best first (at most maxPeers): clean, positive, passing. */
+  aggregate: number[];
+  /** The next window's peers and reserves (ascending uids). */
+  peers: number[];
+  reserves: number[];
+  weights: { uids: number[]; weights: number[] };
+  /** Miners forgotten after inactiveReset windows without an upload. */
+  dropped: number[];
+}
+
+const OFFENCES: readonly PenaltyKind[] = ['missing', 'late', 'invalid', 'copied'];
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+
+export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletParams): { state: GauntletState; result: WindowResult } {
+  const W = inp.window, s = cloneState(prev);
+  if (prev.window >= W) throw new RangeError(`gauntlet: window ${W} scored after window ${prev.window}`);
+  s.window = W;
+  const ins = [...inp.miners].sort((a, b) => a.uid - b.uid);
+  ins.forEach((m, i) => { if (i > 0 && ins[i - 1]!.uid === m.uid) throw new RangeError(`gauntlet: uid ${m.uid} listed twice`); });
+  const prevFinal = (u: number): number => prev.miners[u]?.final ?? 0;
+  const ok = ins.filter((m) => m.status === 'ok' && m.norm !== undefined && m.sketch !== undefined);
+  const medianNorm = medianOf(ok.map((m) => m.norm!));
+  const past: PastUpload[] = Object.entries(prev.miners).flatMap(([u, m]) => m.history.filter((h) => h.window >= W - p.copyLookback).map((h) => ({ uid: Number(u), window: h.window, sketch: h.sketch })));
+  const copies = detectCopies(W, ok.map((m) => ({ uid: m.uid, landedAt: m.landedAt ?? Number.MAX_SAFE_INTEGER, sketch: m.sketch! })), past, p.copyThreshold, p.sketchSize);
+
+  // 1. Per upload: penalties, LossScore, indicator, sync.
+  const work: { m: MinerInput; st: MinerState; r: Partial<MinerResult> & { penalties: Penalty[] } }[] = [];
+  for (const m of ins) {
+    const known = s.miners[m.uid];
+    if (!known && m.status === 'missing') continue;
+    const st = known ?? (s.miners[m.uid] = freshMiner(newRating(), W));
+    const r: Partial<MinerResult> & { penalties: Penalty[] } = { penalties: [], evaluated: false, score: null, ownImprovement: null, randomImprovement: null, indicator: null, behind: null };
+    const pen = (kind: PenaltyKind, reason: string): void => { r.penalties.push({ kind, reason }); };
+    if (m.status === 'missing') pen('missing', m.detail ?? 'no upload seen by the deadline');
+    else if (m.status === 'late') pen('late', m.detail ?? 'landed after the deadline');
+    else if (m.status === 'invalid') pen('invalid', m.detail ?? 'payload rejected');
+    if (m.status !== 'missing') st.lastSeen = W;
+    if (m.status === 'ok') {
+      const c = copies.offenders.get(m.uid);
+      r.maxOverlap = copies.maxOverlap.get(m.uid) ?? 0;
+      if (m.norm === undefined || m.sketch === undefined) pen('invalid', 'no norm or sketch measured');
+      else if (medianNorm > 0 && m.norm > p.normOutlier * medianNorm) pen('invalid', `norm ${m.norm.toPrecision(4)} is ${(m.norm / medianNorm).toFixed(1)}× the window median ${medianNorm.toPrecision(4)} (limit ${p.normOutlier}×)`);
+      if (c) pen('copied', c.source === m.uid ? `re-sends its own upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)})` : `copies uid ${c.source}'s upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)}, seen earlier)`);
+      if (m.measured && r.penalties.length === 0) {
+        const { losses, behind } = m.measured, ls = lossScore(losses);
+        const finite = [losses.own.before, losses.own.after, losses.random.before, losses.random.after].every(Number.isFinite);
+        if (!finite) pen('invalid', 'the trial step makes the loss non-finite');
+        else {
+          Object.assign(r, { evaluated: true, score: ls.score, ownImprovement: ls.ownImprovement, randomImprovement: ls.randomImprovement, indicator: ls.indicator, behind });
+          st.ma = foldIndicator(st.ma, ls.indicator, p.indicatorAlpha);
+          st.evals += 1;
+          st.lastEval = W;
+          st.negStreak = ls.score < 0 ? st.negStreak + 1 : 0;
+          st.sync = syncScore(behind, p.syncMaxBehind);
+          if (st.negStreak >= p.negativeStreak) pen('negative', `main score < 0 in ${st.negStreak} consecutive evaluations`);
+          if (st.sync === 0) pen('out_of_sync', behind === null ? 'no usable parameter probe' : `probe ${behind.toFixed(2)} windows behind (limit ${p.syncMaxBehind})`);
+        }
+      }
+      st.history = [...st.history, { window: W, sketch: m.sketch ?? [] }].filter((h) => h.window > W - p.copyLookback - 1).slice(-p.copyLookback);
+    }
+    work.push({ m, st, r });
+  }
+
+  // 2. One OpenSkill match: evaluated uploads by score, offenders last.
+  const entries: MatchEntry[] = work.filter(({ r }) => r.evaluated || r.penalties.some((q) => OFFENCES.includes(q.kind)))
+    .map(({ m, r }) => ({ uid: m.uid, score: r.penalties.some((q) => OFFENCES.includes(q.kind)) ? null : r.score! }));
+  const ranks = matchRanks(entries);
+  const rated = rateMatch(new Map(work.filter(({ m }) => ranks.has(m.uid)).map(({ m, st }) => [m.uid, st.rating])), ranks, p);
+
+  // 3. Slashes, ratings, final scores.
+  const results: MinerResult[] = [];
+  for (const { m, st, r } of work) {
+    const before = { ...st.rating }, kinds = new Set(r.penalties.map((q) => q.kind));
+    if (rated.has(m.uid)) st.rating = rated.get(m.uid)!;
+    if (kinds.has('missing') || kinds.has('late')) { st.ma *= p.missingSlash; st.final *= p.missingSlash; }
+    if (kinds.has('invalid') || kinds.has('copied')) { st.ma *= p.offenceSlash; st.final = 0; }
+    const ord = ordinalOf(st.rating), maHat = biasCorrected(st.ma, st.evals, p.indicatorAlpha);
+    const gate = r.evaluated && !ownDataOk(st.ma, st.evals, p)
+      ? `own data beat random data too rarely: bias-corrected indicator average ${maHat.toFixed(3)} < ${p.indicatorThreshold} after ${st.evals} evaluations` : null;
+    if (r.evaluated) st.final = r.penalties.length > 0 || gate ? 0 : finalScore(ord, st.ma, st.sync);
+    for (const k of kinds) st.penalties[k] += 1;
+    if (kinds.size > 0) st.lastPenalty = W;
+    results.push({
+      uid: m.uid, status: m.status, evaluated: r.evaluated ?? false, score: r.score ?? null, ownImprovement: r.ownImprovement ?? null,
+      randomImprovement: r.randomImprovement ?? null, indicator: r.indicator ?? null, rank: ranks.get(m.uid) ?? null, ratingBefore: before,
+      ratingAfter: { ...st.rating }, ordinal: ord, ma: st.ma, maCorrected: maHat, evals: st.evals, gate, sync: st.sync, behind: r.behind ?? null,
+      maxOverlap: r.maxOverlap ?? null, penalties: r.penalties, final: st.final,
+    });
+  }
+
+  // 4. Forget the long inactive; shape weights; pick this window's aggregate and the next peers.
+  const dropped = Object.entries(s.miners).filter(([, m]) => W - m.lastSeen >= p.inactiveReset).map(([u]) => Number(u)).sort((a, b) => a - b);
+  for (const u of dropped) delete s.miners[u];
+  // Weights and peers go to miners without a recent penalty (a penalized window earns nothing).
+  const finals = new Map(Object.entries(s.miners).map(([u, m]) => [Number(u), W - m.lastPenalty < p.penaltyMemory ? 0 : m.final]));
+  const weights = shapeWeights(finals, inp.maxPeers, inp.reserves, p);
+  const byUid = new Map(results.map((r) => [r.uid, r]));
+  const aggregate = results.filter((r) => r.evaluated && r.penalties.length === 0 && r.gate === null && r.score! > 0)
+    .sort((a, b) => prevFinal(b.uid) - prevFinal(a.uid) || byUid.get(b.uid)!.score! - byUid.get(a.uid)!.score! || a.uid - b.uid)
+    .slice(0, inp.maxPeers).map((r) => r.uid);
+  const order = [...new Set([...ins.map((m) => m.uid), ...finals.keys()])].sort((a, b) => (finals.get(b) ?? 0) - (finals.get(a) ?? 0) || a - b);
+  const asc = (xs: number[]): number[] => xs.sort((a, b) => a - b);
+  const result: WindowResult = {
+    window: W, medianNorm, miners: results, aggregate,
+    peers: asc(order.slice(0, inp.maxPeers)), reserves: asc(order.slice(inp.maxPeers, inp.maxPeers + inp.reserves)), weights, dropped,
+  };
+  return { state: s, result };
+}
