@@ -36,22 +36,31 @@ test('sketches: equal index sets ⇒ equal sketches whatever the values; overlap
   assert.equal(sketchOverlap([1, 2, 3, 4], [2, 3, 4, 9], 64), (2 * 0.6) / 1.6);
 });
 
-test('copy detection: the later sighting is the offender, ties go against the higher uid', () => {
+test('copy detection: the later sighting is the offender; ties go to the data\'s evidence, then against the higher uid', () => {
   const s1 = indexSketch(update('x'), shapes, cfg, 64), s2 = indexSketch(update('y'), shapes, cfg, 64);
   const r = detectCopies(10, [
-    { uid: 3, landedAt: 2000, sketch: s1 }, { uid: 1, landedAt: 1000, sketch: s1 }, { uid: 2, landedAt: 1000, sketch: s2 }, { uid: 7, landedAt: 1000, sketch: s2 },
+    { uid: 3, seen: 2000, sketch: s1 }, { uid: 1, seen: 1000, sketch: s1 }, { uid: 2, seen: 1000, sketch: s2 }, { uid: 7, seen: 1000, sketch: s2 },
   ], [], 0.5, 64);
   assert.deepEqual([...r.offenders.keys()].sort(), [3, 7]);
-  assert.deepEqual(r.offenders.get(3), { source: 1, sourceWindow: 10, overlap: 1 });
+  assert.deepEqual(r.offenders.get(3), { source: 1, sourceWindow: 10, overlap: 1, by: 'time' });
+  assert.equal(r.offenders.get(7)!.by, 'uid');
   assert.equal(r.offenders.get(7)!.source, 2);
   assert.equal(r.maxOverlap.get(1), 1, 'the original also shows its overlap');
+  // Same scan: the upload that improves its uploader's own data more (the one who trained it) is earlier.
+  const tie = detectCopies(10, [{ uid: 2, seen: 4, sketch: s1, evidence: -0.001 }, { uid: 5, seen: 4, sketch: s1, evidence: 0.004 }], [], 0.5, 64);
+  assert.deepEqual([...tie.offenders.keys()], [2]);
+  assert.equal(tie.offenders.get(2)!.by, 'evidence');
+  const noEvidence = detectCopies(10, [{ uid: 2, seen: 4, sketch: s1, evidence: null }, { uid: 5, seen: 4, sketch: s1, evidence: 0.004 }], [], 0.5, 64);
+  assert.deepEqual([...noEvidence.offenders.keys()], [2], 'unmeasured counts as least evidence');
+  const record = detectCopies(10, [{ uid: 2, seen: 4, sketch: s1, record: 0, evidence: -0.001 }, { uid: 5, seen: 4, sketch: s1, record: 3, evidence: 0.004 }], [], 0.5, 64);
+  assert.deepEqual([...record.offenders].map(([u, f]) => [u, f.by]), [[5, 'record']], 'a record of copies outweighs the evidence');
 });
 
 test('re-sending an old update (own or another miner\'s) is a copy of that window', () => {
   const old = indexSketch(update('old'), shapes, cfg, 64), fresh = indexSketch(update('fresh'), shapes, cfg, 64);
-  const r = detectCopies(12, [{ uid: 4, landedAt: 5, sketch: old }, { uid: 5, landedAt: 6, sketch: fresh }], [{ uid: 4, window: 10, sketch: old }, { uid: 5, window: 11, sketch: indexSketch(update('prev'), shapes, cfg, 64) }], 0.5, 64);
-  assert.deepEqual(r.offenders.get(4), { source: 4, sourceWindow: 10, overlap: 1 });
+  const r = detectCopies(12, [{ uid: 4, seen: 5, sketch: old }, { uid: 5, seen: 6, sketch: fresh }], [{ uid: 4, window: 10, sketch: old }, { uid: 5, window: 11, sketch: indexSketch(update('prev'), shapes, cfg, 64) }], 0.5, 64);
+  assert.deepEqual(r.offenders.get(4), { source: 4, sourceWindow: 10, overlap: 1, by: 'time' });
   assert.equal(r.offenders.has(5), false);
-  const stolen = detectCopies(12, [{ uid: 6, landedAt: 1, sketch: old }], [{ uid: 4, window: 11, sketch: old }], 0.5, 64);
-  assert.deepEqual(stolen.offenders.get(6), { source: 4, sourceWindow: 11, overlap: 1 });
+  const stolen = detectCopies(12, [{ uid: 6, seen: 1, sketch: old }], [{ uid: 4, window: 11, sketch: old }], 0.5, 64);
+  assert.deepEqual(stolen.offenders.get(6), { source: 4, sourceWindow: 11, overlap: 1, by: 'time' });
 });

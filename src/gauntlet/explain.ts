@@ -55,7 +55,7 @@ export function explainUid(receipts: readonly ScoreReceipt[], uid: number): stri
   if (m.penalties.length > 0) for (const p of m.penalties) out.push(`  PENALTY ${p.kind}: ${p.reason}`);
   else if (m.gate) out.push(`  NO REWARD: ${m.gate}`);
   if (m.evaluated && m.penalties.length === 0 && !m.gate) {
-    out.push(`  final ${f(m.final, 4)} = max(0, ordinal ${f(m.ordinal, 3)}) × max(0, indicator average ${f(m.ma, 4)}) × sync ${f(m.sync, 3)}`);
+    out.push(`  final ${f(m.final, 4)} = max(0, ordinal ${f(m.ordinal, 3)} + ${r.params.ordinalShift}) × max(0, indicator average ${f(m.ma, 4)}) × sync ${f(m.sync, 3)}`);
   } else out.push(`  final ${f(m.final, 4)}`);
   const history = seen.flatMap(({ r: rr, m: mm }) => mm.penalties.map((p) => `  window ${rr.window}: ${p.kind} — ${p.reason}`));
   if (history.length > 0) out.push('', `penalties (${history.length}):`, ...history.slice(-20));

@@ -18,6 +18,8 @@ export interface GauntletParams {
   /** OpenSkill Plackett-Luce (T: beta 7, tau 0.1; mu 25, sigma 25/3 are the library defaults). */
   openskillBeta: number;
   openskillTau: number;
+  /** Added to the ordinal μ − 3σ before it is clamped at 0 in the final score (openskill's target; T: 0). */
+  ordinalShift: number;
   /** Probe distance (in typical per-window changes) at which the sync score reaches 0 (T: 3). */
   syncMaxBehind: number;
   /** Top-k index overlap (|A∩B| / k) at which an upload counts as a copy of an earlier one. */
@@ -48,10 +50,11 @@ export interface GauntletParams {
 export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
   scoreStep: 0.2,
   indicatorAlpha: 0.05,
-  indicatorWarmup: 5,
+  indicatorWarmup: 8,
   indicatorThreshold: 0.5,
   openskillBeta: 7,
   openskillTau: 0.1,
+  ordinalShift: 25,
   syncMaxBehind: 3,
   copyThreshold: 0.5,
   copyLookback: 3,
@@ -71,7 +74,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
 export function checkParams(p: GauntletParams): void {
   const ranges: [keyof GauntletParams, number, number, boolean][] = [
     ['scoreStep', 0, 10, false], ['indicatorAlpha', 0, 1, false], ['indicatorWarmup', 0, 1e6, true], ['indicatorThreshold', -1, 1, false],
-    ['openskillBeta', 0, 1e3, false], ['openskillTau', 0, 1e3, false], ['syncMaxBehind', 0, 1e6, false], ['copyThreshold', 0, 1, false],
+    ['openskillBeta', 0, 1e3, false], ['openskillTau', 0, 1e3, false], ['ordinalShift', -1e3, 1e3, false], ['syncMaxBehind', 0, 1e6, false], ['copyThreshold', 0, 1, false],
     ['copyLookback', 0, 64, true], ['sketchSize', 1, 4096, true], ['negativeStreak', 1, 1e6, true], ['normOutlier', 1, 1e6, false],
     ['missingSlash', 0, 1, false], ['offenceSlash', 0, 1, false], ['peerShare', 0, 1, false], ['peerTopRatio', 1, 1e6, false],
     ['reserveDecay', 0, 1, false], ['penaltyMemory', 0, 1e6, true], ['inactiveReset', 1, 1e9, true],

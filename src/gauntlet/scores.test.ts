@@ -85,6 +85,8 @@ test('final score: negative ordinal or average gives 0, never a positive product
   assert.equal(finalScore(10, -0.5, 1), 0);
   assert.equal(finalScore(-3, 0.5, 1), 0);
   assert.equal(finalScore(10, 0.5, 0), 0);
+  close(finalScore(-3, 0.5, 1, 25), 11, 1e-12);
+  assert.equal(finalScore(-30, 0.5, 1, 25), 0);
 });
 
 test('weights: peers on a 2:1 ramp share 75%, reserves decay 0.75 and share 25%, the rest 0', () => {

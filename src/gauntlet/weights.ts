@@ -1,12 +1,16 @@
-// From ratings to rewards. Final score = max(0, ordinal) × max(0, indicator average) × sync (T uses
-// the raw ordinal; clamping it keeps a negative ordinal times a zero-clamped average from meaning
-// anything, and says plainly "the rating is confident this miner is below a newcomer → no reward").
+// From ratings to rewards. Final score = max(0, ordinal + shift) × max(0, indicator average) × sync.
+// Negative ordinals: T multiplies the raw ordinal μ − 3σ, which is 0 for a newcomer and negative for
+// every below-average miner — in a network smaller than peers + reserves that pays nobody but the
+// top half. tessera measures the ordinal from openskill's `target` baseline (shift = μ₀ = 25, so a
+// newcomer's rating term is 25) and clamps at 0: only a miner rated far below a newcomer (penalized
+// match after match) loses the rating term, and a negative term never multiplies into a score. Who is
+// paid among many miners is decided by the top-k schedule below, not by the sign of the ordinal.
 // Weights (T's piecewise schedule): the top maxPeers positive final scores share peerShare on a linear
 // ramp (best = peerTopRatio × worst); the next reserves share the rest with geometric decay, never
 // above the weakest peer; everyone else — penalized, zero or negative — gets 0.
 
-export function finalScore(ordinal: number, ma: number, sync: number): number {
-  return Math.max(0, ordinal) * Math.max(0, ma) * Math.max(0, Math.min(1, sync));
+export function finalScore(ordinal: number, ma: number, sync: number, shift = 0): number {
+  return Math.max(0, ordinal + shift) * Math.max(0, ma) * Math.max(0, Math.min(1, sync));
 }
 
 /** Uids ranked by score (higher first; ties → lower uid), only those with a score above 0. */

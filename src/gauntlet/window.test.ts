@@ -24,7 +24,7 @@ const sketch = (seed: string): number[] => {
 /** An evaluated upload: main gain g on random data, g + ownExtra on the miner's own data. */
 function measured(W: number, uid: number, g: number, ownExtra: number, o: Partial<MinerInput> = {}, behind: number | null = 0): MinerInput {
   return {
-    uid, status: 'ok', landedAt: 1000 + uid, norm: 1 + uid / 100, sketch: sketch(`${uid}:${W}`),
+    uid, status: 'ok', landedAt: 1000 + uid, seen: 1, norm: 1 + uid / 100, sketch: sketch(`${uid}:${W}`),
     measured: {
       plan: { seed: evalSeed(W, uid, V.hotkey), own: [uid, W], random: [W, uid] }, clipScale: 1, behind,
       losses: { own: { before: 5, after: 5 * (1 - g - ownExtra) }, random: { before: 4, after: 4 * (1 - g) } },
@@ -35,13 +35,13 @@ function measured(W: number, uid: number, g: number, ownExtra: number, o: Partia
 
 function windowInputs(W: number): WindowInputs {
   const miners: MinerInput[] = HONEST.map((u) => measured(W, u, 0.01 + u / 1000 + (W % 3) / 2000, 0.005));
-  miners.push(measured(W, ADV.copy, 0.011, -0.001, { sketch: miners[0]!.sketch, landedAt: 5000 }));
-  miners.push(W === 0 ? measured(W, ADV.missing, 0.012, 0.004) : { uid: ADV.missing, status: 'missing', landedAt: null });
-  miners.push({ uid: ADV.invalid, status: 'invalid', detail: 'hash_mismatch: content hash differs', landedAt: 900 });
+  miners.push(measured(W, ADV.copy, 0.011, -0.001, { sketch: miners[0]!.sketch, landedAt: 5000, seen: 3 }));
+  miners.push(W === 0 ? measured(W, ADV.missing, 0.012, 0.004) : { uid: ADV.missing, status: 'missing', landedAt: null, seen: null });
+  miners.push({ uid: ADV.invalid, status: 'invalid', detail: 'hash_mismatch: content hash differs', landedAt: 900, seen: 0 });
   miners.push(measured(W, ADV.scaled, 0.013, 0.005, { norm: 50 }));
   miners.push(measured(W, ADV.signflip, -0.012, -0.004));
   miners.push(measured(W, ADV.lazy, 0.0125, W % 2 ? 0.002 : -0.002)); // a coin: own data beats random half the time
-  miners.push({ uid: ADV.late, status: 'late', detail: 'landed 4000 ms after the deadline', landedAt: null });
+  miners.push({ uid: ADV.late, status: 'late', detail: 'landed 4000 ms after the deadline', landedAt: null, seen: null });
   miners.push(measured(W, ADV.unsynced, 0.012, 0.004, {}, W % 2 ? 4 : null));
   return { window: W, validator: V, maxPeers: 3, reserves: 2, miners: miners.sort((a, b) => a.uid - b.uid) };
 }
@@ -127,14 +127,14 @@ test('state: JSON round trip resumes scoring identically; malformed state files 
 });
 
 test('explain: the table, the newest final score taken apart, and the penalties with reasons', () => {
-  const { receipts } = runWindows(7);
+  const { receipts } = runWindows(10);
   const honest = explainUid(receipts, 2);
-  assert.match(honest, /^uid 2: scored in 7 of 7 window\(s\) by validator uid 0/);
-  assert.match(honest, /final [0-9.]+ = max\(0, ordinal [0-9.-]+\) × max\(0, indicator average [0-9.-]+\) × sync 1\.000/);
+  assert.match(honest, /^uid 2: scored in 10 of 10 window\(s\) by validator uid 0/);
+  assert.match(honest, /final [0-9.]+ = max\(0, ordinal [0-9.-]+ \+ 25\) × max\(0, indicator average [0-9.-]+\) × sync 1\.000/);
   assert.match(honest, /peer next window/);
   const copier = explainUid(receipts, ADV.copy);
-  assert.match(copier, /PENALTY copied: copies uid 1's upload of window 6/);
-  assert.match(copier, /penalties \(7\):/);
+  assert.match(copier, /PENALTY copied: copies uid 1's upload of window 9/);
+  assert.match(copier, /penalties \(10\):/);
   assert.match(explainUid(receipts, ADV.lazy), /NO REWARD: own data beat random data too rarely/);
-  assert.match(explainUid(receipts, 42), /uid 42: not scored in 7 receipt\(s\)/);
+  assert.match(explainUid(receipts, 42), /uid 42: not scored in 10 receipt\(s\)/);
 });

@@ -10,7 +10,8 @@
 //   invalid      payload rejected, non-finite trial loss, or norm > normOutlier × median  ma × offenceSlash, final 0
 //   copied       index overlap ≥ copyThreshold with an earlier upload (copies.ts)    ma × offenceSlash, final 0
 //   negative     main score < 0 in negativeStreak consecutive evaluations (ranked by score)      final 0
-//   out_of_sync  sync score 0: ≥ syncMaxBehind windows behind or no usable probe (ranked by score) final 0
+//   out_of_sync  sync score 0: ≥ syncMaxBehind windows behind, or no usable probe of W − 1 from a miner
+//                that uploaded in W − 1 (a newcomer owes none; its sync stays unmeasured) (ranked by score) final 0
 // Not a penalty but also final 0: after warm-up, an own-data indicator average below the threshold.
 // Any penalty also bars weight and peer selection for penaltyMemory windows.
 import { medianOf } from '../compress/index.js';
@@ -39,8 +40,9 @@ export interface MinerInput {
   status: UploadStatus;
   /** Why the upload is not ok (the verifier's reason and detail). */
   detail?: string;
-  /** Chain-time bound of the scan that first saw the upload; null when never seen in time. */
+  /** Chain-time bound of the scan that first saw the upload, and that scan's number; null when not seen in time. */
   landedAt: number | null;
+  seen: number | null;
   /** ok uploads: ‖update‖ and its index sketch (sketch.ts). */
   norm?: number;
   sketch?: number[];
@@ -99,7 +101,18 @@ export interface WindowResult {
 }
 
 const OFFENCES: readonly PenaltyKind[] = ['missing', 'late', 'invalid', 'copied'];
+
+/** Own-minus-random relative improvement of a measured upload: who trained it, when two tie in time. */
+function evidenceOf(m: MinerInput): number | null {
+  if (!m.measured) return null;
+  const ls = lossScore(m.measured.losses);
+  return ls.ownImprovement - ls.randomImprovement;
+}
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+const COPY_ORDER = {
+  time: 'that one was seen first', record: 'seen in the same scan; this uid has more copy penalties',
+  evidence: 'seen in the same scan; that one improves its own uploader\'s data more', uid: 'seen in the same scan, no other evidence: lower uid first',
+} as const;
 
 export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletParams): { state: GauntletState; result: WindowResult } {
   const W = inp.window, s = cloneState(prev);
@@ -111,7 +124,7 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   const ok = ins.filter((m) => m.status === 'ok' && m.norm !== undefined && m.sketch !== undefined);
   const medianNorm = medianOf(ok.map((m) => m.norm!));
   const past: PastUpload[] = Object.entries(prev.miners).flatMap(([u, m]) => m.history.filter((h) => h.window >= W - p.copyLookback).map((h) => ({ uid: Number(u), window: h.window, sketch: h.sketch })));
-  const copies = detectCopies(W, ok.map((m) => ({ uid: m.uid, landedAt: m.landedAt ?? Number.MAX_SAFE_INTEGER, sketch: m.sketch! })), past, p.copyThreshold, p.sketchSize);
+  const copies = detectCopies(W, ok.map((m) => ({ uid: m.uid, seen: m.seen ?? Number.MAX_SAFE_INTEGER, sketch: m.sketch!, record: prev.miners[m.uid]?.penalties.copied ?? 0, evidence: evidenceOf(m) })), past, p.copyThreshold, p.sketchSize);
 
   // 1. Per upload: penalties, LossScore, indicator, sync.
   const work: { m: MinerInput; st: MinerState; r: Partial<MinerResult> & { penalties: Penalty[] } }[] = [];
@@ -130,7 +143,7 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
       r.maxOverlap = copies.maxOverlap.get(m.uid) ?? 0;
       if (m.norm === undefined || m.sketch === undefined) pen('invalid', 'no norm or sketch measured');
       else if (medianNorm > 0 && m.norm > p.normOutlier * medianNorm) pen('invalid', `norm ${m.norm.toPrecision(4)} is ${(m.norm / medianNorm).toFixed(1)}× the window median ${medianNorm.toPrecision(4)} (limit ${p.normOutlier}×)`);
-      if (c) pen('copied', c.source === m.uid ? `re-sends its own upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)})` : `copies uid ${c.source}'s upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)}, seen earlier)`);
+      if (c) pen('copied', c.source === m.uid ? `re-sends its own upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)})` : `copies uid ${c.source}'s upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)}; ${COPY_ORDER[c.by]})`);
       if (m.measured && r.penalties.length === 0) {
         const { losses, behind } = m.measured, ls = lossScore(losses);
         const finite = [losses.own.before, losses.own.after, losses.random.before, losses.random.after].every(Number.isFinite);
@@ -141,9 +154,11 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
           st.evals += 1;
           st.lastEval = W;
           st.negStreak = ls.score < 0 ? st.negStreak + 1 : 0;
-          st.sync = syncScore(behind, p.syncMaxBehind);
+          // A probe of W − 1 is owed only by a miner that uploaded in W − 1 (a newcomer has none yet).
+          const owesProbe = prev.miners[m.uid] !== undefined && prev.miners[m.uid]!.lastSeen === W - 1;
+          if (behind !== null || owesProbe) st.sync = syncScore(behind, p.syncMaxBehind);
           if (st.negStreak >= p.negativeStreak) pen('negative', `main score < 0 in ${st.negStreak} consecutive evaluations`);
-          if (st.sync === 0) pen('out_of_sync', behind === null ? 'no usable parameter probe' : `probe ${behind.toFixed(2)} windows behind (limit ${p.syncMaxBehind})`);
+          if (st.sync === 0 && (behind !== null || owesProbe)) pen('out_of_sync', behind === null ? 'no usable parameter probe of the previous window' : `probe ${behind.toFixed(2)} windows behind (limit ${p.syncMaxBehind})`);
         }
       }
       st.history = [...st.history, { window: W, sketch: m.sketch ?? [] }].filter((h) => h.window > W - p.copyLookback - 1).slice(-p.copyLookback);
@@ -167,7 +182,7 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
     const ord = ordinalOf(st.rating), maHat = biasCorrected(st.ma, st.evals, p.indicatorAlpha);
     const gate = r.evaluated && !ownDataOk(st.ma, st.evals, p)
       ? `own data beat random data too rarely: bias-corrected indicator average ${maHat.toFixed(3)} < ${p.indicatorThreshold} after ${st.evals} evaluations` : null;
-    if (r.evaluated) st.final = r.penalties.length > 0 || gate ? 0 : finalScore(ord, st.ma, st.sync);
+    if (r.evaluated) st.final = r.penalties.length > 0 || gate ? 0 : finalScore(ord, st.ma, st.sync, p.ordinalShift);
     for (const k of kinds) st.penalties[k] += 1;
     if (kinds.size > 0) st.lastPenalty = W;
     results.push({

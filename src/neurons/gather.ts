@@ -1,12 +1,13 @@
 // Validator: watch the miners' buckets during the upload period (one scan per block, so each upload
-// gets a chain-time landing bound), then download and verify every upload seen by the deadline.
-// Rejected uploads are logged with a reason and count as missing; nothing here throws on peer data.
+// gets a chain-time landing bound), then download and verify every upload seen by the deadline; an
+// upload that shows up only after the final scan is late. Rejected uploads are logged with a reason
+// and detail (the Gauntlet penalizes them); nothing here throws on peer data.
 import { maxPayloadBytes, type SparseUpdate } from '../compress/index.js';
 import { keys, sha256Hex, verifyPayload, type VerifyReason } from '../protocol/index.js';
 import { chainHead, knownDeadline, nextBlock } from './chaintime.js';
 import type { Directory } from './directory.js';
 import { fetchObject } from './model-state.js';
-import { retrying } from './retry.js';
+import { retrying, sleep } from './retry.js';
 import type { Stopwatch } from './status.js';
 import type { Node } from './node.js';
 
@@ -17,6 +18,8 @@ export interface Watch {
   candidates: number[];
   /** uid → the earliest chain time its upload can have landed (the previous scan's head time). */
   landedAt: Map<number, number>;
+  /** uid → the number of the scan that first saw its upload (smaller: seen earlier). */
+  seen: Map<number, number>;
 }
 
 export interface Verified {
@@ -24,31 +27,51 @@ export interface Verified {
   update: SparseUpdate;
   sha256: string;
   bytes: number;
+  /** Chain-time bound and number of the scan that first saw it (the order of observation: copies.ts). */
+  landedAt: number;
+  seen: number;
 }
+
+export type Rejection = VerifyReason | 'missing' | 'no_bucket';
 
 export interface Gathered {
   valid: Verified[];
-  rejected: Map<number, VerifyReason | 'missing' | 'no_bucket'>;
+  rejected: Map<number, { reason: Rejection; detail: string }>;
 }
 
-/** Scans for uploads of window W once per block until a block at or past W's deadline; then once more. */
+/**
+ * Wall-clock interval of the scans between blocks (per 16 miners not seen yet, so a big network is
+ * not flooded with HEAD requests): the order of first sight — which upload came first, for copy
+ * detection — is resolved to this, not to a whole block.
+ */
+export const SCAN_MS = 50;
+
+/**
+ * Scans for uploads of window W every SCAN_MS and at every block until a block at or past W's deadline
+ * (the final scan). Each upload gets the chain-time bound of the scan before the one that saw it and
+ * the number of that scan (its place in the order of observation).
+ */
 export async function watchUploads(node: Node, dir: Directory, W: number): Promise<Watch> {
   node.status.set('wait', { window: W });
-  const landedAt = new Map<number, number>();
-  let prevTs: number | null = null;
-  for (;;) {
+  const landedAt = new Map<number, number>(), seen = new Map<number, number>();
+  let prevTs: number | null = null, height = -1, candidates: number[] = [];
+  let block = nextBlock(node);
+  block.catch(() => undefined); // a pending wait may be abandoned when the watch ends
+  for (let scan = 0; ; scan++) {
     const head = await chainHead(node);
     const deadline = await knownDeadline(node, W, head);
-    const candidates = await (await dir.refresh()).miners();
+    if (head.height !== height) { candidates = await (await dir.refresh()).miners(); height = head.height; }
     const bound = prevTs ?? head.timestamp;
     for (const uid of candidates) {
       if (landedAt.has(uid)) continue;
       const store = dir.bucket(uid);
-      if (store && (await retrying(node, `head gradient of uid ${uid}`, () => store.head(keys.gradient(node.run.runId, W, uid))))) landedAt.set(uid, bound);
+      if (store && (await retrying(node, `head gradient of uid ${uid}`, () => store.head(keys.gradient(node.run.runId, W, uid))))) { landedAt.set(uid, bound); seen.set(uid, scan); }
     }
     prevTs = head.timestamp;
-    if (deadline !== null && head.timestamp >= deadline) return { window: W, deadlineMs: deadline, candidates, landedAt };
-    await nextBlock(node);
+    if (deadline !== null && head.timestamp >= deadline) return { window: W, deadlineMs: deadline, candidates, landedAt, seen };
+    const unseen = candidates.filter((u) => !landedAt.has(u)).length, pause = SCAN_MS * Math.max(1, Math.ceil(unseen / 16));
+    const next = await Promise.race([block.then(() => 'block' as const), sleep(pause, node.signal).then(() => 'tick' as const)]);
+    if (next === 'block') { block = nextBlock(node); block.catch(() => undefined); }
   }
 }
 
@@ -58,23 +81,27 @@ export async function gatherGradients(node: Node, dir: Directory, watch: Watch, 
   const shapes = node.model.layout.specs.map((s) => s.shape), cap = maxPayloadBytes(shapes, node.run.codec);
   const out: Gathered = { valid: [], rejected: new Map() };
   for (const uid of uids) {
-    const landedAtMs = watch.landedAt.get(uid);
+    const landedAtMs = watch.landedAt.get(uid), key = keys.gradient(node.run.runId, watch.window, uid);
     const store = dir.bucket(uid), hotkey = await dir.hotkeyOf(uid);
-    if (landedAtMs === undefined) { out.rejected.set(uid, 'missing'); continue; }
-    if (!store || !hotkey) { out.rejected.set(uid, 'no_bucket'); continue; }
-    const bytes = await fetchObject(node, store, keys.gradient(node.run.runId, watch.window, uid), cap);
-    if (!bytes) { out.rejected.set(uid, 'missing'); continue; }
+    if (!store || !hotkey) { out.rejected.set(uid, { reason: 'no_bucket', detail: 'no readable bucket or hotkey on chain' }); continue; }
+    if (landedAtMs === undefined) {
+      const after = await retrying(node, `head gradient of uid ${uid}`, () => store.head(key));
+      out.rejected.set(uid, after ? { reason: 'late', detail: 'first seen after the scan at the deadline' } : { reason: 'missing', detail: 'no upload seen by the deadline' });
+      continue;
+    }
+    const bytes = await fetchObject(node, store, key, cap);
+    if (!bytes) { out.rejected.set(uid, { reason: 'missing', detail: 'seen during the upload period, gone at download' }); continue; }
     sw.bytesDown += bytes.length;
     const v = await verifyPayload(bytes, {
       shapes, cfg: node.run.codec, modelHash: node.runHash, window: watch.window, uid, deadlineMs: watch.deadlineMs, landedAtMs,
     }, hotkey);
-    if (v.ok) out.valid.push({ uid, update: v.payload.update, sha256: sha256Hex(bytes), bytes: bytes.length });
+    if (v.ok) out.valid.push({ uid, update: v.payload.update, sha256: sha256Hex(bytes), bytes: bytes.length, landedAt: landedAtMs, seen: watch.seen.get(uid) ?? 0 });
     else {
-      out.rejected.set(uid, v.reason);
+      out.rejected.set(uid, { reason: v.reason, detail: v.detail });
       node.log(`window ${watch.window}: rejected uid ${uid}: ${v.reason} (${v.detail})`);
     }
   }
-  const missing = [...out.rejected].filter(([, r]) => r === 'missing').map(([u]) => u);
+  const missing = [...out.rejected].filter(([, r]) => r.reason === 'missing').map(([u]) => u);
   node.log(`window ${watch.window}: ${out.valid.length} valid upload(s)${missing.length ? `, missing: ${missing.join(' ')}` : ''}`);
   return out;
 }

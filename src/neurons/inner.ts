@@ -3,7 +3,7 @@
 // error-feedback buffer into a signed payload. Local state (EF + inner AdamW) survives restarts.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { compress, encodePayload } from '../compress/index.js';
+import { compress, encodePayload, type SparseUpdate } from '../compress/index.js';
 import { makeBatch } from '../data/index.js';
 import { ADAMW_DEFAULTS, adamwInit, lrAt, type AdamWState } from '../optim/index.js';
 import { signPayload, trainingOffsets } from '../protocol/index.js';
@@ -58,18 +58,22 @@ export function saveMinerLocal(node: Node, local: MinerLocal, window: number): v
 }
 
 /**
- * H inner steps from θ on the assignment of (seed, uid, W); returns Δ = θ − θ_local and restores θ
- * exactly (the shared model only changes through aggregates). Linear warmup over run.warmup inner steps.
+ * H inner steps from θ on the assignment of (seed, uid, W) (or on `batches`: an adversarial miner's
+ * choice); returns Δ = θ − θ_local and restores θ
+ * exactly (the shared model only changes through aggregates; nothing else may touch node.model.params
+ * while this runs — it yields between steps). Linear warmup over run.warmup inner steps.
  * delta is null when training diverged (nothing to send this window).
  */
-export function trainWindow(node: Node, local: MinerLocal, window: number): { delta: Float32Array | null; loss: number } {
+export async function trainWindow(node: Node, local: MinerLocal, window: number,
+  batches: number[][] = trainingOffsets(node.run, node.uid, window, node.data.train.length)): Promise<{ delta: Float32Array | null; loss: number }> {
   const { run } = node, params = node.model.params;
   const theta = Float32Array.from(params);
   const sched = { maxLr: run.innerLr, minLr: run.innerLr, warmupSteps: run.warmup, totalSteps: run.warmup + 1 };
   let loss = NaN;
-  for (const offsets of trainingOffsets(run, node.uid, window, node.data.train.length)) {
+  for (const offsets of batches) {
     const b = makeBatch(node.data.train, offsets, run.seq);
     loss = trainStep(local.trainable, b.inputs, b.targets, run.batch, run.seq, lrAt(sched, local.opt.step)).loss;
+    await new Promise<void>((resolve) => setImmediate(resolve)); // let other work (I/O, other nodes of a devnet process) run between steps
   }
   const delta = new Float32Array(params.length);
   let finite = Number.isFinite(loss);
@@ -83,13 +87,17 @@ export function trainWindow(node: Node, local: MinerLocal, window: number): { de
 }
 
 /** Compresses Δ with error feedback (into a copy: committed only once the upload lands), encodes, signs. */
-export async function makePayload(node: Node, local: MinerLocal, delta: Float32Array, window: number): Promise<{ bytes: Uint8Array; efNext: Float32Array }> {
+export async function makePayload(node: Node, local: MinerLocal, delta: Float32Array, window: number): Promise<{ bytes: Uint8Array; efNext: Float32Array; update: SparseUpdate }> {
   const efNext = Float32Array.from(local.ef);
-  const specs = node.model.layout.specs;
-  const update = compress(delta, efNext, specs, node.run.codec);
+  const update = compress(delta, efNext, node.model.layout.specs, node.run.codec);
+  return { bytes: await encodeSigned(node, update, window), efNext, update };
+}
+
+/** The signed payload of `update` for (window, this uid). */
+export async function encodeSigned(node: Node, update: SparseUpdate, window: number): Promise<Uint8Array> {
   const bytes = encodePayload({
     update, modelHash: node.runHash, window, uid: node.uid, indexMode: node.run.indexMode,
-    shapes: specs.map((s) => s.shape), cfg: node.run.codec,
+    shapes: node.model.layout.specs.map((s) => s.shape), cfg: node.run.codec,
   });
-  return { bytes: await signPayload(bytes, node.signer), efNext };
+  return signPayload(bytes, node.signer);
 }

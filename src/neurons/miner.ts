@@ -1,23 +1,26 @@
 // The miner: a table of contents of named steps. Per window W (the chain's current window once θ is
 // at the start of W): train H inner steps → compress + sign → upload before the deadline → wait for
 // the leader's aggregate of W and apply it (bit-identical to everyone) → probe → save local state.
+// An adversarial NodeConfig.behavior (behaviors.ts) changes only what is sent and when.
 import { sha256Hex } from '../protocol/index.js';
 import { currentWindow, nextBlock } from './chaintime.js';
 import { Directory } from './directory.js';
-import { loadMinerLocal, makePayload, saveMinerLocal, trainWindow, type MinerLocal } from './inner.js';
+import { Behavior, parseBehavior } from './behaviors.js';
+import { loadMinerLocal, saveMinerLocal, type MinerLocal } from './inner.js';
 import type { ModelState } from './model-state.js';
 import { startNode, type Node, type NodeOptions } from './node.js';
 import { backoffMs, sleep, Stopped } from './retry.js';
 import { Stopwatch } from './status.js';
 import { bootstrap, syncTo } from './sync.js';
 import type { NodeConfig } from './types.js';
-import { publishProbe, uploadGradient } from './upload.js';
+import { publishProbe } from './upload.js';
 
 export async function runMiner(cfg: NodeConfig, opts: NodeOptions = {}): Promise<void> {
+  const behavior = new Behavior(parseBehavior(cfg.behavior)); // an unknown name fails before registering
   const node = await startNode(cfg, opts);
   const dir = new Directory(node);
   const state: ModelState = { window: 0, fingerprint: '', leader: null };
-  if (cfg.behavior !== undefined && cfg.behavior !== 'honest') node.log(`behavior '${cfg.behavior}' is not implemented yet: mining honestly`);
+  if (behavior.name !== 'honest') node.log(`ADVERSARIAL behavior '${behavior.name}' (tests and demos)`);
   let synced = false;
   try {
     const local = loadMinerLocal(node);
@@ -26,7 +29,7 @@ export async function runMiner(cfg: NodeConfig, opts: NodeOptions = {}): Promise
         if (!synced) { await bootstrap(node, dir, state); synced = true; }
         const W = await nextTrainingWindow(node, dir, state);
         if (cfg.stopAfterWindow !== undefined && W > cfg.stopAfterWindow) break;
-        await mineWindow(node, dir, state, local, W);
+        await mineWindow(node, dir, state, local, behavior, W);
         failures = 0;
         if (cfg.stopAfterWindow !== undefined && W >= cfg.stopAfterWindow) break;
       } catch (e) {
@@ -58,22 +61,20 @@ async function nextTrainingWindow(node: Node, dir: Directory, state: ModelState)
   }
 }
 
-async function mineWindow(node: Node, dir: Directory, state: ModelState, local: MinerLocal, W: number): Promise<void> {
+async function mineWindow(node: Node, dir: Directory, state: ModelState, local: MinerLocal, behavior: Behavior, W: number): Promise<void> {
   const sw = new Stopwatch();
-  node.status.set('train', { window: W });
-  const { delta, loss } = await sw.time('train', () => trainWindow(node, local, W));
-  node.status.set('encode', { loss });
+  const work = await behavior.produce(node, dir, local, W, sw);
   const own = new Map<string, Uint8Array>();
-  if (delta) {
-    const { bytes, efNext } = await sw.time('encode', () => makePayload(node, local, delta, W));
+  if (work) {
     node.status.set('upload');
-    const outcome = await sw.time('upload', () => uploadGradient(node, W, bytes));
+    const outcome = await sw.time('upload', () => behavior.upload(node, W, work.bytes));
     if (outcome === 'uploaded' || outcome === 'already_uploaded') {
-      local.ef = efNext;
-      sw.payloadBytes = bytes.length;
-      own.set(sha256Hex(bytes), bytes);
+      if (work.efNext) local.ef = work.efNext;
+      behavior.uploaded(W, work);
+      sw.payloadBytes = work.bytes.length;
+      own.set(sha256Hex(work.bytes), work.bytes);
     }
-    node.log(`window ${W}: loss ${loss.toFixed(4)}, payload ${bytes.length} bytes ${outcome}`);
+    node.log(`window ${W}: loss ${work.loss.toFixed(4)}, payload ${work.bytes.length} bytes ${outcome}`);
   }
   await syncTo(node, dir, state, W + 1, sw, own);
   if (state.window === W + 1) await publishProbe(node, W);

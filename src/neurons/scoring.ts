@@ -1,77 +1,170 @@
-// Validator scoring for this issue (the full Gauntlet comes next): each valid miner's loss
-// improvement on a seeded held-out batch when its update alone is applied with a reduced step
-// (0.2·α, Templar), an EMA of scores, normalized positive weights, and validation loss.
+// Validator scoring with the Gauntlet (src/gauntlet): measure every upload of window W (norm, index
+// sketch, LossScore trial steps, the miner's parameter probe), hand the measurements to the pure
+// scorer, write the window's receipt to this validator's own bucket at keys.receipt(runId, W), and
+// keep the Gauntlet state (ratings, moving averages, penalty counters) in dataDir across restarts.
+//
+// Cost model (per window, evaluating every submitting miner): each evaluated miner costs 4 forward
+// passes of EVAL_BATCHES·batch sequences (before/after the trial step × assigned/random data; the
+// "before" passes cannot be shared since every miner has its own data), one parameter copy and one
+// sparse apply, plus O(kept values) for the norm and sketch. With the reference shape that is ~4/H of
+// one miner's training compute per miner (H = inner steps): M miners cost about 4M/(3H) training
+// windows of forward-only work. EVAL_BUDGET caps the miners evaluated per window; when it binds, the
+// best-ranked are evaluated first and the rest in order of how long they waited.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyAggregate } from '../compress/index.js';
-import { makeBatch } from '../data/index.js';
-import { Graph } from '../engine/index.js';
-import { createLlama, type Llama } from '../model/index.js';
-import { scoringOffsets } from '../protocol/index.js';
+import { medianOf } from '../compress/index.js';
+import {
+  emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, parseReceipt, parseState,
+  scoreWithReceipt, shapeWeights, updateNorm, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type WindowResult,
+} from '../gauntlet/index.js';
+import { keys, probeIndices, reserveCount } from '../protocol/index.js';
 import { validationBatches, type Batch } from '../train/batches.js';
 import { evaluate } from '../train/evaluate.js';
-import { evalLoss } from '../train/step.js';
-import type { Verified } from './gather.js';
+import type { Directory } from './directory.js';
+import type { Gathered } from './gather.js';
+import { fetchObject, fetchRecord } from './model-state.js';
+import { retrying } from './retry.js';
 import { writeJsonAtomic } from './status.js';
+import { PROBE_VALUES } from './upload.js';
 import type { Node } from './node.js';
 
-/** Step of the single-miner trial update, relative to α (Templar: 0.2 × outer lr). */
-export const SCORE_STEP = 0.2;
-/** Weight of the newest window in the score EMA. */
-export const SCORE_EMA = 0.3;
+/** Assigned batches (of the H) evaluated per miner, and as many random ones. */
+export const EVAL_BATCHES = 8;
+/** Most miners evaluated per window (every submitter while the cost allows). */
+export const EVAL_BUDGET = 256;
 /** Fixed validation batches evaluated each window. */
 export const VAL_BATCHES = 2;
-const SCORES_FILE = 'scores.json';
+export const GAUNTLET_FILE = 'gauntlet.json';
+
+interface Saved {
+  runHash: string;
+  state: GauntletState;
+  /** θ at the start of `window` at probeIndices(window): the baseline of the next per-window change. */
+  probeBase: { window: number; values: number[] } | null;
+  typicalChange: number | null;
+}
 
 export class Scorer {
-  /** uid → EMA of per-window scores (missing or invalid uploads score 0). */
-  readonly ema = new Map<number, number>();
-  private readonly scratch: Llama;
-  private readonly graph: Graph;
+  readonly params: GauntletParams = { ...GAUNTLET_DEFAULTS };
+  private saved: Saved;
+  private last: WindowResult | null = null;
+  /** θ at probeIndices(W − 1) while scoring W: what the miners' probes of W − 1 must match. */
+  private probeRef: { window: number; values: number[] } | null = null;
+  private readonly ev: Evaluator;
   private readonly val: Batch[];
 
   constructor(private readonly node: Node) {
-    this.scratch = createLlama(node.run.model);
-    this.graph = new Graph(node.be, false);
+    this.ev = makeEvaluator(node.be, node.model, node.data.train, node.run);
     this.val = validationBatches(node.data, node.run.batch, node.run.seq, VAL_BATCHES);
-    const path = join(node.cfg.dataDir, SCORES_FILE);
-    if (existsSync(path)) {
-      try {
-        const saved = JSON.parse(readFileSync(path, 'utf8')) as { runHash?: string; ema?: Record<string, number> };
-        if (saved.runHash === node.runHash) for (const [u, s] of Object.entries(saved.ema ?? {})) if (Number.isFinite(s)) this.ema.set(Number(u), s);
-      } catch { /* a damaged score file: start over */ }
+    this.saved = { runHash: node.runHash, state: emptyState(), probeBase: null, typicalChange: null };
+    const path = join(node.cfg.dataDir, GAUNTLET_FILE);
+    if (!existsSync(path)) return;
+    try {
+      const f = JSON.parse(readFileSync(path, 'utf8')) as Saved;
+      const st = parseState(JSON.stringify(f.state));
+      if (f.runHash !== node.runHash) node.log(`${path} belongs to another run; starting the Gauntlet afresh`);
+      else if (!st.ok) node.log(`${path}: ${st.reason}; starting the Gauntlet afresh`);
+      else {
+        this.saved = { runHash: f.runHash, state: st.state, probeBase: f.probeBase ?? null, typicalChange: f.typicalChange ?? null };
+        node.log(`restored Gauntlet state: ${Object.keys(st.state.miners).length} miner(s), last scored window ${st.state.window}`);
+      }
+    } catch (e) {
+      node.log(`cannot read ${path} (${(e as Error).message}); starting the Gauntlet afresh`);
     }
   }
 
-  /** Relative loss improvement of θ − 0.2·α·update(uid) over θ, per valid miner, on window W's scoring batch. */
-  windowScores(W: number, valid: readonly Verified[]): Map<number, number> {
-    const { run, model, data, be } = this.node;
-    const b = makeBatch(data.val, scoringOffsets(run.seed, W, run.batch, data.val.length, run.seq), run.seq);
-    const before = evalLoss(be, model, b.inputs, b.targets, run.batch, run.seq, this.graph);
-    const out = new Map<number, number>();
-    for (const v of valid) {
-      this.scratch.params.set(model.params);
-      applyAggregate(this.scratch.params, [v.update], model.layout.specs, run.codec, SCORE_STEP * run.alpha);
-      const after = evalLoss(be, this.scratch, b.inputs, b.targets, run.batch, run.seq, this.graph);
-      out.set(v.uid, Number.isFinite(after) && before > 0 ? (before - after) / before : 0);
+  get state(): GauntletState { return this.saved.state; }
+
+  /** Final scores by uid (what peers are ranked by). */
+  finals(): Map<number, number> {
+    return new Map(Object.entries(this.saved.state.miners).map(([u, m]) => [Number(u), m.final]));
+  }
+
+  /** Shaped weights of the newest result (or of the saved state after a restart). */
+  weights(): { uids: number[]; weights: number[] } {
+    if (this.last) return this.last.weights;
+    return shapeWeights(this.finals(), this.node.run.maxPeers, reserveCount(this.node.run.maxPeers), this.params);
+  }
+
+  /** Call with θ at the start of W, before anything of W is applied: probe reference and per-window change. */
+  beginWindow(W: number): void {
+    const params = this.node.model.params, at = (w: number): number[] => probeIndices(w, params.length, PROBE_VALUES).map((i) => params[i]!);
+    const base = this.saved.probeBase;
+    this.probeRef = W > 0 ? { window: W - 1, values: at(W - 1) } : null;
+    if (base && base.window === W - 1 && this.probeRef) {
+      const change = meanAbsDiff(this.probeRef.values, base.values);
+      if (Number.isFinite(change) && change > 0) this.saved.typicalChange = foldChange(this.saved.typicalChange, change);
+    }
+    this.saved.probeBase = { window: W, values: at(W) };
+  }
+
+  /** Scores window W (or reloads its receipt when a restart already scored it); writes the receipt. */
+  async scoreWindow(W: number, dir: Directory, candidates: readonly number[], gathered: Gathered): Promise<WindowResult> {
+    if (this.saved.state.window >= W) return this.reloadResult(W);
+    const miners = await this.measure(W, dir, candidates, gathered);
+    const inputs = { window: W, validator: { uid: this.node.uid, hotkey: this.node.signer.address }, maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), miners };
+    const { receipt, state } = scoreWithReceipt(this.node.runHash, this.params, this.saved.state, inputs);
+    await retrying(this.node, `put score receipt of window ${W}`, () => this.node.store.put(keys.receipt(this.node.run.runId, W), encodeReceipt(receipt)));
+    this.saved.state = state;
+    writeJsonAtomic(join(this.node.cfg.dataDir, GAUNTLET_FILE), this.saved);
+    return (this.last = receipt.result);
+  }
+
+  private async reloadResult(W: number): Promise<WindowResult> {
+    const bytes = await fetchObject(this.node, this.node.store, keys.receipt(this.node.run.runId, W));
+    const r = bytes ? parseReceipt(bytes) : null;
+    if (r?.ok && r.receipt.window === W) { this.node.log(`window ${W} was scored before a restart: reusing its receipt`); return (this.last = r.receipt.result); }
+    throw new Error(`window ${W} is already in the Gauntlet state but its receipt cannot be read back`);
+  }
+
+  /** One MinerInput per candidate: status, sighting, norm, sketch and (within the budget) LossScore + probe. */
+  private async measure(W: number, dir: Directory, candidates: readonly number[], g: Gathered): Promise<MinerInput[]> {
+    const { run } = this.node, shapes = this.node.model.layout.specs.map((s) => s.shape);
+    const valid = new Map(g.valid.map((v) => [v.uid, v]));
+    const norms = new Map(g.valid.map((v) => [v.uid, updateNorm(v.update)]));
+    const median = medianOf([...norms.values()]);
+    const budget = new Set(this.evaluationOrder(candidates.filter((u) => valid.has(u))).slice(0, EVAL_BUDGET));
+    const out: MinerInput[] = [];
+    for (const uid of [...new Set([...candidates, ...valid.keys(), ...g.rejected.keys()])].sort((a, b) => a - b)) {
+      const v = valid.get(uid);
+      if (!v) {
+        const rej = g.rejected.get(uid) ?? { reason: 'missing', detail: 'no upload seen by the deadline' };
+        const late = rej.reason === 'late' || (rej.reason === 'missing' && (await this.landedSince(dir, W, uid)));
+        const status = late ? 'late' : rej.reason === 'missing' || rej.reason === 'no_bucket' ? 'missing' : 'invalid';
+        out.push({ uid, status, detail: late && rej.reason !== 'late' ? 'first seen after the scan at the deadline' : `${rej.reason}: ${rej.detail}`, landedAt: null, seen: null });
+        continue;
+      }
+      const norm = norms.get(uid)!;
+      const m: MinerInput = { uid, status: 'ok', landedAt: v.landedAt, seen: v.seen, norm, sketch: indexSketch(v.update, shapes, run.codec, this.params.sketchSize) };
+      if (budget.has(uid)) {
+        const plan = evalPlan(run, W, uid, this.node.signer.address, this.node.data.train.length, EVAL_BATCHES);
+        const clipScale = norm > 0 ? Math.min(1, median / norm) : 0;
+        m.measured = { plan, clipScale, losses: measureLosses(this.ev, v.update, plan, this.params.scoreStep, clipScale), behind: await this.behind(dir, uid) };
+      }
+      out.push(m);
     }
     return out;
   }
 
-  /** EMA update for every candidate (those without a score this window get 0); persisted to dataDir. */
-  update(candidates: readonly number[], scores: ReadonlyMap<number, number>): void {
-    for (const uid of new Set([...candidates, ...scores.keys()])) {
-      const prev = this.ema.get(uid) ?? 0;
-      this.ema.set(uid, (1 - SCORE_EMA) * prev + SCORE_EMA * (scores.get(uid) ?? 0));
-    }
-    writeJsonAtomic(join(this.node.cfg.dataDir, SCORES_FILE), { runHash: this.node.runHash, ema: Object.fromEntries(this.ema) });
+  /** Best-ranked first, then the longest unevaluated (only matters when EVAL_BUDGET binds). */
+  private evaluationOrder(uids: number[]): number[] {
+    const st = this.saved.state.miners;
+    return [...uids].sort((a, b) => (st[b]?.final ?? 0) - (st[a]?.final ?? 0) || (st[a]?.lastEval ?? -1) - (st[b]?.lastEval ?? -1) || a - b);
   }
 
-  /** Positive EMA scores normalized to sum 1 (ascending uids); empty when no miner scores above 0. */
-  weights(): { uids: number[]; weights: number[] } {
-    const pos = [...this.ema].filter(([, s]) => s > 0).sort((a, b) => a[0] - b[0]);
-    const sum = pos.reduce((a, [, s]) => a + s, 0);
-    return { uids: pos.map(([u]) => u), weights: pos.map(([, s]) => s / sum) };
+  /** Did uid's gradient of W appear after the deadline scan (a late upload rather than a missing one)? */
+  private async landedSince(dir: Directory, W: number, uid: number): Promise<boolean> {
+    const store = dir.bucket(uid);
+    return !!store && !!(await retrying(this.node, `head gradient of uid ${uid}`, () => store.head(keys.gradient(this.node.run.runId, W, uid))));
+  }
+
+  /** Windows behind of uid's probe of W − 1 against θ now; null without a usable probe. */
+  private async behind(dir: Directory, uid: number): Promise<number | null> {
+    const ref = this.probeRef, store = dir.bucket(uid);
+    if (!ref || !store) return null;
+    const rec = await fetchRecord(this.node, store, keys.probe(this.node.run.runId, ref.window, uid), 'probe');
+    if (!rec || rec.window !== ref.window || rec.uid !== uid || rec.values.length !== ref.values.length) return null;
+    return windowsBehind(rec.values, ref.values, this.saved.typicalChange ?? 0);
   }
 
   /** Mean loss of θ on the fixed validation batches. */

@@ -21,7 +21,10 @@ export interface NodeConfig {
   /** Prepared dataset directory (tessera data prepare). */
   dataset: string;
   run: RunConfig;
-  /** Miner only: adversarial behaviour for tests and demos (next issue); 'honest' by default. */
+  /**
+   * Miner only: adversarial behaviour for tests and demos (behaviors.ts: copy, noise, scaled, signflip,
+   * lazy, late, malformed, stale); 'honest' by default.
+   */
   behavior?: string;
   /** Stop after this window (tests); undefined = run until signalled. */
   stopAfterWindow?: number;

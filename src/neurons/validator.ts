@@ -1,7 +1,7 @@
 // The validator: a table of contents of named steps. Per window W (one window behind the chain):
-// watch uploads until W's deadline → rank peers → gather + verify → score → apply + publish the
-// AggregateRecord (leader) or replay the leader's (follower) → checkpoint → weights → val loss.
-import { fillSlots, rankPeers } from '../protocol/index.js';
+// watch uploads until W's deadline → gather + verify → score with the Gauntlet (receipt to own bucket)
+// → next window's peer list + apply the clean uploads and publish the AggregateRecord (leader), or
+// replay the leader's (follower) → checkpoint → weights every run.weightsEvery windows → val loss.
 import { Directory } from './directory.js';
 import { gatherGradients, watchUploads } from './gather.js';
 import { publishAggregate, publishPeers, startOrResumeRun, writeCheckpoint } from './leader.js';
@@ -81,15 +81,14 @@ async function takeRole(node: Node, dir: Directory, state: ModelState): Promise<
 async function validateWindow(node: Node, dir: Directory, state: ModelState, scorer: Scorer, role: Role, W: number, first: number): Promise<void> {
   const sw = new Stopwatch();
   const watch = await watchUploads(node, dir, W);
-  const ranked = rankPeers(watch.candidates, scorer.ema, node.run.maxPeers);
-  if (role === 'lead') await publishPeers(node, W, ranked.peers, ranked.reserves);
-  const gathered = await sw.time('gather', () => gatherGradients(node, dir, watch, ranked.order, sw));
+  scorer.beginWindow(W);
+  const gathered = await sw.time('gather', () => gatherGradients(node, dir, watch, watch.candidates, sw));
   node.status.set('score');
-  const scores = await sw.time('score', () => scorer.windowScores(W, gathered.valid));
-  scorer.update(watch.candidates, scores);
+  const result = await sw.time('score', () => scorer.scoreWindow(W, dir, watch.candidates, gathered));
   node.status.set('apply');
   if (role === 'lead') {
-    const chosen = new Set(fillSlots(ranked.order, new Set(gathered.valid.map((v) => v.uid)), node.run.maxPeers));
+    await publishPeers(node, W + 1, result.peers, result.reserves);
+    const chosen = new Set(result.aggregate);
     const rec = await sw.time('apply', () => publishAggregate(node, state, W, gathered.valid.filter((v) => chosen.has(v.uid))));
     node.log(`window ${W}: aggregated uids [${rec.uids.join(' ')}] → ${rec.fingerprintAfter.slice(0, 12)}`);
     if ((state.window - first) % node.run.checkpointEvery === 0) {
@@ -101,10 +100,11 @@ async function validateWindow(node: Node, dir: Directory, state: ModelState, sco
   const valLoss = await sw.time('score', () => scorer.valLoss());
   node.status.set('idle', { valLoss, loss: valLoss });
   node.status.timeline(sw.entry(W, state.fingerprint));
-  node.log(`window ${W}: val loss ${valLoss.toFixed(4)}; scores ${[...scores].map(([u, s]) => `${u}:${s.toFixed(4)}`).join(' ') || '-'}`);
+  const line = result.miners.map((m) => `${m.uid}:${m.final.toFixed(3)}${m.penalties.length ? `(${m.penalties.map((p) => p.kind).join(',')})` : m.gate ? '(own-data)' : ''}`);
+  node.log(`window ${W}: val loss ${valLoss.toFixed(4)}; final scores ${line.join(' ') || '-'}`);
 }
 
-/** Normalized positive EMA scores on chain; recorded in status.weights. */
+/** The Gauntlet's shaped weights on chain (peers and reserves with positive final scores); recorded in status.weights. */
 async function setWeights(node: Node, scorer: Scorer): Promise<void> {
   const { uids, weights } = scorer.weights();
   if (uids.length === 0) { node.log('no miner scores above 0 yet: weights not set'); return; }
