@@ -6,6 +6,8 @@
 #   scripts/ceph-s3.sh start DIR [PORT]     start a fresh cluster in DIR (S3 on 127.0.0.1:PORT, default: a free port)
 #   scripts/ceph-s3.sh stop DIR             stop the daemons by the pids in DIR/run
 #   scripts/ceph-s3.sh status DIR           exit 0 and print the endpoint when the S3 endpoint answers
+#   scripts/ceph-s3.sh rgw-stop DIR         stop only radosgw (an S3 outage; mon, OSD and the objects stay)
+#   scripts/ceph-s3.sh rgw-start DIR        start radosgw again with the same config and wait until S3 answers
 #   scripts/ceph-s3.sh node-user DIR NAME   create (or re-print) node NAME's credentials as one JSON line:
 #       a WRITE user NAME (owns the node's bucket) and a READ-only S3 subuser NAME:read (--access=read)
 #
@@ -15,7 +17,7 @@
 set -euo pipefail
 
 die() { echo "ceph-s3: $*" >&2; exit 1; }
-usage() { sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '5,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 CMD=${1:-}; D=${2:-}
 [[ -n "$CMD" && -n "$D" ]] || usage
@@ -175,6 +177,31 @@ status() {
   echo "$ep"
 }
 
+RGW_PID=run/client.rgw.a.pid
+rgw_stop() {
+  [[ -f "$D/ceph.conf" ]] || die "no cluster in $D"
+  local p; p=$(cat "$D/$RGW_PID" 2>/dev/null || true)
+  [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null || die "radosgw is not running in $D"
+  kill "$p" 2>/dev/null || true
+  # Clean shutdown takes 6-7 s; the objects live in the OSD, so a kill after 1 s loses nothing.
+  for _ in $(seq 1 10); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$p" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$p" 2>/dev/null && die "radosgw (pid $p) did not stop"
+  rm -f "$D/$RGW_PID"
+  echo "ceph-s3: radosgw (pid $p) stopped in $D"
+}
+
+rgw_start() {
+  [[ -f "$D/ceph.conf" && -f "$D/endpoint" ]] || die "no cluster in $D; run: $0 start $D"
+  local p; p=$(cat "$D/$RGW_PID" 2>/dev/null || true)
+  [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null && die "radosgw is already running in $D (pid $p)"
+  local ep port; ep=$(cat "$D/endpoint"); port=${ep##*:}
+  radosgw $(C) -n client.rgw.a >>"$D/log/start.log" 2>&1 || die "radosgw did not start; see $D/log/client.rgw.a.log"
+  for _ in $(seq 1 300); do http_ok "$port" && { echo "ceph-s3: radosgw up again at $ep"; return 0; }; sleep 0.2; done
+  die "radosgw did not answer on $ep within 60 s; see $D/log/client.rgw.a.log"
+}
+
 node_user() {
   local name=${1:-}
   [[ "$name" =~ ^[a-z0-9][a-z0-9-]{0,40}$ ]] || die "node name must match [a-z0-9][a-z0-9-]{0,40}, got '$name'"
@@ -203,5 +230,7 @@ case "$CMD" in
   stop) stop ;;
   status) status ;;
   node-user) node_user "${3:-}" ;;
+  rgw-stop) rgw_stop ;;
+  rgw-start) rgw_start ;;
   *) usage ;;
 esac

@@ -9,6 +9,7 @@ import type { CodecConfig } from '../compress/index.js';
 import { makeRunConfig, type RunOverrides } from '../devnet/config.js';
 import { loadDataset } from '../data/index.js';
 import { DevnetChainClient } from '../chain/index.js';
+import { checkRunTiming } from '../protocol/index.js';
 import { TesseraError } from '../util/errors.js';
 import { DEFAULT_WALLET_DIR } from './wallet.js';
 
@@ -129,6 +130,7 @@ function storeFlag(text: string, flag: string): StoreDescriptor {
 /**
  * Config file, then flags; a RunConfig comes from the file, --run FILE, or the devnet defaults plus run
  * flags (then, without --deadline-s, the deadline is 40% of a window at the chain's block time, asked from the chain).
+ * A deadline that does not end inside a window at the chain's block time is refused (checkRunTiming).
  */
 export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlags): Promise<NodeConfig> {
   const c: Record<string, unknown> = f.config ? readConfigFile(f.config) : {};
@@ -159,10 +161,10 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
     indexMode: f.indexMode, seed: f.seed,
   };
   const given = Object.entries(runFlags).filter(([, v]) => v !== undefined);
+  let blockMs: number | undefined;
   if (c.run === undefined) {
     if (f.runId === undefined) throw new TesseraError('no run configuration: pass --config FILE, --run FILE, or --run-id ID (with run flags)', 'every node of one network must use the same run id and hyperparameters');
     if (typeof c.dataset !== 'string') throw new TesseraError('config: dataset is missing', 'pass --dataset DIR (a folder prepared by tessera data prepare)');
-    let blockMs = 1000;
     if (f.deadlineS === undefined && typeof c.chainUrl === 'string') {
       try {
         blockMs = (await new DevnetChainClient({ url: c.chainUrl, retries: 2 }).info()).blockMs;
@@ -170,14 +172,19 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
         throw new TesseraError(`cannot ask the chain at ${c.chainUrl} for its block time (${(e as Error).message})`, 'start the chain first, or pass --deadline-s');
       }
     }
-    c.run = makeRunConfig(runFlags, blockMs, loadDataset(resolve(c.dataset)).manifest.tokenizer.vocabSize, f.runId);
+    c.run = makeRunConfig(runFlags, blockMs ?? 1000, loadDataset(resolve(c.dataset)).manifest.tokenizer.vocabSize, f.runId);
   } else {
     const r = c.run as Record<string, unknown>;
     if (f.runId !== undefined) r.runId = f.runId;
     if (f.preset !== undefined) throw new TesseraError('--preset cannot change the model of a run given by a config file', 'edit run.model in the file instead');
     for (const [k, v] of given) if (k !== 'preset') r[k] = v;
   }
-  return checkNodeConfig(c);
+  const cfg = checkNodeConfig(c);
+  // The deadline must end inside a window at the chain's block time. Not needed above (a deadline or a
+  // whole run was given): asked once, best effort; a chain that does not answer now is checked by the devnet or not at all.
+  blockMs ??= await new DevnetChainClient({ url: cfg.chainUrl, retries: 0, requestTimeoutMs: 2000 }).info().then((i) => i.blockMs, () => undefined);
+  if (blockMs !== undefined) checkRunTiming(cfg.run, blockMs);
+  return cfg;
 }
 
 /** The resolved config as printable JSON, with secret keys masked. */

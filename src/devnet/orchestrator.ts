@@ -8,10 +8,10 @@ import { join, resolve } from 'node:path';
 import { DevnetChainClient, loadState, metagraphOf, type Metagraph } from '../chain/index.js';
 import { prepareData } from '../data/index.js';
 import type { NodeConfig, RunConfig } from '../neurons/types.js';
-import { windowOf } from '../protocol/index.js';
+import { checkRunTiming, windowOf } from '../protocol/index.js';
 import { createWallet, keyfilePath, loadWallet, signer } from '../wallet/index.js';
 import { TesseraError } from '../util/errors.js';
-import { checkResume, DEVNET_DEFAULTS, makeRunConfig, readRecord, writeRecord, type DevnetOptions, type DevnetRecord } from './config.js';
+import { checkResume, defaultDeadlineS, DEVNET_DEFAULTS, makeRunConfig, readRecord, writeRecord, type DevnetOptions, type DevnetRecord } from './config.js';
 import { CHAIN_READY_PREFIX, fileSize, TesseraProcess, waitForLine } from './process.js';
 import { openDevnetStorage, type DevnetStorageProvider } from './storage.js';
 import { applyMetagraph, fingerprintAgreement, readFingerprints, readStatus, type DevnetSnapshot, type NodeRow } from './view.js';
@@ -78,9 +78,22 @@ export class Devnet {
     await mkdir(root, { recursive: true });
     const saved = readRecord(root);
     const o = { ...opts, data: opts.data === undefined ? undefined : resolve(opts.data) };
+    const savedBlockMs = saved?.blockMs;
     if (saved) {
       checkResume(saved, o);
       saved.blockMs = o.blockMs ?? saved.blockMs ?? DEVNET_DEFAULTS.blockMs;
+      // The run is fixed, the block time is not: a faster chain can shrink a window below the deadline.
+      try {
+        checkRunTiming(saved.run, saved.blockMs);
+      } catch (e) {
+        if (!(e instanceof TesseraError)) throw e;
+        throw new TesseraError(`the devnet in ${o.dir} cannot run with --block-ms ${saved.blockMs}: ${e.message}`,
+          `resume it with --block-ms above ${Math.floor((saved.run.deadlineS * 1000) / saved.run.blocksPerWindow)}${savedBlockMs !== undefined ? ` (it ran with ${savedBlockMs})` : ''}, or pass a new --dir`);
+      }
+    } else {
+      // A new network's window and deadline, checked before the corpus is prepared or anything starts (makeRunConfig's defaults).
+      const blockMs = o.blockMs ?? DEVNET_DEFAULTS.blockMs, blocksPerWindow = o.run.blocksPerWindow ?? DEVNET_DEFAULTS.run.blocksPerWindow;
+      checkRunTiming({ blocksPerWindow, deadlineS: o.run.deadlineS ?? defaultDeadlineS(blocksPerWindow, blockMs) }, blockMs);
     }
     const data = saved?.data ?? o.data ?? join(root, 'data');
     if (!existsSync(join(data, 'manifest.json'))) {
@@ -185,6 +198,17 @@ export class Devnet {
     } finally {
       this.restarting = false;
     }
+  }
+
+  /**
+   * A storage outage (--ceph only): stops the S3 gateway, waits downMs and starts it again on the same
+   * endpoint; buckets, users and objects are kept. Resolves once S3 answers again.
+   */
+  async restartStorage(downMs = 0): Promise<void> {
+    if (!this.storage?.restart) throw new TesseraError(`restartStorage needs --ceph storage (this devnet uses ${this.storageLine})`, 'run the devnet with --ceph');
+    this.event('stopping the S3 gateway (storage outage)');
+    await this.storage.restart(downMs);
+    this.event('S3 gateway back');
   }
 
   private async addNode(name: string, role: 'miner' | 'validator', startAtWindow?: number): Promise<void> {

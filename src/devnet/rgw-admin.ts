@@ -46,7 +46,7 @@ export class AdminOpsError extends TesseraError {
   }
 }
 
-async function adminCall(a: S3Admin, method: 'GET' | 'PUT', params: Array<[string, string]>): Promise<unknown> {
+async function adminCall(a: S3Admin, method: 'GET' | 'PUT' | 'POST', params: Array<[string, string]>): Promise<unknown> {
   const url = new URL('/admin/user', a.endpoint);
   for (const [k, v] of [...params, ['format', 'json']]) url.searchParams.append(k, v);
   let res: Response;
@@ -70,16 +70,17 @@ const newKey = (n: number, alphabet: string): string => Array.from(randomBytes(n
 const AK = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const SK = AK + 'abcdefghijklmnopqrstuvwxyz';
 
-interface UserInfo { keys?: Array<{ user: string; access_key: string; secret_key: string }> }
+interface UserInfo { keys?: Array<{ user: string; access_key: string; secret_key: string }>; max_buckets?: number }
 
 /**
  * Creates (or finds) RGW user `uid` with an S3 key and a read-only subuser `uid:read` with its own S3
  * key; returns both key pairs. Idempotent: re-running returns the existing keys.
  *
- * max-buckets is 2, not 1: RGW checks the bucket quota before it notices that a CreateBucket names a
- * bucket the user already owns, so with 1 a node's second ensureBucket() fails with TooManyBuckets.
+ * The user may own `maxBuckets` buckets (default 1: its own). S3Store.ensureBucket() checks with
+ * HeadBucket before it creates, so a node's repeated ensureBucket() never trips RGW's quota check.
+ * An existing user with another limit (devnets made before this was 1 used 2) is set back to it.
  */
-export async function ensureNodeUser(a: S3Admin, uid: string, maxBuckets = 2): Promise<UserKeys> {
+export async function ensureNodeUser(a: S3Admin, uid: string, maxBuckets = 1): Promise<UserKeys> {
   let info: UserInfo;
   try {
     info = await adminCall(a, 'GET', [['uid', uid]]) as UserInfo;
@@ -87,6 +88,9 @@ export async function ensureNodeUser(a: S3Admin, uid: string, maxBuckets = 2): P
     if (!(e instanceof AdminOpsError) || e.status !== 404) throw e;
     info = await adminCall(a, 'PUT', [['uid', uid], ['display-name', `tessera node ${uid}`], ['max-buckets', String(maxBuckets)],
       ['key-type', 's3'], ['access-key', newKey(20, AK)], ['secret-key', newKey(40, SK)]]) as UserInfo;
+  }
+  if (info.max_buckets !== undefined && info.max_buckets !== maxBuckets) {
+    info = await adminCall(a, 'POST', [['uid', uid], ['max-buckets', String(maxBuckets)]]) as UserInfo;
   }
   const key = (user: string) => info.keys?.find((k) => k.user === user);
   if (!key(`${uid}:read`)) {

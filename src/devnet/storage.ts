@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  cephInstalled, CEPH_INSTALL_HINT, fsNodeDescriptors, S3Store, startRgw, stopRgw,
+  cephInstalled, CEPH_INSTALL_HINT, fsNodeDescriptors, S3Store, startGateway, startRgw, stopGateway, stopRgw,
   type RgwCluster, type S3Descriptor, type StoreDescriptor,
 } from '../storage/index.js';
 import { TesseraError } from '../util/errors.js';
@@ -24,6 +24,8 @@ export interface DevnetStorageProvider {
   describe: string;
   /** Creates (or finds) node `name`'s bucket and credentials. Idempotent. */
   nodeStores(name: string): Promise<NodeStores>;
+  /** --ceph only: stops the S3 gateway for downMs and starts it again (an outage drill; objects are kept). */
+  restart?(downMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,11 @@ async function openCeph(dir: string, runId: string, log: (l: string) => void): P
   return {
     kind: 'ceph', describe: `Ceph RGW ${cluster.endpoint} (private, under ${dir})`,
     nodeStores: (name) => s3.nodeStores(name),
+    async restart(downMs) {
+      await stopGateway(dir);
+      await new Promise((r) => setTimeout(r, downMs));
+      await startGateway(dir);
+    },
     async close() { await stopRgw(dir); },
   };
 }

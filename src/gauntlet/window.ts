@@ -199,9 +199,10 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   // Weights and peers go to miners without a recent penalty (a penalized window earns nothing).
   const finals = new Map(Object.entries(s.miners).map(([u, m]) => [Number(u), W - m.lastPenalty < p.penaltyMemory ? 0 : m.final]));
   const weights = shapeWeights(finals, inp.maxPeers, inp.reserves, p);
-  const byUid = new Map(results.map((r) => [r.uid, r]));
+  // This window's aggregate: clean, positive, passing uploads, best previous final first (the peers
+  // published last window), then this window's score — later ones fill the slots of failed peers.
   const aggregate = results.filter((r) => r.evaluated && r.penalties.length === 0 && r.gate === null && r.score! > 0)
-    .sort((a, b) => prevFinal(b.uid) - prevFinal(a.uid) || byUid.get(b.uid)!.score! - byUid.get(a.uid)!.score! || a.uid - b.uid)
+    .sort((a, b) => prevFinal(b.uid) - prevFinal(a.uid) || b.score! - a.score! || a.uid - b.uid)
     .slice(0, inp.maxPeers).map((r) => r.uid);
   const order = [...new Set([...ins.map((m) => m.uid), ...finals.keys()])].sort((a, b) => (finals.get(b) ?? 0) - (finals.get(a) ?? 0) || a - b);
   const asc = (xs: number[]): number[] => xs.sort((a, b) => a - b);

@@ -87,6 +87,11 @@ async function awaitAggregate(node: Node, dir: Directory, state: ModelState): Pr
       if (rec && rec.window === W) return rec;
       if (polls % REFRESH_EVERY === 0) {
         const ptr = await fetchRecord(node, store, keys.latestCheckpoint(node.run.runId), 'checkpoint');
+        // The leader writes W's record before any checkpoint past W: if the record landed between the two
+        // reads (a leader catching up after an outage writes both within milliseconds), replay it rather
+        // than jump, so this node still applies (and fingerprints) every window.
+        const landed = ptr && ptr.window > W ? await fetchRecord(node, store, keys.aggregate(node.run.runId, W), 'aggregate') : null;
+        if (landed && landed.window === W) return landed;
         if (ptr && ptr.window > W) {
           node.log(`the leader's checkpoint (window ${ptr.window}) is ahead of window ${W}: loading it`);
           await loadCheckpoint(node, store, ptr, state);

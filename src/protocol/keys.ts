@@ -43,6 +43,9 @@ export const keys = {
   latestCheckpoint: (runId: string): string => `${runPrefix(runId)}/checkpoints/latest.json`,
   /** Where the run starts: its first window and the fingerprint of the seeded initial model (immutable). */
   startWindow: (runId: string): string => `${runPrefix(runId)}/start.json`,
-  /** A miner's sample receipt for window W (which data it trained on; enforced in a later issue). */
+  /**
+   * The receipt of window W in its writer's bucket: a validator's score receipt (gauntlet/receipt.ts:
+   * inputs, seeds, losses, ratings, penalties, final scores, weights; recomputable).
+   */
   receipt: (runId: string, window: number): string => `${runPrefix(runId)}/receipts/${win(window)}.json`,
 } as const;

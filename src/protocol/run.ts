@@ -2,6 +2,7 @@
 // is the payload's model hash, so nodes of different runs or shapes refuse each other's payloads.
 import type { ModelConfig } from '../model/config.js';
 import type { CodecConfig } from '../compress/types.js';
+import { TesseraError } from '../util/errors.js';
 
 /** Network hyperparameters every node of one run must share (part of the run id's identity). */
 export interface RunConfig {
@@ -30,4 +31,22 @@ export interface RunConfig {
   maxPeers: number;
   /** Seed of initialization and of the data assignment (seed, uid, window). */
   seed: number;
+}
+
+/**
+ * Refuses a run whose upload deadline does not end inside one window at this block time (ms). Window
+ * W's deadline is deadlineS after W+1 starts and the leader aggregates W only then; with deadlineS ≥ a
+ * window, W's aggregate lands in W+2 or later, so a miner that must apply it before training W+1 is
+ * always catching up and never trains. Only the CLI and the devnet know the block time, so they call this.
+ */
+export function checkRunTiming(run: Pick<RunConfig, 'blocksPerWindow' | 'deadlineS'>, blockMs: number): void {
+  if (!(Number.isFinite(blockMs) && blockMs > 0)) throw new RangeError(`blockMs must be > 0, got ${blockMs}`);
+  const windowS = (run.blocksPerWindow * blockMs) / 1000;
+  if (run.deadlineS >= windowS) {
+    throw new TesseraError(
+      `run deadlineS ${run.deadlineS} s is not shorter than a window (${run.blocksPerWindow} blocks × ${blockMs} ms = ${windowS} s): ` +
+        `the leader aggregates window W only after its deadline, in window W+2 or later, so miners would spend every window catching up and never train`,
+      `lower deadlineS (--deadline-s) below ${windowS} s (the devnet default is 40% of a window, at least 2 s), or lengthen the window ` +
+        `(more blocksPerWindow with --blocks-per-window, or a slower chain with --block-ms)`);
+  }
 }

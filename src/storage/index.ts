@@ -13,5 +13,5 @@ export { MIN_PART_SIZE, S3Store } from './s3.js';
 export { backoffDelay, withRetry, type RetryOptions } from './retry.js';
 export {
   CEPH_INSTALL_HINT, CEPH_PACKAGES, cephInstalled, cephScript, createNodeCredentials, missingCephBinaries, readRgw,
-  startRgw, stopRgw, type NodeCredentials, type RgwCluster,
+  startGateway, startRgw, stopGateway, stopRgw, type NodeCredentials, type RgwCluster,
 } from './rgw.js';

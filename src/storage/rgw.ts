@@ -77,6 +77,19 @@ export async function stopRgw(dir: string): Promise<void> {
   await runScript(['stop', resolve(dir)], 60_000);
 }
 
+/**
+ * Stops only the cluster's radosgw (an S3 outage: connections are refused; the monitor, the OSD and the
+ * objects stay). startGateway() brings it back on the same endpoint with the same users and buckets.
+ */
+export async function stopGateway(dir: string): Promise<void> {
+  await runScript(['rgw-stop', resolve(dir)], 30_000);
+}
+
+/** Starts the radosgw of a cluster stopped by stopGateway(); resolves once S3 answers again. */
+export async function startGateway(dir: string): Promise<void> {
+  await runScript(['rgw-start', resolve(dir)], 90_000);
+}
+
 /** Reads the endpoint and admin keys of a cluster that `start` wrote to DIR/s3.env. */
 export async function readRgw(dir: string): Promise<RgwCluster> {
   const abs = resolve(dir);

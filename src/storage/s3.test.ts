@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { storeConformance, bytesOf } from './conformance.js';
 import { openStore } from './open.js';
 import { CEPH_INSTALL_HINT, createNodeCredentials, missingCephBinaries, startRgw, stopRgw, type RgwCluster } from './rgw.js';
-import type { S3Descriptor } from './types.js';
+import { S3Store } from './s3.js';
+import { StorageError, type S3Descriptor } from './types.js';
 
 const missing = missingCephBinaries();
 const skip = missing.length ? `ceph not installed (missing ${missing.join(', ')}): run ${CEPH_INSTALL_HINT}` : undefined;
@@ -40,6 +41,25 @@ describe('s3 object store on Ceph RGW', { skip: skip ?? false }, () => {
     // port 9 (discard) on loopback: nothing listens, so connections are refused
     unreachable: () => ({ kind: 's3', endpoint: 'http://127.0.0.1:9', region: 'us-east-1', bucket: 'nowhere', accessKeyId: 'x', secretAccessKey: 'y' }),
     tuning: { partSize: 5 << 20, sdkAttempts: 1 },
+  });
+
+  test('ensureBucket on the one bucket a user (max-buckets 1) owns succeeds; a second bucket is denied', async () => {
+    const creds = await createNodeCredentials(cluster, 'one-bucket'); // creates the user (max-buckets=1) and its bucket
+    for (const d of [creds.write, creds.read]) {
+      const s = new S3Store(d);
+      try {
+        await s.ensureBucket(); // a blind CreateBucket answers TooManyBuckets here
+        await s.ensureBucket();
+      } finally {
+        s.close();
+      }
+    }
+    const other = new S3Store({ ...creds.write, bucket: 'tessera-one-bucket-second' });
+    try {
+      await assert.rejects(other.ensureBucket(), (e: unknown) => e instanceof StorageError && e.code === 'denied' && /TooManyBuckets/.test(e.message));
+    } finally {
+      other.close();
+    }
   });
 
   test('timings: RGW start, 5 MB put/get', async (t) => {

@@ -172,14 +172,33 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  /**
+   * Checks first (HeadBucket), creates only when the bucket is missing. RGW checks a user's bucket quota
+   * (max-buckets) before it notices that a CreateBucket names a bucket the user already owns, so a
+   * node limited to its one bucket would get TooManyBuckets from a blind CreateBucket on every start.
+   */
   async ensureBucket(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return; // exists and these credentials may use it
+    } catch (e) {
+      // 404: missing, create it below. 403: another owner's bucket or bad credentials; CreateBucket says which.
+      // HEAD has no error body, so anything else (network, 5xx) is reported from here.
+      if (status(e) !== 404 && status(e) !== 403 && errName(e) !== 'NotFound' && errName(e) !== 'NoSuchBucket') {
+        throw this.wrap(e, 'head bucket', this.bucket);
+      }
+    }
     try {
       await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
     } catch (e) {
-      if (errName(e) === 'BucketAlreadyOwnedByYou') return;
+      if (errName(e) === 'BucketAlreadyOwnedByYou') return; // created meanwhile by a concurrent ensureBucket
       if (errName(e) === 'BucketAlreadyExists') {
         throw new StorageError('denied', `bucket ${this.where()} already exists and belongs to someone else`,
           'choose another bucket name', e);
+      }
+      if (errName(e) === 'TooManyBuckets') {
+        throw new StorageError('denied', `create bucket ${this.bucket} at ${this.endpoint}: these credentials may not own another bucket (TooManyBuckets)`,
+          'each node user may own only its own bucket: check the bucket name in the descriptor, or raise the user\'s max-buckets', e);
       }
       throw this.wrap(e, 'create bucket', this.bucket);
     }
