@@ -6,5 +6,5 @@ export type { NodeOptions } from './node.js';
 export { STATUS_FILE, TIMELINE_FILE, FINGERPRINTS_FILE, LOG_FILE } from './status.js';
 export { MINER_STATE_FILE } from './inner.js';
 export { BEHAVIORS, parseBehavior, type BehaviorName } from './behaviors.js';
-export { GAUNTLET_FILE } from './scoring.js';
+export { GAUNTLET_FILE, readReceipts, receiptsPrefix } from './scoring.js';
 export type { NodeConfig, NodeStatus, Phase, RunConfig, TimelineEntry } from './types.js';

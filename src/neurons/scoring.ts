@@ -16,9 +16,11 @@ import { join } from 'node:path';
 import { medianOf } from '../compress/index.js';
 import {
   emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, parseReceipt, parseState,
-  scoreWithReceipt, shapeWeights, updateNorm, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type WindowResult,
+  scoreWithReceipt, shapeWeights, updateNorm, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
+  type WindowResult,
 } from '../gauntlet/index.js';
-import { keys, probeIndices, rankPeers, reserveCount } from '../protocol/index.js';
+import { keys, probeIndices, rankPeers, reserveCount, runPrefix } from '../protocol/index.js';
+import type { ReadOnlyStore } from '../storage/index.js';
 import { validationBatches, type Batch } from '../train/batches.js';
 import { evaluate } from '../train/evaluate.js';
 import type { Directory } from './directory.js';
@@ -175,4 +177,26 @@ export class Scorer {
   valLoss(): number {
     return evaluate(this.node.be, this.node.model, this.val, this.node.run.batch, this.node.run.seq);
   }
+}
+
+/** Prefix under which a validator's bucket holds the score receipts of a run (keys.receipt). */
+export const receiptsPrefix = (runId: string): string => `${runPrefix(runId)}/receipts/`;
+
+/**
+ * Every score receipt of `runId` in a validator's bucket, ascending by window (the reader's side of
+ * keys.receipt: `tessera score explain`, the adversarial scenario). Receipts are untrusted bytes: the
+ * ones that do not parse come back in `rejected` with the reason; verifyReceipt checks the numbers.
+ */
+export async function readReceipts(store: ReadOnlyStore, runId: string): Promise<{ receipts: ScoreReceipt[]; rejected: { key: string; reason: string }[] }> {
+  const receipts: ScoreReceipt[] = [], rejected: { key: string; reason: string }[] = [];
+  for (const key of await store.list(receiptsPrefix(runId))) {
+    if (!key.endsWith('.json')) continue;
+    const bytes = await store.get(key);
+    if (!bytes) continue; // gone between list and get
+    const r = parseReceipt(bytes);
+    if (r.ok) receipts.push(r.receipt);
+    else rejected.push({ key, reason: r.reason });
+  }
+  receipts.sort((a, b) => a.window - b.window);
+  return { receipts, rejected };
 }
