@@ -30,7 +30,7 @@ before(() => {
 });
 
 test('every subcommand has --help', () => {
-  for (const args of [[], ['start'], ['data', 'prepare'], ['model', 'info'], ['train'], ['generate'], ['bench', 'engine']]) {
+  for (const args of [[], ['start'], ['data', 'prepare'], ['model', 'info'], ['train'], ['generate'], ['bench', 'engine'], ['bench', 'adversarial'], ['score', 'explain'], ['miner'], ['devnet']]) {
     const r = run(...args, '--help');
     assert.equal(r.code, 0, `${args.join(' ')} --help: ${r.err}`);
     assert.match(r.out, /Usage: tessera/);
@@ -72,4 +72,17 @@ test('train: missing data, then a truncated or corrupted shard, are refused nami
 test('generate: a missing checkpoint is refused with what to do', () => {
   mkdirSync(join(root, 'emptyrun'), { recursive: true });
   fails(run('generate', '--checkpoint', join(root, 'emptyrun'), '--prompt', 'x'), 'no checkpoint found', 'tessera train');
+});
+
+test('adversarial miners: --behavior and --adversaries list the behaviours and refuse unknown ones; score explain needs a chain', () => {
+  assert.match(run('miner', '--help').out, /--behavior <name>[\s\S]*copy, noise,\s+scaled, signflip, lazy, late, malformed, stale/);
+  assert.doesNotMatch(run('validator', '--help').out, /--behavior/);
+  assert.match(run('devnet', '--help').out, /--adversaries <list>/);
+  fails(run('miner', '--behavior', 'sneaky', '--run-id', 'x'), "unknown miner behavior 'sneaky'", 'copy, noise');
+  fails(run('devnet', '--adversaries', 'copy,sneaky', '--dir', join(root, 'dn')), "unknown miner behavior 'sneaky'", 'use all, or');
+  fails(run('devnet', '--adversaries', 'honest', '--dir', join(root, 'dn')), 'honest is not an adversarial behaviour', '--miners');
+  fails(run('score', 'explain', '--uid', '1'), 'no chain to read', '--chain URL');
+  fails(run('score', 'explain', '--uid', '1', '--chain', 'http://127.0.0.1:1'), 'cannot read the chain at http://127.0.0.1:1');
+  writeFileSync(join(root, 'devnet.json'), '{"format":"other"}');
+  fails(run('score', 'explain', '--uid', '1', '--dir', root), 'is not a tessera devnet record');
 });

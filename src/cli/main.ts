@@ -13,6 +13,8 @@ import { chainCommand } from './chain.js';
 import { minerCommand, validatorCommand } from './node.js';
 import { devnetCommand } from './devnet.js';
 import { benchNetworkCommand } from './bench-network.js';
+import { benchAdversarialCommand } from './bench-adversarial.js';
+import { scoreCommand } from './score.js';
 
 const program = new Command('tessera')
   .description('tessera: pre-train LLaMA-style models across machines that do not trust each other')
@@ -22,12 +24,13 @@ program.addCommand(dataCommand());
 program.addCommand(modelCommand());
 program.addCommand(trainCommand());
 program.addCommand(generateCommand());
-program.addCommand(benchCommand().addCommand(benchNetworkCommand()));
+program.addCommand(benchCommand().addCommand(benchNetworkCommand()).addCommand(benchAdversarialCommand()));
 program.addCommand(walletCommand());
 program.addCommand(chainCommand());
 program.addCommand(minerCommand());
 program.addCommand(validatorCommand());
 program.addCommand(devnetCommand());
+program.addCommand(scoreCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { NodeConfig, RunConfig } from '../neurons/types.js';
+import { BEHAVIORS } from '../neurons/behaviors.js';
 import { fsNodeDescriptors, parseDescriptor, serializeDescriptor, type StoreDescriptor } from '../storage/index.js';
 import { validateConfig, type ModelConfig } from '../model/config.js';
 import type { CodecConfig } from '../compress/index.js';
@@ -71,12 +72,15 @@ const run: Check = object<RunConfig>({
 const nodeConfig: Check = object<NodeConfig>({
   role: oneOf('miner', 'validator'), name: (v, p) => (typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,40}$/.test(v) ? v : fail(p, 'a name of lowercase letters, digits and - (≤ 41)', v)),
   dataDir: str, chainUrl: (v, p) => (typeof v === 'string' && /^https?:\/\/[^\s]+$/.test(v) ? v.replace(/\/+$/, '') : fail(p, 'an http(s) URL', v)),
-  walletDir: str, hotkey: str, store, publicRead: store, dataset: str, run, behavior: str, stopAfterWindow: int(0), stake: num(0),
+  walletDir: str, hotkey: str, store, publicRead: store, dataset: str, run, behavior: oneOf(...BEHAVIORS), stopAfterWindow: int(0), stake: num(0),
 }, ['behavior', 'stopAfterWindow', 'stake']);
 
 /** Type-checks a NodeConfig (unknown keys refused, every field checked) and makes its paths absolute. */
 export function checkNodeConfig(raw: unknown): NodeConfig {
   const c = nodeConfig(raw, '') as unknown as NodeConfig;
+  if (c.role === 'validator' && c.behavior !== undefined && c.behavior !== 'honest') {
+    throw new TesseraError(`config: behavior '${c.behavior}' is for miners; a validator has none`, 'remove behavior from the validator\'s config');
+  }
   if (c.run.seq > c.run.model.maxSeqLen) throw new TesseraError(`config: run.seq ${c.run.seq} exceeds run.model.maxSeqLen ${c.run.model.maxSeqLen}`, 'lower run.seq or raise maxSeqLen');
   return { ...c, dataDir: resolve(c.dataDir), walletDir: resolve(c.walletDir), dataset: resolve(c.dataset) };
 }

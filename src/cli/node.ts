@@ -1,9 +1,10 @@
 // `tessera miner` and `tessera validator`: resolve one NodeConfig (JSON file and/or flags), print it,
 // then run the node until its stop window or SIGINT/SIGTERM (an AbortController the node honours).
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { fstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { runMiner, runValidator, type NodeConfig } from '../neurons/index.js';
+import { BEHAVIORS, parseBehavior, runMiner, runValidator, type BehaviorName, type NodeConfig } from '../neurons/index.js';
+import { TesseraError } from '../util/errors.js';
 import { presetNames } from '../model/index.js';
 import { describeNodeConfig, resolveNodeConfig, type NodeFlags } from './node-config.js';
 import { float, int } from './options.js';
@@ -12,8 +13,18 @@ import { watchParent } from '../devnet/process.js';
 
 type Runner = (cfg: NodeConfig, opts?: { signal?: AbortSignal; log?: (line: string) => void }) => Promise<void>;
 
+/** Commander parser for --behavior: parseBehavior's message and hint as an option error. */
+export function behaviorArg(v: string): BehaviorName {
+  try {
+    return parseBehavior(v);
+  } catch (e) {
+    if (e instanceof TesseraError) throw new InvalidArgumentError(`${e.message}; ${e.hint ?? ''}`.replace(/; $/, ''));
+    throw e;
+  }
+}
+
 function nodeCommand(role: 'miner' | 'validator', description: string): Command {
-  return new Command(role)
+  const cmd = new Command(role)
     .description(description)
     .option('--config <file>', 'NodeConfig JSON (what tessera devnet writes to nodes/<name>/config.json); flags override its fields')
     .option('--name <name>', 'node name (lowercase letters, digits, -); default: the hotkey name')
@@ -39,9 +50,13 @@ function nodeCommand(role: 'miner' | 'validator', description: string): Command 
     .option('--max-peers <n>', 'peers aggregated per window', int('--max-peers', 1))
     .option('--index-mode <mode>', 'payload index coding: 12bit or entropy')
     .option('--seed <n>', 'run seed', int('--seed', 0))
-    .option('--behavior <name>', 'miner behaviour for tests and demos (default honest)')
     .option('--stake <x>', 'validator on a devnet: faucet stake to take when the hotkey holds none (default 1000; 0 = none)', float('--stake', 0))
-    .option('--stop-after-window <n>', 'exit after this window (default: run until Ctrl-C)', int('--stop-after-window', 0))
+    .option('--stop-after-window <n>', 'exit after this window (default: run until Ctrl-C)', int('--stop-after-window', 0));
+  if (role === 'miner') {
+    cmd.option('--behavior <name>', `adversarial behaviour for tests and demos, attacking what the Gauntlet scores: ${BEHAVIORS.join(', ')} ` +
+      '(default honest; see src/neurons/behaviors.ts)', behaviorArg);
+  }
+  return cmd
     .action(async (f: NodeFlags & { run?: string }) => {
       const flags: NodeFlags = { ...f, runFile: f.run };
       const cfg = await resolveNodeConfig(role, flags);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { CODEC_DEFAULTS } from '../compress/index.js';
 import { getPreset } from '../model/config.js';
 import type { RunConfig } from '../neurons/types.js';
+import { BEHAVIORS, parseBehavior, type BehaviorName } from '../neurons/behaviors.js';
 import { TesseraError } from '../util/errors.js';
 
 /** How the devnet provides object storage. */
@@ -46,6 +47,8 @@ export interface DevnetOptions {
   windows?: number;
   /** Start one extra miner once the chain reaches this window. */
   lateMinerWindow?: number;
+  /** One extra miner per adversarial behaviour, named adv-<behavior> (parseAdversaries). */
+  adversaries?: BehaviorName[];
   storage: DevnetStorage;
   /** A prepared dataset to use instead of <dir>/data (prepared on first run). */
   data?: string;
@@ -112,7 +115,34 @@ export interface DevnetRecord {
   data: string;
   /** Every miner ever started, in uid order of first start (late miners included). */
   miners: string[];
+  /** Adversarial miners (node name → behaviour), so a resumed network restarts them as they were. */
+  behaviors?: Record<string, BehaviorName>;
 }
+
+/** Adversarial behaviours (every one but honest). */
+export const ADVERSARIAL_BEHAVIORS: readonly BehaviorName[] = BEHAVIORS.filter((b) => b !== 'honest');
+
+/** `--adversaries copy,noise,...` or `all`: validated behaviour names, each once (honest is not an adversary). */
+export function parseAdversaries(list: string): BehaviorName[] {
+  const names = list.split(',').map((x) => x.trim()).filter(Boolean);
+  if (names.length === 0) throw new TesseraError('--adversaries needs at least one behaviour', `use all, or a comma-separated list of ${ADVERSARIAL_BEHAVIORS.join(', ')}`);
+  if (names.includes('all')) return [...ADVERSARIAL_BEHAVIORS];
+  const out: BehaviorName[] = [];
+  for (const n of names) {
+    let b: BehaviorName;
+    try {
+      b = parseBehavior(n);
+    } catch (e) {
+      throw new TesseraError(`--adversaries: ${(e as Error).message}`, `use all, or a comma-separated list of ${ADVERSARIAL_BEHAVIORS.join(', ')}`);
+    }
+    if (b === 'honest') throw new TesseraError('--adversaries: honest is not an adversarial behaviour', 'add honest miners with --miners N');
+    if (!out.includes(b)) out.push(b);
+  }
+  return out;
+}
+
+/** The node name of the adversarial miner of a behaviour. */
+export const adversaryName = (b: BehaviorName): string => `adv-${b}`;
 
 export const RECORD_FILE = 'devnet.json';
 

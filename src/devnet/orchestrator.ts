@@ -11,7 +11,8 @@ import type { NodeConfig, RunConfig } from '../neurons/types.js';
 import { checkRunTiming, windowOf } from '../protocol/index.js';
 import { createWallet, keyfilePath, loadWallet, signer } from '../wallet/index.js';
 import { TesseraError } from '../util/errors.js';
-import { checkResume, defaultDeadlineS, DEVNET_DEFAULTS, makeRunConfig, readRecord, writeRecord, type DevnetOptions, type DevnetRecord } from './config.js';
+import type { BehaviorName } from '../neurons/behaviors.js';
+import { adversaryName, checkResume, defaultDeadlineS, DEVNET_DEFAULTS, makeRunConfig, readRecord, writeRecord, type DevnetOptions, type DevnetRecord } from './config.js';
 import { CHAIN_READY_PREFIX, fileSize, TesseraProcess, waitForLine } from './process.js';
 import { openDevnetStorage, type DevnetStorageProvider } from './storage.js';
 import { applyMetagraph, fingerprintAgreement, readFingerprints, readStatus, type DevnetSnapshot, type NodeRow } from './view.js';
@@ -25,6 +26,8 @@ export interface DevnetNode {
   hotkey: string;
   /** Late miner: started once the chain reaches this window. */
   startAtWindow?: number;
+  /** Adversarial miner: its behaviour (NodeConfig.behavior); undefined = honest. */
+  behavior?: BehaviorName;
   proc: TesseraProcess | null;
 }
 
@@ -124,11 +127,15 @@ export class Devnet {
     this.storage = await openDevnetStorage(this.root, this.opts.storage, this.run.runId, this.log);
     this.client = new DevnetChainClient({ url: this.chainUrl, retries: 30, maxBackoffMs: 2000 });
 
-    // A resumed network runs every miner it ran before (a late miner of an earlier run included), at least --miners.
+    // A resumed network runs every miner it ran before (a late miner of an earlier run included), at least --miners,
+    // then one adversarial miner per --adversaries behaviour (adversaries of an earlier run keep their behaviour).
     const late = this.opts.lateMinerWindow !== undefined ? `miner-${this.opts.miners + 1}` : null;
-    const miners = [...new Set([...Array.from({ length: this.opts.miners }, (_, i) => `miner-${i + 1}`), ...this.record.miners])].filter((m) => m !== late);
+    const behaviorOf = new Map<string, BehaviorName>(Object.entries(this.record.behaviors ?? {}));
+    for (const b of this.opts.adversaries ?? []) behaviorOf.set(adversaryName(b), b);
+    const miners = [...new Set([...Array.from({ length: this.opts.miners }, (_, i) => `miner-${i + 1}`), ...this.record.miners,
+      ...(this.opts.adversaries ?? []).map(adversaryName)])].filter((m) => m !== late);
     await this.addNode('validator', 'validator');
-    for (const m of miners) await this.addNode(m, 'miner');
+    for (const m of miners) await this.addNode(m, 'miner', undefined, behaviorOf.get(m));
     if (late) await this.addNode(late, 'miner', this.opts.lateMinerWindow);
 
     // The validator (uid 0 on a new chain) gets stake from the faucet, hence a validator permit; it becomes the leader.
@@ -211,11 +218,14 @@ export class Devnet {
     this.event('S3 gateway back');
   }
 
-  private async addNode(name: string, role: 'miner' | 'validator', startAtWindow?: number): Promise<void> {
+  private async addNode(name: string, role: 'miner' | 'validator', startAtWindow?: number, behavior?: BehaviorName): Promise<void> {
     if (!existsSync(keyfilePath(this.walletDir, name))) await createWallet(this.walletDir, name);
     const pair = await loadWallet(this.walletDir, name);
     const dataDir = join(this.root, 'nodes', name);
-    this.nodes.set(name, { name, role, dataDir, configFile: join(dataDir, 'config.json'), logFile: join(dataDir, 'node.log'), hotkey: pair.address, startAtWindow, proc: null });
+    this.nodes.set(name, {
+      name, role, dataDir, configFile: join(dataDir, 'config.json'), logFile: join(dataDir, 'node.log'), hotkey: pair.address, startAtWindow,
+      ...(behavior && behavior !== 'honest' ? { behavior } : {}), proc: null,
+    });
   }
 
   private async spawnNode(n: DevnetNode): Promise<void> {
@@ -225,17 +235,19 @@ export class Devnet {
       store: stores.write, publicRead: stores.read, dataset: this.record.data, run: this.run,
       ...(this.stopWindow !== null ? { stopAfterWindow: this.stopWindow } : {}),
       ...(n.role === 'validator' ? { stake: this.opts.validatorStake ?? DEVNET_DEFAULTS.validatorStake } : {}),
+      ...(n.behavior ? { behavior: n.behavior } : {}),
     };
     await mkdir(n.dataDir, { recursive: true });
     await writeFile(`${n.configFile}.tmp`, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
     await rename(`${n.configFile}.tmp`, n.configFile);
     const env: Record<string, string> = { TESSERA_THREADS: process.env.TESSERA_THREADS ?? '1', ...this.opts.nodeEnv };
     n.proc = new TesseraProcess(n.name, [n.role, '--config', n.configFile], n.logFile, env);
-    if (n.role === 'miner' && !this.record.miners.includes(n.name)) {
-      this.record.miners.push(n.name);
+    if (n.role === 'miner' && (!this.record.miners.includes(n.name) || (n.behavior && this.record.behaviors?.[n.name] !== n.behavior))) {
+      if (!this.record.miners.includes(n.name)) this.record.miners.push(n.name);
+      if (n.behavior) this.record.behaviors = { ...this.record.behaviors, [n.name]: n.behavior };
       await writeRecord(this.root, this.record);
     }
-    this.event(`started ${n.role} ${n.name} (pid ${n.proc.pid}, log ${n.logFile})`);
+    this.event(`started ${n.role} ${n.name}${n.behavior ? ` (ADVERSARIAL: ${n.behavior})` : ''} (pid ${n.proc.pid}, log ${n.logFile})`);
     const proc = n.proc;
     void proc.exited.then((x) => {
       if (this.stopping) return;
@@ -322,7 +334,7 @@ export class Devnet {
   /** What the terminal view shows. */
   async snapshot(): Promise<DevnetSnapshot> {
     const rows: NodeRow[] = [...this.nodes.values()].map((n) => ({
-      name: n.name, role: n.role, status: readStatus(n.dataDir), uid: null, stake: null, incentive: null, emission: null, weight: null,
+      name: n.name, role: n.role, behavior: n.role === 'miner' ? (n.behavior ?? 'honest') : null, status: readStatus(n.dataDir), uid: null, stake: null, incentive: null, emission: null, weight: null,
       state: n.proc === null ? `waiting w${n.startAtWindow}` : n.proc.running ? 'running' : n.proc.exit!.code === 0 ? 'stopped' : `exit ${n.proc.exit!.code ?? n.proc.exit!.signal}`,
     }));
     let m: Metagraph | null = null;

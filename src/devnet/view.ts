@@ -8,6 +8,8 @@ import type { NodeStatus, TimelineEntry } from '../neurons/types.js';
 export interface NodeRow {
   name: string;
   role: 'miner' | 'validator';
+  /** Miners: 'honest' or the adversarial behaviour (tessera devnet --adversaries); validators: null. */
+  behavior?: string | null;
   /** 'running', 'waiting' (late miner not started yet) or how it exited. */
   state: string;
   status: NodeStatus | null;
@@ -98,14 +100,14 @@ export function applyMetagraph(rows: NodeRow[], m: Metagraph, hotkeys: Map<strin
 const bytes = (b: number | undefined): string => (b === undefined ? '-' : b >= 1e9 ? `${(b / 1e9).toFixed(2)}G` : b >= 1e6 ? `${(b / 1e6).toFixed(1)}M` : b >= 1e3 ? `${(b / 1e3).toFixed(0)}k` : `${b}`);
 const num = (x: number | null | undefined, d = 3): string => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
 
-const COLS: Array<[string, number]> = [['node', 12], ['uid', 4], ['phase', 10], ['win', 5], ['loss', 7], ['val loss', 8], ['up', 7], ['down', 7],
+const COLS: Array<[string, number]> = [['node', 13], ['behavior', 9], ['uid', 4], ['phase', 10], ['win', 5], ['loss', 7], ['val loss', 8], ['up', 7], ['down', 7],
   ['fingerprint', 13], ['weight', 7], ['emission', 9], ['state', 12]];
 
 function cells(r: NodeRow, a: Agreement): string[] {
   const s = r.status;
   const fp = s?.fingerprint ? `${s.fingerprint.slice(0, 8)}${s.fingerprintWindow === a.window ? (s.fingerprint === a.fingerprint ? ' ✓' : ' ✗') : ''}` : '-';
   const weight = r.role === 'validator' ? (s?.weights ? `${Object.keys(s.weights).length} set` : '-') : num(r.weight, 3);
-  return [r.name, r.uid === null ? '-' : String(r.uid), s?.phase ?? '-', s ? String(s.window) : '-', num(s?.loss), num(s?.valLoss),
+  return [r.name, r.behavior ?? '-', r.uid === null ? '-' : String(r.uid), s?.phase ?? '-', s ? String(s.window) : '-', num(s?.loss), num(s?.valLoss),
     bytes(s?.bytesUp), bytes(s?.bytesDown), fp, weight, num(r.emission, 4), r.state];
 }
 
@@ -143,7 +145,7 @@ export function renderLine(s: DevnetSnapshot): string {
   const nodes = s.nodes.map((r) => {
     const st = r.status;
     const loss = r.role === 'validator' ? `val ${num(st?.valLoss)}` : `loss ${num(st?.loss)}`;
-    return `${r.name} ${r.state === 'running' ? (st?.phase ?? 'starting') : r.state} w${st?.window ?? '-'} ${loss}${r.emission ? ` em ${num(r.emission, 3)}` : ''}`;
+    return `${r.name}${r.behavior && r.behavior !== 'honest' ? `[${r.behavior}]` : ''} ${r.state === 'running' ? (st?.phase ?? 'starting') : r.state} w${st?.window ?? '-'} ${loss}${r.emission ? ` em ${num(r.emission, 3)}` : ''}`;
   });
   const a = s.agreement;
   const fp = a.window === null ? 'fp -' : `fp ${a.fingerprint!.slice(0, 8)} ${a.agreeing}/${a.reporting}@w${a.window}${a.mismatches.length ? ` MISMATCH×${a.mismatches.length}` : ''}`;

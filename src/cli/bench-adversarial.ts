@@ -1,0 +1,22 @@
+// `tessera bench adversarial`: the Gauntlet scenario (3 honest miners + one miner per adversarial
+// behaviour, one validator, in-process) and its honest-only twin; reports adversary_emission_share,
+// windows_to_zero, loss_gap, fingerprint agreement and receipt verification (definitions in
+// src/bench/adversarial.ts) and writes <out>/adversarial.md and adversarial.svg.
+import { Command } from 'commander';
+import { adversarialSummary, benchAdversarial, SCENARIO_WINDOWS } from '../bench/adversarial.js';
+import { int } from './options.js';
+
+export function benchAdversarialCommand(): Command {
+  return new Command('adversarial')
+    .description('3 honest miners + one miner per adversarial behaviour vs the Gauntlet, and an honest-only twin: adversaries\' emission share, windows to weight 0, loss gap')
+    .option('--windows <n>', 'windows each run lasts', int('--windows', 4), SCENARIO_WINDOWS)
+    .option('--out <dir>', 'where adversarial.md and adversarial.svg are written', 'bench')
+    .option('--dir <dir>', 'keep the scenario folders (chain, buckets, node logs) here (default: a temporary folder, removed afterwards)')
+    .option('--json', 'print one JSON object')
+    .action(async (o: { windows: number; out: string; dir?: string; json?: boolean }) => {
+      const { report } = await benchAdversarial({ windows: o.windows, out: o.out, dir: o.dir, log: o.json ? undefined : (l) => console.log(`[bench] ${l}`) });
+      if (o.json) return console.log(JSON.stringify(report));
+      console.log(adversarialSummary(report));
+      console.log(`written: ${o.out}/adversarial.md, adversarial.svg`);
+    });
+}
