@@ -9,21 +9,17 @@ import { aggregate, aggregateByUid, applyAggregate, fingerprint, medianOf, outer
 import { chunksOf, flatIndex, keptTotal, type TensorShape } from './geometry.js';
 import type { CodecConfig, SparseTensor, SparseUpdate } from './types.js';
 import { loadNativeAddon, nativeLoadError } from '../engine/native.js';
+import { makeRng } from '../util/rng.js';
 
 const native = loadNativeAddon() as unknown as { aggregateApply?: unknown } | null;
 const hasNative = !!native && typeof native.aggregateApply === 'function';
 const IMPLS: AggregateOptions['impl'][] = ['ts', 'native'];
 const skipNative = (impl: AggregateOptions['impl']) => impl === 'native' && !hasNative ? `native addon missing: ${nativeLoadError}` : false;
 
-// mulberry32: seeded, so failures reproduce.
+// The project's seeded generator (util/rng), so failures reproduce.
 function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = makeRng(seed);
+  return () => r.nextFloat();
 }
 
 type Spec = { offset: number; shape: TensorShape };

@@ -9,6 +9,7 @@ import { chunksOf, flatIndex, keptTotal, type TensorShape } from './geometry.js'
 import { CODEC_DEFAULTS, type CodecConfig, type SparseUpdate } from './types.js';
 import { TesseraError } from '../util/errors.js';
 import { nativeLoadError } from '../engine/native.js';
+import { makeRng } from '../util/rng.js';
 
 type Impl = 'ts' | 'native';
 const hasNative = nativeCodecAvailable();
@@ -22,15 +23,10 @@ async function onImpls(t: TestContext, fn: (impl: Impl) => void): Promise<void> 
   }
 }
 
-// mulberry32: small seeded generator so failures reproduce.
+// The project's seeded generator (util/rng), so failures reproduce.
 function makeRand(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = makeRng(seed);
+  return () => r.nextFloat();
 }
 const rand = makeRand(0xc0dec), randInt = (n: number) => Math.floor(rand() * n);
 const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
