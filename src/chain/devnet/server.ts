@@ -64,26 +64,38 @@ export async function startDevnetChainServer(opts: DevnetServerOptions): Promise
   const log = opts.log ?? ((): void => {});
   await cryptoReady();
   const opened = await openState(opts);
+  // `state` is the working state calls and blocks apply to; readers see `durable`, the newest state
+  // already on disk, so nothing a client has observed can be lost to a crash.
   let state = opened.state;
+  let durable = state;
   const resumed = opened.resumed;
   const writer = new StateWriter(opts.dir);
   let waiters: Array<{ height: number; wake: () => void }> = [];
   let closed = false;
+
+  let saved = 0, shown = 0; // persist() call order, so a coalesced older save never hides a newer one
+  const persist = async (s: DevnetState): Promise<void> => {
+    const seq = ++saved;
+    await writer.save(s);
+    if (seq < shown) return;
+    shown = seq;
+    durable = s;
+    const ready = waiters.filter((w) => w.height <= durable.height);
+    waiters = waiters.filter((w) => w.height > durable.height);
+    ready.forEach((w) => w.wake());
+  };
 
   const tick = (): void => {
     if (closed) return;
     const before = state.epoch?.block;
     state = produceBlock(state, Date.now());
     if (state.epoch && state.epoch.block !== before) log(`devnet: epoch at block ${state.height} over ${state.neurons.length} uids`);
-    writer.save(state).catch((e: Error) => log(`devnet: ${e.message}`));
-    const ready = waiters.filter((w) => w.height <= state.height);
-    waiters = waiters.filter((w) => w.height > state.height);
-    ready.forEach((w) => w.wake());
+    persist(state).catch((e: Error) => log(`devnet: ${e.message}`));
     timer = setTimeout(tick, blockMs);
   };
   let timer: NodeJS.Timeout | undefined; // started once the server listens
 
-  const head = (): { height: number; timestamp: number } => ({ height: state.height, timestamp: state.timestamp });
+  const head = (): { height: number; timestamp: number } => ({ height: durable.height, timestamp: durable.timestamp });
 
   async function handle(req: IncomingMessage, url: URL): Promise<unknown> {
     const path = url.pathname;
@@ -97,27 +109,27 @@ export async function startDevnetChainServer(opts: DevnetServerOptions): Promise
       const { state: next, result } = applyCall(state, body);
       state = next;
       const block = state.height + 1; // the call lands in the block being built
-      await writer.save(state);
+      await persist(state);
       log(`devnet: ${body.method} by ${body.hotkey} in block ${block}`);
       return { result, block };
     }
     if (req.method !== 'GET') throw new ChainError('not_found', `no route ${req.method} ${path}`, 'writes go to POST /call, reads are GET');
-    if (path === '/info') return { chainId: state.chainId, params: state.params, blockMs, ...head() };
+    if (path === '/info') return { chainId: durable.chainId, params: durable.params, blockMs, ...head() };
     if (path === '/head') return head();
-    if (path === '/metagraph') return metagraphOf(state);
-    if (path === '/commitments') return commitmentsOf(state);
+    if (path === '/metagraph') return metagraphOf(durable);
+    if (path === '/commitments') return commitmentsOf(durable);
     const block = /^\/block\/(\d+)$/.exec(path);
-    if (block) return { height: Number(block[1]), timestamp: blockTimestampOf(state, Number(block[1])) };
+    if (block) return { height: Number(block[1]), timestamp: blockTimestampOf(durable, Number(block[1])) };
     const account = /^\/account\/([1-9A-HJ-NP-Za-km-z]{1,64})$/.exec(path);
     if (account) {
       publicKeyOf(account[1]);
-      return { nonce: state.accounts[account[1]]?.nonce ?? null, uid: uidOf(state, account[1]) };
+      return { nonce: durable.accounts[account[1]]?.nonce ?? null, uid: uidOf(durable, account[1]) };
     }
     if (path === '/wait') {
       const height = Number(url.searchParams.get('height'));
       const waitMs = Math.min(Number(url.searchParams.get('timeoutMs') ?? 10_000), MAX_WAIT_MS);
       if (!Number.isSafeInteger(height) || !(waitMs >= 0)) throw new ChainError('bad_request', 'wait needs ?height=<integer>&timeoutMs=<ms>', 'e.g. /wait?height=10&timeoutMs=5000');
-      if (height > state.height && !closed) {
+      if (height > durable.height && !closed) {
         await new Promise<void>((resolve) => {
           const w = { height, wake: (): void => { clearTimeout(t); resolve(); } };
           const t = setTimeout(() => { waiters = waiters.filter((x) => x !== w); resolve(); }, waitMs);
@@ -144,7 +156,7 @@ export async function startDevnetChainServer(opts: DevnetServerOptions): Promise
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve);
   });
   const port = (server.address() as AddressInfo).port;
-  await writer.save(state);
+  await persist(state);
   timer = setTimeout(tick, blockMs);
   log(`devnet: ${resumed ? 'resumed' : 'created'} chain ${state.chainId.slice(0, 18)}… at height ${state.height}, http://${opts.host ?? '127.0.0.1'}:${port}, block ${blockMs} ms, tempo ${state.params.tempo}`);
 
@@ -157,7 +169,7 @@ export async function startDevnetChainServer(opts: DevnetServerOptions): Promise
       waiters.forEach((w) => w.wake());
       waiters = [];
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
-      await writer.save(state);
+      await persist(state);
     },
   };
 }
