@@ -11,7 +11,7 @@ export function convergenceTable(results: MethodResult[]): string {
   const diloco = results.find((r) => r.method === 'DiLoCo');
   const rows = results.map((r) => {
     const vsDdp = ddp ? `${(((r.finalValLoss - ddp.finalValLoss) / ddp.finalValLoss) * 100).toFixed(2)}%` : 'n/a';
-    const lessThanDiloco = diloco ? `${(diloco.bytesPerReplica / r.bytesPerReplica).toFixed(1)}×` : 'n/a';
+    const lessThanDiloco = !diloco ? 'n/a' : r.bytesPerReplica === 0 ? '— (sends nothing)' : `${(diloco.bytesPerReplica / r.bytesPerReplica).toFixed(1)}×`;
     return `| ${r.method} | ${r.finalValLoss.toFixed(4)} | ${vsDdp} | ${(r.bytesPerReplica / 1e6).toFixed(3)} | ${lessThanDiloco} | ${r.bitsPerParamPerRound.toFixed(4)} | ${r.rounds} | ${r.wallS.toFixed(0)} |`;
   });
   return ['| method | final val loss | vs DDP | MB sent per replica | DiLoCo bytes ÷ this | bits/param/round | rounds | wall s |',

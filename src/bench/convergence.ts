@@ -2,7 +2,8 @@
 // its own data assignment (sampler keyed by replica uid), the same tokens per replica for every
 // method: AdamW data-parallel (grads averaged every step), DiLoCo (dense Δ, outer Nesterov), DeMo
 // (DCT + top-k + sign every step) and SparseLoCo (EF + chunked top-k + 2-bit, outer SGD; one run
-// measured in both index encodings, which decode to the identical update).
+// measured in both index encodings, which decode to the identical update). 'solo' is the floor any
+// collaboration must beat: one replica training alone on the same tokens per replica, sending nothing.
 import type { Backend } from '../engine/backend.js';
 import { createLlama, initParams, type ModelConfig } from '../model/index.js';
 import { adamwInit, adamwUpdate, clipGradNorm, lrAt, nesterovInit, outerNesterov, ADAMW_DEFAULTS, type AdamWState, type ScheduleConfig } from '../optim/index.js';
@@ -13,8 +14,8 @@ import { evaluate } from '../train/evaluate.js';
 import { CODEC_DEFAULTS, compress, aggregateByUid, encodePayload, decodePayload, type CodecConfig, type SparseUpdate } from '../compress/index.js';
 import { DEMO_DEFAULTS, DemoTransform, demoApply, demoCompress, type DemoConfig } from './demo.js';
 
-export type Method = 'ddp' | 'diloco' | 'demo' | 'sparseloco';
-export const METHODS: Method[] = ['ddp', 'diloco', 'demo', 'sparseloco'];
+export type Method = 'ddp' | 'solo' | 'diloco' | 'demo' | 'sparseloco';
+export const METHODS: Method[] = ['ddp', 'solo', 'diloco', 'demo', 'sparseloco'];
 
 export interface ConvergenceOptions {
   model: ModelConfig;
@@ -88,8 +89,9 @@ function innerSteps(s: Sim, uid: number, opt: AdamWState, theta: Float32Array, f
   }
 }
 
-function runDdp(s: Sim, curve: CurvePoint[]): number {
-  const { o, t } = s, R = o.replicas;
+/** AdamW on the gradient averaged over `R` replicas every step (R = 1: one replica alone, nothing sent). */
+function runDdp(s: Sim, curve: CurvePoint[], R = s.o.replicas): number {
+  const { o, t } = s;
   const m = t.model;
   m.params.set(s.init);
   const opt = adamwInit(s.n);
@@ -105,7 +107,7 @@ function runDdp(s: Sim, curve: CurvePoint[]): number {
     for (let i = 0; i < s.n; i++) m.grads[i] = acc[i]! / R;
     if (o.clip > 0) clipGradNorm(t.be, m.grads, o.clip);
     adamwUpdate(t.be, m.layout.specs, m.params, m.grads, opt, t.adamw, lrAt(s.sched, step));
-    bytes += 4 * s.n; // each replica sends its dense fp32 gradient every step
+    if (R > 1) bytes += 4 * s.n; // each replica sends its dense fp32 gradient every step
     if ((step + 1) % o.H === 0) record(s, curve, (step + 1) * o.batch * o.seq, bytes);
   }
   return bytes;
@@ -217,10 +219,11 @@ export function runConvergence(be: Backend, o: ConvergenceOptions, onProgress?: 
     const t0 = performance.now();
     const curve: CurvePoint[] = [];
     const done = (name: string, c: CurvePoint[], bytes: number, rounds: number) => results.push({
-      method: name, finalValLoss: c[c.length - 1]!.valLoss, bytesPerReplica: bytes, bitsPerParamPerRound: (8 * bytes) / rounds / s.n,
+      method: name, finalValLoss: c[c.length - 1]!.valLoss, bytesPerReplica: bytes, bitsPerParamPerRound: rounds ? (8 * bytes) / rounds / s.n : 0,
       rounds, wallS: (performance.now() - t0) / 1000, curve: c,
     });
     if (method === 'ddp') done('AdamW DDP', curve, runDdp(s, curve), syncRounds);
+    else if (method === 'solo') done('solo (1 replica)', curve, runDdp(s, curve, 1), 0);
     else if (method === 'diloco') done('DiLoCo', curve, runDiloco(s, curve), o.rounds);
     else if (method === 'demo') done('DeMo', curve, runDemo(s, curve), syncRounds);
     else {

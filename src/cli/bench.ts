@@ -10,6 +10,7 @@ import { CONVERGENCE_DEFAULTS, METHODS, runConvergence, type Method } from '../b
 import { convergenceTable, writeConvergenceReport } from '../bench/convergence-report.js';
 import { TesseraError } from '../util/errors.js';
 import { benchCodec, formatCodecBench } from '../bench/codec.js';
+import { validateCodecConfig } from '../compress/index.js';
 
 export function benchCommand(): Command {
   const cmd = new Command('bench').description('benchmarks (results recorded under bench/)');
@@ -48,18 +49,25 @@ export function benchCommand(): Command {
     .option('--rounds <n>', 'outer rounds (tokens per replica = rounds·H·batch·seq)', int('--rounds', 1), d.rounds)
     .option('--batch <n>', 'sequences per replica step', int('--batch', 1), d.batch)
     .option('--seq <n>', 'sequence length', int('--seq', 2), d.seq)
-    .option('--inner-lr <x>', 'peak inner AdamW learning rate (also DDP)', float('--inner-lr', 0), d.innerLr)
+    .option('--inner-lr <x>', 'peak inner AdamW learning rate (also DDP and solo)', float('--inner-lr', 0), d.innerLr)
+    .option('--warmup <n>', 'learning-rate warmup steps (then cosine to lr/10)', int('--warmup', 0), d.warmup)
     .option('--alpha <x>', 'SparseLoCo outer SGD step α', float('--alpha', 0), d.sparselocoAlpha)
+    .option('--beta <x>', 'SparseLoCo error-feedback decay β', float('--beta', 0), d.codec.beta)
+    .option('--topk <n>', 'SparseLoCo values kept per 64×64 chunk', int('--topk', 1), d.codec.topk)
+    .option('--diloco-lr <x>', 'DiLoCo outer Nesterov learning rate', float('--diloco-lr', 0), d.dilocoLr)
+    .option('--diloco-momentum <x>', 'DiLoCo outer Nesterov momentum', float('--diloco-momentum', 0), d.dilocoMomentum)
     .option('--methods <list>', `comma-separated subset of ${METHODS.join(',')}`, METHODS.join(','))
     .option('--out <dir>', 'where convergence.md/.json/.svg are written', 'bench')
-    .action((o: { preset: string; data: string; replicas: number; innerSteps: number; rounds: number; batch: number; seq: number; innerLr: number; alpha: number; methods: string; out: string }) => {
+    .action((o: { preset: string; data: string; replicas: number; innerSteps: number; rounds: number; batch: number; seq: number; innerLr: number; warmup: number; alpha: number; beta: number; topk: number; dilocoLr: number; dilocoMomentum: number; methods: string; out: string }) => {
       const methods = o.methods.split(',').map((m) => m.trim()).filter(Boolean) as Method[];
       const bad = methods.filter((m) => !METHODS.includes(m));
       if (bad.length) throw new TesseraError(`unknown method(s): ${bad.join(', ')}`, `choose from ${METHODS.join(', ')}`);
       const model = getPreset(o.preset);
       const data = openTrainData(o.data);
       const opts = { ...d, model, data, replicas: o.replicas, H: o.innerSteps, rounds: o.rounds, batch: o.batch, seq: o.seq,
-        innerLr: o.innerLr, sparselocoAlpha: o.alpha, methods, log: (l: string) => console.log(l) };
+        innerLr: o.innerLr, warmup: o.warmup, sparselocoAlpha: o.alpha, dilocoLr: o.dilocoLr, dilocoMomentum: o.dilocoMomentum,
+        codec: { ...d.codec, beta: o.beta, topk: o.topk }, methods, log: (l: string) => console.log(l) };
+      validateCodecConfig(opts.codec);
       const params = modelInfo({ ...model, vocabSize: data.vocabSize }).params;
       const results = runConvergence(getBackend(), opts, (partial) => writeConvergenceReport(o.out, partial, opts, params));
       console.log(convergenceTable(results));
