@@ -46,3 +46,19 @@ test('bench convergence: every method learns; bytes follow each wire format; bot
   assert.ok(sE.bytesPerReplica < s12.bytesPerReplica, 'entropy-coded indices are smaller than 12-bit ones');
   assert.ok(s12.bytesPerReplica * 10 < by.get('DiLoCo')!.bytesPerReplica, 'SparseLoCo sends far less than DiLoCo');
 });
+
+test('bench convergence: --eval-every measures every n rounds and after the last, without changing the training', () => {
+  const vocab = 512;
+  const tokens = markovTokens(40_000, vocab, 3);
+  const data: TrainData = { train: tokens.subarray(0, 36_000), val: tokens.subarray(36_000), vocabSize: vocab, tokenizerHash: 'test', tokenizerPath: '', unigramEntropy: Math.log(vocab) };
+  const o: ConvergenceOptions = {
+    ...CONVERGENCE_DEFAULTS, model: getPreset('tiny'), data, replicas: 2, H: 2, rounds: 5, batch: 4, seq: 32, warmup: 2,
+    innerLr: 1e-2, evalBatches: 2, methods: ['ddp', 'sparseloco'], log: () => {},
+  };
+  const every = runConvergence(getBackend(), o);
+  const sparse = runConvergence(getBackend(), { ...o, evalEvery: 2 });
+  for (let m = 0; m < every.length; m++) {
+    assert.deepEqual(sparse[m]!.curve.map((p) => p.tokensPerReplica / (o.H * o.batch * o.seq)), [2, 4, 5], every[m]!.method);
+    assert.deepEqual(sparse[m]!.curve, every[m]!.curve.filter((_, i) => [1, 3, 4].includes(i)), every[m]!.method);
+  }
+});

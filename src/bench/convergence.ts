@@ -36,6 +36,8 @@ export interface ConvergenceOptions {
   demo: DemoConfig;
   codec: CodecConfig;
   evalBatches: number;
+  /** Validation loss is measured every this many rounds (of H inner steps) and after the last. */
+  evalEvery: number;
   methods: Method[];
   log: (s: string) => void;
 }
@@ -108,7 +110,7 @@ function runDdp(s: Sim, curve: CurvePoint[], R = s.o.replicas): number {
     if (o.clip > 0) clipGradNorm(t.be, m.grads, o.clip);
     adamwUpdate(t.be, m.layout.specs, m.params, m.grads, opt, t.adamw, lrAt(s.sched, step));
     if (R > 1) bytes += 4 * s.n; // each replica sends its dense fp32 gradient every step
-    if ((step + 1) % o.H === 0) record(s, curve, (step + 1) * o.batch * o.seq, bytes);
+    if ((step + 1) % o.H === 0 && due(s, (step + 1) / o.H)) record(s, curve, (step + 1) * o.batch * o.seq, bytes);
   }
   return bytes;
 }
@@ -129,7 +131,7 @@ function runDiloco(s: Sim, curve: CurvePoint[]): number {
     outerNesterov(theta, delta, nest, o.dilocoLr, o.dilocoMomentum);
     bytes += 4 * s.n;
     s.t.model.params.set(theta);
-    record(s, curve, (w + 1) * o.H * o.batch * o.seq, bytes);
+    if (due(s, w + 1)) record(s, curve, (w + 1) * o.H * o.batch * o.seq, bytes);
   }
   return bytes;
 }
@@ -155,7 +157,7 @@ function runDemo(s: Sim, curve: CurvePoint[]): number {
     }
     demoApply(tr, { ...cfg, lr: cfg.lr * lrAt(s.sched, step) / o.innerLr }, m.params, sum, dense);
     bytes += Math.ceil((kept * (32 + 12)) / 8); // fp32 value + 12-bit in-tile index per kept coefficient
-    if ((step + 1) % o.H === 0) record(s, curve, (step + 1) * o.batch * o.seq, bytes);
+    if ((step + 1) % o.H === 0 && due(s, (step + 1) / o.H)) record(s, curve, (step + 1) * o.batch * o.seq, bytes);
   }
   return bytes;
 }
@@ -187,6 +189,7 @@ function runSparseLoco(s: Sim, curve: CurvePoint[], entropyCurve: CurvePoint[]):
     aggregateByUid(peers, specs, o.codec, s.n, agg);
     for (let i = 0; i < s.n; i++) theta[i] = theta[i]! - o.sparselocoAlpha * agg[i]!;
     s.t.model.params.set(theta);
+    if (!due(s, w + 1)) continue;
     const tokens = (w + 1) * o.H * o.batch * o.seq;
     const v = record(s, curve, tokens, bytes12);
     entropyCurve.push({ tokensPerReplica: tokens, bytesPerReplica: bytesEntropy, valLoss: v });
@@ -201,6 +204,9 @@ function sameUpdate(a: SparseUpdate, b: SparseUpdate): boolean {
       Buffer.compare(Buffer.from(t.codes), Buffer.from(u.codes)) === 0 && t.table.every((x, j) => Object.is(x, u.table[j]));
   });
 }
+
+/** Whether validation loss is measured after round `round` (1-based). */
+const due = (s: Sim, round: number): boolean => round % s.o.evalEvery === 0 || round === s.o.rounds;
 
 function record(s: Sim, curve: CurvePoint[], tokens: number, bytes: number): number {
   const v = valLoss(s);
@@ -239,5 +245,5 @@ export function runConvergence(be: Backend, o: ConvergenceOptions, onProgress?: 
 
 export const CONVERGENCE_DEFAULTS = {
   replicas: 4, H: 30, rounds: 17, batch: 8, seq: 256, seed: 1, innerLr: 2e-3, warmup: 50, clip: 1.0,
-  sparselocoAlpha: 1.0, dilocoLr: 0.7, dilocoMomentum: 0.9, demo: DEMO_DEFAULTS, codec: CODEC_DEFAULTS, evalBatches: 8,
+  sparselocoAlpha: 1.0, dilocoLr: 0.7, dilocoMomentum: 0.9, demo: DEMO_DEFAULTS, codec: CODEC_DEFAULTS, evalBatches: 8, evalEvery: 1,
 };

@@ -56,16 +56,17 @@ export function benchCommand(): Command {
     .option('--topk <n>', 'SparseLoCo values kept per 64×64 chunk', int('--topk', 1), d.codec.topk)
     .option('--diloco-lr <x>', 'DiLoCo outer Nesterov learning rate', float('--diloco-lr', 0), d.dilocoLr)
     .option('--diloco-momentum <x>', 'DiLoCo outer Nesterov momentum', float('--diloco-momentum', 0), d.dilocoMomentum)
+    .option('--eval-every <n>', 'measure validation loss every n rounds (and after the last)', int('--eval-every', 1), d.evalEvery)
     .option('--methods <list>', `comma-separated subset of ${METHODS.join(',')}`, METHODS.join(','))
     .option('--out <dir>', 'where convergence.md/.json/.svg are written', 'bench')
-    .action((o: { preset: string; data: string; replicas: number; innerSteps: number; rounds: number; batch: number; seq: number; innerLr: number; warmup: number; alpha: number; beta: number; topk: number; dilocoLr: number; dilocoMomentum: number; methods: string; out: string }) => {
+    .action((o: { preset: string; data: string; replicas: number; innerSteps: number; rounds: number; batch: number; seq: number; innerLr: number; warmup: number; alpha: number; beta: number; topk: number; dilocoLr: number; dilocoMomentum: number; evalEvery: number; methods: string; out: string }) => {
       const methods = o.methods.split(',').map((m) => m.trim()).filter(Boolean) as Method[];
       const bad = methods.filter((m) => !METHODS.includes(m));
       if (bad.length) throw new TesseraError(`unknown method(s): ${bad.join(', ')}`, `choose from ${METHODS.join(', ')}`);
       const model = getPreset(o.preset);
       const data = openTrainData(o.data);
       const opts = { ...d, model, data, replicas: o.replicas, H: o.innerSteps, rounds: o.rounds, batch: o.batch, seq: o.seq,
-        innerLr: o.innerLr, warmup: o.warmup, sparselocoAlpha: o.alpha, dilocoLr: o.dilocoLr, dilocoMomentum: o.dilocoMomentum,
+        innerLr: o.innerLr, warmup: o.warmup, sparselocoAlpha: o.alpha, dilocoLr: o.dilocoLr, dilocoMomentum: o.dilocoMomentum, evalEvery: o.evalEvery,
         codec: { ...d.codec, beta: o.beta, topk: o.topk }, methods, log: (l: string) => console.log(l) };
       validateCodecConfig(opts.codec);
       const params = modelInfo({ ...model, vocabSize: data.vocabSize }).params;
