@@ -244,6 +244,6 @@ export function runConvergence(be: Backend, o: ConvergenceOptions, onProgress?: 
 }
 
 export const CONVERGENCE_DEFAULTS = {
-  replicas: 4, H: 30, rounds: 17, batch: 8, seq: 256, seed: 1, innerLr: 2e-3, warmup: 50, clip: 1.0,
+  replicas: 4, H: 5, rounds: 102, batch: 8, seq: 256, seed: 1, innerLr: 2e-3, warmup: 50, clip: 1.0,
   sparselocoAlpha: 1.0, dilocoLr: 0.7, dilocoMomentum: 0.9, demo: DEMO_DEFAULTS, codec: CODEC_DEFAULTS, evalBatches: 8, evalEvery: 1,
 };
