@@ -47,7 +47,7 @@ test('bench convergence: every method learns; bytes follow each wire format; bot
   assert.ok(s12.bytesPerReplica * 10 < by.get('DiLoCo')!.bytesPerReplica, 'SparseLoCo sends far less than DiLoCo');
 });
 
-test('bench convergence: --eval-every measures every n rounds and after the last, without changing the training', () => {
+test('bench convergence: --eval-every measures every n rounds and after the last; results do not depend on method order or eval cadence', () => {
   const vocab = 512;
   const tokens = markovTokens(40_000, vocab, 3);
   const data: TrainData = { train: tokens.subarray(0, 36_000), val: tokens.subarray(36_000), vocabSize: vocab, tokenizerHash: 'test', tokenizerPath: '', unigramEntropy: Math.log(vocab) };
@@ -61,4 +61,7 @@ test('bench convergence: --eval-every measures every n rounds and after the last
     assert.deepEqual(sparse[m]!.curve.map((p) => p.tokensPerReplica / (o.H * o.batch * o.seq)), [2, 4, 5], every[m]!.method);
     assert.deepEqual(sparse[m]!.curve, every[m]!.curve.filter((_, i) => [1, 3, 4].includes(i)), every[m]!.method);
   }
+  // A method's result does not depend on which methods ran before it in the same process.
+  const alone = runConvergence(getBackend(), { ...o, methods: ['sparseloco'] });
+  assert.deepEqual(alone[0]!.curve, every[1]!.curve);
 });
