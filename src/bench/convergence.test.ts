@@ -18,13 +18,18 @@ function markovTokens(n: number, vocab: number, seed: number): Uint16Array {
   return out;
 }
 
-test('bench convergence: every method learns; bytes follow each wire format; both SparseLoCo encodings agree', () => {
-  const vocab = 512;
-  const tokens = markovTokens(64_000, vocab, 1);
-  const data: TrainData = {
-    train: tokens.subarray(0, 60_000), val: tokens.subarray(60_000), vocabSize: vocab,
+/** Train and validation splits of one Markov chain (the last `val` tokens are validation). */
+function markovData(n: number, val: number, vocab: number, seed: number): TrainData {
+  const tokens = markovTokens(n, vocab, seed);
+  return {
+    train: tokens.subarray(0, n - val), val: tokens.subarray(n - val), vocabSize: vocab,
     tokenizerHash: 'test', tokenizerPath: '', unigramEntropy: Math.log(vocab),
   };
+}
+
+test('bench convergence: every method learns; bytes follow each wire format; both SparseLoCo encodings agree', () => {
+  const vocab = 512;
+  const data = markovData(64_000, 4_000, vocab, 1);
   const o: ConvergenceOptions = {
     ...CONVERGENCE_DEFAULTS, model: getPreset('tiny'), data, replicas: 2, H: 4, rounds: 10, batch: 8, seq: 32, warmup: 4,
     innerLr: 1e-2, demo: { ...CONVERGENCE_DEFAULTS.demo, lr: 5e-3 }, evalBatches: 2, methods: METHODS, log: () => {},
@@ -48,9 +53,7 @@ test('bench convergence: every method learns; bytes follow each wire format; bot
 });
 
 test('bench convergence: --eval-every measures every n rounds and after the last; results do not depend on method order or eval cadence', () => {
-  const vocab = 512;
-  const tokens = markovTokens(40_000, vocab, 3);
-  const data: TrainData = { train: tokens.subarray(0, 36_000), val: tokens.subarray(36_000), vocabSize: vocab, tokenizerHash: 'test', tokenizerPath: '', unigramEntropy: Math.log(vocab) };
+  const data = markovData(40_000, 4_000, 512, 3);
   const o: ConvergenceOptions = {
     ...CONVERGENCE_DEFAULTS, model: getPreset('tiny'), data, replicas: 2, H: 2, rounds: 5, batch: 4, seq: 32, warmup: 2,
     innerLr: 1e-2, evalBatches: 2, methods: ['ddp', 'sparseloco'], log: () => {},

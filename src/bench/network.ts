@@ -19,21 +19,16 @@ import type { TimelineEntry } from '../neurons/types.js';
 
 export const COVENANT = { params: 72e9, computeS: 20 * 60, uploadBps: 110e6, downloadBps: 500e6, peers: 20, reportedUtilization: 0.945 };
 
-export interface NetworkReport {
+/** Timeline phases averaged in the report: the mean over the miners' complete windows (the first, partial window of each node is left out). */
+const PHASES = ['window_s', 'train_s', 'encode_s', 'upload_s', 'gather_s', 'apply_s', 'idle_s'] as const;
+
+export interface NetworkReport extends Pick<TimelineEntry, (typeof PHASES)[number]> {
   windows: number;
   fingerprints_agree: boolean;
   windows_compared: number;
   mismatched_windows: number[];
   miners: number;
   params: number;
-  /** Mean over the miners' complete windows (the first, partial window of each node is left out). */
-  window_s: number;
-  train_s: number;
-  encode_s: number;
-  upload_s: number;
-  gather_s: number;
-  apply_s: number;
-  idle_s: number;
   utilization: number;
   payload_bytes: number;
   bits_per_param: number;
@@ -83,13 +78,7 @@ export async function networkReport(net: Devnet): Promise<NetworkReport> {
     mismatched_windows: a.mismatches,
     miners: miners.length,
     params,
-    window_s: mean(entries.map((e) => e.window_s)),
-    train_s: mean(entries.map((e) => e.train_s)),
-    encode_s: mean(entries.map((e) => e.encode_s)),
-    upload_s: mean(entries.map((e) => e.upload_s)),
-    gather_s: mean(entries.map((e) => e.gather_s)),
-    apply_s: mean(entries.map((e) => e.apply_s)),
-    idle_s: mean(entries.map((e) => e.idle_s)),
+    ...(Object.fromEntries(PHASES.map((k) => [k, mean(entries.map((e) => e[k]))])) as Pick<NetworkReport, (typeof PHASES)[number]>),
     utilization: (sum('train_s') + sum('encode_s')) / sum('window_s'),
     payload_bytes: payload,
     bits_per_param: bitsPerParam,
