@@ -5,7 +5,7 @@
 // The scenario: a devnet chain (200 ms blocks, Yuma every 4 blocks), filesystem buckets, the tiny
 // model on a slice of the bundled corpus, one validator (or several with different stakes), 3 honest
 // miners and one miner per adversarial behaviour (copy, noise, scaled, signflip, lazy, late, malformed,
-// stale; behaviors.ts). Wallets come from fixed mnemonics and register in a fixed order — validators,
+// stale; src/scenario/adversaries.ts). Wallets come from fixed mnemonics and register in a fixed order — validators,
 // a-copy, h1..hN, the other adversaries — whether or not each adversary runs: the copier holds a lower
 // uid than the honest miners (it must be caught by the order of observation, not the uid tie-break),
 // and the honest-only twin (adversaries: []) gives the honest miners the same uids, data and seeds.
@@ -35,9 +35,10 @@ import { defaultCorpus, prepareData } from '../data/index.js';
 import { verifyReceipt, type ScoreReceipt } from '../gauntlet/index.js';
 import { getPreset } from '../model/index.js';
 import {
-  BEHAVIORS, DEFAULT_STAKE, readReceipts, runMiner, runValidator, type BehaviorName, type NodeConfig, type NodeStatus, type RunConfig,
+  DEFAULT_STAKE, readReceipts, runValidator, type NodeConfig, type NodeStatus, type RunConfig,
 } from '../neurons/index.js';
 import { firstBlockOf, windowOf } from '../protocol/index.js';
+import { BEHAVIORS, runScenarioMiner, type BehaviorName } from '../scenario/index.js';
 import { fsNodeDescriptors, FsStore } from '../storage/index.js';
 import { openTrainData } from '../train/batches.js';
 import { plotSvg, type Series } from '../util/plot.js';
@@ -190,8 +191,8 @@ export async function runAdversarialScenario(o: ScenarioOptions = {}): Promise<S
     // A late honest miner starts a block into its join window (from the leader's checkpoint, like any newcomer).
     const joinOf = (name: string): number => o.honestJoin?.[honestNames.indexOf(name)] ?? 0;
     const mine = (c: NodeConfig): Promise<void> => joinOf(c.name) > 0
-      ? chain.waitForBlock(firstBlockOf(startWindow + joinOf(c.name), bpw) + 1, o.guardMs ?? 100_000).then(() => (abort.signal.aborted ? undefined : runMiner(c, opts)))
-      : runMiner(c, opts);
+      ? chain.waitForBlock(firstBlockOf(startWindow + joinOf(c.name), bpw) + 1, o.guardMs ?? 100_000).then(() => (abort.signal.aborted ? undefined : runScenarioMiner(c, opts)))
+      : runScenarioMiner(c, opts);
     await Promise.all([...vCfgs.map((c) => runValidator(c, opts)), ...mCfgs.map(mine)]);
     const aborted = abort.signal.aborted;
     sampling = false;

@@ -1,5 +1,5 @@
 // A real devnet server on an ephemeral port: signed calls through DevnetChainClient, rejected
-// forgeries (bad signature, acting for another hotkey, replayed nonce), a Yuma epoch, and a
+// forgeries (bad signature, acting for another hotkey, replayed nonce), a Yuma epoch, anchors, and a
 // server killed with SIGKILL that resumes from its directory while a client keeps retrying.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,6 +67,48 @@ test('signed calls, forgeries rejected, and Yuma results in the metagraph', asyn
     r = await post(server.url, { method: 'mint', params: {}, hotkey: alice.address, nonce: 1, signature: good.signature });
     assert.equal(r.status, 400); assert.match(String(r.json.error?.hint), /method, params, hotkey, nonce, signature/);
     await chain.commit(A, 'z'); // the client resyncs past the high nonce used above
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('anchors over HTTP: recorded with the including block, whose timestamp the chain serves; conflicts are refused', async () => {
+  const dir = tmp();
+  const server = await startDevnetChainServer({ dir, blockMs: 40 });
+  try {
+    const chain = new DevnetChainClient({ url: server.url, retries: 2, backoffMs: 50 });
+    const [A, B, C] = [alice, bob, charlie].map(signer);
+    await chain.register(A); await chain.register(B); await chain.register(C);
+    const d1 = 'c'.repeat(64), d2 = 'd'.repeat(64);
+    const before = await chain.head();
+    await chain.anchor(B, 5, d1);
+    await chain.anchor(A, 5, d2);
+    const got = await chain.anchors(5);
+    assert.deepEqual(got.map((a) => [a.uid, a.digest]), [[0, d2], [1, d1]]);
+    const block = got[1].block;
+    assert.ok(block > before.height, `anchored in block ${block}, head was ${before.height}`);
+    await chain.waitForBlock(block, 5000);
+    const ts = await chain.blockTimestamp(block);
+    assert.ok(ts >= before.timestamp && ts <= Date.now());
+    assert.deepEqual(await chain.anchors(6), []);
+
+    await chain.anchor(B, 5, d1); // same digest again: a no-op
+    assert.deepEqual(await chain.anchors(5), got);
+    await assert.rejects(chain.anchor(B, 5, d2), (e: unknown) => e instanceof ChainError && e.code === 'anchored' && /window 5/.test(e.message) && e.details?.block === block);
+    const call: UnsignedCall = { method: 'anchor', params: { hotkey: bob.address, window: 5, digest: d2 }, hotkey: bob.address, nonce: Date.now() + 1e6 };
+    const r = await post(server.url, signed(server.chainId, bob, call));
+    assert.equal(r.status, 409); assert.equal(r.json.error?.code, 'anchored');
+    await assert.rejects(chain.anchor(B, 6, 'D'.repeat(64)), (e: unknown) => e instanceof ChainError && e.code === 'bad_request');
+    const q = await fetch(`${server.url}/anchors?window=-1`);
+    assert.equal(q.status, 400);
+
+    // A reply lost after the write: the client signs the same call again (same nonce) and takes the first result.
+    const now = Date.now() + 5e6;
+    const again = (): DevnetChainClient => new DevnetChainClient({ url: server.url, now: () => now });
+    await again().anchor(C, 7, d1);
+    await again().anchor(C, 7, d1);
+    assert.deepEqual((await chain.anchors(7)).map((a) => [a.uid, a.digest]), [[2, d1]]);
   } finally {
     await server.close();
     rmSync(dir, { recursive: true, force: true });

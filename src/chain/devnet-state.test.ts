@@ -1,8 +1,12 @@
 // The devnet state machine without a server: register → uid, stake, commit, weights (permit and
-// rate limit), nonces, and Yuma results stored under subtensor's names every tempo blocks.
+// rate limit), nonces, Yuma results stored under subtensor's names every tempo blocks, and anchors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { genesis, applyCall, produceBlock, metagraphOf, commitmentsOf, blockTimestampOf, DEFAULT_PARAMS, type DevnetState } from './devnet/state.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { genesis, applyCall, produceBlock, metagraphOf, commitmentsOf, blockTimestampOf, anchorsOf, DEFAULT_PARAMS, ANCHORS_PER_UID, TIMESTAMP_HISTORY, type DevnetState } from './devnet/state.js';
+import { loadState, STATE_FILE } from './devnet/persist.js';
 import type { UnsignedCall, WriteMethod } from './devnet/call.js';
 import { ChainError } from './types.js';
 
@@ -67,4 +71,93 @@ test('full subnet, unknown heights and bad parameters give errors that say what 
   code(() => blockTimestampOf(s, 5), 'not_found');
   code(() => genesis('0x', { ...DEFAULT_PARAMS, tempo: 0 }, 0), 'bad_request');
   code(() => genesis('0x', { ...DEFAULT_PARAMS, kappa: 1.5 }, 0), 'bad_request');
+});
+
+const D1 = 'a'.repeat(64), D2 = 'b'.repeat(64);
+const digestOf = (i: number): string => i.toString(16).padStart(64, '0');
+
+test('anchor: recorded with the including block (height + 1), same digest is a no-op, another is refused', () => {
+  let s = genesis('0xchain', DEFAULT_PARAMS, 0);
+  [s] = apply(s, call('v', 'register')); [s] = apply(s, call('m', 'register'));
+  s = produceBlock(s, 10); s = produceBlock(s, 20);
+  let block: unknown;
+  [s, block] = apply(s, call('m', 'anchor', { window: 7, digest: D1 }));
+  assert.equal(block, 3);
+  s = produceBlock(s, 30);
+  [s] = apply(s, call('v', 'anchor', { window: 7, digest: D2 }));
+  assert.deepEqual(anchorsOf(s, 7), [{ uid: 0, digest: D2, block: 4 }, { uid: 1, digest: D1, block: 3 }], 'ascending uid');
+  assert.deepEqual(anchorsOf(s, 8), []);
+  s = produceBlock(s, 40);
+  [s, block] = apply(s, call('m', 'anchor', { window: 7, digest: D1 })); // a retry with a new nonce
+  assert.equal(block, 3, 'the existing anchor keeps its block');
+  assert.deepEqual(anchorsOf(s, 7)[1], { uid: 1, digest: D1, block: 3 });
+  assert.throws(() => applyCall(s, call('m', 'anchor', { window: 7, digest: D2 })), (e: unknown) =>
+    e instanceof ChainError && e.code === 'anchored' && /window 7/.test(e.message) && /block 3/.test(e.message) && /immutable/.test(e.hint ?? '') && e.details?.block === 3);
+  [s] = apply(s, call('m', 'anchor', { window: 8, digest: D2 })); // another window is free
+  assert.deepEqual(anchorsOf(s, 8), [{ uid: 1, digest: D2, block: 5 }]);
+});
+
+test('anchor: bad window or digest, and unregistered hotkeys, are refused with a hint', () => {
+  let s = genesis('0xchain', DEFAULT_PARAMS, 0);
+  [s] = apply(s, call('m', 'register'));
+  for (const window of [-1, 1.5, '3', null, 2 ** 53]) code(() => applyCall(s, call('m', 'anchor', { window, digest: D1 })), 'bad_request');
+  for (const digest of ['A'.repeat(64), 'a'.repeat(63), 'a'.repeat(65), 'g'.repeat(64), '0x' + 'a'.repeat(62), 7, undefined]) {
+    code(() => applyCall(s, call('m', 'anchor', { window: 0, digest })), 'bad_request');
+  }
+  code(() => applyCall(s, call('nobody', 'anchor', { window: 0, digest: D1 })), 'not_registered');
+  [s] = apply(s, call('m', 'anchor', { window: 0, digest: D1 }));
+  assert.deepEqual(anchorsOf(s, 0), [{ uid: 0, digest: D1, block: 1 }]);
+});
+
+test(`anchor: at most ${ANCHORS_PER_UID} per uid (the oldest go), and none older than the timestamp history`, () => {
+  let s = genesis('0xchain', DEFAULT_PARAMS, 0);
+  [s] = apply(s, call('m', 'register')); [s] = apply(s, call('o', 'register'));
+  [s] = apply(s, call('o', 'anchor', { window: 0, digest: D2 }));
+  // Two windows share each block; within a block the lower window is the older.
+  for (let w = 0; w < ANCHORS_PER_UID + 4; w++) {
+    [s] = apply(s, call('m', 'anchor', { window: w, digest: digestOf(w) }));
+    if (w % 2 === 1) s = produceBlock(s, w);
+  }
+  const kept = Array.from({ length: ANCHORS_PER_UID + 4 }, (_, w) => w).filter((w) => anchorsOf(s, w).some((a) => a.uid === 0));
+  assert.deepEqual(kept, Array.from({ length: ANCHORS_PER_UID }, (_, i) => i + 4));
+  assert.deepEqual(anchorsOf(s, 0), [{ uid: 1, digest: D2, block: 1 }], "another uid's anchors stay");
+  assert.equal(Object.keys(s.anchors ?? {}).length, ANCHORS_PER_UID + 1, 'windows left without anchors are dropped');
+  // All in one block, the new anchor (lowest window) stays and the lowest of the others goes.
+  let t = genesis('0xchain', DEFAULT_PARAMS, 0);
+  [t] = apply(t, call('m', 'register'));
+  for (let w = 1; w <= ANCHORS_PER_UID; w++) [t] = apply(t, call('m', 'anchor', { window: w, digest: digestOf(w) }));
+  [t] = apply(t, call('m', 'anchor', { window: 0, digest: digestOf(0) }));
+  assert.deepEqual([anchorsOf(t, 0).length, anchorsOf(t, 1).length, anchorsOf(t, 2).length], [1, 0, 1]);
+
+  const last = s.height + 1; // the block of the anchor below
+  [s] = apply(s, call('o', 'anchor', { window: 999, digest: D1 }));
+  const before = s;
+  while (s.history.from <= 1) s = produceBlock(s, 0);
+  assert.deepEqual(anchorsOf(s, 0), [], 'block 1 left the timestamp history');
+  assert.equal(anchorsOf(before, 0).length, 1, 'produceBlock does not mutate its input');
+  while (s.history.from <= last - 1) s = produceBlock(s, 0);
+  assert.equal(s.height, last - 1 + TIMESTAMP_HISTORY);
+  assert.deepEqual(anchorsOf(s, 999), [{ uid: 1, digest: D1, block: last }]);
+  assert.equal(typeof blockTimestampOf(s, last), 'number', 'its timestamp is still kept');
+  s = produceBlock(s, 0);
+  assert.deepEqual(s.anchors, {});
+});
+
+test('a state saved before anchors existed loads, reads no anchors, and takes new ones', async () => {
+  let s = genesis('0xchain', DEFAULT_PARAMS, 0);
+  [s] = apply(s, call('m', 'register'));
+  const old: Partial<DevnetState> = { ...s };
+  delete old.anchors;
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-state-'));
+  try {
+    writeFileSync(join(dir, STATE_FILE), JSON.stringify(old));
+    let loaded = (await loadState(dir))!;
+    assert.equal(loaded.anchors, undefined);
+    assert.deepEqual(anchorsOf(loaded, 0), []);
+    loaded = produceBlock(loaded, 1);
+    [loaded] = apply(loaded, call('m', 'anchor', { window: 0, digest: D1 }));
+    assert.deepEqual(anchorsOf(loaded, 0), [{ uid: 0, digest: D1, block: 2 }]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -63,6 +63,14 @@ export interface Metagraph {
   activityCutoff: number;
 }
 
+/** A digest a uid anchored for a window, and the block that included it. */
+export interface Anchor {
+  uid: number;
+  /** 64 lowercase hex digits (a sha256). */
+  digest: string;
+  block: number;
+}
+
 export interface Chain {
   head(): Promise<BlockHead>;
   /** Timestamp of a past block; recent history only on the devnet. */
@@ -77,6 +85,14 @@ export interface Chain {
   /** Sets the validator's weights (uids and non-negative weights of equal length). */
   setWeights(hotkey: Signer, uids: number[], weights: number[]): Promise<void>;
   metagraph(): Promise<Metagraph>;
+  /**
+   * Anchors a digest for a window (docs/protocol.md "Anchors"): the chain records (uid, window, digest)
+   * with the block that includes the call. One anchor per (hotkey, window): the same digest again is a
+   * no-op, another digest is refused (code 'anchored').
+   */
+  anchor(hotkey: Signer, window: number, digest: string): Promise<void>;
+  /** The anchors of a window, ascending uid (recent windows only on the devnet). */
+  anchors(window: number): Promise<Anchor[]>;
   /** Resolves once the chain reaches `height`; rejects with code 'timeout' after timeoutMs. */
   waitForBlock(height: number, timeoutMs: number): Promise<BlockHead>;
 }
@@ -84,7 +100,7 @@ export interface Chain {
 /** Machine-readable reasons a chain call fails (the same codes travel over the devnet's HTTP API). */
 export type ChainErrorCode =
   | 'bad_request' | 'bad_signature' | 'wrong_hotkey' | 'wrong_chain' | 'nonce_used'
-  | 'not_registered' | 'no_permit' | 'rate_limited' | 'full' | 'not_found' | 'unavailable' | 'timeout';
+  | 'not_registered' | 'no_permit' | 'rate_limited' | 'full' | 'not_found' | 'unavailable' | 'timeout' | 'anchored';
 
 export class ChainError extends TesseraError {
   constructor(public readonly code: ChainErrorCode, message: string, hint?: string, public readonly details?: Record<string, unknown>) {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { NodeConfig, RunConfig } from '../neurons/types.js';
-import { BEHAVIORS } from '../neurons/behaviors.js';
+import { BEHAVIORS } from '../scenario/adversaries.js';
 import { fsNodeDescriptors, parseDescriptor, serializeDescriptor, type StoreDescriptor } from '../storage/index.js';
 import { validateConfig, type ModelConfig } from '../model/config.js';
 import type { CodecConfig } from '../compress/index.js';

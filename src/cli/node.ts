@@ -3,7 +3,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { fstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BEHAVIORS, parseBehavior, runMiner, runValidator, type BehaviorName, type NodeConfig } from '../neurons/index.js';
+import { runValidator, type NodeConfig } from '../neurons/index.js';
+import { BEHAVIORS, parseBehavior, runScenarioMiner, type BehaviorName } from '../scenario/index.js';
 import { TesseraError } from '../util/errors.js';
 import { presetNames } from '../model/index.js';
 import { describeNodeConfig, resolveNodeConfig, type NodeFlags } from './node-config.js';
@@ -54,7 +55,7 @@ function nodeCommand(role: 'miner' | 'validator', description: string): Command 
     .option('--stop-after-window <n>', 'exit after this window (default: run until Ctrl-C)', int('--stop-after-window', 0));
   if (role === 'miner') {
     cmd.option('--behavior <name>', `adversarial behaviour for tests and demos, attacking what the Gauntlet scores: ${BEHAVIORS.join(', ')} ` +
-      '(default honest; see src/neurons/behaviors.ts)', behaviorArg);
+      '(default honest; see src/scenario/adversaries.ts)', behaviorArg);
   }
   return cmd
     .action(async (f: NodeFlags & { run?: string }) => {
@@ -71,7 +72,7 @@ function nodeCommand(role: 'miner' | 'validator', description: string): Command 
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
       const watch = watchParent(() => stop('parent exited'));
-      const run: Runner = role === 'miner' ? runMiner : runValidator;
+      const run: Runner = role === 'miner' ? runScenarioMiner : runValidator;
       // The node appends its log to <dataDir>/node.log itself; when stdout already is that file (the devnet), do not write lines twice.
       const log = stdoutIs(join(cfg.dataDir, 'node.log')) ? (): void => {} : (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
       try {

@@ -72,7 +72,7 @@ const sameTensor = (a: SparseTensor, b: SparseTensor): void => { assert.deepEqua
 function rehash(b: Uint8Array): Uint8Array {
   if (b.length < 106) return b;
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength), T = dv.getUint32(68, true);
-  let S = 72 + 28 * T;
+  let S = 76 + 28 * T;
   for (let t = 0; t < T && 100 + 28 * t <= b.length; t++) S += dv.getUint32(92 + 28 * t, true) + dv.getUint32(96 + 28 * t, true);
   if (S + 34 <= b.length) b.set(createHash('sha256').update(b.subarray(0, S)).digest(), S);
   return b;
@@ -170,12 +170,12 @@ test('wire: every rejection reason from a crafted payload', () => {
   const rng = makeRng('reject'), shapes: TensorShape[] = [[70, 130], [100]], cfg = CODEC_DEFAULTS;
   const expect: Expectation = { shapes, cfg, modelHash: HASH }, u = randomUpdate(rng, shapes, cfg);
   const p12 = encode(u, shapes, cfg, '12bit'), pe = encode(u, shapes, cfg, 'entropy');
-  const e1 = 72 + 28; // second tensor's table entry ([100]: one chunk of 100, k = 2)
+  const e1 = 76 + 28; // second tensor's table entry ([100]: one chunk of 100, k = 2)
   const put = (b: Uint8Array, f: (dv: DataView, b: Uint8Array) => void, hash = true): Uint8Array => {
     const c = b.slice(); f(new DataView(c.buffer), c); return hash ? rehash(c) : c;
   };
   const secStart = (b: Uint8Array, t: number): number => {
-    const dv = new DataView(b.buffer, b.byteOffset); let s = 72 + 28 * shapes.length;
+    const dv = new DataView(b.buffer, b.byteOffset); let s = 76 + 28 * shapes.length;
     for (let i = 0; i < t; i++) s += dv.getUint32(92 + 28 * i, true) + dv.getUint32(96 + 28 * i, true);
     return s;
   };
@@ -237,7 +237,7 @@ test('wire: fuzzed payloads are rejected with a reason or decode to valid data, 
     else if (kind === 3) b = Uint8Array.from([...b, ...Array.from({ length: 1 + rng.nextInt(64) }, () => rng.nextInt(256))]);
     else if (kind === 4) b = Uint8Array.from([...b.subarray(0, at()), ...other.subarray(rng.nextInt(other.length))]);
     else if (kind === 5 && b.length >= 100) { // a random length field: header, count, kept or a section length
-      const fields = [8, 68, ...Array.from({ length: Math.min(base.shapes.length, (b.length - 72) / 28 | 0) }, (_, t) => 72 + 28 * t + [0, 20, 24][rng.nextInt(3)]!)];
+      const fields = [8, 68, ...Array.from({ length: Math.min(base.shapes.length, (b.length - 76) / 28 | 0) }, (_, t) => 76 + 28 * t + [0, 20, 24][rng.nextInt(3)]!)];
       const f = fields[rng.nextInt(fields.length)]!, dv = new DataView(b.buffer);
       dv.setUint32(f, rng.nextInt(2) === 0 ? rng.nextU32() : Math.max(0, dv.getUint32(f, true) + rng.nextInt(9) - 4), true);
     } else { const s = at(); b = Uint8Array.from([...b.subarray(0, s), ...b.subarray(s + 1 + rng.nextInt(16))]); }

@@ -4,15 +4,16 @@
 //
 //   offset   size     field (little-endian)
 //   0        4        magic "TSLC"
-//   4        2        version u16 = 1
+//   4        2        version u16 = 2
 //   6        2        flags u16: bit 0 = entropy-coded indices and codes (else 12-bit + 2-bit); others 0
-//   8        4        header length u32 = 72 + 28·T (where the sections start)
+//   8        4        header length u32 = 76 + 28·T (where the sections start)
 //   12       32       model-config hash
 //   44       8        window u64 (≤ 2^53 − 1)
 //   52       4        uid u32
 //   56       12       codec config echoed: tile, vectorChunk, topk (u32 each)
 //   68       4        tensor count T u32
-//   72       28·T     per tensor: kept u32, table 4×f32, index-section bytes u32, code-section bytes u32
+//   72       4        inner steps u32: how many of its assigned batches the miner trained (0: not stated)
+//   76       28·T     per tensor: kept u32, table 4×f32, index-section bytes u32, code-section bytes u32
 //   H        Σ        per tensor: index section, then code section
 //   S        32       content hash = sha256(bytes[0, S))
 //   S+32     2        signature length u16 (0 or 64), then the signature over payloadSigningBytes
@@ -23,12 +24,12 @@ import { decodeCodes, decodeIndices, encodeCodes, encodeIndices, maxCodeBytes, m
 import { chunksOf, keptTotal, type Chunk, type TensorShape } from './geometry.js';
 import type { CodecConfig, SparseTensor, SparseUpdate } from './types.js';
 
-export const PAYLOAD_VERSION = 1;
+export const PAYLOAD_VERSION = 2;
 export const SIGNATURE_BYTES = 64; // sr25519
 /** Largest |table value| accepted; pseudo-gradient bins are orders of magnitude smaller. */
 export const TABLE_BOUND = 1e6;
 const MAGIC = [0x54, 0x53, 0x4c, 0x43]; // "TSLC"
-const FIXED = 72, ENTRY = 28, TRAILER = 34; // trailer: content hash + signature length
+const FIXED = 76, ENTRY = 28, TRAILER = 34; // trailer: content hash + signature length
 const SIGNING_DOMAIN = new TextEncoder().encode('tessera/sparseloco-payload/v1');
 
 export type IndexMode = '12bit' | 'entropy';
@@ -49,6 +50,8 @@ export interface PayloadInput {
   indexMode: IndexMode;
   shapes: readonly TensorShape[];
   cfg: CodecConfig;
+  /** Inner steps trained (the first `steps` assigned batches); 0 or absent: not stated. */
+  steps?: number;
 }
 
 export interface Expectation {
@@ -63,6 +66,8 @@ export interface DecodedPayload {
   uid: number;
   indexMode: IndexMode;
   modelHash: string;
+  /** Inner steps the miner says it trained (0: not stated). */
+  steps: number;
   update: SparseUpdate;
   signature: Uint8Array | null;
   /** Hex sha256 of everything before the hash (what the signature covers, with a domain tag). */
@@ -126,8 +131,9 @@ function checkUpdate(u: SparseUpdate, g: Geometry): void {
 export function encodePayload(p: PayloadInput): Uint8Array {
   const g = geometry(p.shapes, p.cfg);
   if (!/^[0-9a-f]{64}$/.test(p.modelHash)) throw new TesseraError('encodePayload: modelHash must be 64 lowercase hex digits');
-  if (!isInt(p.window, 0, Number.MAX_SAFE_INTEGER) || !isInt(p.uid, 0, 0xffffffff) || !['12bit', 'entropy'].includes(p.indexMode)) {
-    throw new TesseraError(`encodePayload: bad window ${p.window}, uid ${p.uid} or index mode ${p.indexMode}`);
+  const steps = p.steps ?? 0;
+  if (!isInt(p.window, 0, Number.MAX_SAFE_INTEGER) || !isInt(p.uid, 0, 0xffffffff) || !['12bit', 'entropy'].includes(p.indexMode) || !isInt(steps, 0, 0xffffffff)) {
+    throw new TesseraError(`encodePayload: bad window ${p.window}, uid ${p.uid}, index mode ${p.indexMode} or steps ${steps}`);
   }
   checkUpdate(p.update, g);
   const entropy = p.indexMode === 'entropy';
@@ -144,7 +150,7 @@ export function encodePayload(p: PayloadInput): Uint8Array {
   out.set(Buffer.from(p.modelHash, 'hex'), 12);
   dv.setBigUint64(44, BigInt(p.window), true);
   dv.setUint32(52, p.uid, true);
-  [p.cfg.tile, p.cfg.vectorChunk, p.cfg.topk, sections.length].forEach((v, i) => dv.setUint32(56 + 4 * i, v, true));
+  [p.cfg.tile, p.cfg.vectorChunk, p.cfg.topk, sections.length, steps].forEach((v, i) => dv.setUint32(56 + 4 * i, v, true));
   let o = head;
   sections.forEach(([x, c], i) => {
     const e = FIXED + ENTRY * i, t = p.update.tensors[i]!;
@@ -255,7 +261,7 @@ export function decodePayload(bytes: Uint8Array, expect: Expectation): DecodeRes
     tensors.push({ idx: idx as Uint16Array, codes, table });
   }
   const signature = sigLen === 0 ? null : new Uint8Array(bytes.subarray(S + TRAILER, end)); // a copy, also for Buffers
-  return { ok: true, payload: { window, uid: u32(52), indexMode: entropy ? 'entropy' : '12bit', modelHash, update: { tensors }, signature, contentHash: hash.toString('hex') } };
+  return { ok: true, payload: { window, uid: u32(52), indexMode: entropy ? 'entropy' : '12bit', modelHash, steps: u32(72), update: { tensors }, signature, contentHash: hash.toString('hex') } };
 }
 
 export interface PayloadMeasure {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { CODEC_DEFAULTS } from '../compress/index.js';
 import { getPreset } from '../model/config.js';
 import type { RunConfig } from '../neurons/types.js';
-import { BEHAVIORS, parseBehavior, type BehaviorName } from '../neurons/behaviors.js';
+import { BEHAVIORS, parseBehavior, type BehaviorName } from '../scenario/adversaries.js';
 import { TesseraError } from '../util/errors.js';
 
 /** How the devnet provides object storage. */

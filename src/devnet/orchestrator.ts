@@ -11,7 +11,7 @@ import type { NodeConfig, RunConfig } from '../neurons/types.js';
 import { checkRunTiming, windowOf } from '../protocol/index.js';
 import { createWallet, keyfilePath, loadWallet, signer } from '../wallet/index.js';
 import { TesseraError } from '../util/errors.js';
-import type { BehaviorName } from '../neurons/behaviors.js';
+import type { BehaviorName } from '../scenario/adversaries.js';
 import { adversaryName, checkResume, defaultDeadlineS, DEVNET_DEFAULTS, makeRunConfig, readRecord, writeRecord, type DevnetOptions, type DevnetRecord } from './config.js';
 import { CHAIN_READY_PREFIX, fileSize, TesseraProcess, waitForLine } from './process.js';
 import { openDevnetStorage, type DevnetStorageProvider } from './storage.js';

@@ -22,7 +22,7 @@ test('trial-step losses: θ untouched, empty update neutral, micro-batches avera
   initParams(cfg, model.layout, model.params, 3);
   const theta = Float32Array.from(model.params);
   const ev = makeEvaluator(be, model, tokens, run);
-  const plan: EvalPlan = { seed: 's', own: [0, 100, 200, 300, 400], random: [1000, 1500, 2000, 2500, 3000] };
+  const plan: EvalPlan = { seed: 's', steps: 1, own: [0, 100, 200, 300, 400], random: [1000, 1500, 2000, 2500, 3000] };
   // Mean over micro-batches of 2 (the last one short) = the sequence-weighted mean of single sequences.
   const one = plan.own.map((o) => meanLoss(ev, model, [o]));
   assert.ok(Math.abs(meanLoss(ev, model, plan.own) - one.reduce((a, b) => a + b, 0) / one.length) < 1e-5);

@@ -3,6 +3,7 @@
 // rating, indicator average, sync, penalties, final score, weight), then the newest final score
 // taken apart into its factors and every penalty with its reason.
 import type { ScoreReceipt } from './receipt.js';
+import { recentlyPenalized } from './weights.js';
 import type { MinerResult } from './window.js';
 
 const f = (x: number | null, d = 4): string => (x === null ? '-' : x.toFixed(d));
@@ -14,10 +15,14 @@ function weightOf(r: ScoreReceipt, uid: number): number {
   return i < 0 ? 0 : r.result.weights.weights[i]!;
 }
 
-function role(r: ScoreReceipt, uid: number): string {
-  if (r.result.peers.includes(uid)) return 'peer next window';
-  if (r.result.reserves.includes(uid)) return 'reserve next window';
-  return 'neither peer nor reserve next window';
+function role(r: ScoreReceipt, m: MinerResult): string {
+  if (r.result.peers.includes(m.uid)) return 'peer next window';
+  if (r.result.reserves.includes(m.uid)) return 'reserve next window';
+  const last = m.penalties.length > 0 ? r.window : r.stateBefore.miners[m.uid]?.lastPenalty ?? -1;
+  const why = recentlyPenalized(last, r.window, r.params.penaltyMemory)
+    ? `barred: penalized in window ${last} (a penalty bars weight and peer selection for ${r.params.penaltyMemory} window(s))`
+    : m.final > 0 ? 'ranked below the peers and reserves' : 'final score 0';
+  return `neither peer nor reserve next window (${why})`;
 }
 
 function row(r: ScoreReceipt, m: MinerResult): string {
@@ -47,9 +52,11 @@ export function explainUid(receipts: readonly ScoreReceipt[], uid: number): stri
     ...seen.map(({ r, m }) => row(r, m)),
   ];
   const { r, m } = seen[seen.length - 1]!;
-  out.push('', `window ${r.window}: ${m.status === 'ok' ? 'upload accepted' : `upload ${m.status}`}; ${role(r, uid)}; weight ${f(weightOf(r, uid), 4)}`);
+  out.push('', `window ${r.window}: ${m.status === 'ok' ? 'upload accepted' : `upload ${m.status}`}; ${role(r, m)}; weight ${f(weightOf(r, uid), 4)}`);
   if (m.evaluated) {
-    out.push(`  main score ${sci(m.score)} = relative loss improvement on random data (${r.params.scoreStep}×α trial step); own data ${sci(m.ownImprovement)} → indicator ${m.indicator! > 0 ? '+1' : '-1'}`);
+    const plan = r.inputs.miners.find((x) => x.uid === uid)?.measured?.plan;
+    const data = plan ? ` (${plan.own.length} assigned sequences from its first ${plan.steps} inner step(s))` : '';
+    out.push(`  main score ${sci(m.score)} = relative loss improvement on random data (${r.params.scoreStep}×α trial step); own data${data} ${sci(m.ownImprovement)} → indicator ${m.indicator! > 0 ? '+1' : '-1'}`);
   }
   out.push(`  rating μ ${f(m.ratingAfter.mu, 3)} σ ${f(m.ratingAfter.sigma, 3)} (was μ ${f(m.ratingBefore.mu, 3)} σ ${f(m.ratingBefore.sigma, 3)})${m.rank === null ? '' : `, match rank ${m.rank}`}`);
   if (m.penalties.length > 0) for (const p of m.penalties) out.push(`  PENALTY ${p.kind}: ${p.reason}`);

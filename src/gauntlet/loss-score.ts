@@ -57,23 +57,34 @@ export const evalSeed = (window: number, uid: number, validatorHotkey: string): 
 
 export interface EvalPlan {
   seed: string;
+  /** Inner steps the batches were picked among: the miner's declared steps, clamped to 1..innerSteps. */
+  steps: number;
   /** Sequence offsets (train split) of the assigned batches evaluated, and of the random sequences. */
   own: number[];
   random: number[];
 }
 
+/** Declared inner steps clamped into 1..innerSteps (an integer; not a number → innerSteps). */
+export function clampSteps(steps: number, innerSteps: number): number {
+  if (Number.isNaN(steps)) return innerSteps;
+  return Math.max(1, Math.min(innerSteps, Math.floor(steps)));
+}
+
 /**
- * Which data a validator evaluates a miner on: `batches` of the miner's H assigned batches (all when
- * H ≤ batches), picked by the seed, and as many random sequences from the same split.
+ * Which data a validator evaluates a miner on: `batches` of the batches the miner trained on — the
+ * first `steps` of its H assigned batches (steps: what it declares it trained this window, default H,
+ * clamped to 1..H) — picked by the seed (all of them when steps ≤ batches), and as many random
+ * sequences from the same split. With steps = H the plan is the one of before steps existed.
  */
 export function evalPlan(run: Pick<RunConfig, 'seed' | 'innerSteps' | 'batch' | 'seq'>, window: number, uid: number, validatorHotkey: string,
-  nTokens: number, batches: number): EvalPlan {
+  nTokens: number, batches: number, steps: number = run.innerSteps): EvalPlan {
   const seed = evalSeed(window, uid, validatorHotkey), rng = makeRng(seed);
-  const assigned = trainingOffsets(run, uid, window, nTokens);
+  const trained = clampSteps(steps, run.innerSteps);
+  const assigned = trainingOffsets(run, uid, window, nTokens).slice(0, trained);
   const picked = new Set<number>();
   const want = Math.min(assigned.length, Math.max(1, batches));
   while (picked.size < want) picked.add(rng.nextInt(assigned.length));
   const own = [...picked].sort((a, b) => a - b).flatMap((h) => assigned[h]!);
   const random = own.map(() => rng.nextInt(nTokens - run.seq));
-  return { seed, own, random };
+  return { seed, steps: trained, own, random };
 }

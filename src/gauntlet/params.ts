@@ -32,7 +32,10 @@ export interface GauntletParams {
   negativeStreak: number;
   /** An update whose norm exceeds this multiple of the window's median norm is rejected. */
   normOutlier: number;
-  /** Missing or late upload: moving average and final score are multiplied by this (T: 0.75). */
+  /**
+   * Missing or late upload: the final score is multiplied by this (T: 0.75, which slashes the indicator
+   * average too — tessera does not: a window without data is no evidence about whose data a miner trains on).
+   */
   missingSlash: number;
   /** Invalid or copied upload: moving average multiplied by this (T: 0.5 for index similarity). */
   offenceSlash: number;

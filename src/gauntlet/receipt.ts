@@ -4,16 +4,23 @@
 // reasons, the rating match, moving averages, final scores, weights, peers). recomputeFromReceipt
 // re-runs the pure scoring on the receipt alone and must give the same numbers, bit for bit: anyone
 // can audit a validator, and a validator's next receipt starts from this one's state.
+// Version 2: the result has no `aggregate` (the nodes aggregate the published peer list's valid
+// uploads), and every evaluation plan records the inner steps its batches were picked among
+// (loss-score.ts evalPlan), so the plan can be re-derived from the run, the data and the receipt.
 import { canonicalJson, sha256Hex } from '../protocol/index.js';
 import { checkParams, type GauntletParams } from './params.js';
 import { parseState, type GauntletState } from './state.js';
 import { scoreWindow, type WindowInputs, type WindowResult } from './window.js';
 
 export const RECEIPT_FORMAT = 'tessera-score-receipt';
+export const RECEIPT_VERSION = 2;
+
+/** The fields of a WindowResult, exactly (a receipt with more or fewer is not this version's). */
+const RESULT_KEYS = ['window', 'medianNorm', 'miners', 'peers', 'reserves', 'weights', 'dropped'].sort();
 
 export interface ScoreReceipt {
   format: typeof RECEIPT_FORMAT;
-  version: 1;
+  version: typeof RECEIPT_VERSION;
   window: number;
   /** The run the scores belong to (hash of the RunConfig). */
   runHash: string;
@@ -33,7 +40,7 @@ export function scoreWithReceipt(runHash: string, params: GauntletParams, stateB
   checkParams(params);
   const { state, result } = scoreWindow(stateBefore, inputs, params);
   const receipt: ScoreReceipt = {
-    format: RECEIPT_FORMAT, version: 1, window: inputs.window, runHash, validator: { ...inputs.validator },
+    format: RECEIPT_FORMAT, version: RECEIPT_VERSION, window: inputs.window, runHash, validator: { ...inputs.validator },
     params: { ...params }, stateBefore, inputs, result, stateAfterSha256: stateHash(state),
   };
   return { receipt, state };
@@ -52,6 +59,8 @@ export function verifyReceipt(r: ScoreReceipt): { ok: true } | { ok: false; mism
   try { re = recomputeFromReceipt(r); } catch (e) { return { ok: false, mismatch: `cannot recompute: ${(e as Error).message}` }; }
   if (re.stateAfterSha256 !== r.stateAfterSha256) return { ok: false, mismatch: 'state after differs' };
   const a = re.result as unknown as Record<string, unknown>, b = r.result as unknown as Record<string, unknown>;
+  const extra = Object.keys(b).find((k) => !(k in a));
+  if (extra !== undefined) return { ok: false, mismatch: `result.${extra} is not a result field` };
   for (const k of Object.keys(a)) if (canonicalJson(a[k]) !== canonicalJson(b[k])) return { ok: false, mismatch: `result.${k} differs` };
   return { ok: true };
 }
@@ -65,12 +74,22 @@ export function parseReceipt(bytes: Uint8Array | string): { ok: true; receipt: S
   let v: Partial<ScoreReceipt>;
   try { v = JSON.parse(typeof bytes === 'string' ? bytes : new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as Partial<ScoreReceipt>; }
   catch (e) { return { ok: false, reason: `not JSON: ${(e as Error).message}` }; }
-  if (!v || v.format !== RECEIPT_FORMAT || v.version !== 1 || !Number.isSafeInteger(v.window)) return { ok: false, reason: 'not a version-1 score receipt' };
+  if (!v || v.format !== RECEIPT_FORMAT || v.version !== RECEIPT_VERSION || !Number.isSafeInteger(v.window)) return { ok: false, reason: `not a version-${RECEIPT_VERSION} score receipt` };
   const st = parseState(JSON.stringify(v.stateBefore ?? null));
   if (!st.ok) return { ok: false, reason: `stateBefore: ${st.reason}` };
   try { checkParams(v.params as GauntletParams); } catch (e) { return { ok: false, reason: (e as Error).message }; }
   const i = v.inputs, res = v.result;
   if (!i || i.window !== v.window || !Array.isArray(i.miners) || !res || res.window !== v.window || !Array.isArray(res.miners)) return { ok: false, reason: 'inputs/result missing or of another window' };
+  if (typeof res !== 'object' || Object.keys(res).sort().join() !== RESULT_KEYS.join()) return { ok: false, reason: `result must have exactly the fields ${RESULT_KEYS.join(', ')}` };
+  if (!Array.isArray(res.peers) || !Array.isArray(res.reserves)) return { ok: false, reason: 'result peers/reserves must be uid lists' };
+  for (const m of i.miners as unknown[]) {
+    if (m === null || typeof m !== 'object') return { ok: false, reason: 'inputs.miners must be objects' };
+    const { uid, measured } = m as { uid?: unknown; measured?: { plan?: { steps?: unknown } } };
+    const steps = measured?.plan?.steps;
+    if (measured !== undefined && !(Number.isSafeInteger(steps) && (steps as number) >= 1)) {
+      return { ok: false, reason: `inputs: uid ${String(uid)}: evaluation plan without its inner steps (an integer ≥ 1)` };
+    }
+  }
   if (typeof v.stateAfterSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(v.stateAfterSha256)) return { ok: false, reason: 'stateAfterSha256 must be 64 hex digits' };
   return { ok: true, receipt: v as ScoreReceipt };
 }

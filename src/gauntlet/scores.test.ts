@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { ordinal, rate, rating } from 'openskill';
 import { trainingOffsets } from '../protocol/index.js';
 import {
-  biasCorrected, evalPlan, finalScore, foldChange, foldIndicator, GAUNTLET_DEFAULTS, lossScore, matchRanks, newRating, ordinalOf, ownDataOk,
-  rateMatch, relImprovement, shapeWeights, syncScore, windowsBehind,
+  biasCorrected, clampSteps, eligibleFinals, evalPlan, finalScore, foldChange, foldIndicator, GAUNTLET_DEFAULTS, lossScore, matchRanks, newRating, ordinalOf,
+  ownDataOk, rateMatch, readableTimes, recentlyPenalized, relImprovement, selectPeers, shapeWeights, syncScore, windowsBehind,
 } from './index.js';
 
 const close = (a: number, b: number, eps = 1e-12): void => assert.ok(Math.abs(a - b) <= eps, `${a} ≠ ${b}`);
@@ -54,6 +54,49 @@ test('evaluation plan: seeded by (window, uid, validator hotkey), assigned batch
     assert.notDeepEqual(other.random, a.random);
   }
   assert.equal(evalPlan(run, 12, 4, 'hk-A', N, 99).own.length, 18, 'all batches when H ≤ batches');
+  assert.equal(a.steps, 6, 'default steps: innerSteps');
+  assert.deepEqual(evalPlan(run, 12, 4, 'hk-A', N, 2, 6), a, 'steps = H: the plan as without steps');
+});
+
+test('evaluation plan steps: clamped to 1..innerSteps, batches among the first `steps` assigned ones', () => {
+  const run = { seed: 7, innerSteps: 6, batch: 3, seq: 16 }, N = 50_000;
+  assert.deepEqual([0, 1, 2.7, 6, 99, -3, NaN, Infinity].map((x) => clampSteps(x, 6)), [1, 1, 2, 6, 6, 1, 6, 6]);
+  const assigned = trainingOffsets(run, 4, 12, N);
+  for (const [steps, want] of [[0, 1], [1, 1], [2.7, 2], [99, 6]] as const) {
+    const p = evalPlan(run, 12, 4, 'hk-A', N, 8, steps);
+    assert.equal(p.steps, want);
+    assert.deepEqual(p.own, assigned.slice(0, want).flat(), `steps ${steps}: all of the first ${want} batches`);
+    assert.equal(p.random.length, p.own.length);
+  }
+  const p4 = evalPlan(run, 12, 4, 'hk-A', N, 2, 4);
+  assert.equal(p4.own.length, 6);
+  assert.deepEqual(evalPlan(run, 12, 4, 'hk-A', N, 2, 4), p4, 'deterministic');
+  assert.equal(p4.seed, evalPlan(run, 12, 4, 'hk-A', N, 2).seed, 'the same seed');
+});
+
+test('peer selection: eligible finals only (unbarred, positive), peers then reserves by score, ascending', () => {
+  assert.equal(recentlyPenalized(-1, 0, 2), false, 'never penalized: never barred');
+  assert.equal(recentlyPenalized(-1, 0, 1e6), false);
+  assert.equal(recentlyPenalized(4, 4, 2), true); assert.equal(recentlyPenalized(4, 5, 2), true); assert.equal(recentlyPenalized(4, 6, 2), false);
+  assert.equal(recentlyPenalized(4, 4, 0), false, 'penaltyMemory 0 bars nothing');
+  const f = eligibleFinals({ 1: { final: 3, lastPenalty: -1 }, 2: { final: 5, lastPenalty: 9 }, 3: { final: 2, lastPenalty: 7 }, 4: { final: 0, lastPenalty: -1 } }, 9, 2);
+  assert.deepEqual([...f].sort((a, b) => a[0] - b[0]), [[1, 3], [2, 0], [3, 2], [4, 0]]);
+  const finals = new Map([[9, 1], [2, 7], [5, 3], [7, 7], [11, 0], [3, -2], [4, 2], [6, NaN]]);
+  assert.deepEqual(selectPeers(finals, 2, 2), { peers: [2, 7], reserves: [4, 5] });
+  assert.deepEqual(selectPeers(finals, 3, 9), { peers: [2, 5, 7], reserves: [4, 9] }, 'never a zero, negative or non-finite score');
+  assert.deepEqual(selectPeers(new Map([[1, 0]]), 3, 2), { peers: [], reserves: [] });
+  const w = shapeWeights(finals, 3, 9, GAUNTLET_DEFAULTS), s = selectPeers(finals, 3, 9);
+  assert.deepEqual(w.uids, [...s.peers, ...s.reserves].sort((a, b) => a - b), 'weighted = listed');
+});
+
+test('readable times: epoch milliseconds after a time word become ISO-8601; durations and other numbers stay', () => {
+  const ms = Date.UTC(2025, 0, 2, 3, 4, 5, 6);
+  assert.equal(readableTimes(`landed at ${ms}, 4000 ms after the deadline`), 'landed at 2025-01-02T03:04:05.006Z, 4000 ms after the deadline');
+  assert.equal(readableTimes(`deadline=${ms} landedAt: ${ms + 1}`), 'deadline=2025-01-02T03:04:05.006Z landedAt: 2025-01-02T03:04:05.007Z');
+  assert.equal(readableTimes('hash_mismatch: sha 1234567890123456 at offset 12'), 'hash_mismatch: sha 1234567890123456 at offset 12');
+  assert.equal(readableTimes(`after ${ms} ms`), `after ${ms} ms`, 'a duration in ms stays');
+  assert.equal(readableTimes(`seen at ${ms}.`), 'seen at 2025-01-02T03:04:05.006Z.');
+  assert.equal(readableTimes(`at ${ms}.5`), `at ${ms}.5`, 'not an integer instant');
 });
 
 test('sync score: windows behind in units of a typical change; 3 behind → 0', () => {

@@ -23,7 +23,7 @@ export interface MinerState {
   negStreak: number;
   /** Penalties so far, by kind. */
   penalties: Record<PenaltyKind, number>;
-  /** Last window with a penalty (−1: none). */
+  /** Last window with a penalty (−1: none — never barred by penaltyMemory, weights.ts recentlyPenalized). */
   lastPenalty: number;
   /** Last window with an upload seen (valid or not), and the last evaluated window. */
   lastSeen: number;

@@ -8,6 +8,11 @@
 // Weights (T's piecewise schedule): the top maxPeers positive final scores share peerShare on a linear
 // ramp (best = peerTopRatio × worst); the next reserves share the rest with geometric decay, never
 // above the weakest peer; everyone else — penalized, zero or negative — gets 0.
+// Peers: the same ranking picks the next window's peers and reserves (selectPeers), so the peer list
+// holds exactly the miners with weight — never one that was not evaluated, is gated, was penalized
+// within penaltyMemory windows, or scores 0. The nodes aggregate the valid uploads of the leader's
+// list, peers first and reserves filling failed slots: an ineligible uid there would be aggregated unscored.
+import type { MinerState } from './state.js';
 
 export function finalScore(ordinal: number, ma: number, sync: number, shift = 0): number {
   return Math.max(0, ordinal + shift) * Math.max(0, ma) * Math.max(0, Math.min(1, sync));
@@ -16,6 +21,30 @@ export function finalScore(ordinal: number, ma: number, sync: number, shift = 0)
 /** Uids ranked by score (higher first; ties → lower uid), only those with a score above 0. */
 export function rankPositive(scores: ReadonlyMap<number, number>): number[] {
   return [...scores].filter(([, s]) => s > 0 && Number.isFinite(s)).sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([u]) => u);
+}
+
+/**
+ * A penalty in window lastPenalty bars weight and peer selection in that window and the next
+ * penaltyMemory − 1 ones. lastPenalty < 0 means never penalized (a fresh miner is not barred).
+ */
+export function recentlyPenalized(lastPenalty: number, window: number, penaltyMemory: number): boolean {
+  return lastPenalty >= 0 && window - lastPenalty < penaltyMemory;
+}
+
+/** Final scores as weights and peer selection see them in `window`: 0 while recently penalized. */
+export function eligibleFinals(miners: Readonly<Record<string, Pick<MinerState, 'final' | 'lastPenalty'>>>, window: number, penaltyMemory: number): Map<number, number> {
+  return new Map(Object.entries(miners).map(([u, m]) => [Number(u), recentlyPenalized(m.lastPenalty, window, penaltyMemory) ? 0 : m.final]));
+}
+
+/**
+ * The next window's peer list from eligible final scores: peers = the best maxPeers positive scores,
+ * reserves = the next `reserves` positive ones (ties → lower uid); both ascending by uid. Exactly the
+ * uids shapeWeights gives weight to.
+ */
+export function selectPeers(finals: ReadonlyMap<number, number>, maxPeers: number, reserves: number): { peers: number[]; reserves: number[] } {
+  const ranked = rankPositive(finals), asc = (xs: number[]): number[] => xs.sort((a, b) => a - b);
+  const n = Math.max(0, maxPeers), r = Math.max(0, reserves);
+  return { peers: asc(ranked.slice(0, n)), reserves: asc(ranked.slice(n, n + r)) };
 }
 
 export interface WeightShape { peerShare: number; peerTopRatio: number; reserveDecay: number }

@@ -26,7 +26,7 @@ function measured(W: number, uid: number, g: number, ownExtra: number, o: Partia
   return {
     uid, status: 'ok', landedAt: 1000 + uid, seen: 1, norm: 1 + uid / 100, sketch: sketch(`${uid}:${W}`),
     measured: {
-      plan: { seed: evalSeed(W, uid, V.hotkey), own: [uid, W], random: [W, uid] }, clipScale: 1, behind,
+      plan: { seed: evalSeed(W, uid, V.hotkey), steps: 4, own: [uid, W], random: [W, uid] }, clipScale: 1, behind,
       losses: { own: { before: 5, after: 5 * (1 - g - ownExtra) }, random: { before: 4, after: 4 * (1 - g) } },
     },
     ...o,
@@ -69,7 +69,8 @@ test('every adversary ends below every honest miner, with weight 0 and the penal
   }
   assert.deepEqual(last.weights.uids, [1, 2, 3]);
   assert.deepEqual(last.peers, [1, 2, 3]);
-  assert.deepEqual([...last.aggregate].sort(), [1, 2, 3]);
+  assert.deepEqual(last.reserves, [], 'no adversary is eligible as a reserve');
+  assert.equal('aggregate' in last, false, 'the validator does not pick the aggregate');
   const kinds = (uid: number): string[] => last.miners.find((m) => m.uid === uid)!.penalties.map((p) => p.kind);
   assert.deepEqual(kinds(ADV.copy), ['copied']);
   assert.match(last.miners.find((m) => m.uid === ADV.copy)!.penalties[0]!.reason, /copies uid 1's upload of window 9/);

@@ -5,15 +5,22 @@
 // inputs and the state before reproduces every number (receipt.ts).
 //
 // Penalties and their effect (the uid also takes the last place in the window's match unless noted):
-//   missing      no upload seen by the deadline (miners the Gauntlet already knows) ma, final × missingSlash
-//   late         landed after the deadline                                          ma, final × missingSlash
+//   missing      no upload seen by the deadline (miners the Gauntlet already knows)     final × missingSlash
+//   late         landed after the deadline                                              final × missingSlash
+//                (missing and late never touch the own-data indicator average ma or its count: a window
+//                without data says nothing about whose data a miner trains on — only its own penalty)
 //   invalid      payload rejected, non-finite trial loss, or norm > normOutlier × median  ma × offenceSlash, final 0
 //   copied       index overlap ≥ copyThreshold with an earlier upload (copies.ts)    ma × offenceSlash, final 0
 //   negative     main score < 0 in negativeStreak consecutive evaluations (ranked by score)      final 0
 //   out_of_sync  sync score 0: ≥ syncMaxBehind windows behind, or no usable probe of W − 1 from a miner
 //                that uploaded in W − 1 (a newcomer owes none; its sync stays unmeasured) (ranked by score) final 0
 // Not a penalty but also final 0: after warm-up, an own-data indicator average below the threshold.
-// Any penalty also bars weight and peer selection for penaltyMemory windows.
+// Any penalty also bars weight and peer selection in its window and the next penaltyMemory − 1 ones
+// (weights.ts recentlyPenalized; a miner never penalized is never barred).
+// Weights and the next window's peer list come from the same ranking of eligible final scores
+// (weights.ts selectPeers): only positive, unbarred finals — the peers are the best maxPeers, the
+// reserves the next `reserves`. The window's aggregate is not decided here: the nodes aggregate the
+// valid uploads of the peer list the leader published for the window, reserves filling failed slots.
 import { medianOf } from '../compress/index.js';
 import { detectCopies, type PastUpload } from './copies.js';
 import { biasCorrected, foldIndicator, lossScore, ownDataOk, type EvalPlan, type LossMeasure } from './loss-score.js';
@@ -21,7 +28,7 @@ import type { GauntletParams } from './params.js';
 import { matchRanks, newRating, ordinalOf, rateMatch, type MatchEntry } from './ratings.js';
 import { cloneState, freshMiner, type GauntletState, type MinerState, type PenaltyKind, type Rating } from './state.js';
 import { syncScore } from './sync-score.js';
-import { finalScore, shapeWeights } from './weights.js';
+import { eligibleFinals, finalScore, selectPeers, shapeWeights } from './weights.js';
 
 export type UploadStatus = 'ok' | 'missing' | 'late' | 'invalid';
 
@@ -90,9 +97,10 @@ export interface WindowResult {
   window: number;
   medianNorm: number;
   miners: MinerResult[];
-  /** Uploads fit for this window's aggregate, best first (at most maxPeers): clean, positive, passing. */
-  aggregate: number[];
-  /** The next window's peers and reserves (ascending uids). */
+  /**
+   * The next window's peers and reserves (ascending uids): eligible miners only — evaluated, ungated,
+   * not penalized within penaltyMemory windows, final score > 0 (selectPeers).
+   */
   peers: number[];
   reserves: number[];
   weights: { uids: number[]; weights: number[] };
@@ -108,6 +116,17 @@ function evidenceOf(m: MinerInput): number | null {
   const ls = lossScore(m.measured.losses);
   return ls.ownImprovement - ls.randomImprovement;
 }
+/**
+ * A detail with chain-time instants written as ISO-8601: "landed at 1712345678901" → "landed at
+ * 2024-04-05T19:34:38.901Z" (epoch milliseconds after a time word; durations like "N ms" stay).
+ */
+export function readableTimes(detail: string): string {
+  return detail.replace(/\b(at|landed|landedAt|deadline|deadlineMs|until|since|before|after)(\s*[=:]?\s*)(\d{12,14})(?!\d|\.\d|\s*ms\b)/gi,
+    (all, word: string, sep: string, ms: string) => {
+      const t = Number(ms), d = new Date(t);
+      return Number.isSafeInteger(t) && !Number.isNaN(d.getTime()) ? `${word}${sep}${d.toISOString()}` : all;
+    });
+}
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const COPY_ORDER = {
   time: 'that one was seen first', record: 'seen in the same scan; this uid has more copy penalties',
@@ -120,7 +139,6 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   s.window = W;
   const ins = [...inp.miners].sort((a, b) => a.uid - b.uid);
   ins.forEach((m, i) => { if (i > 0 && ins[i - 1]!.uid === m.uid) throw new RangeError(`gauntlet: uid ${m.uid} listed twice`); });
-  const prevFinal = (u: number): number => prev.miners[u]?.final ?? 0;
   const ok = ins.filter((m) => m.status === 'ok' && m.norm !== undefined && m.sketch !== undefined);
   const medianNorm = medianOf(ok.map((m) => m.norm!));
   const past: PastUpload[] = Object.entries(prev.miners).flatMap(([u, m]) => m.history.filter((h) => h.window >= W - p.copyLookback).map((h) => ({ uid: Number(u), window: h.window, sketch: h.sketch })));
@@ -134,9 +152,9 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
     const st = known ?? (s.miners[m.uid] = freshMiner(newRating(), W));
     const r: Partial<MinerResult> & { penalties: Penalty[] } = { penalties: [], evaluated: false, score: null, ownImprovement: null, randomImprovement: null, indicator: null, behind: null };
     const pen = (kind: PenaltyKind, reason: string): void => { r.penalties.push({ kind, reason }); };
-    if (m.status === 'missing') pen('missing', m.detail ?? 'no upload seen by the deadline');
-    else if (m.status === 'late') pen('late', m.detail ?? 'landed after the deadline');
-    else if (m.status === 'invalid') pen('invalid', m.detail ?? 'payload rejected');
+    if (m.status === 'missing') pen('missing', readableTimes(m.detail ?? 'no upload seen by the deadline'));
+    else if (m.status === 'late') pen('late', readableTimes(m.detail ?? 'landed after the deadline'));
+    else if (m.status === 'invalid') pen('invalid', readableTimes(m.detail ?? 'payload rejected'));
     if (m.status !== 'missing') st.lastSeen = W;
     if (m.status === 'ok') {
       const c = copies.offenders.get(m.uid);
@@ -177,7 +195,8 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   for (const { m, st, r } of work) {
     const before = { ...st.rating }, kinds = new Set(r.penalties.map((q) => q.kind));
     if (rated.has(m.uid)) st.rating = rated.get(m.uid)!;
-    if (kinds.has('missing') || kinds.has('late')) { st.ma *= p.missingSlash; st.final *= p.missingSlash; }
+    // Missing/late: the window's own penalty only (final score, match, bar) — never the indicator average.
+    if (kinds.has('missing') || kinds.has('late')) st.final *= p.missingSlash;
     if (kinds.has('invalid') || kinds.has('copied')) { st.ma *= p.offenceSlash; st.final = 0; }
     const ord = ordinalOf(st.rating), maHat = biasCorrected(st.ma, st.evals, p.indicatorAlpha);
     const gate = r.evaluated && !ownDataOk(st.ma, st.evals, p)
@@ -193,22 +212,13 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
     });
   }
 
-  // 4. Forget the long inactive; shape weights; pick this window's aggregate and the next peers.
+  // 4. Forget the long inactive; shape weights and pick the next peers from the same eligible finals.
   const dropped = Object.entries(s.miners).filter(([, m]) => W - m.lastSeen >= p.inactiveReset).map(([u]) => Number(u)).sort((a, b) => a - b);
   for (const u of dropped) delete s.miners[u];
   // Weights and peers go to miners without a recent penalty (a penalized window earns nothing).
-  const finals = new Map(Object.entries(s.miners).map(([u, m]) => [Number(u), W - m.lastPenalty < p.penaltyMemory ? 0 : m.final]));
+  const finals = eligibleFinals(s.miners, W, p.penaltyMemory);
   const weights = shapeWeights(finals, inp.maxPeers, inp.reserves, p);
-  // This window's aggregate: clean, positive, passing uploads, best previous final first (the peers
-  // published last window), then this window's score — later ones fill the slots of failed peers.
-  const aggregate = results.filter((r) => r.evaluated && r.penalties.length === 0 && r.gate === null && r.score! > 0)
-    .sort((a, b) => prevFinal(b.uid) - prevFinal(a.uid) || b.score! - a.score! || a.uid - b.uid)
-    .slice(0, inp.maxPeers).map((r) => r.uid);
-  const order = [...new Set([...ins.map((m) => m.uid), ...finals.keys()])].sort((a, b) => (finals.get(b) ?? 0) - (finals.get(a) ?? 0) || a - b);
-  const asc = (xs: number[]): number[] => xs.sort((a, b) => a - b);
-  const result: WindowResult = {
-    window: W, medianNorm, miners: results, aggregate,
-    peers: asc(order.slice(0, inp.maxPeers)), reserves: asc(order.slice(inp.maxPeers, inp.maxPeers + inp.reserves)), weights, dropped,
-  };
+  const { peers, reserves } = selectPeers(finals, inp.maxPeers, inp.reserves);
+  const result: WindowResult = { window: W, medianNorm, miners: results, peers, reserves, weights, dropped };
   return { state: s, result };
 }

@@ -1,15 +1,43 @@
-// The node's only sense of time: chain heights and block timestamps (protocol.md "Time"). Waiting is
-// done by long-polling the chain for the next block, so every loop is paced by blocks.
+// The node's only sense of time: chain heights and block timestamps (docs/protocol.md "Time").
+// Waiting is done by long-polling the chain for the next block, so every loop is paced by blocks.
+// For planning (how many inner steps fit before a deadline) a node also estimates the chain's clock
+// between blocks: the newest block seen fresh from a long poll gives chain time ≈ its timestamp at
+// the local moment it arrived; the block interval comes from recent timestamps.
 import { ChainError, type BlockHead } from '../chain/index.js';
 import { deadlineBlockOf, uploadDeadlineMs, windowOf } from '../protocol/index.js';
 import { orStop, retrying } from './retry.js';
 import type { Node } from './node.js';
 
-const deadlines = new WeakMap<Node, Map<number, number>>();
+interface Clock {
+  /** Deadlines of windows whose deadline block exists (chain ms). */
+  deadlines: Map<number, number>;
+  timestamps: Map<number, number>;
+  /** max over fresh blocks of (block timestamp − local time of arrival): chain ms = local ms + offset. */
+  offset: number | null;
+  /** Recent (height, timestamp) pairs for the block interval. */
+  recent: BlockHead[];
+}
+const clocks = new WeakMap<Node, Clock>();
+function clockOf(node: Node): Clock {
+  let c = clocks.get(node);
+  if (!c) clocks.set(node, (c = { deadlines: new Map(), timestamps: new Map(), offset: null, recent: [] }));
+  return c;
+}
+
+function observe(node: Node, h: BlockHead, fresh: boolean): void {
+  const c = clockOf(node);
+  node.status.note({ block: h.height });
+  if (fresh) {
+    const off = h.timestamp - Date.now();
+    c.offset = c.offset === null ? off : Math.max(c.offset, off);
+  }
+  const last = c.recent[c.recent.length - 1];
+  if (!last || h.height > last.height) { c.recent.push(h); if (c.recent.length > 32) c.recent.shift(); }
+}
 
 export async function chainHead(node: Node): Promise<BlockHead> {
   const h = await retrying(node, 'read chain head', () => node.chain.head());
-  node.status.note({ block: h.height });
+  observe(node, h, false);
   return h;
 }
 
@@ -22,7 +50,7 @@ export async function waitForBlock(node: Node, height: number): Promise<BlockHea
   for (;;) {
     try {
       const h = await retrying(node, `wait for block ${height}`, () => orStop(node.chain.waitForBlock(height, 20_000), node.signal));
-      node.status.note({ block: h.height });
+      observe(node, h, true); // an old block only lowers (ts − now): the max ignores it
       return h;
     } catch (e) {
       if (!(e instanceof ChainError && e.code === 'timeout')) throw e;
@@ -35,22 +63,30 @@ export async function nextBlock(node: Node): Promise<BlockHead> {
   return waitForBlock(node, (await chainHead(node)).height + 1);
 }
 
+/** Timestamp of a block (cached; 0 for a block older than the chain's timestamp history: long past). */
+export async function blockTimestamp(node: Node, height: number): Promise<number> {
+  const c = clockOf(node), hit = c.timestamps.get(height);
+  if (hit !== undefined) return hit;
+  let ts: number;
+  try {
+    ts = await retrying(node, `read timestamp of block ${height}`, () => node.chain.blockTimestamp(height));
+  } catch (e) {
+    if (!(e instanceof ChainError && e.code === 'not_found')) throw e;
+    ts = 0;
+  }
+  c.timestamps.set(height, ts);
+  if (c.timestamps.size > 4096) for (const k of [...c.timestamps.keys()].slice(0, 1024)) c.timestamps.delete(k);
+  return ts;
+}
+
 /** Upload deadline of window W (chain ms); waits until the first block of W+1 exists. Cached. */
 export async function deadlineOf(node: Node, window: number): Promise<number> {
-  let m = deadlines.get(node);
-  if (!m) deadlines.set(node, (m = new Map()));
-  const hit = m.get(window);
+  const m = clockOf(node).deadlines, hit = m.get(window);
   if (hit !== undefined) return hit;
   const b = deadlineBlockOf(window, node.run.blocksPerWindow);
   await waitForBlock(node, b);
-  let d: number;
-  try {
-    d = uploadDeadlineMs(await retrying(node, `read timestamp of block ${b}`, () => node.chain.blockTimestamp(b)), node.run.deadlineS);
-  } catch (e) {
-    // Pruned timestamp history: the window is so old that its deadline is long past.
-    if (!(e instanceof ChainError && e.code === 'not_found')) throw e;
-    d = 0;
-  }
+  const ts = await blockTimestamp(node, b);
+  const d = ts === 0 ? 0 : uploadDeadlineMs(ts, node.run.deadlineS); // pruned history: long past
   m.set(window, d);
   for (const k of m.keys()) if (k < window - 64) m.delete(k);
   return d;
@@ -59,4 +95,38 @@ export async function deadlineOf(node: Node, window: number): Promise<number> {
 /** The deadline of W if it is already known from the chain (the first block of W+1 exists), else null. */
 export async function knownDeadline(node: Node, window: number, head: BlockHead): Promise<number | null> {
   return head.height >= deadlineBlockOf(window, node.run.blocksPerWindow) ? deadlineOf(node, window) : null;
+}
+
+/** Resolves with W's deadline once the chain holds a block stamped after it (W's in-time anchors are then final). */
+export async function deadlinePassed(node: Node, window: number): Promise<number> {
+  const deadline = await deadlineOf(node, window);
+  let head = await chainHead(node);
+  while (head.timestamp <= deadline) head = await nextBlock(node);
+  return deadline;
+}
+
+/** Mean block interval (ms) over the recent blocks seen; `fallback` until two are known. */
+export function blockIntervalMs(node: Node, fallback = 1000): number {
+  const r = clockOf(node).recent;
+  if (r.length < 2) return fallback;
+  const a = r[0]!, b = r[r.length - 1]!;
+  return b.height > a.height && b.timestamp > a.timestamp ? (b.timestamp - a.timestamp) / (b.height - a.height) : fallback;
+}
+
+/** Chain time now (ms), estimated from the freshest block seen; null before any block was seen fresh. */
+export function chainNow(node: Node): number | null {
+  const off = clockOf(node).offset;
+  return off === null ? null : Date.now() + off;
+}
+
+/**
+ * W's deadline in chain ms: exact once W+1's first block exists, else projected from the head and the
+ * block interval. The projection errs late by at most the chain's jitter; planners keep a margin.
+ */
+export async function expectedDeadline(node: Node, window: number): Promise<number> {
+  const head = await chainHead(node);
+  const known = await knownDeadline(node, window, head);
+  if (known !== null) return known;
+  const blocks = deadlineBlockOf(window, node.run.blocksPerWindow) - head.height;
+  return head.timestamp + blocks * blockIntervalMs(node) + Math.round(node.run.deadlineS * 1000);
 }

@@ -1,4 +1,4 @@
-// The miner's own work per window (protocol.md "SparseLoCo"): H inner AdamW steps on its assigned
+// The miner's own work per window (docs/protocol.md "SparseLoCo"): up to H inner AdamW steps on its assigned
 // data from θ, the pseudo-gradient Δ = θ − θ_local, and its compression with the persistent
 // error-feedback buffer into a signed payload. Local state (EF + inner AdamW) survives restarts.
 import { existsSync } from 'node:fs';
@@ -57,47 +57,56 @@ export function saveMinerLocal(node: Node, local: MinerLocal, window: number): v
   local.savedWindow = window;
 }
 
+/** Decides before each inner step whether another one fits (steps done so far, mean ms per step). */
+export type StepBudget = (done: number, msPerStep: number | null) => boolean;
+
 /**
- * H inner steps from θ on the assignment of (seed, uid, W) (or on `batches`: an adversarial miner's
- * choice); returns Δ = θ − θ_local and restores θ
- * exactly (the shared model only changes through aggregates; nothing else may touch node.model.params
- * while this runs — it yields between steps). Linear warmup over run.warmup inner steps.
- * delta is null when training diverged (nothing to send this window).
+ * Up to H inner steps from θ on the assignment of (seed, uid, W) (or on `batches`: an adversarial
+ * miner's choice), in assignment order, while `budget` allows (at least one); returns Δ = θ − θ_local,
+ * the steps trained and restores θ exactly (the shared model only changes through aggregates; nothing
+ * else may touch node.model.params while this runs — it yields between steps). Linear warmup over
+ * run.warmup inner steps. delta is null when training diverged (nothing to send this window).
  */
 export async function trainWindow(node: Node, local: MinerLocal, window: number,
-  batches: number[][] = trainingOffsets(node.run, node.uid, window, node.data.train.length)): Promise<{ delta: Float32Array | null; loss: number }> {
+  batches: number[][] = trainingOffsets(node.run, node.uid, window, node.data.train.length), budget: StepBudget = () => true,
+): Promise<{ delta: Float32Array | null; loss: number; steps: number; msPerStep: number | null }> {
   const { run } = node, params = node.model.params;
   const theta = Float32Array.from(params);
   const sched = { maxLr: run.innerLr, minLr: run.innerLr, warmupSteps: run.warmup, totalSteps: run.warmup + 1 };
-  let loss = NaN;
+  let loss = NaN, steps = 0, spent = 0;
   for (const offsets of batches) {
+    if (steps > 0 && !budget(steps, spent / steps)) break;
+    const t = performance.now();
     const b = makeBatch(node.data.train, offsets, run.seq);
     loss = trainStep(local.trainable, b.inputs, b.targets, run.batch, run.seq, lrAt(sched, local.opt.step)).loss;
+    spent += performance.now() - t;
+    steps++;
     await new Promise<void>((resolve) => setImmediate(resolve)); // let other work (I/O, other nodes of a devnet process) run between steps
   }
+  const msPerStep = steps > 0 ? spent / steps : null;
   const delta = new Float32Array(params.length);
   let finite = Number.isFinite(loss);
   for (let i = 0; i < params.length; i++) { delta[i] = theta[i]! - params[i]!; if (!Number.isFinite(delta[i]!)) finite = false; }
   params.set(theta);
-  if (finite) return { delta, loss };
+  if (finite) return { delta, loss, steps, msPerStep };
   // Diverged inner steps: the moments are poisoned too. Restart the inner optimizer; send nothing.
   node.log(`window ${window}: inner training diverged (loss ${loss}); resetting the inner optimizer and skipping this window`);
   local.opt.m.fill(0); local.opt.v.fill(0); local.opt.step = 0;
-  return { delta: null, loss };
+  return { delta: null, loss, steps, msPerStep };
 }
 
 /** Compresses Δ with error feedback (into a copy: committed only once the upload lands), encodes, signs. */
-export async function makePayload(node: Node, local: MinerLocal, delta: Float32Array, window: number): Promise<{ bytes: Uint8Array; efNext: Float32Array; update: SparseUpdate }> {
+export async function makePayload(node: Node, local: MinerLocal, delta: Float32Array, window: number, steps: number): Promise<{ bytes: Uint8Array; efNext: Float32Array; update: SparseUpdate }> {
   const efNext = Float32Array.from(local.ef);
   const update = compress(delta, efNext, node.model.layout.specs, node.run.codec);
-  return { bytes: await encodeSigned(node, update, window), efNext, update };
+  return { bytes: await encodeSigned(node, update, window, steps), efNext, update };
 }
 
-/** The signed payload of `update` for (window, this uid). */
-export async function encodeSigned(node: Node, update: SparseUpdate, window: number): Promise<Uint8Array> {
+/** The signed payload of `update` for (window, this uid), stating the inner steps trained. */
+export async function encodeSigned(node: Node, update: SparseUpdate, window: number, steps: number): Promise<Uint8Array> {
   const bytes = encodePayload({
     update, modelHash: node.runHash, window, uid: node.uid, indexMode: node.run.indexMode,
-    shapes: node.model.layout.specs.map((s) => s.shape), cfg: node.run.codec,
+    shapes: node.model.layout.specs.map((s) => s.shape), cfg: node.run.codec, steps,
   });
   return signPayload(bytes, node.signer);
 }

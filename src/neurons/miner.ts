@@ -1,41 +1,73 @@
-// The miner: a table of contents of named steps. Per window W (the chain's current window once θ is
-// at the start of W): train H inner steps → compress + sign → upload before the deadline → wait for
-// the leader's aggregate of W and apply it (bit-identical to everyone) → probe → save local state.
-// An adversarial NodeConfig.behavior (behaviors.ts) changes only what is sent and when.
+// The miner: a table of contents of named steps. Per window W (θ at the start of W, the chain in W):
+// plan the inner steps that fit before W's deadline → train → compress + sign → upload + anchor on
+// chain → once the chain is past W's deadline, compute W's aggregate itself (window-aggregate.ts:
+// no validator on the path) and apply it → probe → save local state → cross-check the leader's
+// record of the window before. A scenario (src/scenario: adversarial miners for tests and demos)
+// may replace what is sent and when through MinerHooks; the honest steps are the defaults.
+import type { SparseUpdate } from '../compress/index.js';
 import { sha256Hex } from '../protocol/index.js';
-import { currentWindow, nextBlock } from './chaintime.js';
+import { TesseraError } from '../util/errors.js';
+import { blockIntervalMs, blockTimestamp, chainNow, currentWindow, expectedDeadline, nextBlock } from './chaintime.js';
 import { Directory } from './directory.js';
-import { Behavior, parseBehavior } from './behaviors.js';
-import { loadMinerLocal, saveMinerLocal, type MinerLocal } from './inner.js';
-import type { ModelState } from './model-state.js';
+import { loadMinerLocal, makePayload, saveMinerLocal, trainWindow, type MinerLocal, type StepBudget } from './inner.js';
+import { SharedModel, SyncError } from './model-state.js';
 import { startNode, type Node, type NodeOptions } from './node.js';
 import { backoffMs, sleep, Stopped } from './retry.js';
 import { Stopwatch } from './status.js';
-import { bootstrap, syncTo } from './sync.js';
+import { advance, bootstrap, crossCheck, syncTo } from './sync.js';
 import type { NodeConfig } from './types.js';
-import { publishProbe } from './upload.js';
+import { publishProbe, uploadGradient, type UploadOutcome } from './upload.js';
+import { windowAnchors } from './window-aggregate.js';
 
-export async function runMiner(cfg: NodeConfig, opts: NodeOptions = {}): Promise<void> {
-  const behavior = new Behavior(parseBehavior(cfg.behavior)); // an unknown name fails before registering
+/** What a miner sends for a window; efNext null leaves the error feedback as it was. */
+export interface Work { bytes: Uint8Array; update: SparseUpdate; efNext: Float32Array | null; loss: number; steps: number }
+
+export interface MinerContext { node: Node; dir: Directory; local: MinerLocal; W: number; sw: Stopwatch }
+
+/** What a scenario may replace in a miner's window (every hook is optional; the honest steps are the default). */
+export interface MinerHooks {
+  readonly name: string;
+  /** The window's work (null: nothing to send); `honest(batches?)` runs the honest train + encode. */
+  produce?(ctx: MinerContext, honest: (batches?: number[][]) => Promise<Work | null>): Promise<Work | null>;
+  /** The upload; `honest()` uploads and anchors before the deadline. */
+  upload?(ctx: MinerContext, bytes: Uint8Array, honest: () => Promise<UploadOutcome>): Promise<UploadOutcome>;
+  /** After an upload landed. */
+  uploaded?(W: number, work: Work): void;
+}
+
+export interface MinerOptions extends NodeOptions { hooks?: MinerHooks }
+
+/** Kept free before the deadline beyond encode + upload + one block: this share of a window (at least one block). */
+export const SAFETY_MARGIN = 0.08;
+
+export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promise<void> {
+  const hooks = opts.hooks;
+  const behavior = cfg.behavior ?? 'honest';
+  if ((behavior === 'honest' || behavior === '') !== !hooks || (hooks && hooks.name !== behavior)) {
+    throw new TesseraError(`miner behavior '${behavior}' needs its hooks (got ${hooks ? `'${hooks.name}'` : 'none'})`, 'start adversarial miners through src/scenario (runScenarioMiner or tessera miner --behavior)');
+  }
   const node = await startNode(cfg, opts);
   const dir = new Directory(node);
-  const state: ModelState = { window: 0, fingerprint: '', leader: null };
-  if (behavior.name !== 'honest') node.log(`ADVERSARIAL behavior '${behavior.name}' (tests and demos)`);
-  let synced = false;
+  const model = new SharedModel(node);
+  const planner = new StepPlanner(node);
+  if (hooks) node.log(`ADVERSARIAL behavior '${hooks.name}' (tests and demos)`);
   try {
     const local = loadMinerLocal(node);
+    let last: Applied | null = null;
     for (let failures = 0; ;) {
       try {
-        if (!synced) { await bootstrap(node, dir, state); synced = true; }
-        const W = await nextTrainingWindow(node, dir, state);
+        if (!model.ready) { await bootstrap(node, dir, model); last = null; }
+        const W = await nextTrainingWindow(node, dir, model);
         if (cfg.stopAfterWindow !== undefined && W > cfg.stopAfterWindow) break;
-        await mineWindow(node, dir, state, local, behavior, W);
+        const before = last;
+        last = await mineWindow(node, dir, model, local, planner, W, hooks);
+        if (before) await checkRecord(node, dir, model, before);
         failures = 0;
         if (cfg.stopAfterWindow !== undefined && W >= cfg.stopAfterWindow) break;
       } catch (e) {
         if (e instanceof Stopped) throw e;
         failures++;
-        synced = false; // θ may be half-updated: re-sync from the leader's checkpoint and records
+        model.invalidate(); // θ may be half-updated: re-sync from a checkpoint and the records
         node.log(`window failed: ${(e as Error).stack ?? String(e)}`);
         node.status.set('retry', { lastError: (e as Error).message });
         await sleep(backoffMs(Math.min(failures, 6)), node.signal);
@@ -44,48 +76,124 @@ export async function runMiner(cfg: NodeConfig, opts: NodeOptions = {}): Promise
   } catch (e) {
     if (!(e instanceof Stopped)) throw e;
   } finally {
-    stop(node, dir);
+    dir.close();
+    node.store.close();
+    node.status.set('stopped');
+    node.log('stopped');
   }
 }
 
+interface Applied { window: number; fingerprint: string; leader: number | null }
+
 /** The window to train next: the chain's current window, once θ has caught up to its start. */
-async function nextTrainingWindow(node: Node, dir: Directory, state: ModelState): Promise<number> {
+async function nextTrainingWindow(node: Node, dir: Directory, model: SharedModel): Promise<number> {
   for (;;) {
     const W = await currentWindow(node);
-    if (state.window === W) return W;
-    if (state.window > W) await nextBlock(node); // cannot happen on a sane chain; wait it out
+    if (model.window === W) return W;
+    if (model.window > W) await nextBlock(node); // θ is ahead of the chain's window only for a moment
     else {
       node.status.set('sync', { window: W });
-      await syncTo(node, dir, state, W);
+      await syncTo(node, dir, model, W);
     }
   }
 }
 
-async function mineWindow(node: Node, dir: Directory, state: ModelState, local: MinerLocal, behavior: Behavior, W: number): Promise<void> {
-  const sw = new Stopwatch();
-  const work = await behavior.produce(node, dir, local, W, sw);
+/**
+ * How many inner steps fit: before each step, chain time now + one more step + the reserve (encode,
+ * upload + anchor, one block for the anchor to be included, the safety margin) must stay ≤ the
+ * deadline. Encode and upload times are the last window's measurements.
+ */
+class StepPlanner {
+  /** Measured last window; until then 5% and 2% of a window. */
+  encodeMs: number | null = null;
+  uploadMs: number | null = null;
+  constructor(private readonly node: Node) {}
+
+  reserveMs(): number {
+    const block = blockIntervalMs(this.node), windowMs = this.node.run.blocksPerWindow * block;
+    return (this.encodeMs ?? 0.05 * windowMs) + (this.uploadMs ?? 0.02 * windowMs) + block + Math.max(block, SAFETY_MARGIN * windowMs);
+  }
+
+  async budget(W: number): Promise<{ budget: StepBudget; deadline: number; leftMs: () => number }> {
+    const deadline = await expectedDeadline(this.node, W);
+    const reserve = this.reserveMs();
+    const leftMs = (): number => deadline - (chainNow(this.node) ?? Date.now()) - reserve;
+    return { deadline, leftMs, budget: (_done, ms) => leftMs() >= (ms ?? 0) * 1.15 };
+  }
+}
+
+async function mineWindow(node: Node, dir: Directory, model: SharedModel, local: MinerLocal, planner: StepPlanner, W: number, hooks?: MinerHooks): Promise<Applied> {
+  const sw = new Stopwatch(), ctx: MinerContext = { node, dir, local, W, sw }, H = node.run.innerSteps;
+  const honest = async (batches?: number[][]): Promise<Work | null> => {
+    const plan = await planner.budget(W);
+    if (plan.leftMs() <= 0) {
+      node.log(`window ${W}: LATE: no time left to train before the deadline (${new Date(plan.deadline).toISOString()}, reserve ${Math.round(planner.reserveMs())} ms); skipping this window`);
+      return null;
+    }
+    node.status.set('train', { window: W });
+    const t = await sw.time('train', () => trainWindow(node, local, W, batches, plan.budget));
+    if (t.steps < H) {
+      node.log(`window ${W}: trained ${t.steps}/${H} inner steps: steps take ${t.msPerStep?.toFixed(0)} ms and ${Math.round(plan.leftMs())} ms were left ` +
+        `before the deadline less the reserve (${Math.round(planner.reserveMs())} ms for encode, upload, one block and the safety margin)`);
+    }
+    if (!t.delta) return null;
+    node.status.set('encode', { loss: t.loss });
+    const t0 = performance.now();
+    const p = await sw.time('encode', () => makePayload(node, local, t.delta!, W, t.steps));
+    planner.encodeMs = performance.now() - t0;
+    return { bytes: p.bytes, update: p.update, efNext: p.efNext, loss: t.loss, steps: t.steps };
+  };
+  const work = hooks?.produce ? await hooks.produce(ctx, honest) : await honest();
   const own = new Map<string, Uint8Array>();
+  let outcome: UploadOutcome | 'none' = 'none';
   if (work) {
     node.status.set('upload');
-    const outcome = await sw.time('upload', () => behavior.upload(node, W, work.bytes));
+    const t0 = performance.now();
+    const put = (): Promise<UploadOutcome> => uploadGradient(node, W, work.bytes);
+    outcome = await sw.time('upload', () => (hooks?.upload ? hooks.upload(ctx, work.bytes, put) : put()));
+    planner.uploadMs = performance.now() - t0;
     if (outcome === 'uploaded' || outcome === 'already_uploaded') {
       if (work.efNext) local.ef = work.efNext;
-      behavior.uploaded(W, work);
+      hooks?.uploaded?.(W, work);
       sw.payloadBytes = work.bytes.length;
       own.set(sha256Hex(work.bytes), work.bytes);
     }
-    node.log(`window ${W}: loss ${work.loss.toFixed(4)}, payload ${work.bytes.length} bytes ${outcome}`);
+    node.log(`window ${W}: loss ${work.loss.toFixed(4)}, ${work.steps}/${H} steps, payload ${work.bytes.length} bytes ${outcome}`);
   }
-  await syncTo(node, dir, state, W + 1, sw, own);
-  if (state.window === W + 1) await publishProbe(node, W);
+  const applied = await advance(node, dir, model, { sw, own });
+  const margin = await marginOf(node, W, outcome);
+  if (margin !== null) {
+    if (margin < 0) node.log(`window ${W}: LATE: the anchor was included ${-margin} ms after the deadline`);
+    else if (margin < planner.reserveMs() / 2) node.log(`window ${W}: close to the deadline: anchored ${margin} ms before it`);
+  }
+  node.log(`window ${W}: applied the aggregate of uids [${applied.uids.join(' ')}] (leader ${applied.leader ?? 'none'}) → ${model.fingerprint.slice(0, 12)}`);
+  await publishProbe(node, W);
   saveMinerLocal(node, local, W);
-  node.status.timeline(sw.entry(W, state.fingerprint));
+  node.status.note({ marginMs: margin, steps: work?.steps ?? 0 });
+  node.status.timeline({ ...sw.entry(W, model.fingerprint), steps: work?.steps ?? 0, outcome, margin_ms: margin, aggregated: applied.uids, leader: applied.leader });
   node.status.set('idle');
+  return { window: W, fingerprint: model.fingerprint, leader: applied.leader };
 }
 
-function stop(node: Node, dir: Directory): void {
-  dir.close();
-  node.store.close();
-  node.status.set('stopped');
-  node.log('stopped');
+/** Deadline minus the timestamp of the block that included this miner's anchor of W (null: nothing anchored). */
+async function marginOf(node: Node, W: number, outcome: UploadOutcome | 'none'): Promise<number | null> {
+  if (outcome === 'none' || outcome === 'late') return null;
+  const a = await windowAnchors(node, W);
+  const late = a.late.get(node.uid);
+  if (late !== undefined) return a.deadlineMs - late;
+  const block = a.block.get(node.uid);
+  if (block === undefined) return null;
+  return a.deadlineMs - (await blockTimestamp(node, block));
+}
+
+/** Compares the previous window's result with its leader's record; a difference re-syncs θ. */
+async function checkRecord(node: Node, dir: Directory, model: SharedModel, prev: Applied): Promise<void> {
+  try {
+    await crossCheck(node, dir, prev.window, prev.fingerprint, prev.leader);
+  } catch (e) {
+    if (!(e instanceof SyncError)) throw e;
+    node.log(`SYNC MISMATCH: ${e.message} — re-syncing from the newest checkpoint`);
+    node.status.set('sync', { lastError: e.message });
+    model.invalidate();
+  }
 }

@@ -1,20 +1,12 @@
 // The shared model θ every node holds bit-identically: where it stands (the window it is the start
 // of, its fingerprint), how it is created (seed or checkpoint), and the ONE way an aggregate is
-// applied to it (leader and followers run the same code on the same payloads in the same order).
+// applied to it (every node runs the same code on the same payloads in the same order).
 import { applyAggregate, fingerprint, type SparseUpdate } from '../compress/index.js';
 import { initParams } from '../model/index.js';
 import { decodeCheckpoint, keys, MAX_RECORD_BYTES, parseRecord, sha256Hex, type CheckpointPointer, type ProtocolRecord } from '../protocol/index.js';
 import type { ReadOnlyStore } from '../storage/index.js';
 import { retrying } from './retry.js';
 import type { Node } from './node.js';
-
-export interface ModelState {
-  /** node.model.params is θ at the start of this window (after the aggregates of all windows before it). */
-  window: number;
-  fingerprint: string;
-  /** The uid whose checkpoints and aggregates this node follows. */
-  leader: number | null;
-}
 
 /** A checkpoint, aggregate or payload that does not reproduce the leader's state: re-sync from a checkpoint. */
 export class SyncError extends Error {
@@ -44,33 +36,59 @@ export async function fetchRecord<K extends ProtocolRecord['kind']>(node: Node, 
   return null;
 }
 
-/** θ from RunConfig.seed: the model at the start of the run's first window. */
-export function initFromSeed(node: Node, state: ModelState, startWindow: number): void {
-  initParams(node.run.model, node.model.layout, node.model.params, node.run.seed);
-  state.window = startWindow;
-  state.fingerprint = fingerprint(node.model.params);
-}
+/**
+ * The shared model θ and where it stands: THE one owner of node.model.params between windows, of the
+ * window θ is the start of, and of its fingerprint. θ changes only through seed(), load() and apply();
+ * a miner's inner loop borrows the parameters and restores them bit-exactly (inner.ts trainWindow).
+ */
+export class SharedModel {
+  /** node.model.params is θ at the start of this window (after the aggregates of all windows before it). */
+  window = 0;
+  fingerprint = '';
+  /** Whether θ is set (seeded or loaded) at all. */
+  ready = false;
 
-/** Loads the checkpoint a pointer names from the leader's bucket; throws SyncError if it does not check out. */
-export async function loadCheckpoint(node: Node, store: ReadOnlyStore, ptr: CheckpointPointer, state: ModelState): Promise<void> {
-  if (ptr.key !== keys.checkpoint(node.run.runId, ptr.window)) throw new SyncError(`checkpoint pointer names ${ptr.key}, not the key of window ${ptr.window}`);
-  const bytes = await fetchObject(node, store, ptr.key);
-  if (!bytes) throw new SyncError(`checkpoint ${ptr.key} is missing`);
-  if (sha256Hex(bytes) !== ptr.sha256) throw new SyncError(`checkpoint ${ptr.key}: sha256 differs from the pointer`);
-  const d = decodeCheckpoint(bytes, node.model.layout, node.runHash);
-  if (!d.ok) throw new SyncError(`checkpoint ${ptr.key}: ${d.reason}`);
-  if (d.meta.window !== ptr.window || d.meta.fingerprint !== ptr.fingerprint) throw new SyncError(`checkpoint ${ptr.key}: window or fingerprint differs from the pointer`);
-  node.model.params.set(d.params);
-  state.window = d.meta.window;
-  state.fingerprint = d.meta.fingerprint;
-  node.log(`loaded checkpoint of window ${ptr.window} (${bytes.length} bytes, fingerprint ${ptr.fingerprint.slice(0, 12)})`);
-}
+  constructor(private readonly node: Node) {}
 
-/** θ ← θ − α·aggregate(updates sorted by uid); returns the new fingerprint. */
-export function applyUpdates(node: Node, updates: readonly { uid: number; update: SparseUpdate }[]): string {
-  const sorted = [...updates].sort((a, b) => a.uid - b.uid);
-  if (sorted.length > 0) {
-    applyAggregate(node.model.params, sorted.map((u) => u.update), node.model.layout.specs, node.run.codec, node.run.alpha);
+  get params(): Float32Array { return this.node.model.params; }
+
+  /** θ from RunConfig.seed: the model at the start of the run's first window. */
+  seed(startWindow: number): void {
+    initParams(this.node.run.model, this.node.model.layout, this.node.model.params, this.node.run.seed);
+    this.set(startWindow, fingerprint(this.node.model.params));
   }
-  return fingerprint(node.model.params);
+
+  /** θ from a checkpoint object a pointer names (in `store`); throws SyncError if it does not check out. */
+  async load(store: ReadOnlyStore, ptr: CheckpointPointer): Promise<void> {
+    const { node } = this;
+    if (ptr.key !== keys.checkpoint(node.run.runId, ptr.window)) throw new SyncError(`checkpoint pointer names ${ptr.key}, not the key of window ${ptr.window}`);
+    const bytes = await fetchObject(node, store, ptr.key);
+    if (!bytes) throw new SyncError(`checkpoint ${ptr.key} is missing`);
+    if (sha256Hex(bytes) !== ptr.sha256) throw new SyncError(`checkpoint ${ptr.key}: sha256 differs from the pointer`);
+    const d = decodeCheckpoint(bytes, node.model.layout, node.runHash);
+    if (!d.ok) throw new SyncError(`checkpoint ${ptr.key}: ${d.reason}`);
+    if (d.meta.window !== ptr.window || d.meta.fingerprint !== ptr.fingerprint) throw new SyncError(`checkpoint ${ptr.key}: window or fingerprint differs from the pointer`);
+    node.model.params.set(d.params);
+    this.set(d.meta.window, d.meta.fingerprint);
+    node.log(`loaded checkpoint of window ${ptr.window} (${bytes.length} bytes, fingerprint ${ptr.fingerprint.slice(0, 12)})`);
+  }
+
+  /** θ ← θ − α·aggregate(updates sorted by uid) for window W (θ must be at W); returns the new fingerprint. */
+  apply(W: number, updates: readonly { uid: number; update: SparseUpdate }[]): string {
+    if (!this.ready || W !== this.window) throw new SyncError(`applying window ${W} while the model is at window ${this.ready ? this.window : '(unset)'}`);
+    const sorted = [...updates].sort((a, b) => a.uid - b.uid), { node } = this;
+    if (sorted.length > 0) applyAggregate(node.model.params, sorted.map((u) => u.update), node.model.layout.specs, node.run.codec, node.run.alpha);
+    this.set(W + 1, fingerprint(node.model.params));
+    node.status.fingerprint(W, this.fingerprint);
+    return this.fingerprint;
+  }
+
+  /** θ can no longer be trusted (a sync mismatch): the next bootstrap reloads it. */
+  invalidate(): void { this.ready = false; }
+
+  private set(window: number, fp: string): void {
+    this.window = window;
+    this.fingerprint = fp;
+    this.ready = true;
+  }
 }

@@ -10,7 +10,7 @@
 // window is H training steps ≈ 3H forward passes, so M miners cost about M·4E/(3H) miner-windows of
 // compute: 0.36·M with Templar's H = 30 and E = 8, 1.3·M in the tests (H = 8). EVAL_BUDGET caps the
 // miners evaluated per window; when it binds, the best-ranked are evaluated first, then the ones that
-// waited longest (unevaluated uploads are neither rated nor aggregated that window).
+// waited longest (unevaluated uploads are not rated that window).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { medianOf } from '../compress/index.js';
@@ -117,10 +117,11 @@ export class Scorer {
     const bytes = await fetchObject(this.node, this.node.store, keys.receipt(this.node.run.runId, W));
     const r = bytes ? parseReceipt(bytes) : null;
     if (r?.ok && r.receipt.window === W) { this.node.log(`window ${W} was scored before a restart: reusing its receipt`); return (this.last = r.receipt.result); }
-    // Scored, but the receipt is gone: aggregate nothing this window rather than score it twice.
-    this.node.log(`WARNING: window ${W} is in the Gauntlet state but its receipt cannot be read back; aggregating nothing for it`);
-    const { maxPeers } = this.node.run, order = rankPeers(Object.keys(this.saved.state.miners).map(Number), this.finals(), maxPeers);
-    return (this.last = { window: W, medianNorm: 0, miners: [], aggregate: [], peers: order.peers, reserves: order.reserves, weights: this.weights(), dropped: [] });
+    // Scored, but the receipt is gone: keep the state's scores rather than score the window twice.
+    this.node.log(`WARNING: window ${W} is in the Gauntlet state but its receipt cannot be read back; publishing peers from the saved scores`);
+    const finals = this.finals(), { maxPeers } = this.node.run;
+    const order = rankPeers([...finals].filter(([, f]) => f > 0).map(([u]) => u), finals, maxPeers);
+    return (this.last = { window: W, medianNorm: 0, miners: [], peers: order.peers, reserves: order.reserves, weights: this.weights(), dropped: [] });
   }
 
   /** One MinerInput per candidate: status, sighting, norm, sketch and (within the budget) LossScore + probe. */
@@ -134,16 +135,15 @@ export class Scorer {
     for (const uid of [...new Set([...candidates, ...valid.keys(), ...g.rejected.keys()])].sort((a, b) => a - b)) {
       const v = valid.get(uid);
       if (!v) {
-        const rej = g.rejected.get(uid) ?? { reason: 'missing', detail: 'no upload seen by the deadline' };
-        const late = rej.reason === 'late' || (rej.reason === 'missing' && (await this.landedSince(dir, W, uid)));
-        const status = late ? 'late' : rej.reason === 'missing' || rej.reason === 'no_bucket' ? 'missing' : 'invalid';
-        out.push({ uid, status, detail: late && rej.reason !== 'late' ? 'first seen after the scan at the deadline' : `${rej.reason}: ${rej.detail}`, landedAt: null, seen: null });
+        const rej = g.rejected.get(uid) ?? { reason: 'missing', detail: 'nothing anchored on chain by the deadline' };
+        const status = rej.reason === 'late' ? 'late' : rej.reason === 'missing' ? 'missing' : 'invalid';
+        out.push({ uid, status, detail: `${rej.reason}: ${rej.detail}`, landedAt: null, seen: null });
         continue;
       }
       const norm = norms.get(uid)!;
-      const m: MinerInput = { uid, status: 'ok', landedAt: v.landedAt, seen: v.seen, norm, sketch: indexSketch(v.update, shapes, run.codec, this.params.sketchSize) };
+      const m: MinerInput = { uid, status: 'ok', landedAt: v.landedAt, seen: v.seen, steps: v.steps, norm, sketch: indexSketch(v.update, shapes, run.codec, this.params.sketchSize) };
       if (budget.has(uid)) {
-        const plan = evalPlan(run, W, uid, this.node.signer.address, this.node.data.train.length, EVAL_BATCHES);
+        const plan = evalPlan(run, W, uid, this.node.signer.address, this.node.data.train.length, EVAL_BATCHES, v.steps);
         const clipScale = norm > 0 ? Math.min(1, median / norm) : 0;
         m.measured = { plan, clipScale, losses: measureLosses(this.ev, v.update, plan, this.params.scoreStep, clipScale), behind: await this.behind(dir, uid) };
       }
@@ -156,12 +156,6 @@ export class Scorer {
   private evaluationOrder(uids: number[]): number[] {
     const st = this.saved.state.miners;
     return [...uids].sort((a, b) => (st[b]?.final ?? 0) - (st[a]?.final ?? 0) || (st[a]?.lastEval ?? -1) - (st[b]?.lastEval ?? -1) || a - b);
-  }
-
-  /** Did uid's gradient of W appear after the deadline scan (a late upload rather than a missing one)? */
-  private async landedSince(dir: Directory, W: number, uid: number): Promise<boolean> {
-    const store = dir.bucket(uid);
-    return !!store && !!(await retrying(this.node, `head gradient of uid ${uid}`, () => store.head(keys.gradient(this.node.run.runId, W, uid))));
   }
 
   /** Windows behind of uid's probe of W − 1 against θ now; null without a usable probe. */

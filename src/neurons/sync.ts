@@ -1,121 +1,160 @@
-// Model sync and catch-up (both roles): start from the leader's newest checkpoint (or the seeded
-// model of the run's start window), then replay the leader's AggregateRecords window by window:
-// fetch each listed payload, check its sha256, decode, apply, and check the fingerprint.
+// Model sync and catch-up (every role): start from the newest checkpoint any validator publishes (or
+// the seeded model of the run's start window), then bring θ forward window by window — each window
+// from a validator's AggregateRecord when one exists (fetch each listed payload, check its sha256,
+// decode, apply, check the fingerprint), else by computing the window's aggregate as every node does
+// (window-aggregate.ts). crossCheck compares a node's own result with the leader's record afterwards.
 import { decodePayload, maxPayloadBytes, type SparseUpdate } from '../compress/index.js';
-import { keys, sha256Hex, type AggregateRecord } from '../protocol/index.js';
+import { keys, sha256Hex, validatorOrder, type AggregateRecord, type CheckpointPointer, type StartRecord } from '../protocol/index.js';
+import type { ReadOnlyStore } from '../storage/index.js';
 import { nextBlock } from './chaintime.js';
 import type { Directory } from './directory.js';
-import { applyUpdates, fetchObject, fetchRecord, initFromSeed, loadCheckpoint, SyncError, type ModelState } from './model-state.js';
+import { fetchObject, fetchRecord, SyncError, type SharedModel } from './model-state.js';
 import { sleep, Stopped, throwIfStopped, backoffMs } from './retry.js';
 import type { Stopwatch } from './status.js';
+import { gatherAggregate, planWindow } from './window-aggregate.js';
 import type { Node } from './node.js';
 
-/** Polls between leader-directory refreshes while waiting for a record. */
-const REFRESH_EVERY = 8;
+interface Source { uid: number; store: ReadOnlyStore; start: StartRecord; ptr: CheckpointPointer | null }
 
-/** Sets θ to the leader's newest checkpoint (or the seeded start model); waits while there is no leader or start record. */
-export async function bootstrap(node: Node, dir: Directory, state: ModelState): Promise<void> {
+/** Validators (by stake) whose bucket holds this run's start record, with their newest checkpoint pointers. */
+async function sources(node: Node, dir: Directory): Promise<Source[]> {
+  const out: Source[] = [];
+  for (const v of validatorOrder((await dir.refresh()).metagraph!)) {
+    const store = dir.bucket(v);
+    const start = store ? await fetchRecord(node, store, keys.startWindow(node.run.runId), 'start') : null;
+    if (!store || !start) continue;
+    if (start.runHash !== node.runHash) {
+      node.status.note({ lastError: `validator uid ${v} runs another configuration (run hash ${start.runHash.slice(0, 12)}, ours ${node.runHash.slice(0, 12)})` });
+      continue;
+    }
+    out.push({ uid: v, store, start, ptr: await fetchRecord(node, store, keys.latestCheckpoint(node.run.runId), 'checkpoint') });
+  }
+  return out;
+}
+
+/**
+ * Sets θ to the newest checkpoint a validator publishes (or the seeded start model); waits while no
+ * validator has published the run start. Returns the start record followed.
+ */
+export async function bootstrap(node: Node, dir: Directory, model: SharedModel): Promise<StartRecord> {
   node.status.set('catchup');
   for (let polls = 0; ; polls++) {
     throwIfStopped(node.signal);
-    const leader = await (await dir.refresh()).leader();
-    const store = leader === null ? null : dir.bucket(leader);
-    const start = store ? await fetchRecord(node, store, keys.startWindow(node.run.runId), 'start') : null;
-    if (start && start.runHash !== node.runHash) {
-      node.status.note({ lastError: `leader uid ${leader} runs another configuration (run hash ${start.runHash.slice(0, 12)}, ours ${node.runHash.slice(0, 12)})` });
-      if (polls % 20 === 0) node.log(`WAITING: ${node.status.status.lastError}; check that every node uses the same run config`);
-    } else if (store && start) {
+    const all = await sources(node, dir);
+    const first = all[0];
+    if (first) {
+      const same = all.filter((s) => s.start.window === first.start.window && s.start.fingerprint === first.start.fingerprint);
+      const newest = same.filter((s) => s.ptr && s.ptr.window > s.start.window).sort((a, b) => b.ptr!.window - a.ptr!.window)[0];
+      // θ already set and no checkpoint ahead of it: keep it (replaying is cheaper than reloading).
+      if (model.ready && model.window >= (newest?.ptr!.window ?? first.start.window)) return first.start;
       try {
-        const ptr = await fetchRecord(node, store, keys.latestCheckpoint(node.run.runId), 'checkpoint');
-        if (ptr && ptr.window > start.window) await loadCheckpoint(node, store, ptr, state);
+        if (newest) await model.load(newest.store, newest.ptr!);
         else {
-          initFromSeed(node, state, start.window);
-          if (state.fingerprint !== start.fingerprint) throw new SyncError(`seeded model fingerprint ${state.fingerprint.slice(0, 12)} differs from the leader's ${start.fingerprint.slice(0, 12)}`);
+          model.seed(first.start.window);
+          if (model.fingerprint !== first.start.fingerprint) throw new SyncError(`seeded model fingerprint ${model.fingerprint.slice(0, 12)} differs from the run start's ${first.start.fingerprint.slice(0, 12)}`);
         }
-        state.leader = leader;
-        node.log(`synced to the start of window ${state.window} from leader uid ${leader}`);
-        return;
+        node.log(`synced to the start of window ${model.window} (run start by validator uid ${first.uid}${newest ? `, checkpoint from uid ${newest.uid}` : ''})`);
+        return first.start;
       } catch (e) {
         if (!(e instanceof SyncError)) throw e;
         node.log(`SYNC FAILED: ${e.message}; retrying`);
         node.status.note({ lastError: e.message });
         await sleep(backoffMs(Math.min(polls, 4)), node.signal);
       }
-    } else if (polls % 20 === 0) node.log(leader === null ? 'waiting for a leader (a validator with stake)' : `waiting for leader uid ${leader} to publish the run start`);
+    } else if (polls % 20 === 0) node.log(node.status.status.lastError?.includes('another configuration') ? `WAITING: ${node.status.status.lastError}; check that every node uses the same run config` : 'waiting for a validator to publish the run start');
     await nextBlock(node);
   }
 }
 
 /**
- * Brings θ to the start of window `target` by applying the leader's records of windows
- * state.window .. target−1, waiting for each. A record that does not reproduce its fingerprint
- * (or a payload that cannot be had) is logged loudly and θ is re-synced from the newest checkpoint.
+ * Brings θ to the start of window `target`, one window at a time (advance). A window that does not
+ * reproduce a record's fingerprint is logged loudly and θ is re-synced from the newest checkpoint.
  */
-export async function syncTo(node: Node, dir: Directory, state: ModelState, target: number, sw?: Stopwatch, own?: Map<string, Uint8Array>): Promise<void> {
+export async function syncTo(node: Node, dir: Directory, model: SharedModel, target: number, sw?: Stopwatch, own?: Map<string, Uint8Array>): Promise<void> {
   let failures = 0;
-  while (state.window < target) {
+  if (target - model.window > 2) await bootstrap(node, dir, model); // far behind: jump to a newer checkpoint if there is one
+  while (model.window < target) {
     throwIfStopped(node.signal);
     try {
-      const rec = await awaitAggregate(node, dir, state);
-      if (rec === null) continue; // jumped to a newer checkpoint
-      await applyRecord(node, dir, state, rec, sw, own);
+      await advance(node, dir, model, { sw, own, recordsFirst: true });
       failures = 0;
     } catch (e) {
       if (e instanceof Stopped || !(e instanceof SyncError)) throw e;
       failures++;
-      node.log(`SYNC MISMATCH at window ${state.window}: ${e.message} — re-syncing from the leader's checkpoint`);
-      node.status.set('sync', { lastError: `sync mismatch at window ${state.window}: ${e.message}` });
+      node.log(`SYNC MISMATCH at window ${model.window}: ${e.message} — re-syncing from the newest checkpoint`);
+      node.status.set('sync', { lastError: `sync mismatch at window ${model.window}: ${e.message}` });
       await sleep(backoffMs(Math.min(failures, 6)), node.signal);
-      await bootstrap(node, dir, state);
+      model.invalidate();
+      await bootstrap(node, dir, model);
     }
   }
 }
 
-/** Waits (one poll per block) for the leader's record of state.window; null after jumping to a newer checkpoint. */
-async function awaitAggregate(node: Node, dir: Directory, state: ModelState): Promise<AggregateRecord | null> {
-  const W = state.window;
-  node.status.set('wait', { window: W });
-  for (let polls = 0; ; polls++) {
-    if (polls % REFRESH_EVERY === REFRESH_EVERY - 1 || state.leader === null) {
-      const leader = await (await dir.refresh()).leader();
-      if (leader !== state.leader) node.log(`leader changed: uid ${state.leader} → ${leader}`);
-      state.leader = leader;
-    }
-    const store = state.leader === null ? null : dir.bucket(state.leader);
-    if (store) {
-      const rec = await fetchRecord(node, store, keys.aggregate(node.run.runId, W), 'aggregate');
-      if (rec && rec.window === W) return rec;
-      if (polls % REFRESH_EVERY === 0) {
-        const ptr = await fetchRecord(node, store, keys.latestCheckpoint(node.run.runId), 'checkpoint');
-        // The leader writes W's record before any checkpoint past W: if the record landed between the two
-        // reads (a leader catching up after an outage writes both within milliseconds), replay it rather
-        // than jump, so this node still applies (and fingerprints) every window.
-        const landed = ptr && ptr.window > W ? await fetchRecord(node, store, keys.aggregate(node.run.runId, W), 'aggregate') : null;
-        if (landed && landed.window === W) return landed;
-        if (ptr && ptr.window > W) {
-          node.log(`the leader's checkpoint (window ${ptr.window}) is ahead of window ${W}: loading it`);
-          await loadCheckpoint(node, store, ptr, state);
-          return null;
-        }
-      }
-    }
-    await nextBlock(node);
+/** The first AggregateRecord of window W among the validators (by stake) that starts from `before`. */
+async function recordOf(node: Node, dir: Directory, W: number, before: string, prefer: number | null): Promise<{ uid: number; rec: AggregateRecord } | null> {
+  const order = validatorOrder((await dir.refresh()).metagraph!);
+  for (const v of prefer === null ? order : [prefer, ...order.filter((u) => u !== prefer)]) {
+    const store = dir.bucket(v);
+    const rec = store ? await fetchRecord(node, store, keys.aggregate(node.run.runId, W), 'aggregate') : null;
+    if (rec && rec.window === W && rec.fingerprintBefore === before) return { uid: v, rec };
   }
+  return null;
 }
 
-/** Replays one AggregateRecord exactly as the leader applied it. */
-export async function applyRecord(node: Node, dir: Directory, state: ModelState, rec: AggregateRecord, sw?: Stopwatch, own?: Map<string, Uint8Array>): Promise<void> {
-  const W = rec.window;
-  if (W !== state.window) throw new SyncError(`record of window ${W} while the model is at window ${state.window}`);
-  if (rec.fingerprintBefore !== state.fingerprint) throw new SyncError(`the leader started window ${W} from ${rec.fingerprintBefore.slice(0, 12)}, this node holds ${state.fingerprint.slice(0, 12)}`);
+export interface AdvanceOptions {
+  sw?: Stopwatch;
+  /** This node's own payloads by sha256 (not downloaded again). */
+  own?: Map<string, Uint8Array>;
+  /** Catch-up: replay a validator's record of the window when one exists (else compute it). */
+  recordsFirst?: boolean;
+}
+
+/**
+ * Applies window model.window: its aggregate computed from the chain's anchors and the leader's peer
+ * list (the live path of every node), or — catching up, or when the window's anchors are gone from
+ * the chain's history — a validator's record of it.
+ */
+export async function advance(node: Node, dir: Directory, model: SharedModel, o: AdvanceOptions = {}): Promise<{ uids: number[]; leader: number | null }> {
+  const W = model.window, { sw, own } = o;
   node.status.set('gather', { window: W });
-  const updates = await (sw ? sw.time('gather', () => fetchUpdates(node, dir, rec, own, sw)) : fetchUpdates(node, dir, rec, own));
+  const plan = await planWindow(node, dir, W);
+  if (o.recordsFirst || plan.inTime.size === 0) {
+    const r = await recordOf(node, dir, W, model.fingerprint, plan.leader);
+    if (r && (o.recordsFirst || r.rec.uids.length > 0)) {
+      await applyRecord(node, dir, model, r.rec, sw, own);
+      return { uids: r.rec.uids, leader: plan.leader };
+    }
+  }
+  const agg = await (sw ? sw.time('gather', () => gatherAggregate(node, dir, plan, own, sw)) : gatherAggregate(node, dir, plan, own));
   node.status.set('apply', { window: W });
-  const fp = sw ? await sw.time('apply', () => applyUpdates(node, updates)) : applyUpdates(node, updates);
-  if (fp !== rec.fingerprintAfter) throw new SyncError(`window ${W}: applying ${rec.uids.length} payloads gave ${fp.slice(0, 12)}, the leader recorded ${rec.fingerprintAfter.slice(0, 12)}`);
-  state.window = W + 1;
-  state.fingerprint = fp;
-  node.status.fingerprint(W, fp);
+  if (sw) await sw.time('apply', () => model.apply(W, agg.updates));
+  else model.apply(W, agg.updates);
+  return { uids: agg.uids, leader: plan.leader };
+}
+
+/**
+ * Compares this node's fingerprint after window W with the record the leader of W published (if it
+ * has yet); a difference is a SyncError (the caller re-syncs). True when a record was compared.
+ */
+export async function crossCheck(node: Node, dir: Directory, W: number, fingerprintAfter: string, leader: number | null): Promise<boolean> {
+  if (leader === null || leader === node.uid) return false;
+  const store = dir.bucket(leader);
+  const rec = store ? await fetchRecord(node, store, keys.aggregate(node.run.runId, W), 'aggregate') : null;
+  if (!rec || rec.window !== W) return false;
+  if (rec.fingerprintAfter !== fingerprintAfter) {
+    throw new SyncError(`window ${W}: this node's aggregate gave ${fingerprintAfter.slice(0, 12)}, the leader uid ${leader} recorded ${rec.fingerprintAfter.slice(0, 12)} (uids [${rec.uids.join(' ')}])`);
+  }
+  return true;
+}
+
+/** Replays one AggregateRecord exactly as its writer applied it. */
+export async function applyRecord(node: Node, dir: Directory, model: SharedModel, rec: AggregateRecord, sw?: Stopwatch, own?: Map<string, Uint8Array>): Promise<void> {
+  const W = rec.window;
+  if (W !== model.window) throw new SyncError(`record of window ${W} while the model is at window ${model.window}`);
+  if (rec.fingerprintBefore !== model.fingerprint) throw new SyncError(`the record starts window ${W} from ${rec.fingerprintBefore.slice(0, 12)}, this node holds ${model.fingerprint.slice(0, 12)}`);
+  const updates = await fetchUpdates(node, dir, rec, own, sw);
+  const fp = model.apply(W, updates);
+  if (fp !== rec.fingerprintAfter) throw new SyncError(`window ${W}: applying ${rec.uids.length} payloads gave ${fp.slice(0, 12)}, the record says ${rec.fingerprintAfter.slice(0, 12)}`);
 }
 
 async function fetchUpdates(node: Node, dir: Directory, rec: AggregateRecord, own?: Map<string, Uint8Array>, sw?: Stopwatch): Promise<{ uid: number; update: SparseUpdate }[]> {
@@ -131,7 +170,7 @@ async function fetchUpdates(node: Node, dir: Directory, rec: AggregateRecord, ow
       if (!bytes) throw new SyncError(`payload ${key} of uid ${uid} is missing`);
       if (sw) sw.bytesDown += bytes.length;
     }
-    if (sha256Hex(bytes) !== sha) throw new SyncError(`payload ${key} of uid ${uid} differs from the one the leader applied`);
+    if (sha256Hex(bytes) !== sha) throw new SyncError(`payload ${key} of uid ${uid} differs from the one the record lists`);
     const d = decodePayload(bytes, { shapes, cfg: node.run.codec, modelHash: node.runHash });
     if (!d.ok) throw new SyncError(`payload ${key} of uid ${uid} does not decode: ${d.reason}`);
     out.push({ uid, update: d.payload.update });

@@ -22,8 +22,8 @@ export interface NodeConfig {
   dataset: string;
   run: RunConfig;
   /**
-   * Miner only: adversarial behaviour for tests and demos (behaviors.ts: copy, noise, scaled, signflip,
-   * lazy, late, malformed, stale); 'honest' by default.
+   * Miner only: adversarial behaviour for tests and demos (src/scenario/adversaries.ts: copy, noise,
+   * scaled, signflip, lazy, late, malformed, stale); 'honest' by default. Resolved by the CLI.
    */
   behavior?: string;
   /** Stop after this window (tests); undefined = run until signalled. */
@@ -54,6 +54,9 @@ export interface NodeStatus {
   fingerprintWindow: number | null;
   bytesUp: number;
   bytesDown: number;
+  /** Miner: deadline minus the time its last anchor was included (ms; negative: late), and the inner steps it trained. */
+  marginMs?: number | null;
+  steps?: number;
   /** Validator: the weights it last set, by uid. */
   weights?: Record<number, number>;
   lastError?: string;
@@ -74,5 +77,16 @@ export interface TimelineEntry {
   window_s: number;
   payloadBytes: number;
   bytesDown: number;
+  /** The fingerprint after applying this window. */
   fingerprint: string;
+  /** Miner: inner steps trained, what became of the upload, deadline − anchor inclusion time (ms). */
+  steps?: number;
+  outcome?: string;
+  margin_ms?: number | null;
+  /** The uids whose uploads made the window's aggregate, and the leader whose peer list chose them. */
+  aggregated?: number[];
+  leader?: number | null;
+  /** Validator: uids with a valid in-time upload, uids that anchored after the deadline. */
+  valid?: number[];
+  late?: number[];
 }

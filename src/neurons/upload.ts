@@ -1,5 +1,7 @@
-// What a miner writes to its own bucket: the signed gradient of window W (immutable, before the
-// deadline by chain time) and, after applying W, a parameter probe for the validators' sync check.
+// What a miner writes: the signed gradient of window W to its own bucket (immutable, before the
+// deadline by chain time), its sha256 anchored on chain (what makes it count as in time), and, after
+// applying W, a parameter probe for the validators' sync check.
+import { ChainError } from '../chain/index.js';
 import { fingerprint } from '../compress/index.js';
 import { encodeRecord, isLate, keys, probeIndices, sha256Hex } from '../protocol/index.js';
 import { isStorageError } from '../storage/index.js';
@@ -14,8 +16,9 @@ export const PROBE_VALUES = 256;
 export type UploadOutcome = 'uploaded' | 'already_uploaded' | 'conflict' | 'late';
 
 /**
- * Puts the payload at keys.gradient(W, uid) with ifNoneMatch. 'already_uploaded': the same bytes were
- * there (a restart); 'conflict': other bytes were (this window's work is dropped, EF untouched);
+ * Puts the payload at keys.gradient(W, uid) with ifNoneMatch, then anchors its sha256 on chain.
+ * 'already_uploaded': the same bytes were there (a restart); 'conflict': other bytes were (an earlier
+ * run of this node: those are anchored instead, this window's new work is dropped, EF untouched);
  * 'late': the chain says the deadline has passed, so nothing is sent.
  */
 export async function uploadGradient(node: Node, window: number, bytes: Uint8Array): Promise<UploadOutcome> {
@@ -23,20 +26,39 @@ export async function uploadGradient(node: Node, window: number, bytes: Uint8Arr
   const head = await chainHead(node);
   const deadline = await knownDeadline(node, window, head);
   if (deadline !== null && isLate(head.timestamp, deadline)) {
-    node.log(`window ${window}: training ended ${head.timestamp - deadline} ms after the upload deadline; not uploading`);
+    node.log(`window ${window}: LATE: training ended ${head.timestamp - deadline} ms after the upload deadline (${new Date(deadline).toISOString()}); not uploading`);
     return 'late';
   }
+  const outcome = await putGradient(node, window, key, bytes);
+  await anchorDigest(node, window, sha256Hex(outcome.bytes));
+  return outcome.outcome;
+}
+
+/** Anchors a digest for window W on chain; false when another digest was anchored for W before (a restart). */
+export async function anchorDigest(node: Node, window: number, digest: string): Promise<boolean> {
+  try {
+    await retrying(node, `anchor window ${window}`, () => node.chain.anchor(node.signer, window, digest));
+    return true;
+  } catch (e) {
+    if (!(e instanceof ChainError && e.code === 'anchored')) throw e;
+    node.log(`window ${window}: another digest is already anchored for this window (${e.message}); keeping it`);
+    return false;
+  }
+}
+
+async function putGradient(node: Node, window: number, key: string, bytes: Uint8Array): Promise<{ outcome: UploadOutcome; bytes: Uint8Array }> {
   try {
     await retrying(node, `upload ${key}`, () => node.store.put(key, bytes, { ifNoneMatch: true }));
   } catch (e) {
     if (!isStorageError(e, 'exists')) throw e;
     const there = await fetchObject(node, node.store, key);
-    if (there && sha256Hex(there) === sha256Hex(bytes)) return 'already_uploaded';
+    if (there && sha256Hex(there) === sha256Hex(bytes)) return { outcome: 'already_uploaded', bytes };
+    if (!there) throw e;
     node.log(`window ${window}: another payload already sits at ${key} (an earlier run of this node?); keeping it`);
-    return 'conflict';
+    return { outcome: 'conflict', bytes: there };
   }
   node.status.addBytes(bytes.length, 0);
-  return 'uploaded';
+  return { outcome: 'uploaded', bytes };
 }
 
 /** Publishes θ's fingerprint and the values at probeIndices(W) after applying window W. */

@@ -1,45 +1,44 @@
-// The validator: a table of contents of named steps. Per window W (one window behind the chain):
-// watch uploads until W's deadline → gather + verify → score with the Gauntlet (receipt to own bucket)
-// → next window's peer list + apply the clean uploads and publish the AggregateRecord (leader), or
-// replay the leader's (follower) → checkpoint → weights every run.weightsEvery windows → val loss.
+// The validator: a table of contents of named steps. Per window W (θ at the start of W), once the
+// chain is past W's deadline: gather + verify every anchored upload → score with the Gauntlet (receipt
+// to own bucket) → publish and anchor the peer list of W+1 → compute W's aggregate exactly as every
+// node does, apply it and publish the AggregateRecord → checkpoint → weights → validation loss.
+// Every validator does all of it; which one leads a window follows from the chain's anchors
+// (protocol/aggregation.ts), so a validator that stops is replaced by the next one by stake at once.
+import { chainHead, deadlineOf } from './chaintime.js';
 import { Directory } from './directory.js';
-import { gatherGradients, watchUploads } from './gather.js';
-import { publishAggregate, publishPeers, startOrResumeRun, writeCheckpoint } from './leader.js';
-import type { ModelState } from './model-state.js';
+import { gatherUploads } from './gather.js';
+import { SharedModel } from './model-state.js';
 import { startNode, type Node, type NodeOptions } from './node.js';
+import { publishAggregate, publishPeers, startOrJoinRun, writeCheckpoint } from './publish.js';
 import { backoffMs, retrying, sleep, Stopped } from './retry.js';
 import { Scorer } from './scoring.js';
 import { Stopwatch } from './status.js';
-import { bootstrap, syncTo } from './sync.js';
+import { advance } from './sync.js';
 import type { NodeConfig } from './types.js';
+import { gatherAggregate, planWindow, windowAnchors } from './window-aggregate.js';
 
 /** Devnet faucet stake a validator takes when it holds none (NodeConfig.stake overrides). */
 export const DEFAULT_STAKE = 1000;
 
-type Role = 'lead' | 'follow';
-
 export async function runValidator(cfg: NodeConfig, opts: NodeOptions = {}): Promise<void> {
   const node = await startNode(cfg, opts);
   const dir = new Directory(node);
-  const state: ModelState = { window: 0, fingerprint: '', leader: null };
-  let role: Role | null = null;
+  const model = new SharedModel(node);
   try {
     await ensureStake(node, dir);
     const scorer = new Scorer(node);
-    let first = -1;
     for (let failures = 0; ;) {
       try {
-        if (role === null) role = await takeRole(node, dir, state);
-        if (first < 0) first = state.window;
-        const W = state.window;
+        if (!model.ready) await startOrJoinRun(node, dir, model);
+        const W = model.window;
         if (cfg.stopAfterWindow !== undefined && W > cfg.stopAfterWindow) break;
-        await validateWindow(node, dir, state, scorer, role, W, first);
+        await validateWindow(node, dir, model, scorer, W);
         failures = 0;
       } catch (e) {
         if (e instanceof Stopped) throw e;
         failures++;
-        role = null; // θ may be half-updated: re-sync from the records before going on
-        node.log(`window ${state.window} failed: ${(e as Error).stack ?? String(e)}`);
+        model.invalidate(); // θ may be half-updated: re-sync from the checkpoints and records before going on
+        node.log(`window ${model.window} failed: ${(e as Error).stack ?? String(e)}`);
         node.status.set('retry', { lastError: (e as Error).message });
         await sleep(backoffMs(Math.min(failures, 6)), node.signal);
       }
@@ -66,48 +65,54 @@ async function ensureStake(node: Node, dir: Directory): Promise<void> {
   }
 }
 
-/** Leader (highest stake with a permit) starts or resumes the run; any other validator follows the leader. */
-async function takeRole(node: Node, dir: Directory, state: ModelState): Promise<Role> {
-  const leader = await (await dir.refresh()).leader();
-  if (leader === node.uid) {
-    await startOrResumeRun(node, dir, state);
-    return 'lead';
-  }
-  node.log(`following leader uid ${leader ?? '(none yet)'}`);
-  await bootstrap(node, dir, state);
-  return 'follow';
-}
-
-async function validateWindow(node: Node, dir: Directory, state: ModelState, scorer: Scorer, role: Role, W: number, first: number): Promise<void> {
+async function validateWindow(node: Node, dir: Directory, model: SharedModel, scorer: Scorer, W: number): Promise<void> {
   const sw = new Stopwatch();
-  const watch = await watchUploads(node, dir, W);
+  node.status.set('wait', { window: W });
+  const anchors = await windowAnchors(node, W);
+  // Too far behind to publish W+1's peer list in time (a restart): apply W like any catching-up node.
+  const head = await chainHead(node);
+  if (head.height > (W + 2) * node.run.blocksPerWindow && head.timestamp > (await deadlineOf(node, W + 1))) {
+    const r = await advance(node, dir, model, { sw, recordsFirst: true });
+    node.log(`window ${W}: catching up (not scored): applied uids [${r.uids.join(' ')}] → ${model.fingerprint.slice(0, 12)}`);
+    return;
+  }
+  const candidates = [...new Set([...(await (await dir.refresh()).miners()), ...[...anchors.inTime.keys(), ...anchors.late.keys()].filter((u) => u !== node.uid && !isValidator(dir, u))])].sort((a, b) => a - b);
   scorer.beginWindow(W);
-  const gathered = await sw.time('gather', () => gatherGradients(node, dir, watch, watch.candidates, sw));
+  const gathered = await sw.time('gather', () => gatherUploads(node, dir, anchors, candidates, sw));
   node.status.set('score');
-  const result = await sw.time('score', () => scorer.scoreWindow(W, dir, watch.candidates, gathered));
+  const result = await sw.time('score', () => scorer.scoreWindow(W, dir, candidates, gathered));
+  await publishPeers(node, W + 1, result.peers, result.reserves);
   node.status.set('apply');
-  if (role === 'lead') {
-    await publishPeers(node, W + 1, result.peers, result.reserves);
-    const chosen = new Set(result.aggregate);
-    const rec = await sw.time('apply', () => publishAggregate(node, state, W, gathered.valid.filter((v) => chosen.has(v.uid))));
-    node.log(`window ${W}: aggregated uids [${rec.uids.join(' ')}] → ${rec.fingerprintAfter.slice(0, 12)}`);
-    if ((state.window - first) % node.run.checkpointEvery === 0) {
-      node.status.set('checkpoint');
-      await writeCheckpoint(node, state);
-    }
-  } else await syncTo(node, dir, state, W + 1, sw);
-  if ((W + 1 - first) % node.run.weightsEvery === 0) await setWeights(node, scorer);
+  const plan = await planWindow(node, dir, W);
+  const agg = await gatherAggregate(node, dir, plan, undefined, sw, gathered.fetched);
+  const before = model.fingerprint;
+  const after = await sw.time('apply', () => model.apply(W, agg.updates));
+  await publishAggregate(node, agg, before, after);
+  node.log(`window ${W}: aggregated uids [${agg.uids.join(' ')}] (peer list of ${plan.leader === null ? 'nobody yet' : `uid ${plan.leader}${plan.leader === node.uid ? ' = this validator' : ''}`}) → ${after.slice(0, 12)}`);
+  if (model.window % node.run.checkpointEvery === 0) {
+    node.status.set('checkpoint');
+    await writeCheckpoint(node, model);
+  }
+  if ((W + 1) % node.run.weightsEvery === 0) await setWeights(node, scorer);
   const valLoss = await sw.time('score', () => scorer.valLoss());
   node.status.set('idle', { valLoss, loss: valLoss });
-  node.status.timeline(sw.entry(W, state.fingerprint));
+  node.status.timeline({
+    ...sw.entry(W, model.fingerprint), aggregated: agg.uids, leader: plan.leader,
+    valid: gathered.valid.map((v) => v.uid), late: [...gathered.rejected].filter(([, r]) => r.reason === 'late').map(([u]) => u),
+  });
   const line = result.miners.map((m) => `${m.uid}:${m.final.toFixed(3)}${m.penalties.length ? `(${m.penalties.map((p) => p.kind).join(',')})` : m.gate ? '(own-data)' : ''}`);
-  node.log(`window ${W}: val loss ${valLoss.toFixed(4)}; final scores ${line.join(' ') || '-'}`);
+  node.log(`window ${W}: val loss ${valLoss.toFixed(4)}; final scores ${line.join(' ') || '-'}; next peers [${result.peers.join(' ')}]`);
 }
 
-/** The Gauntlet's shaped weights on chain (peers and reserves with positive final scores); recorded in status.weights. */
+function isValidator(dir: Directory, uid: number): boolean {
+  const m = dir.metagraph, i = m ? m.uids.indexOf(uid) : -1;
+  return i >= 0 && !!m!.validatorPermit[i];
+}
+
+/** The Gauntlet's shaped weights on chain (eligible miners with positive final scores); recorded in status.weights. */
 async function setWeights(node: Node, scorer: Scorer): Promise<void> {
   const { uids, weights } = scorer.weights();
-  if (uids.length === 0) { node.log('no miner scores above 0 yet: weights not set'); return; }
+  if (uids.length === 0) { node.log('no miner is eligible for weight yet (none evaluated with a positive final score and no recent penalty): weights not set'); return; }
   try {
     await retrying(node, 'set weights', () => node.chain.setWeights(node.signer, uids, weights));
     node.status.set(node.status.phase, { weights: Object.fromEntries(uids.map((u, i) => [u, weights[i]!])) });

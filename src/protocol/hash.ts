@@ -1,6 +1,7 @@
 // Run identity: the sha256 of the canonical JSON of the RunConfig. It is the payload's model hash, so
 // payloads of another run (or another model shape, codec, schedule, ...) are refused on decode.
 import { createHash } from 'node:crypto';
+import { PROTOCOL_VERSION } from './keys.js';
 import type { RunConfig } from './run.js';
 
 /** JSON with object keys sorted at every level and undefined fields dropped (same bytes on every node). */
@@ -21,5 +22,5 @@ export function sha256Hex(bytes: Uint8Array | string): string {
 
 /** 64 lowercase hex digits identifying a run: every node of one run computes the same value. */
 export function runHash(run: RunConfig): string {
-  return sha256Hex(`tessera/run/v1\n${canonicalJson(run)}`);
+  return sha256Hex(`tessera/run/v${PROTOCOL_VERSION}\n${canonicalJson(run)}`);
 }

@@ -4,7 +4,7 @@
 import { TesseraError } from '../util/errors.js';
 
 /** Bump when an object format changes incompatibly: old and new nodes then use disjoint keys. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 const ROOT = 'tessera';
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -33,11 +33,11 @@ export const keys = {
   gradients: (runId: string, window: number): string => `${runPrefix(runId)}/gradients/${win(window)}/`,
   /** A miner's parameter probe after applying window W (its own bucket). */
   probe: (runId: string, window: number, uid: number): string => `${runPrefix(runId)}/probes/${win(window)}/${nat('uid', uid)}.json`,
-  /** The leader's peer list for window W (whose gradients it aggregates, then reserves). */
+  /** A validator's peer list for window W (whose uploads make W's aggregate, then reserves; its digest is anchored on chain). */
   peers: (runId: string, window: number): string => `${runPrefix(runId)}/peers/${win(window)}.json`,
-  /** The leader's AggregateRecord of window W: exactly which payloads it applied (immutable). */
+  /** A validator's AggregateRecord of window W: exactly which payloads it applied (immutable; the cross-check record). */
   aggregate: (runId: string, window: number): string => `${runPrefix(runId)}/aggregates/${win(window)}.json`,
-  /** The leader's model at the START of window W (after the aggregates of all windows < W; immutable). */
+  /** A validator's model at the START of window W (after the aggregates of all windows < W; immutable). */
   checkpoint: (runId: string, window: number): string => `${runPrefix(runId)}/checkpoints/${win(window)}.safetensors`,
   /** Pointer to the newest checkpoint (overwritten). */
   latestCheckpoint: (runId: string): string => `${runPrefix(runId)}/checkpoints/latest.json`,

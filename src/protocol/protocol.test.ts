@@ -36,9 +36,9 @@ test('keys: one builder, versioned, scoped by run, valid for every store', () =>
     keys.gradient('r1', 12, 3), keys.probe('r1', 12, 3), keys.peers('r1', 12), keys.aggregate('r1', 12), keys.checkpoint('r1', 12),
     keys.latestCheckpoint('r1'), keys.startWindow('r1'), keys.receipt('r1', 12),
   ];
-  assert.equal(keys.gradient('r1', 12, 3), 'tessera/v1/r1/gradients/0000000012/3.tslc');
+  assert.equal(keys.gradient('r1', 12, 3), 'tessera/v2/r1/gradients/0000000012/3.tslc');
   assert.equal(new Set(all).size, all.length);
-  for (const k of all) { assert.ok(k.startsWith('tessera/v1/r1/'), k); checkKey(k); }
+  for (const k of all) { assert.ok(k.startsWith('tessera/v2/r1/'), k); checkKey(k); }
   assert.ok(keys.gradient('r1', 12, 3).startsWith(keys.gradients('r1', 12)));
   assert.notEqual(keys.aggregate('r1', 12), keys.aggregate('r2', 12));
   assert.ok(keys.aggregate('r1', 9) < keys.aggregate('r1', 10), 'listing order = window order');

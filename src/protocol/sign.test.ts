@@ -1,13 +1,13 @@
 // Payload signing and verification: a good payload passes; unsigned, tampered, signed by another
-// hotkey, found under another uid (a copy), made for another window or another run, and late ones
-// are refused with their reason. verifyPayload never throws, whatever the bytes.
+// hotkey, found under another uid (a copy), made for another window or another run, not the bytes anchored on
+// chain, or stating impossible inner steps are refused with their reason. verifyPayload never throws, whatever the bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { compress, encodePayload, type CodecConfig } from '../compress/index.js';
 import { signer } from '../wallet/index.js';
-import { signPayload, verifyPayload, type PayloadExpect } from './index.js';
+import { sha256Hex, signPayload, verifyPayload, type PayloadExpect } from './index.js';
 
 await cryptoWaitReady();
 const keyring = new Keyring({ type: 'sr25519', ss58Format: 42 });
@@ -17,10 +17,10 @@ const specs = [{ offset: 0, shape: [8, 8] as [number, number] }, { offset: 64, s
 const shapes = specs.map((s) => s.shape);
 const RUN = 'a'.repeat(64), OTHER_RUN = 'b'.repeat(64);
 
-function payload(window: number, uid: number, modelHash = RUN): Uint8Array {
+function payload(window: number, uid: number, modelHash = RUN, steps = 4): Uint8Array {
   const delta = Float32Array.from({ length: 80 }, (_, i) => Math.sin(i * 1.7) * 0.01);
   const update = compress(delta, new Float32Array(80), specs, cfg, 'ts');
-  return encodePayload({ update, modelHash, window, uid, indexMode: '12bit', shapes, cfg });
+  return encodePayload({ update, modelHash, window, uid, indexMode: '12bit', shapes, cfg, steps });
 }
 const expect = (over: Partial<PayloadExpect> = {}): PayloadExpect => ({ shapes, cfg, modelHash: RUN, window: 7, uid: 3, ...over });
 
@@ -39,7 +39,9 @@ test('refusals carry their reason', async () => {
     ['a copy of uid 4\'s upload under uid 3', verifyPayload(await signPayload(payload(7, 4), bob), expect(), alice.address), 'foreign'],
     ['made for window 6', verifyPayload(await signPayload(payload(6, 3), alice), expect(), alice.address), 'stale'],
     ['another run', verifyPayload(await signPayload(payload(7, 3, OTHER_RUN), alice), expect(), alice.address), 'model_mismatch'],
-    ['landed after the deadline', verifyPayload(await signPayload(payload(7, 3), alice), expect({ deadlineMs: 1000, landedAtMs: 1001 }), alice.address), 'late'],
+    ['other bytes than the digest anchored on chain', verifyPayload(await signPayload(payload(7, 3), alice), expect({ anchored: sha256Hex(payload(7, 3)) }), alice.address), 'not_anchored'],
+    ['more inner steps than H', verifyPayload(await signPayload(payload(7, 3, RUN, 9), alice), expect({ maxSteps: 8 }), alice.address), 'bad_steps'],
+    ['no inner steps stated', verifyPayload(await signPayload(payload(7, 3, RUN, 0), alice), expect({ maxSteps: 8 }), alice.address), 'bad_steps'],
     ['a malformed hotkey', verifyPayload(await signPayload(payload(7, 3), alice), expect(), 'not-an-address'), 'bad_signature'],
   ];
   for (const [what, p, reason] of cases) {
@@ -47,8 +49,10 @@ test('refusals carry their reason', async () => {
     assert.equal(r.ok, false, what);
     assert.equal(r.reason, reason, what);
   }
-  const onTime = await verifyPayload(await signPayload(payload(7, 3), alice), expect({ deadlineMs: 1000, landedAtMs: 1000 }), alice.address);
-  assert.ok(onTime.ok, 'landing exactly at the deadline is on time');
+  const signed = await signPayload(payload(7, 3), alice);
+  const anchored = await verifyPayload(signed, expect({ anchored: sha256Hex(signed), maxSteps: 4 }), alice.address);
+  assert.ok(anchored.ok, 'the anchored bytes with steps = H verify');
+  if (anchored.ok) assert.equal(anchored.payload.steps, 4);
 });
 
 test('a flipped bit anywhere is refused, never thrown', async () => {

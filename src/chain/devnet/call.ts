@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { ChainError } from '../types.js';
 
 export const CALL_PREFIX = 'tessera-devnet-call/v1\n';
-export const WRITE_METHODS = ['register', 'addStake', 'commit', 'setWeights'] as const;
+export const WRITE_METHODS = ['register', 'addStake', 'commit', 'setWeights', 'anchor'] as const;
 export type WriteMethod = (typeof WRITE_METHODS)[number];
 
 /** A call before signing. `params.hotkey` names the hotkey the call acts for; it must equal `hotkey`. */

@@ -1,6 +1,6 @@
 // DevnetChainClient: the Chain interface over the devnet's HTTP API (fetch). Retries with
 // exponential backoff while the server is down or restarting; signs writes with the hotkey.
-import { ChainError, type BlockHead, type Chain, type ChainErrorCode, type ChainParams, type Metagraph, type Signer } from '../types.js';
+import { ChainError, type Anchor, type BlockHead, type Chain, type ChainErrorCode, type ChainParams, type Metagraph, type Signer } from '../types.js';
 import { callMessage, type SignedCall, type UnsignedCall, type WriteMethod } from './call.js';
 
 export interface DevnetClientOptions {
@@ -40,6 +40,7 @@ export class DevnetChainClient implements Chain {
   head(): Promise<BlockHead> { return this.request<BlockHead>('GET', '/head'); }
   metagraph(): Promise<Metagraph> { return this.request<Metagraph>('GET', '/metagraph'); }
   commitments(): Promise<Record<number, string>> { return this.request<Record<number, string>>('GET', '/commitments'); }
+  anchors(window: number): Promise<Anchor[]> { return this.request<Anchor[]>('GET', `/anchors?window=${window}`); }
 
   async blockTimestamp(height: number): Promise<number> {
     return (await this.request<BlockHead>('GET', `/block/${height}`)).timestamp;
@@ -53,6 +54,8 @@ export class DevnetChainClient implements Chain {
   async setWeights(hotkey: Signer, uids: number[], weights: number[]): Promise<void> {
     await this.write(hotkey, 'setWeights', { uids, weights });
   }
+  /** Anchoring the same digest again (a retry, a restarted node) succeeds; another digest fails with 'anchored'. */
+  async anchor(hotkey: Signer, window: number, digest: string): Promise<void> { await this.write(hotkey, 'anchor', { window, digest }); }
 
   /** Long-polls /wait until the head reaches `height`; keeps trying through server restarts until the deadline. */
   async waitForBlock(height: number, timeoutMs: number): Promise<BlockHead> {

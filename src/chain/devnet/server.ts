@@ -8,7 +8,7 @@ import { TesseraError } from '../../util/errors.js';
 import { ChainError, type ChainErrorCode, type ChainParams } from '../types.js';
 import { canonicalJson, parseSignedCall } from './call.js';
 import { loadState, StateWriter } from './persist.js';
-import { applyCall, blockTimestampOf, checkParams, commitmentsOf, DEFAULT_PARAMS, genesis, metagraphOf, produceBlock, uidOf, type DevnetState } from './state.js';
+import { anchorsOf, applyCall, blockTimestampOf, checkParams, commitmentsOf, DEFAULT_PARAMS, genesis, metagraphOf, produceBlock, uidOf, type DevnetState } from './state.js';
 import { cryptoReady, publicKeyOf, verifyCall } from './verify.js';
 
 /**
@@ -34,7 +34,7 @@ export interface DevnetServer {
 
 const STATUS: Record<ChainErrorCode, number> = {
   bad_request: 400, bad_signature: 401, wrong_hotkey: 403, no_permit: 403, not_registered: 404, not_found: 404,
-  wrong_chain: 409, nonce_used: 409, full: 409, rate_limited: 429, unavailable: 503, timeout: 504,
+  wrong_chain: 409, nonce_used: 409, full: 409, anchored: 409, rate_limited: 429, unavailable: 503, timeout: 504,
 };
 const MAX_BODY = 1 << 20;
 const MAX_WAIT_MS = 30_000;
@@ -118,6 +118,11 @@ export async function startDevnetChainServer(opts: DevnetServerOptions): Promise
     if (path === '/head') return head();
     if (path === '/metagraph') return metagraphOf(durable);
     if (path === '/commitments') return commitmentsOf(durable);
+    if (path === '/anchors') {
+      const window = url.searchParams.get('window') ?? '';
+      if (!/^\d{1,15}$/.test(window)) throw new ChainError('bad_request', `anchors needs ?window=<integer >= 0>, got ${JSON.stringify(window)}`, 'e.g. /anchors?window=12');
+      return anchorsOf(durable, Number(window));
+    }
     const block = /^\/block\/(\d+)$/.exec(path);
     if (block) return { height: Number(block[1]), timestamp: blockTimestampOf(durable, Number(block[1])) };
     const account = /^\/account\/([1-9A-HJ-NP-Za-km-z]{1,64})$/.exec(path);

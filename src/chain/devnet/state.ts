@@ -1,7 +1,7 @@
 // The devnet chain as a pure state machine: genesis, applyCall (a verified write lands in the
 // block being built, height + 1) and produceBlock (advance height, run Yuma every `tempo` blocks).
 // Inputs are never mutated; the server adds clocks, signatures, persistence and HTTP.
-import { ChainError, type ChainParams, type Metagraph, type SparseRow } from '../types.js';
+import { ChainError, type Anchor, type ChainParams, type Metagraph, type SparseRow } from '../types.js';
 import { yumaEpoch } from '../yuma.js';
 import { isTopkNonzero } from '../yuma-math.js';
 import { callHash, type UnsignedCall } from './call.js';
@@ -11,6 +11,8 @@ export const STATE_VERSION = 1;
 /** Block timestamps kept for blockTimestamp(); older heights answer 'not_found'. */
 export const TIMESTAMP_HISTORY = 4096;
 export const MAX_COMMITMENT_CHARS = 4096;
+/** Anchors kept per uid; anchoring more drops that uid's oldest (by block). */
+export const ANCHORS_PER_UID = 64;
 
 export const DEFAULT_PARAMS: ChainParams = {
   tempo: 10, kappa: 0.5, bondsMovingAverage: 0.9, bondsPenalty: 1, maxAllowedValidators: 64,
@@ -62,12 +64,17 @@ export interface DevnetState {
   accounts: Record<string, { nonce: number; lastCall?: { hash: string; result: unknown } }>;
   epoch: EpochResult | null;
   ownerEmission: number;  // cumulative owner cut
+  /** Anchors by window, then uid; absent in states written before anchors existed (read as empty). */
+  anchors?: AnchorTable;
 }
+
+/** window → uid → the anchored digest and the block that included it. */
+export type AnchorTable = Record<string, Record<string, { digest: string; block: number }>>;
 
 export function genesis(chainId: string, params: ChainParams, timestamp: number): DevnetState {
   return {
     format: STATE_FORMAT, version: STATE_VERSION, chainId, params: checkParams({ ...params }), height: 0, timestamp,
-    history: { from: 0, timestamps: [timestamp] }, neurons: [], accounts: {}, epoch: null, ownerEmission: 0,
+    history: { from: 0, timestamps: [timestamp] }, neurons: [], accounts: {}, epoch: null, ownerEmission: 0, anchors: {},
   };
 }
 
@@ -101,6 +108,36 @@ function checkWeights(s: DevnetState, uids: unknown, weights: unknown): SparseRo
   });
   if (!(sum > 0)) bad('setWeights: all weights are zero', 'give at least one uid a positive weight');
   return row.sort((a, b) => a[0] - b[0]);
+}
+
+function checkAnchor(window: unknown, digest: unknown): { window: number; digest: string } {
+  if (!Number.isSafeInteger(window) || (window as number) < 0) bad(`anchor: window ${String(window)} is not an integer >= 0`, 'pass the window number (params.window)');
+  if (typeof digest !== 'string' || !/^[0-9a-f]{64}$/.test(digest)) bad(`anchor: digest ${JSON.stringify(digest)} is not 64 lowercase hex digits`, 'pass the sha256 of the payload as lowercase hex');
+  return { window: window as number, digest };
+}
+
+/** Keeps `uid`'s newest ANCHORS_PER_UID anchors (by block, then window), never dropping `keep`; mutates `t`. */
+function capAnchors(t: AnchorTable, uid: number, keep: number): void {
+  const mine = Object.keys(t).filter((w) => t[w][uid] !== undefined && w !== String(keep));
+  const excess = mine.length + 1 - ANCHORS_PER_UID;
+  if (excess <= 0) return;
+  mine.sort((a, b) => t[a][uid].block - t[b][uid].block || Number(a) - Number(b));
+  for (const w of mine.slice(0, excess)) {
+    delete t[w][uid];
+    if (Object.keys(t[w]).length === 0) delete t[w];
+  }
+}
+
+/** The table without anchors included before block `from` (whose timestamps are gone); the same object if none is. */
+export function pruneAnchors(t: AnchorTable, from: number): AnchorTable {
+  let out: AnchorTable | null = null;
+  for (const [w, row] of Object.entries(t)) {
+    if (Object.values(row).every((a) => a.block >= from)) continue;
+    out ??= { ...t };
+    const kept = Object.fromEntries(Object.entries(row).filter(([, a]) => a.block >= from));
+    if (Object.keys(kept).length === 0) delete out[w]; else out[w] = kept;
+  }
+  return out ?? t;
 }
 
 /**
@@ -163,6 +200,22 @@ export function applyCall(state: DevnetState, call: UnsignedCall): { state: Devn
       Object.assign(s.neurons[uid], { weights: row, weightsSetAt: block, lastUpdate: block });
       break;
     }
+    case 'anchor': {
+      const uid = needUid(s, call.hotkey);
+      const { window, digest } = checkAnchor(p.window, p.digest);
+      const table = (s.anchors ??= {});
+      const existing = table[window]?.[uid];
+      if (existing && existing.digest !== digest) {
+        throw new ChainError('anchored', `uid ${uid} already anchored another digest for window ${window} (in block ${existing.block})`,
+          'anchors are immutable: one digest per hotkey and window', { window, block: existing.block, digest: existing.digest });
+      }
+      if (!existing) {
+        (table[window] ??= {})[uid] = { digest, block };
+        capAnchors(table, uid, window);
+      }
+      result = existing?.block ?? block;
+      break;
+    }
   }
   s.accounts[call.hotkey] = { nonce: call.nonce, lastCall: { hash, result } };
   return { state: s, result };
@@ -176,6 +229,7 @@ export function produceBlock(state: DevnetState, timestamp: number): DevnetState
   timestamps = [...timestamps, ts];
   if (timestamps.length > TIMESTAMP_HISTORY) { const drop = timestamps.length - TIMESTAMP_HISTORY; timestamps = timestamps.slice(drop); from += drop; }
   const s: DevnetState = { ...state, height, timestamp: ts, history: { from, timestamps } };
+  if (state.anchors && from > state.history.from) s.anchors = pruneAnchors(state.anchors, from);
   return height % s.params.tempo === 0 ? runEpoch(s) : s;
 }
 
@@ -205,6 +259,12 @@ export function blockTimestampOf(s: DevnetState, height: number): number {
     throw new ChainError('not_found', `block ${height} is older than the ${TIMESTAMP_HISTORY} blocks of timestamps the devnet keeps`, 'ask for a recent block');
   }
   return s.history.timestamps[height - s.history.from];
+}
+
+/** The anchors of a window, ascending uid (pruned windows read as none). */
+export function anchorsOf(s: DevnetState, window: number): Anchor[] {
+  const row = s.anchors?.[window] ?? {};
+  return Object.entries(row).map(([uid, a]) => ({ uid: Number(uid), digest: a.digest, block: a.block })).sort((a, b) => a.uid - b.uid);
 }
 
 export function commitmentsOf(s: DevnetState): Record<number, string> {

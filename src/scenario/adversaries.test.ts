@@ -2,7 +2,7 @@
 // before the node registers (the message lists what exists).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BEHAVIORS, parseBehavior } from './behaviors.js';
+import { BEHAVIORS, parseBehavior } from './adversaries.js';
 
 test('behavior names', () => {
   assert.equal(parseBehavior(undefined), 'honest');

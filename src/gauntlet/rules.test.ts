@@ -1,0 +1,238 @@
+// The Gauntlet's rules window by window, each on the smallest scenario that shows it:
+//   - a missing or late window costs its own penalty only, never the own-data indicator (no gate for
+//     an honest miner that misses windows, however many and however interleaved);
+//   - weights and the next peer list from the first scored window (a fresh miner is not "recently
+//     penalized"), a real penalty still bars them for penaltyMemory windows;
+//   - peers and reserves are eligible miners only (evaluated, ungated, unbarred, final > 0);
+//   - the result has no aggregate; evaluation plans record the declared inner steps and receipts keep them;
+//   - penalty reasons print chain time as ISO-8601, never raw epoch milliseconds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { trainingOffsets } from '../protocol/index.js';
+import { makeRng } from '../util/rng.js';
+import {
+  emptyState, encodeReceipt, evalPlan, evalSeed, explainUid, GAUNTLET_DEFAULTS, parseReceipt, scoreWindow, scoreWithReceipt, verifyReceipt,
+  type GauntletParams, type GauntletState, type MinerInput, type MinerResult, type ScoreReceipt, type WindowResult,
+} from './index.js';
+
+const V = { uid: 0, hotkey: 'hk-validator' };
+const P: GauntletParams = { ...GAUNTLET_DEFAULTS };
+
+const sketch = (seed: string): number[] => {
+  const rng = makeRng(seed), s = new Set<number>();
+  while (s.size < 64) s.add(rng.nextU32());
+  return [...s].sort((a, b) => a - b);
+};
+
+/** An evaluated upload: gain g on random data, g + ownExtra on the miner's own (ownExtra > 0: indicator +1). */
+function ok(W: number, uid: number, g = 0.01 + uid / 1000, ownExtra = 0.005): MinerInput {
+  return {
+    uid, status: 'ok', landedAt: 1000 + uid, seen: 1, norm: 1 + uid / 100, sketch: sketch(`${uid}:${W}`),
+    measured: {
+      plan: { seed: evalSeed(W, uid, V.hotkey), steps: 4, own: [uid, W], random: [W, uid] }, clipScale: 1, behind: 0,
+      losses: { own: { before: 5, after: 5 * (1 - g - ownExtra) }, random: { before: 4, after: 4 * (1 - g) } },
+    },
+  };
+}
+const missing = (uid: number): MinerInput => ({ uid, status: 'missing', landedAt: null, seen: null });
+const late = (uid: number, detail?: string): MinerInput => ({ uid, status: 'late', landedAt: null, seen: null, ...(detail ? { detail } : {}) });
+/** An ok upload the validator could not afford to evaluate. */
+const unmeasured = (W: number, uid: number): MinerInput => { const m = ok(W, uid); delete m.measured; return m; };
+
+class Run {
+  state: GauntletState = emptyState();
+  results: WindowResult[] = [];
+  constructor(readonly p: GauntletParams = P, readonly maxPeers = 3, readonly reserves = 2) {}
+  window(W: number, miners: MinerInput[]): WindowResult {
+    const r = scoreWindow(this.state, { window: W, validator: V, maxPeers: this.maxPeers, reserves: this.reserves, miners }, this.p);
+    this.state = r.state;
+    this.results.push(r.result);
+    return r.result;
+  }
+}
+const of = (r: WindowResult, uid: number): MinerResult => r.miners.find((m) => m.uid === uid)!;
+
+test('missing/late windows leave the indicator average alone: an honest miner that misses many windows is never gated', () => {
+  const run = new Run();
+  let W = 0;
+  for (; W < 30; W++) run.window(W, [ok(W, 1), ok(W, 2)]);
+  const ma = run.state.miners[1]!.ma, evals = run.state.miners[1]!.evals;
+  // Then long runs of missing and late windows, interleaved, between single evaluations.
+  const pattern = ['missing', 'late', 'missing', 'missing', 'late', 'late', 'missing', 'ok', 'late', 'missing', 'late', 'late', 'late', 'missing', 'missing', 'ok'];
+  let evaluated = 0;
+  for (let round = 0; round < 3; round++) {
+    for (const kind of pattern) {
+      const mine = kind === 'ok' ? ok(W, 1) : kind === 'late' ? late(1) : missing(1);
+      const r = run.window(W, [mine, ok(W, 2)]), m = of(r, 1);
+      if (kind === 'ok') {
+        evaluated++;
+        assert.equal(m.gate, null, `window ${W}: gated after missed windows: ${m.gate}`);
+        assert.ok(m.final > 0, `window ${W}: final ${m.final}`);
+        assert.deepEqual(m.penalties, []);
+      } else {
+        assert.deepEqual(m.penalties.map((q) => q.kind), [kind], `window ${W}`);
+        assert.equal(m.ma, run.state.miners[1]!.ma);
+        if (round === 0 && evaluated === 0) assert.equal(m.ma, ma, `window ${W}: a ${kind} window changed ma`);
+        assert.equal(m.evals, evals + evaluated, `window ${W}: a ${kind} window changed the evaluation count`);
+      }
+      W++;
+    }
+  }
+  assert.equal(run.state.miners[1]!.penalties.missing + run.state.miners[1]!.penalties.late, 3 * (pattern.length - 2), 'penalties still counted');
+});
+
+test('40 windows, an honest miner missing every other one (and another late every other one): never gated', () => {
+  const run = new Run();
+  for (let W = 0; W < 40; W++) {
+    const r = run.window(W, [W % 2 ? missing(1) : ok(W, 1), W % 2 ? ok(W, 2) : late(2), ok(W, 3)]);
+    for (const u of [1, 2, 3]) {
+      const m = of(r, u);
+      assert.equal(m.gate, null, `window ${W} uid ${u}: ${m.gate}`);
+      if (m.evaluated) assert.ok(m.final > 0, `window ${W} uid ${u}: final ${m.final}`);
+    }
+  }
+  assert.ok(run.state.miners[1]!.evals >= GAUNTLET_DEFAULTS.indicatorWarmup, 'past the warm-up');
+});
+
+test('a missing/late window still slashes the final score and takes the last place; invalid and copied still slash ma', () => {
+  const run = new Run();
+  for (let W = 0; W < 10; W++) run.window(W, [ok(W, 1), ok(W, 2), ok(W, 3)]);
+  const before = structuredClone(run.state.miners);
+  const r = run.window(10, [late(1), missing(2), { uid: 3, status: 'invalid', detail: 'hash_mismatch', landedAt: 900, seen: 0 }, ok(10, 4)]);
+  assert.equal(of(r, 1).final, before[1]!.final * P.missingSlash);
+  assert.equal(of(r, 2).final, before[2]!.final * P.missingSlash);
+  assert.equal(of(r, 1).ma, before[1]!.ma);
+  assert.equal(of(r, 2).ma, before[2]!.ma);
+  assert.equal(of(r, 3).ma, before[3]!.ma * P.offenceSlash);
+  assert.equal(of(r, 3).final, 0);
+  assert.deepEqual([1, 2, 3, 4].map((u) => of(r, u).rank), [2, 2, 2, 1], 'missing, late and invalid: last in the match');
+  assert.equal(run.state.miners[1]!.lastPenalty, 10);
+  assert.deepEqual([r.weights.uids, r.peers], [[4], [4]], 'the penalized: no weight, no peer this window');
+  // A copy (same index set as an earlier upload of this window) slashes ma too.
+  const a = ok(11, 1), c = { ...ok(11, 3), sketch: a.sketch, seen: 2 };
+  const ma3 = run.state.miners[3]!.ma;
+  const r2 = run.window(11, [a, ok(11, 2), c]);
+  assert.deepEqual(of(r2, 3).penalties.map((q) => q.kind), ['copied']);
+  assert.equal(of(r2, 3).ma, ma3 * P.offenceSlash);
+});
+
+test('weights and peers from the first scored window: a fresh miner is not recently penalized', () => {
+  for (const penaltyMemory of [2, 5]) {
+    const run = new Run({ ...P, penaltyMemory });
+    for (let W = 0; W < 3; W++) {
+      const r = run.window(W, [ok(W, 1), ok(W, 2), ok(W, 3)]);
+      assert.ok([1, 2, 3].every((u) => of(r, u).final > 0 && of(r, u).penalties.length === 0));
+      assert.deepEqual(r.weights.uids, [1, 2, 3], `penaltyMemory ${penaltyMemory}, window ${W}: weights`);
+      assert.ok(Math.abs(r.weights.weights.reduce((x, y) => x + y, 0) - 1) < 1e-12);
+      assert.deepEqual(r.peers, [1, 2, 3], `penaltyMemory ${penaltyMemory}, window ${W}: peers`);
+    }
+  }
+  // A newcomer joining later gets weight in its first evaluated window too.
+  const run = new Run();
+  for (let W = 0; W < 4; W++) run.window(W, [ok(W, 1), ok(W, 2)]);
+  assert.deepEqual(run.window(4, [ok(4, 1), ok(4, 2), ok(4, 7)]).weights.uids, [1, 2, 7]);
+});
+
+test('a real penalty bars weight and peer selection for penaltyMemory windows, then no longer', () => {
+  const run = new Run({ ...P, penaltyMemory: 2 });
+  run.window(0, [ok(0, 1), ok(0, 2), ok(0, 3)]);
+  const r1 = run.window(1, [ok(1, 1), late(2), ok(1, 3)]);
+  assert.ok(of(r1, 2).final > 0, 'a late window keeps a slashed, positive final score');
+  assert.deepEqual([r1.weights.uids, r1.peers, r1.reserves], [[1, 3], [1, 3], []], 'barred in its window');
+  const r2 = run.window(2, [ok(2, 1), ok(2, 2), ok(2, 3)]);
+  assert.deepEqual([r2.weights.uids, r2.peers], [[1, 3], [1, 3]], 'and the next penaltyMemory − 1');
+  const r3 = run.window(3, [ok(3, 1), ok(3, 2), ok(3, 3)]);
+  assert.deepEqual([r3.weights.uids, r3.peers], [[1, 2, 3], [1, 2, 3]], 'then back');
+});
+
+test('peers and reserves are eligible miners only, the same uids that get weight', () => {
+  // Warm-up 2: uid 8's two −1 indicators gate it in window 1; uid 5's single −1 (window 1, in warm-up) leaves final 0.
+  const run = new Run({ ...P, indicatorWarmup: 2 }, 3, 3);
+  run.window(0, [ok(0, 1), ok(0, 2), ok(0, 3), ok(0, 8, 0.02, -0.01), ok(0, 9), ok(0, 10)]);
+  const r = run.window(1, [
+    ok(1, 1), ok(1, 2), ok(1, 3),
+    unmeasured(1, 4), // never evaluated
+    ok(1, 5, 0.02, -0.01), // evaluated, indicator −1 in warm-up: final 0
+    late(6), // penalized newcomer
+    { uid: 7, status: 'invalid', detail: 'hash_mismatch', landedAt: 900, seen: 0 },
+    ok(1, 8, 0.02, -0.01), // gated
+    late(9), // positive final from window 0, penalized now
+    unmeasured(1, 10), // evaluated in window 0, not this window: keeps its positive final
+  ]);
+  assert.equal(of(r, 4).evaluated, false);
+  assert.equal(of(r, 5).final, 0); assert.equal(of(r, 5).gate, null);
+  assert.match(of(r, 8).gate ?? '', /own data beat random data too rarely/);
+  assert.ok(of(r, 9).final > 0 && of(r, 10).final > 0);
+  const eligible = [1, 2, 3, 10];
+  const listed = [...r.peers, ...r.reserves];
+  assert.equal(r.peers.length, 3);
+  assert.deepEqual([...listed].sort((a, b) => a - b), eligible, `peers ${r.peers} reserves ${r.reserves}`);
+  for (const u of [4, 5, 6, 7, 8, 9]) assert.equal(listed.includes(u), false, `uid ${u} listed`);
+  assert.deepEqual([...listed].sort((a, b) => a - b), r.weights.uids, 'listed = weighted');
+  // Peers are the best three by final score; lists ascend.
+  const byFinal = eligible.sort((a, b) => of(r, b).final - of(r, a).final || a - b);
+  assert.deepEqual(r.peers, byFinal.slice(0, 3).sort((a, b) => a - b));
+  assert.deepEqual(r.reserves, byFinal.slice(3).sort((a, b) => a - b));
+  // Nobody eligible: empty lists (not a list of unscored uids).
+  const fresh = new Run();
+  const r0 = fresh.window(0, [unmeasured(0, 1), late(2), ok(0, 3, 0.02, -0.01)]);
+  assert.deepEqual([r0.peers, r0.reserves, r0.weights.uids], [[], [], []]);
+});
+
+test('the result has no aggregate; receipts are version 2, keep the plan\'s declared steps and refuse other shapes', () => {
+  const run = { seed: 3, innerSteps: 6, batch: 2, seq: 16 }, N = 20_000;
+  let state = emptyState();
+  const receipts: ScoreReceipt[] = [];
+  for (let W = 0; W < 3; W++) {
+    const miners = [1, 2].map((u) => {
+      const m = ok(W, u);
+      m.measured!.plan = evalPlan(run, W, u, V.hotkey, N, 2, u === 1 ? 3 : 6);
+      return m;
+    });
+    const r = scoreWithReceipt('ab'.repeat(32), P, state, { window: W, validator: V, maxPeers: 3, reserves: 2, miners });
+    receipts.push(r.receipt); state = r.state;
+  }
+  const last = receipts[2]!;
+  assert.equal(last.version, 2);
+  assert.equal('aggregate' in last.result, false);
+  const parsed = parseReceipt(encodeReceipt(last));
+  assert.ok(parsed.ok, parsed.ok ? '' : parsed.reason);
+  assert.deepEqual(verifyReceipt(parsed.receipt), { ok: true });
+  assert.equal(parsed.receipt.inputs.miners[0]!.measured!.plan.steps, 3);
+  assert.equal(parsed.receipt.inputs.miners[1]!.measured!.plan.steps, 6);
+  const mutate = (f: (r: Record<string, any>) => void): string => { const x = JSON.parse(JSON.stringify(last)); f(x); return JSON.stringify(x); };
+  assert.equal(parseReceipt(mutate((x) => { x.version = 1; })).ok, false, 'version 1 refused');
+  assert.equal(parseReceipt(mutate((x) => { x.result.aggregate = [1, 2]; })).ok, false, 'a result with an aggregate refused');
+  assert.equal(parseReceipt(mutate((x) => { delete x.result.reserves; })).ok, false, 'a result without reserves refused');
+  assert.equal(parseReceipt(mutate((x) => { delete x.inputs.miners[0].measured.plan.steps; })).ok, false, 'a plan without steps refused');
+  const extra = JSON.parse(mutate((x) => { x.result.aggregate = [1]; })) as ScoreReceipt;
+  assert.deepEqual(verifyReceipt(extra), { ok: false, mismatch: 'result.aggregate is not a result field' });
+  assert.match(explainUid(receipts, 1), /from its first 3 inner step\(s\)/);
+});
+
+test('evaluation plan: batches only among the first `steps` the miner declares it trained', () => {
+  const run = { seed: 7, innerSteps: 6, batch: 3, seq: 16 }, N = 50_000;
+  for (let W = 0; W < 40; W++) {
+    const assigned = trainingOffsets(run, 4, W, N).map((b) => b.join());
+    const p = evalPlan(run, W, 4, 'hk-A', N, 2, 3);
+    assert.deepEqual(evalPlan(run, W, 4, 'hk-A', N, 2, 3), p, 'deterministic');
+    assert.equal(p.own.length, 6);
+    for (let i = 0; i < p.own.length; i += 3) {
+      const h = assigned.indexOf(p.own.slice(i, i + 3).join());
+      assert.ok(h >= 0 && h < 3, `window ${W}: batch ${h} is not among the first 3`);
+    }
+    // steps ≤ batches: all of the first `steps` batches.
+    assert.deepEqual(evalPlan(run, W, 4, 'hk-A', N, 8, 2).own.join(), [assigned[0], assigned[1]].join());
+  }
+});
+
+test('penalty reasons print chain time as ISO-8601, not epoch milliseconds', () => {
+  const run = new Run();
+  run.window(0, [ok(0, 1), ok(0, 2)]);
+  const ms = Date.UTC(2025, 2, 4, 5, 6, 7, 890);
+  const r = run.window(1, [ok(1, 1), late(2, `late: landed at ${ms}, 4000 ms after the deadline ${ms - 4000}`)]);
+  const reason = of(r, 2).penalties[0]!.reason;
+  assert.equal(reason, 'late: landed at 2025-03-04T05:06:07.890Z, 4000 ms after the deadline 2025-03-04T05:06:03.890Z');
+  assert.doesNotMatch(reason, /\d{12,}/);
+  assert.equal(of(run.window(2, [ok(2, 1), late(2)]), 2).penalties[0]!.reason, 'landed after the deadline');
+});

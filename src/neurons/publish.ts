@@ -1,0 +1,106 @@
+// What every validator publishes in its own bucket (any of them can lead, so each keeps the full
+// set): the run start (seeded model + checkpoint), each window's peer list for the next window (its
+// sha256 anchored on chain: the leader rule reads those anchors), each window's AggregateRecord
+// (immutable: the catch-up and cross-check record), and checkpoints with the latest pointer.
+import { currentWindow } from './chaintime.js';
+import type { Directory } from './directory.js';
+import { fetchObject, fetchRecord, SyncError, type SharedModel } from './model-state.js';
+import { retrying } from './retry.js';
+import { bootstrap } from './sync.js';
+import { anchorDigest } from './upload.js';
+import type { WindowAggregate } from './window-aggregate.js';
+import type { Node } from './node.js';
+import { encodeCheckpoint, encodeRecord, keys, sha256Hex, validatorOrder, type AggregateRecord, type ProtocolRecord } from '../protocol/index.js';
+import { isStorageError } from '../storage/index.js';
+
+/** Objects above this go up with putLarge (multipart) instead of one immutable put. */
+const LARGE_OBJECT = 64 << 20;
+
+/** Immutable write: true when written, false when the key already held the same bytes; throws SyncError if other bytes. */
+async function putOnce(node: Node, key: string, bytes: Uint8Array): Promise<boolean> {
+  try {
+    await retrying(node, `put ${key}`, () => node.store.put(key, bytes, { ifNoneMatch: true }));
+    node.status.addBytes(bytes.length, 0);
+    return true;
+  } catch (e) {
+    if (!isStorageError(e, 'exists')) throw e;
+    const there = await fetchObject(node, node.store, key);
+    if (there && sha256Hex(there) === sha256Hex(bytes)) return false;
+    throw new SyncError(`${key} already holds different content`);
+  }
+}
+
+const putRecord = (node: Node, key: string, r: ProtocolRecord): Promise<boolean> => putOnce(node, key, encodeRecord(r));
+
+/**
+ * Joins or starts the run: when no validator has published a start record and this one leads by
+ * stake, it starts the run at the current window (θ from the seed, checkpoint, start record);
+ * otherwise it syncs like any node (newest checkpoint of any validator) and keeps a copy of the start
+ * record in its own bucket, so it can serve catch-up and take over the lead.
+ */
+export async function startOrJoinRun(node: Node, dir: Directory, model: SharedModel): Promise<void> {
+  const { runId } = node.run;
+  const own = await fetchRecord(node, node.store, keys.startWindow(runId), 'start');
+  const order = validatorOrder((await dir.refresh()).metagraph!);
+  const anyStart = own ?? (await firstStart(node, dir, order));
+  if (!anyStart && order[0] === node.uid) {
+    model.seed(await currentWindow(node));
+    await writeCheckpoint(node, model);
+    await putRecord(node, keys.startWindow(runId), { kind: 'start', window: model.window, runHash: node.runHash, fingerprint: model.fingerprint });
+    node.log(`started run ${runId} at window ${model.window} (seeded model ${model.fingerprint.slice(0, 12)})`);
+    return;
+  }
+  const start = await bootstrap(node, dir, model);
+  if (!own) await putRecord(node, keys.startWindow(runId), start);
+  node.log(`joined run ${runId} at window ${model.window} (${model.fingerprint.slice(0, 12)})`);
+}
+
+async function firstStart(node: Node, dir: Directory, order: number[]): Promise<boolean> {
+  for (const v of order) {
+    const store = dir.bucket(v);
+    if (store && (await fetchRecord(node, store, keys.startWindow(node.run.runId), 'start'))) return true;
+  }
+  return false;
+}
+
+/**
+ * Peer list of window W (eligible miners by score, then reserves) in the own bucket, its sha256 anchored
+ * on chain for W. One written before a restart stands (and is anchored if it was not yet).
+ */
+export async function publishPeers(node: Node, W: number, peers: number[], reserves: number[]): Promise<void> {
+  const key = keys.peers(node.run.runId, W);
+  let bytes = encodeRecord({ kind: 'peers', window: W, peers, reserves });
+  try {
+    await putOnce(node, key, bytes);
+  } catch (e) {
+    if (!(e instanceof SyncError)) throw e;
+    node.log(`window ${W}: keeping the peer list published before a restart`);
+    bytes = (await fetchObject(node, node.store, key)) ?? bytes;
+  }
+  await anchorDigest(node, W, sha256Hex(bytes));
+}
+
+/** The window's AggregateRecord (what this validator applied: uids, payload sha256s, fingerprints). */
+export async function publishAggregate(node: Node, agg: WindowAggregate, before: string, after: string): Promise<AggregateRecord> {
+  const rec: AggregateRecord = { kind: 'aggregate', window: agg.window, uids: agg.uids, payloadSha256: agg.payloadSha256, fingerprintBefore: before, fingerprintAfter: after };
+  try {
+    await putRecord(node, keys.aggregate(node.run.runId, agg.window), rec);
+  } catch (e) {
+    if (!(e instanceof SyncError)) throw e;
+    throw new SyncError(`window ${agg.window}: this validator recorded another aggregate before a restart; its model differs from what it published`);
+  }
+  return rec;
+}
+
+/** Checkpoint of θ at the start of model.window, then the latest pointer. */
+export async function writeCheckpoint(node: Node, model: SharedModel): Promise<void> {
+  const { runId } = node.run, key = keys.checkpoint(runId, model.window);
+  const bytes = encodeCheckpoint(node.model.layout, model.params, model.window, node.runHash);
+  if (bytes.length > LARGE_OBJECT) {
+    await retrying(node, `put ${key}`, () => node.store.putLarge(key, bytes));
+    node.status.addBytes(bytes.length, 0);
+  } else await putOnce(node, key, bytes);
+  const ptr = encodeRecord({ kind: 'checkpoint', window: model.window, key, sha256: sha256Hex(bytes), fingerprint: model.fingerprint });
+  await retrying(node, 'update latest checkpoint pointer', () => node.store.put(keys.latestCheckpoint(runId), ptr));
+  node.log(`checkpoint of window ${model.window}: ${bytes.length} bytes`);
+}

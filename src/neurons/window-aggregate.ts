@@ -1,0 +1,156 @@
+// The aggregate of window W as every node computes it by itself, with no validator on the path
+// (docs/protocol.md "The aggregate of a window"; the pure rules are protocol/aggregation.ts):
+// once the chain is past W's deadline, read W's anchors, find the leader of W and its peer list,
+// fetch and verify the slot uploads in order, and apply the first maxPeers valid ones in uid order.
+// The validators' AggregateRecords remain the catch-up and cross-check records (sync.ts).
+import type { SparseUpdate } from '../compress/index.js';
+import { maxPayloadBytes } from '../compress/index.js';
+import {
+  chooseAggregate, inTimeAnchors, keys, leaderAmong, PEER_LIST_LOOKBACK, sha256Hex, slotOrder, validatorOrder, verifyPayload, parseRecord,
+  MAX_RECORD_BYTES, type PeerList, type VerifyReason,
+} from '../protocol/index.js';
+import { blockTimestamp, deadlineOf, deadlinePassed } from './chaintime.js';
+import type { Directory } from './directory.js';
+import { fetchObject } from './model-state.js';
+import { retrying } from './retry.js';
+import type { Stopwatch } from './status.js';
+import type { Node } from './node.js';
+
+export interface WindowAnchors {
+  window: number;
+  deadlineMs: number;
+  /** In-time anchors: uid → digest. */
+  inTime: Map<number, string>;
+  /** Anchors included after the deadline: uid → the including block's timestamp. */
+  late: Map<number, number>;
+  /** uid → the block that included its anchor (in time or not). */
+  block: Map<number, number>;
+}
+
+export interface WindowPlan extends WindowAnchors {
+  /** The validator whose peer list makes the slots (null: none published yet), and the window it published it for. */
+  leader: number | null;
+  listWindow: number | null;
+  slots: number[];
+}
+
+export type Fetched =
+  | { ok: true; uid: number; update: SparseUpdate; sha256: string; bytes: number; steps: number }
+  | { ok: false; uid: number; reason: VerifyReason | 'missing'; detail: string };
+
+export interface WindowAggregate {
+  window: number;
+  uids: number[];
+  payloadSha256: string[];
+  updates: { uid: number; update: SparseUpdate }[];
+}
+
+interface Resolved { leader: number | null; listWindow: number | null; slots: number[] }
+const resolvedLists = new WeakMap<Node, Map<number, Resolved>>();
+const anchorCache = new WeakMap<Node, Map<number, WindowAnchors>>();
+
+/** W's anchors split by the deadline; waits until the chain is past W's deadline (then they are final). Cached. */
+export async function windowAnchors(node: Node, W: number): Promise<WindowAnchors> {
+  let cache = anchorCache.get(node);
+  if (!cache) anchorCache.set(node, (cache = new Map()));
+  const hit = cache.get(W);
+  if (hit) return hit;
+  const deadlineMs = await deadlinePassed(node, W);
+  const list = await retrying(node, `read anchors of window ${W}`, () => node.chain.anchors(W));
+  const ts = new Map<number, number>();
+  for (const a of list) ts.set(a.block, await blockTimestamp(node, a.block));
+  const inTime = inTimeAnchors(list, (b) => ts.get(b)!, deadlineMs);
+  const late = new Map(list.filter((a) => !inTime.has(a.uid)).map((a) => [a.uid, ts.get(a.block)!]));
+  const out: WindowAnchors = { window: W, deadlineMs, inTime, late, block: new Map(list.map((a) => [a.uid, a.block])) };
+  cache.set(W, out);
+  for (const k of cache.keys()) if (k < W - PEER_LIST_LOOKBACK - 2) cache.delete(k);
+  return out;
+}
+
+/** The anchors of an older window for the peer-list lookback (no wait: its deadline has passed). */
+async function pastAnchors(node: Node, w: number): Promise<Map<number, string>> {
+  return (await windowAnchors(node, w)).inTime;
+}
+
+/** A validator's peer list of window w, if it is in its bucket with the anchored digest. */
+async function peerListOf(node: Node, dir: Directory, v: number, w: number, digest: string): Promise<PeerList | null> {
+  const store = dir.bucket(v);
+  const bytes = store ? await fetchObject(node, store, keys.peers(node.run.runId, w), MAX_RECORD_BYTES) : null;
+  if (!bytes || sha256Hex(bytes) !== digest) return null;
+  const r = parseRecord(bytes, 'peers');
+  return r.ok && r.value.window === w ? r.value : null;
+}
+
+/**
+ * W's plan: its anchors, its leader (the first validator by stake that anchored a peer list for W in
+ * time, whose list can be read) and the slot order; with no list for W, the plan of W − 1 stands.
+ */
+export async function planWindow(node: Node, dir: Directory, W: number): Promise<WindowPlan> {
+  const anchors = await windowAnchors(node, W);
+  let lists = resolvedLists.get(node);
+  if (!lists) resolvedLists.set(node, (lists = new Map()));
+  const order = validatorOrder((await dir.refresh()).metagraph!);
+  const resolve = async (w: number, inTime: Map<number, string>): Promise<Resolved | null> => {
+    for (const v of order) {
+      const digest = inTime.get(v);
+      if (digest === undefined) continue;
+      const list = await peerListOf(node, dir, v, w, digest);
+      if (list) return { leader: v, listWindow: w, slots: slotOrder(list) };
+    }
+    return null;
+  };
+  let r = await resolve(W, anchors.inTime);
+  for (let w = W - 1; !r && w >= Math.max(0, W - PEER_LIST_LOOKBACK); w--) {
+    const known = lists.get(w);
+    if (known) { r = known; break; }
+    if (leaderAmong(order, await pastAnchors(node, w)) === null) continue;
+    r = await resolve(w, await pastAnchors(node, w));
+  }
+  const res = r ?? { leader: null, listWindow: null, slots: [] };
+  lists.set(W, res);
+  for (const k of lists.keys()) if (k < W - PEER_LIST_LOOKBACK) lists.delete(k);
+  return { ...anchors, ...res };
+}
+
+/** One uid's upload of W, fetched (or taken from `own`) and fully verified against its in-time anchor. */
+export async function fetchVerified(node: Node, dir: Directory, anchors: WindowAnchors, uid: number, own?: Map<string, Uint8Array>, sw?: Stopwatch): Promise<Fetched> {
+  const W = anchors.window, digest = anchors.inTime.get(uid);
+  if (digest === undefined) {
+    const late = anchors.late.get(uid);
+    return late !== undefined
+      ? { ok: false, uid, reason: 'not_anchored', detail: `anchored ${late - anchors.deadlineMs} ms after the deadline (${new Date(anchors.deadlineMs).toISOString()})` }
+      : { ok: false, uid, reason: 'missing', detail: 'nothing anchored on chain by the deadline' };
+  }
+  const shapes = node.model.layout.specs.map((s) => s.shape), key = keys.gradient(node.run.runId, W, uid);
+  let bytes = own?.get(digest) ?? null;
+  if (!bytes) {
+    const store = await dir.bucketFresh(uid), hotkey = await dir.hotkeyOf(uid);
+    if (!store || !hotkey) return { ok: false, uid, reason: 'missing', detail: 'no readable bucket or hotkey on chain' };
+    bytes = await fetchObject(node, store, key, maxPayloadBytes(shapes, node.run.codec));
+    if (!bytes) return { ok: false, uid, reason: 'missing', detail: `anchored in time, but ${key} is not in its bucket` };
+    if (sw) sw.bytesDown += bytes.length;
+  }
+  const hotkey = (await dir.hotkeyOf(uid)) ?? '';
+  const v = await verifyPayload(bytes, { shapes, cfg: node.run.codec, modelHash: node.runHash, window: W, uid, anchored: digest, maxSteps: node.run.innerSteps }, hotkey);
+  if (!v.ok) return { ok: false, uid, reason: v.reason, detail: v.detail };
+  return { ok: true, uid, update: v.payload.update, sha256: digest, bytes: bytes.length, steps: v.payload.steps };
+}
+
+/** The aggregate of a plan: the first maxPeers valid slot uploads (fetched in slot order), in uid order. */
+export async function gatherAggregate(node: Node, dir: Directory, plan: WindowPlan, own?: Map<string, Uint8Array>, sw?: Stopwatch,
+  known?: ReadonlyMap<number, Fetched>): Promise<WindowAggregate> {
+  const valid = new Map<number, Fetched & { ok: true }>();
+  for (const uid of plan.slots) {
+    if (valid.size >= node.run.maxPeers) break;
+    if (valid.has(uid) || !plan.inTime.has(uid)) continue;
+    const f = known?.get(uid) ?? await fetchVerified(node, dir, plan, uid, own, sw);
+    if (f.ok) valid.set(uid, f);
+  }
+  const uids = chooseAggregate(plan.slots, new Set(valid.keys()), node.run.maxPeers);
+  return { window: plan.window, uids, payloadSha256: uids.map((u) => valid.get(u)!.sha256), updates: uids.map((u) => ({ uid: u, update: valid.get(u)!.update })) };
+}
+
+/** W's deadline once known, for messages (ISO). */
+export async function deadlineIso(node: Node, W: number): Promise<string> {
+  return new Date(await deadlineOf(node, W)).toISOString();
+}

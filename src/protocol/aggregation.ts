@@ -1,0 +1,55 @@
+// The deterministic aggregate of a window (docs/protocol.md "The aggregate of a window"), as pure
+// functions of what every node reads from the chain and the buckets:
+//   1. in time   an upload of window W counts when its digest is anchored on chain in a block whose
+//                timestamp is ≤ W's deadline (anchors() + blockTimestamp()); nothing a validator saw,
+//                nothing a miner's own storage server says about time.
+//   2. leader    the validators (permit, stake > 0) by stake, highest first (ties: lower uid); the
+//                leader of W is the first of them that anchored a peer list for W in time. None did:
+//                the leader of W − 1's rule, and so on back (the last published peer list stands).
+//   3. slots     the leader's peers, then its reserves, in that order; the aggregate is the first
+//                maxPeers of them whose upload is valid (in time, digest = anchor, payload verifies).
+import type { Anchor, Metagraph } from '../chain/types.js';
+import { isLate } from './window.js';
+
+/** Windows looked back for a peer list when no validator published one for the window itself. */
+export const PEER_LIST_LOOKBACK = 64;
+
+/** Validators in leadership order: permit and stake > 0, by stake (highest first), then lower uid. */
+export function validatorOrder(m: Pick<Metagraph, 'uids' | 'stake' | 'validatorPermit'>): number[] {
+  const idx = m.uids.map((_, i) => i).filter((i) => m.validatorPermit[i] && m.stake[i]! > 0);
+  return idx.sort((a, b) => m.stake[b]! - m.stake[a]! || m.uids[a]! - m.uids[b]!).map((i) => m.uids[i]!);
+}
+
+/**
+ * The anchors of a window that are in time: included in a block whose timestamp is ≤ the deadline.
+ * `blockTs` returns a block's timestamp (chain ms). uid → digest.
+ */
+export function inTimeAnchors(anchors: readonly Anchor[], blockTs: (block: number) => number, deadlineMs: number): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const a of anchors) if (!isLate(blockTs(a.block), deadlineMs)) out.set(a.uid, a.digest);
+  return out;
+}
+
+/** The first validator (in leadership order) that anchored in time for the window; null if none. */
+export function leaderAmong(order: readonly number[], inTime: ReadonlyMap<number, string>): number | null {
+  for (const v of order) if (inTime.has(v)) return v;
+  return null;
+}
+
+/** The slot order of a peer list: peers, then reserves (each list ascending, as published). */
+export function slotOrder(list: { peers: readonly number[]; reserves: readonly number[] } | null): number[] {
+  return list ? [...list.peers, ...list.reserves] : [];
+}
+
+/**
+ * The uids whose uploads make the window's aggregate: the first maxPeers of the slot order whose upload
+ * is valid, ascending (the aggregation order).
+ */
+export function chooseAggregate(slots: readonly number[], valid: ReadonlySet<number>, maxPeers: number): number[] {
+  const out: number[] = [];
+  for (const u of slots) {
+    if (out.length >= maxPeers) break;
+    if (valid.has(u) && !out.includes(u)) out.push(u);
+  }
+  return out.sort((a, b) => a - b);
+}

@@ -1,0 +1,141 @@
+// Adversarial miners for tests and demos (`tessera miner --behavior NAME`, `tessera devnet
+// --adversaries`, the Gauntlet scenario): each behaviour is a set of MinerHooks (neurons/miner.ts)
+// that changes only what is sent and when; sync, probes and local state stay honest, so these attack
+// only what the Gauntlet scores:
+//   copy       re-uploads another miner's payload of the window (fetched from that miner's bucket, the
+//              leader's peers first), re-encoded for its own uid, re-signed and anchored with its own key
+//   noise      a random update of plausible norm (the norm its honest update would have)
+//   scaled     the honest update × SCALE_FACTOR          signflip  the honest update × −1
+//   lazy       trains on data that is not its assignment (the assignment of a uid nobody holds)
+//   late       uploads and anchors the honest payload a block after the deadline has passed
+//   malformed  corrupts bytes of the signed payload      stale     re-sends its upload of STALE_AGE windows ago
+import { compress, decodePayload, maxPayloadBytes, type SparseUpdate } from '../compress/index.js';
+import { updateNorm } from '../gauntlet/index.js';
+import { deadlineBlockOf, keys, sha256Hex, trainingOffsets, validatorOrder } from '../protocol/index.js';
+import { chainHead, deadlineOf, nextBlock } from '../neurons/chaintime.js';
+import type { Directory } from '../neurons/directory.js';
+import { encodeSigned } from '../neurons/inner.js';
+import type { MinerContext, MinerHooks, Work } from '../neurons/miner.js';
+import { fetchObject, fetchRecord } from '../neurons/model-state.js';
+import type { Node } from '../neurons/node.js';
+import { anchorDigest, type UploadOutcome } from '../neurons/upload.js';
+import { TesseraError } from '../util/errors.js';
+import { makeRng } from '../util/rng.js';
+
+export const BEHAVIORS = ['honest', 'copy', 'noise', 'scaled', 'signflip', 'lazy', 'late', 'malformed', 'stale'] as const;
+export type BehaviorName = (typeof BEHAVIORS)[number];
+export const SCALE_FACTOR = 50;
+export const STALE_AGE = 2;
+/** The lazy miner trains on the assignment of uid + this (a uid nobody holds: random data). */
+const LAZY_UID_SHIFT = 1_000_000;
+
+export function parseBehavior(name: string | undefined): BehaviorName {
+  if (name === undefined || name === '') return 'honest';
+  if ((BEHAVIORS as readonly string[]).includes(name)) return name as BehaviorName;
+  throw new TesseraError(`unknown miner behavior '${name}'`, `use one of: ${BEHAVIORS.join(', ')}`);
+}
+
+/** The hooks of a behaviour; undefined for 'honest' (the miner's own steps). */
+export function adversaryHooks(name: BehaviorName): MinerHooks | undefined {
+  switch (name) {
+    case 'honest': return undefined;
+    case 'copy': return { name, produce: (ctx) => copyPayload(ctx) };
+    case 'noise': return transforming(name, noiseOf);
+    case 'scaled': return transforming(name, (_n, u) => scaleBy(u, SCALE_FACTOR));
+    case 'signflip': return transforming(name, (_n, u) => scaleBy(u, -1));
+    case 'malformed': return { name, produce: async (_ctx, honest) => { const w = await honest(); return w && { ...w, bytes: corrupt(w.bytes) }; } };
+    case 'lazy': return { name, produce: ({ node, W }, honest) => honest(trainingOffsets(node.run, node.uid + LAZY_UID_SHIFT, W, node.data.train.length)) };
+    case 'late': return { name, upload: (ctx, bytes) => uploadLate(ctx.node, ctx.W, bytes) };
+    case 'stale': return staleHooks();
+  }
+}
+
+const scaleBy = (u: SparseUpdate, k: number): SparseUpdate => ({ tensors: u.tensors.map((t) => ({ idx: t.idx, codes: t.codes, table: t.table.map((x) => x * k) })) });
+
+/** Honest training and error feedback, but another update is sent (re-encoded and re-signed). */
+function transforming(name: BehaviorName, f: (node: Node, u: SparseUpdate, W: number) => SparseUpdate): MinerHooks {
+  return {
+    name,
+    async produce(ctx, honest) {
+      const w = await honest();
+      if (!w) return null;
+      const update = f(ctx.node, w.update, ctx.W);
+      return { ...w, update, bytes: await encodeSigned(ctx.node, update, ctx.W, w.steps) };
+    },
+  };
+}
+
+/** A random update with the norm of the honest one. */
+function noiseOf(node: Node, u: SparseUpdate, W: number): SparseUpdate {
+  const n = node.model.params.length, rng = makeRng(`tessera/behavior/noise:${node.uid}:${W}`);
+  const noise = compress(Float32Array.from({ length: n }, () => rng.normal()), new Float32Array(n), node.model.layout.specs, node.run.codec);
+  const a = updateNorm(u), b = updateNorm(noise);
+  return scaleBy(noise, b > 0 ? a / b : 0);
+}
+
+function staleHooks(): MinerHooks {
+  const sent = new Map<number, Work>();
+  return {
+    name: 'stale',
+    async produce(ctx, honest) {
+      const old = sent.get(ctx.W - STALE_AGE);
+      if (!old) return honest();
+      return { ...old, efNext: null, loss: NaN, bytes: await encodeSigned(ctx.node, old.update, ctx.W, old.steps) };
+    },
+    uploaded(W, work) {
+      sent.set(W, work);
+      for (const w of sent.keys()) if (w < W - 2 * STALE_AGE) sent.delete(w);
+    },
+  };
+}
+
+/** Flips 16 bytes in the middle of a signed payload (its content hash no longer matches). */
+function corrupt(bytes: Uint8Array): Uint8Array {
+  const out = Uint8Array.from(bytes), mid = out.length >> 1;
+  for (let i = mid; i < Math.min(out.length, mid + 16); i++) out[i] ^= 0xa5;
+  return out;
+}
+
+/** Polls (one round per block, until W's deadline block) for another miner's payload of W to copy. */
+async function copyPayload({ node, dir, W, sw }: MinerContext): Promise<Work | null> {
+  const shapes = node.model.layout.specs.map((s) => s.shape), cap = maxPayloadBytes(shapes, node.run.codec);
+  const stop = deadlineBlockOf(W, node.run.blocksPerWindow);
+  node.status.set('encode', { window: W });
+  return sw.time('encode', async () => {
+    while ((await chainHead(node)).height < stop) {
+      for (const uid of await copyTargets(node, dir, W)) {
+        const store = dir.bucket(uid);
+        const bytes = store ? await fetchObject(node, store, keys.gradient(node.run.runId, W, uid), cap) : null;
+        const d = bytes ? decodePayload(bytes, { shapes, cfg: node.run.codec, modelHash: node.runHash }) : null;
+        if (!d?.ok || d.payload.window !== W) continue;
+        node.log(`window ${W}: copying uid ${uid}'s upload`);
+        const steps = Math.max(1, d.payload.steps);
+        return { bytes: await encodeSigned(node, d.payload.update, W, steps), update: d.payload.update, efNext: null, loss: NaN, steps };
+      }
+      await nextBlock(node);
+    }
+    node.log(`window ${W}: nothing to copy before the deadline`);
+    return null;
+  });
+}
+
+/** The leading validator's peers of W, then its reserves, then every other miner (ascending uid). */
+async function copyTargets(node: Node, dir: Directory, W: number): Promise<number[]> {
+  const d = await dir.refresh(), miners = await d.miners(), leader = validatorOrder(d.metagraph!)[0];
+  const store = leader === undefined ? null : dir.bucket(leader);
+  const rec = store ? await fetchRecord(node, store, keys.peers(node.run.runId, W), 'peers') : null;
+  return [...new Set([...(rec?.peers ?? []), ...(rec?.reserves ?? []), ...miners])].filter((u) => u !== node.uid && miners.includes(u));
+}
+
+/** Uploads and anchors once the chain is a block past W's deadline. */
+async function uploadLate(node: Node, W: number, bytes: Uint8Array): Promise<UploadOutcome> {
+  const deadline = await deadlineOf(node, W);
+  let head = await chainHead(node);
+  while (head.timestamp <= deadline) head = await nextBlock(node);
+  await nextBlock(node);
+  // uploadGradient refuses after the deadline; a late adversary sends anyway.
+  await node.store.put(keys.gradient(node.run.runId, W, node.uid), bytes, { ifNoneMatch: true }).catch(() => undefined);
+  await anchorDigest(node, W, sha256Hex(bytes));
+  node.status.addBytes(bytes.length, 0);
+  return 'uploaded';
+}
