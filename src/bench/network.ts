@@ -10,6 +10,17 @@
 //   compute_s   = 1200
 //   utilization_72b            = compute_s / (compute_s + upload_s + download_s)   (nothing overlapped, as measured here)
 //   utilization_72b_overlapped = compute_s / max(compute_s, upload_s + download_s) (communication hidden behind the next window's compute)
+//
+// Whether the network keeps learning (learningReport, from the leading validator's and the honest
+// miners' timeline.jsonl; a window counts once the validator has scored it):
+//   uploads_accepted_share   honest uploads the validator found valid and in time ÷ honest miner-windows
+//                            (every window a running honest miner recorded, uploaded or not)
+//   empty_aggregate_windows  windows whose aggregate was empty although ≥ 1 honest upload was valid
+//   stalled_windows          windows whose fingerprint did not change although honest uploads were valid
+//   late_uploads             honest miner-windows with nothing sent in time (late, skipped for lack of time,
+//                            or anchored after the deadline)
+//   leader_changes           windows whose leader (the validator whose peer list chose the aggregate)
+//                            differs from the window before's
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +33,58 @@ export const COVENANT = { params: 72e9, computeS: 20 * 60, uploadBps: 110e6, dow
 /** Timeline phases averaged in the report: the mean over the miners' complete windows (the first, partial window of each node is left out). */
 const PHASES = ['window_s', 'train_s', 'encode_s', 'upload_s', 'gather_s', 'apply_s', 'idle_s'] as const;
 
-export interface NetworkReport extends Pick<TimelineEntry, (typeof PHASES)[number]> {
+export interface LearningReport {
+  honest_miner_windows: number;
+  uploads_accepted: number;
+  uploads_accepted_share: number;
+  empty_aggregate_windows: number;
+  stalled_windows: number;
+  late_uploads: number;
+  leader_changes: number;
+  /** Mean and minimum deadline − anchor inclusion (ms) over the honest uploads. */
+  margin_ms_mean: number | null;
+  margin_ms_min: number | null;
+  /** Mean inner steps of the honest miners' uploads. */
+  steps_mean: number | null;
+}
+
+/**
+ * The learning figures (see the header) from the validator's timeline and each honest miner's
+ * (uid → entries). Windows before the validator's first scored window are not counted.
+ */
+export function learningReport(validator: readonly TimelineEntry[], honest: ReadonlyMap<number, readonly TimelineEntry[]>): LearningReport {
+  const byWindow = new Map(validator.map((e) => [e.window, e]));
+  const uids = new Set(honest.keys());
+  let windows = 0, accepted = 0, late = 0;
+  const margins: number[] = [], steps: number[] = [];
+  for (const [uid, entries] of honest) {
+    for (const e of entries) {
+      const v = byWindow.get(e.window);
+      if (!v) continue;
+      windows++;
+      if (v.valid?.includes(uid)) accepted++;
+      if (e.outcome === 'late' || e.outcome === 'none' || (typeof e.margin_ms === 'number' && e.margin_ms < 0)) late++;
+      if (typeof e.margin_ms === 'number') margins.push(e.margin_ms);
+      if (e.steps) steps.push(e.steps);
+    }
+  }
+  let empty = 0, stalled = 0, changes = 0, prevFp: string | null = null, prevLeader: number | null | undefined;
+  for (const v of [...validator].sort((a, b) => a.window - b.window)) {
+    const honestValid = (v.valid ?? []).some((u) => uids.has(u));
+    if (honestValid && (v.aggregated ?? []).length === 0) empty++;
+    if (honestValid && prevFp !== null && v.fingerprint === prevFp) stalled++;
+    if (prevLeader !== undefined && v.leader !== prevLeader) changes++;
+    prevFp = v.fingerprint;
+    prevLeader = v.leader ?? null;
+  }
+  return {
+    honest_miner_windows: windows, uploads_accepted: accepted, uploads_accepted_share: windows ? accepted / windows : 0,
+    empty_aggregate_windows: empty, stalled_windows: stalled, late_uploads: late, leader_changes: changes,
+    margin_ms_mean: margins.length ? mean(margins) : null, margin_ms_min: margins.length ? Math.min(...margins) : null, steps_mean: steps.length ? mean(steps) : null,
+  };
+}
+
+export interface NetworkReport extends LearningReport, Pick<TimelineEntry, (typeof PHASES)[number]> {
   windows: number;
   fingerprints_agree: boolean;
   windows_compared: number;
@@ -71,7 +133,9 @@ export async function networkReport(net: Devnet): Promise<NetworkReport> {
   const vs = readStatus(validator.dataDir);
   const valLosses = valLossHistory(net, validator.name);
   const a = snap.agreement;
+  const honest = new Map(miners.filter((n) => !n.behavior).map((n) => [readStatus(n.dataDir)?.uid ?? -1, readTimeline(n.dataDir)] as const).filter(([u]) => u >= 0));
   return {
+    ...learningReport(readTimeline(validator.dataDir), honest),
     windows: a.windowsChecked,
     fingerprints_agree: a.windowsChecked > 0 && a.mismatches.length === 0,
     windows_compared: a.windowsChecked,

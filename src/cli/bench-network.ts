@@ -29,6 +29,9 @@ export function benchNetworkCommand(): Command {
       if (o.json) return console.log(JSON.stringify(r));
       const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
       console.log(`windows ${r.windows} (fingerprints ${r.fingerprints_agree ? 'agree' : `DISAGREE at ${r.mismatched_windows.join(', ')}`}), ${r.miners} miners, ${(r.params / 1e6).toFixed(2)}M params, wall ${r.wall_s.toFixed(0)} s`);
+      console.log(`learning: ${r.uploads_accepted}/${r.honest_miner_windows} honest uploads accepted (${pct(r.uploads_accepted_share)}), ${r.late_uploads} late, ` +
+        `${r.empty_aggregate_windows} empty-aggregate and ${r.stalled_windows} stalled window(s), ${r.leader_changes} leader change(s); ` +
+        `margin before the deadline mean ${r.margin_ms_mean?.toFixed(0) ?? '-'} ms, min ${r.margin_ms_min?.toFixed(0) ?? '-'} ms; inner steps mean ${r.steps_mean?.toFixed(1) ?? '-'}`);
       console.log(`per window: ${r.window_s.toFixed(2)} s = train ${r.train_s.toFixed(2)} + encode ${r.encode_s.toFixed(2)} + upload ${r.upload_s.toFixed(2)} + gather ${r.gather_s.toFixed(2)} + apply ${r.apply_s.toFixed(2)} + idle ${r.idle_s.toFixed(2)}`);
       console.log(`utilization ${pct(r.utilization)} (train+encode over window time); payload ${(r.payload_bytes / 1e3).toFixed(1)} kB = ${r.bits_per_param.toFixed(3)} bits/param`);
       console.log(`val loss ${r.val_loss_first?.toFixed(3) ?? '-'} → ${r.val_loss_last?.toFixed(3) ?? '-'}; weights ${r.weights_set ? 'set' : 'not set'}; miner emission ${r.miner_emission.map((e) => e.toFixed(3)).join(' ')}`);

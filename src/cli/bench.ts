@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { getBackend } from '../engine/select.js';
 import { benchEngine } from '../bench/engine.js';
+import { benchStep } from '../bench/step.js';
 import { float, int } from './options.js';
 import { getPreset } from '../model/index.js';
 import { modelInfo } from '../model/info.js';
@@ -30,6 +31,18 @@ export function benchCommand(): Command {
       console.log(`tessera (${r.backend}, ${r.threads} threads): ${f(r.tessera_tokens_per_s)} tokens/s, ${f(r.tessera_step_s * 1000)} ms/step, ${f(r.tessera_gflops, 1)} GFLOP/s`);
       console.log(`pytorch: ${f(r.torch_tokens_per_s)} tokens/s (${r.torch_note ?? ''})`);
       console.log(`ratio (tessera/pytorch): ${f(r.ratio, 2)} | SGEMM peak ${f(r.sgemm_peak_gflops, 1)} GFLOP/s | MFU ${r.mfu === null ? 'n/a' : (100 * r.mfu).toFixed(1) + '%'} | peak RSS ${f(r.peak_rss_mb)} MB`);
+    });
+  cmd.command('step')
+    .description('one inner training step (forward + backward + AdamW) of a model shape on this machine: median ms (TESSERA_THREADS=1 for one node\'s share)')
+    .option('--preset <name>', 'model shape', 'small')
+    .option('--batch <n>', 'sequences per step', int('--batch', 1), 8)
+    .option('--seq <n>', 'sequence length', int('--seq', 2), 128)
+    .option('--vocab-size <n>', 'vocabulary', int('--vocab-size', 2), 8192)
+    .option('--steps <n>', 'timed steps (median reported)', int('--steps', 1), 4)
+    .option('--json', 'print one JSON object')
+    .action((o: { preset: string; batch: number; seq: number; vocabSize: number; steps: number; json?: boolean }) => {
+      const r = benchStep(o);
+      console.log(o.json ? JSON.stringify(r) : `${r.preset} ${r.batch}×${r.seq} (vocab ${r.vocabSize}): ${r.ms_per_step.toFixed(1)} ms per step (${r.backend}, threads ${r.threads}, median of ${r.steps})`);
     });
   cmd.command('codec')
     .description('SparseLoCo codec on a ~100M-parameter layout: compression vs dense fp32 (12-bit and entropy-coded indices), encode and 20-peer aggregate time')

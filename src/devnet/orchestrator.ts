@@ -12,6 +12,7 @@ import { checkRunTiming, windowOf } from '../protocol/index.js';
 import { createWallet, keyfilePath, loadWallet, signer } from '../wallet/index.js';
 import { TesseraError } from '../util/errors.js';
 import type { BehaviorName } from '../scenario/adversaries.js';
+import { calibrateWindow } from './calibrate.js';
 import { adversaryName, checkResume, defaultDeadlineS, DEVNET_DEFAULTS, makeRunConfig, readRecord, writeRecord, type DevnetOptions, type DevnetRecord } from './config.js';
 import { CHAIN_READY_PREFIX, fileSize, TesseraProcess, waitForLine } from './process.js';
 import { openDevnetStorage, type DevnetStorageProvider } from './storage.js';
@@ -80,7 +81,7 @@ export class Devnet {
     const root = resolve(opts.dir);
     await mkdir(root, { recursive: true });
     const saved = readRecord(root);
-    const o = { ...opts, data: opts.data === undefined ? undefined : resolve(opts.data) };
+    let o = { ...opts, data: opts.data === undefined ? undefined : resolve(opts.data) };
     const savedBlockMs = saved?.blockMs;
     if (saved) {
       checkResume(saved, o);
@@ -94,8 +95,11 @@ export class Devnet {
           `resume it with --block-ms above ${Math.floor((saved.run.deadlineS * 1000) / saved.run.blocksPerWindow)}${savedBlockMs !== undefined ? ` (it ran with ${savedBlockMs})` : ''}, or pass a new --dir`);
       }
     } else {
-      // A new network's window and deadline, checked before the corpus is prepared or anything starts (makeRunConfig's defaults).
-      const blockMs = o.blockMs ?? DEVNET_DEFAULTS.blockMs, blocksPerWindow = o.run.blocksPerWindow ?? DEVNET_DEFAULTS.run.blocksPerWindow;
+      // A new network's window: sized from this machine unless given (calibrate.ts), then checked with
+      // the deadline before the corpus is prepared or anything starts (makeRunConfig's defaults).
+      const blockMs = o.blockMs ?? DEVNET_DEFAULTS.blockMs;
+      if (o.run.blocksPerWindow === undefined) o = { ...o, run: { ...o.run, blocksPerWindow: calibratedBlocks(o, blockMs) } };
+      const blocksPerWindow = o.run.blocksPerWindow ?? DEVNET_DEFAULTS.run.blocksPerWindow;
       checkRunTiming({ blocksPerWindow, deadlineS: o.run.deadlineS ?? defaultDeadlineS(blocksPerWindow, blockMs) }, blockMs);
     }
     const data = saved?.data ?? o.data ?? join(root, 'data');
@@ -349,4 +353,19 @@ export class Devnet {
       agreement: fingerprintAgreement([...this.nodes.values()].map((n) => readFingerprints(n.dataDir))), events: [...this.events],
     };
   }
+}
+
+/** blocksPerWindow for a new network from a measured step time (the default when the measurement fails); says what it chose. */
+function calibratedBlocks(o: DevnetOptions, blockMs: number): number {
+  const r = o.run, d = DEVNET_DEFAULTS.run;
+  const miners = o.miners + (o.adversaries?.length ?? 0) + (o.lateMinerWindow !== undefined ? 1 : 0);
+  const innerSteps = r.innerSteps ?? d.innerSteps;
+  o.log?.(`calibrating the window: timing one inner step of ${r.preset ?? d.preset} ${r.batch ?? d.batch}×${r.seq ?? d.seq} on one thread ...`);
+  const c = calibrateWindow({ preset: r.preset ?? d.preset, batch: r.batch ?? d.batch, seq: r.seq ?? d.seq, vocabSize: o.vocabSize ?? DEVNET_DEFAULTS.vocabSize,
+    innerSteps, miners, blockMs, minBlocks: d.blocksPerWindow });
+  if (!c) { o.log?.(`calibration failed; using the default window of ${d.blocksPerWindow} blocks`); return d.blocksPerWindow; }
+  o.log?.(`calibrated: one inner step takes ${c.stepMs.toFixed(0)} ms here; ${miners} miner(s) and a validator share ${c.cores} core(s) (×${c.contention.toFixed(2)}), ` +
+    `so H=${innerSteps} steps take ~${c.trainS.toFixed(1)} s; window = ${c.blocksPerWindow} blocks × ${blockMs} ms = ${c.windowS.toFixed(0)} s ` +
+    `(training at most half of it; at least ${d.blocksPerWindow} blocks; --blocks-per-window overrides)`);
+  return c.blocksPerWindow;
 }

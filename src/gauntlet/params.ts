@@ -44,7 +44,7 @@ export interface GauntletParams {
   peerTopRatio: number;
   /** Geometric decay of the reserves' weights (T: 0.75). */
   reserveDecay: number;
-  /** A penalty bars weight and peer selection in its window and the next penaltyMemory − 1 ones. */
+  /** An offence (any penalty but missing and late) bars weight and peer selection in its window and the next penaltyMemory − 1 ones. */
   penaltyMemory: number;
   /** Windows without any upload after which a miner's state is dropped (a fresh start if it returns). */
   inactiveReset: number;

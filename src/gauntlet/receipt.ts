@@ -5,8 +5,9 @@
 // re-runs the pure scoring on the receipt alone and must give the same numbers, bit for bit: anyone
 // can audit a validator, and a validator's next receipt starts from this one's state.
 // Version 2: the result has no `aggregate` (the nodes aggregate the published peer list's valid
-// uploads), and every evaluation plan records the inner steps its batches were picked among
-// (loss-score.ts evalPlan), so the plan can be re-derived from the run, the data and the receipt.
+// uploads); an input may state the inner steps the miner declared (MinerInput.steps), and every
+// evaluation plan records the steps its batches were picked among (loss-score.ts evalPlan), so the
+// plan can be re-derived from the run, the data and the receipt.
 import { canonicalJson, sha256Hex } from '../protocol/index.js';
 import { checkParams, type GauntletParams } from './params.js';
 import { parseState, type GauntletState } from './state.js';
@@ -84,7 +85,8 @@ export function parseReceipt(bytes: Uint8Array | string): { ok: true; receipt: S
   if (!Array.isArray(res.peers) || !Array.isArray(res.reserves)) return { ok: false, reason: 'result peers/reserves must be uid lists' };
   for (const m of i.miners as unknown[]) {
     if (m === null || typeof m !== 'object') return { ok: false, reason: 'inputs.miners must be objects' };
-    const { uid, measured } = m as { uid?: unknown; measured?: { plan?: { steps?: unknown } } };
+    const { uid, measured, steps: declared } = m as { uid?: unknown; steps?: unknown; measured?: { plan?: { steps?: unknown } } };
+    if (declared !== undefined && !Number.isSafeInteger(declared)) return { ok: false, reason: `inputs: uid ${String(uid)}: declared steps must be an integer` };
     const steps = measured?.plan?.steps;
     if (measured !== undefined && !(Number.isSafeInteger(steps) && (steps as number) >= 1)) {
       return { ok: false, reason: `inputs: uid ${String(uid)}: evaluation plan without its inner steps (an integer ≥ 1)` };

@@ -186,7 +186,8 @@ test('the result has no aggregate; receipts are version 2, keep the plan\'s decl
   for (let W = 0; W < 3; W++) {
     const miners = [1, 2].map((u) => {
       const m = ok(W, u);
-      m.measured!.plan = evalPlan(run, W, u, V.hotkey, N, 2, u === 1 ? 3 : 6);
+      m.steps = u === 1 ? 3 : 6;
+      m.measured!.plan = evalPlan(run, W, u, V.hotkey, N, 2, m.steps);
       return m;
     });
     const r = scoreWithReceipt('ab'.repeat(32), P, state, { window: W, validator: V, maxPeers: 3, reserves: 2, miners });
@@ -205,6 +206,8 @@ test('the result has no aggregate; receipts are version 2, keep the plan\'s decl
   assert.equal(parseReceipt(mutate((x) => { x.result.aggregate = [1, 2]; })).ok, false, 'a result with an aggregate refused');
   assert.equal(parseReceipt(mutate((x) => { delete x.result.reserves; })).ok, false, 'a result without reserves refused');
   assert.equal(parseReceipt(mutate((x) => { delete x.inputs.miners[0].measured.plan.steps; })).ok, false, 'a plan without steps refused');
+  assert.equal(parseReceipt(mutate((x) => { x.inputs.miners[0].steps = 'three'; })).ok, false, 'declared steps must be an integer');
+  assert.equal(parsed.receipt.inputs.miners[0]!.steps, 3);
   const extra = JSON.parse(mutate((x) => { x.result.aggregate = [1]; })) as ScoreReceipt;
   assert.deepEqual(verifyReceipt(extra), { ok: false, mismatch: 'result.aggregate is not a result field' });
   assert.match(explainUid(receipts, 1), /from its first 3 inner step\(s\)/);

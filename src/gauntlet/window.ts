@@ -15,7 +15,7 @@
 //   out_of_sync  sync score 0: ≥ syncMaxBehind windows behind, or no usable probe of W − 1 from a miner
 //                that uploaded in W − 1 (a newcomer owes none; its sync stays unmeasured) (ranked by score) final 0
 // Not a penalty but also final 0: after warm-up, an own-data indicator average below the threshold.
-// Any penalty also bars weight and peer selection in its window and the next penaltyMemory − 1 ones
+// Any penalty but missing and late also bars weight and peer selection in its window and the next penaltyMemory − 1 ones
 // (weights.ts recentlyPenalized; a miner never penalized is never barred).
 // Weights and the next window's peer list come from the same ranking of eligible final scores
 // (weights.ts selectPeers): only positive, unbarred finals — the peers are the best maxPeers, the
@@ -50,6 +50,12 @@ export interface MinerInput {
   /** Chain-time bound of the scan that first saw the upload, and that scan's number; null when not seen in time. */
   landedAt: number | null;
   seen: number | null;
+  /**
+   * ok uploads: the inner steps the payload declares it trained this window (its first `steps` assigned
+   * batches). The evaluation plan picks its batches among those (loss-score.ts evalPlan; measured.plan.steps
+   * is the declared count clamped to 1..innerSteps). Recorded for audit; the scoring reads the plan.
+   */
+  steps?: number;
   /** ok uploads: ‖update‖ and its index sketch (sketch.ts). */
   norm?: number;
   sketch?: number[];
@@ -203,7 +209,8 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
       ? `own data beat random data too rarely: bias-corrected indicator average ${maHat.toFixed(3)} < ${p.indicatorThreshold} after ${st.evals} evaluations` : null;
     if (r.evaluated) st.final = r.penalties.length > 0 || gate ? 0 : finalScore(ord, st.ma, st.sync, p.ordinalShift);
     for (const k of kinds) st.penalties[k] += 1;
-    if (kinds.size > 0) st.lastPenalty = W;
+    // Missing and late are punished by their slash alone: only offences bar weight and peer selection.
+    if ([...kinds].some((k) => k !== 'missing' && k !== 'late')) st.lastPenalty = W;
     results.push({
       uid: m.uid, status: m.status, evaluated: r.evaluated ?? false, score: r.score ?? null, ownImprovement: r.ownImprovement ?? null,
       randomImprovement: r.randomImprovement ?? null, indicator: r.indicator ?? null, rank: ranks.get(m.uid) ?? null, ratingBefore: before,

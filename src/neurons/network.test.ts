@@ -18,7 +18,7 @@ import { createWallet } from '../wallet/index.js';
 import { runMiner, runValidator, type NodeConfig, type NodeStatus, type RunConfig, type TimelineEntry } from './index.js';
 
 const BLOCKS_PER_WINDOW = 8;
-const WINDOWS = 4;
+const WINDOWS = 5;
 
 const readLines = <T>(path: string): T[] => existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as T) : [];
 

@@ -81,7 +81,8 @@ async function validateWindow(node: Node, dir: Directory, model: SharedModel, sc
   const gathered = await sw.time('gather', () => gatherUploads(node, dir, anchors, candidates, sw));
   node.status.set('score');
   const result = await sw.time('score', () => scorer.scoreWindow(W, dir, candidates, gathered));
-  await publishPeers(node, W + 1, result.peers, result.reserves);
+  if (result.peers.length + result.reserves.length > 0) await publishPeers(node, W + 1, result.peers, result.reserves);
+  else node.log(`window ${W}: no miner is eligible yet (evaluated, positive final score, no recent offence): no peer list for window ${W + 1}, so the last list (or the open start) stands`);
   node.status.set('apply');
   const plan = await planWindow(node, dir, W);
   const agg = await gatherAggregate(node, dir, plan, undefined, sw, gathered.fetched);

@@ -106,10 +106,16 @@ export async function planWindow(node: Node, dir: Directory, W: number): Promise
     if (leaderAmong(order, await pastAnchors(node, w)) === null) continue;
     r = await resolve(w, await pastAnchors(node, w));
   }
-  const res = r ?? { leader: null, listWindow: null, slots: [] };
+  // No peer list at all yet (the run's first window): the open start, every in-time miner upload.
+  const res = r ?? { leader: null, listWindow: null, slots: openSlots(anchors.inTime, new Set(order)) };
   lists.set(W, res);
   for (const k of lists.keys()) if (k < W - PEER_LIST_LOOKBACK) lists.delete(k);
   return { ...anchors, ...res };
+}
+
+/** The open start's slots: every uid that anchored in time and is not a validator, ascending. */
+function openSlots(inTime: ReadonlyMap<number, string>, validators: ReadonlySet<number>): number[] {
+  return [...inTime.keys()].filter((u) => !validators.has(u)).sort((a, b) => a - b);
 }
 
 /** One uid's upload of W, fetched (or taken from `own`) and fully verified against its in-time anchor. */

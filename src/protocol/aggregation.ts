@@ -5,7 +5,9 @@
 //                nothing a miner's own storage server says about time.
 //   2. leader    the validators (permit, stake > 0) by stake, highest first (ties: lower uid); the
 //                leader of W is the first of them that anchored a peer list for W in time. None did:
-//                the leader of W − 1's rule, and so on back (the last published peer list stands).
+//                the leader of W − 1's rule, and so on back (the last published peer list stands);
+//                no list in PEER_LIST_LOOKBACK windows (the run's first window): the open start —
+//                the slots are every non-validator uid that anchored in time, ascending.
 //   3. slots     the leader's peers, then its reserves, in that order; the aggregate is the first
 //                maxPeers of them whose upload is valid (in time, digest = anchor, payload verifies).
 import type { Anchor, Metagraph } from '../chain/types.js';

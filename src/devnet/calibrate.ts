@@ -1,0 +1,49 @@
+// A new devnet's window, sized from the machine it runs on: one inner step of the run's shape is timed
+// in a child process with one native thread (what each node process gets), then
+//   contention = max(1, (miners + VALIDATOR_LOAD) / cores)       (every node shares the cores)
+//   train_s    = H × step_ms × contention / 1000                    (one miner's window of training)
+//   window_s   = max(minimum, train_s / TRAIN_SHARE)                (training at most half a window idle,
+//                                                                    so one more busy process still fits)
+// and blocksPerWindow = ceil(window_s × 1000 / blockMs). Miners still plan their steps each window
+// (neurons/miner.ts), so a machine busier than this stays in time with fewer steps.
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from '../util/paths.js';
+
+/** CPU a validator uses beside the miners (its scoring is ~40% of a window on 2 cores). */
+export const VALIDATOR_LOAD = 0.5;
+/** Share of an idle window the training may take. */
+export const TRAIN_SHARE = 0.5;
+
+export interface Calibration {
+  stepMs: number;
+  cores: number;
+  contention: number;
+  trainS: number;
+  windowS: number;
+  blocksPerWindow: number;
+}
+
+export interface CalibrationInput { preset: string; batch: number; seq: number; vocabSize: number; innerSteps: number; miners: number; blockMs: number; minBlocks: number }
+
+/** The window for a measured step time (pure: see the header). */
+export function windowFor(stepMs: number, o: Omit<CalibrationInput, 'preset' | 'batch' | 'seq' | 'vocabSize'>, cores: number): Calibration {
+  const contention = Math.max(1, (o.miners + VALIDATOR_LOAD) / cores);
+  const trainS = (o.innerSteps * stepMs * contention) / 1000;
+  const blocksPerWindow = Math.max(o.minBlocks, Math.ceil(((trainS / TRAIN_SHARE) * 1000) / o.blockMs));
+  return { stepMs, cores, contention, trainS, windowS: (blocksPerWindow * o.blockMs) / 1000, blocksPerWindow };
+}
+
+/** Times the step in a child process (TESSERA_THREADS=1) and sizes the window; null if the measurement fails. */
+export function calibrateWindow(o: CalibrationInput): Calibration | null {
+  const r = spawnSync(process.execPath, [join(projectRoot(), 'bin', 'tessera.js'), 'bench', 'step', '--preset', o.preset, '--batch', String(o.batch), '--seq', String(o.seq),
+    '--vocab-size', String(o.vocabSize), '--json'], { env: { ...process.env, TESSERA_THREADS: '1' }, encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) return null;
+  try {
+    const ms = (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { ms_per_step: number }).ms_per_step;
+    return Number.isFinite(ms) && ms > 0 ? windowFor(ms, o, availableParallelism()) : null;
+  } catch {
+    return null;
+  }
+}
