@@ -7,7 +7,7 @@ import { TesseraError } from '../util/errors.js';
 import { float, int } from './options.js';
 
 interface DevnetFlags extends RunOverrides {
-  dir: string; miners: number; adversaries?: string; blockMs?: number; tempo?: number; windows?: number; lateMiner?: number;
+  dir: string; miners: number; validators?: number; adversaries?: string; blockMs?: number; tempo?: number; windows?: number; lateMiner?: number;
   s3?: string; s3AccessKey?: string; s3SecretKey?: string; s3Region: string; ceph?: boolean;
   data?: string; vocabSize: number; stake: number; plain?: boolean;
 }
@@ -35,6 +35,7 @@ export function devnetCommand(): Command {
     .description('run a whole network here: chain + storage + miners + a validator as separate processes, with a live view (Ctrl-C stops; run again to resume)')
     .option('--dir <dir>', 'folder holding everything (data, chain, wallets, storage, nodes); resumed when it exists', d.dir)
     .option('--miners <n>', 'miners to run', int('--miners', 1), d.miners)
+    .option('--validators <n>', 'validators to run (validator, validator-2, ... with 1/k of the stake each; the next by stake leads when the first stops)', int('--validators', 1))
     .option('--adversaries <list>', `one extra miner per adversarial behaviour (adv-<name>), comma-separated, or all: ${ADVERSARIAL_BEHAVIORS.join(', ')}`)
     .option('--preset <name>', `model shape (new network; default ${d.run.preset}): ${presetNames().join(', ')}`)
     .option('--block-ms <ms>', `block time in ms (default ${d.blockMs}, or the saved one when resuming)`, int('--block-ms', 10))
@@ -64,7 +65,7 @@ export function devnetCommand(): Command {
       const tty = Boolean(process.stdout.isTTY) && !f.plain;
       let viewing = false;
       const opts: DevnetOptions = {
-        dir: f.dir, miners: f.miners, adversaries: f.adversaries === undefined ? undefined : parseAdversaries(f.adversaries), blockMs: f.blockMs, tempo: f.tempo, windows: f.windows, lateMinerWindow: f.lateMiner,
+        dir: f.dir, miners: f.miners, validators: f.validators, adversaries: f.adversaries === undefined ? undefined : parseAdversaries(f.adversaries), blockMs: f.blockMs, tempo: f.tempo, windows: f.windows, lateMinerWindow: f.lateMiner,
         storage: storageOf(f), data: f.data, vocabSize: f.vocabSize, validatorStake: f.stake,
         run: { preset: f.preset, blocksPerWindow: f.blocksPerWindow, innerSteps: f.innerSteps, batch: f.batch, seq: f.seq, innerLr: f.innerLr,
           alpha: f.alpha, deadlineS: f.deadlineS, weightsEvery: f.weightsEvery, checkpointEvery: f.checkpointEvery, seed: f.seed },

@@ -1,4 +1,4 @@
-// SparseLoCo aggregation (protocol.md "Aggregation"): dequantize each peer, clip to the median peer norm,
+// SparseLoCo aggregation (docs/protocol.md "SparseLoCo"): dequantize each peer, clip to the median peer norm,
 // per-coordinate mean over the peers that sent the coordinate, θ ← θ − α·agg; plus a model fingerprint.
 // Native hot loop (native/aggregate.cc) and a TS reference that give the same bits, for any thread count.
 //

@@ -1,4 +1,4 @@
-// SparseLoCo encoder/decoder (protocol.md § SparseLoCo): error feedback, per-chunk top-k by |a|,
+// SparseLoCo encoder/decoder (docs/protocol.md "SparseLoCo"): error feedback, per-chunk top-k by |a|,
 // per-tensor 2-bit quantization with a 4-entry table of bin means, residual back into the error
 // feedback. Two bit-identical implementations: native/compress.cc (threaded) and codec-ref.ts.
 import { TesseraError } from '../util/errors.js';

@@ -9,6 +9,7 @@ import { BitReader, BitWriter, pack12, pack2, packed12Bytes, unpack12, unpack2 }
 import { decodeCodes, decodeIndices, encodeCodes, encodeIndices, golombParam } from './entropy.js';
 import { chunksOf, flatIndex, keptTotal, type TensorShape } from './geometry.js';
 import { CODEC_DEFAULTS, type CodecConfig, type SparseTensor, type SparseUpdate } from './types.js';
+import { compress } from './codec.js';
 import {
   attachSignature, decodePayload, encodePayload, measurePayload, payloadSigningBytes, REJECT_REASONS,
   TABLE_BOUND, type DecodeResult, type Expectation, type IndexMode, type RejectReason,
@@ -70,10 +71,10 @@ const sameTensor = (a: SparseTensor, b: SparseTensor): void => { assert.deepEqua
 
 /** Recompute the content hash of a (mutated) payload with an empty signature slot, if it can be located. */
 function rehash(b: Uint8Array): Uint8Array {
-  if (b.length < 106) return b;
+  if (b.length < 110) return b;
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength), T = dv.getUint32(68, true);
   let S = 76 + 28 * T;
-  for (let t = 0; t < T && 100 + 28 * t <= b.length; t++) S += dv.getUint32(92 + 28 * t, true) + dv.getUint32(96 + 28 * t, true);
+  for (let t = 0; t < T && 104 + 28 * t <= b.length; t++) S += dv.getUint32(96 + 28 * t, true) + dv.getUint32(100 + 28 * t, true);
   if (S + 34 <= b.length) b.set(createHash('sha256').update(b.subarray(0, S)).digest(), S);
   return b;
 }
@@ -176,7 +177,7 @@ test('wire: every rejection reason from a crafted payload', () => {
   };
   const secStart = (b: Uint8Array, t: number): number => {
     const dv = new DataView(b.buffer, b.byteOffset); let s = 76 + 28 * shapes.length;
-    for (let i = 0; i < t; i++) s += dv.getUint32(92 + 28 * i, true) + dv.getUint32(96 + 28 * i, true);
+    for (let i = 0; i < t; i++) s += dv.getUint32(96 + 28 * i, true) + dv.getUint32(100 + 28 * i, true);
     return s;
   };
   const edit12 = (b: Uint8Array, t: number, n: number, f: (v: Uint16Array) => void): void => {
@@ -188,7 +189,7 @@ test('wire: every rejection reason from a crafted payload', () => {
     ['truncated', p12.subarray(0, 40)],
     ['truncated', p12.subarray(0, p12.length - 1)],
     ['bad_magic', put(p12, (_, b) => { b[0] = 0x58; })],
-    ['bad_version', put(p12, (dv) => dv.setUint16(4, 2, true))],
+    ["bad_version", put(p12, (dv) => dv.setUint16(4, 3, true))],
     ['bad_flags', put(p12, (dv) => dv.setUint16(6, 2, true))],
     ['bad_header', put(p12, (dv) => dv.setUint32(8, 73, true))],
     ['bad_header', put(p12, (dv) => dv.setBigUint64(44, 2n ** 60n, true))],
@@ -296,4 +297,15 @@ test('wire: 150M-layout ratios and throughput (whole layout with TESSERA_WIRE_BE
       if (!rowScaled) assert.ok(m.ratioVsFp32 >= (mode === '12bit' ? 146 : 200), `${mode}: ${m.ratioVsFp32}x`);
     }
   }
+});
+
+test('wire: the stated inner steps round-trip (0 when not stated)', () => {
+  const shapes: TensorShape[] = [[8, 8], [16]], cfg: CodecConfig = { ...CODEC_DEFAULTS, tile: 4, vectorChunk: 8, topk: 2 };
+  const delta = Float32Array.from({ length: 80 }, (_, i) => Math.cos(i) * 0.01);
+  const update = compress(delta, new Float32Array(80), [{ offset: 0, shape: [8, 8] }, { offset: 64, shape: [16] }], cfg, 'ts');
+  const stated = decodePayload(encodePayload({ update, modelHash: HASH, window: 1, uid: 2, indexMode: 'entropy', shapes, cfg, steps: 17 }), { shapes, cfg });
+  const unstated = decodePayload(encodePayload({ update, modelHash: HASH, window: 1, uid: 2, indexMode: 'entropy', shapes, cfg }), { shapes, cfg });
+  assert.ok(stated.ok && unstated.ok);
+  assert.equal(stated.payload.steps, 17);
+  assert.equal(unstated.payload.steps, 0);
 });

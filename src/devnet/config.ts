@@ -54,8 +54,10 @@ export interface DevnetOptions {
   data?: string;
   /** BPE vocabulary when preparing <dir>/data. */
   vocabSize?: number;
-  /** Validator stake from the devnet faucet. */
+  /** Validator stake from the devnet faucet (validator-k takes 1/k of it). */
   validatorStake?: number;
+  /** Validators (default 1): validator, validator-2, ... by falling stake; a resumed network keeps as many as it had. */
+  validators?: number;
   /** After --windows, stop the chain and storage as soon as the nodes are done (default true); false: wait for stop(). */
   autoStop?: boolean;
   /** Environment added to every node process (e.g. TESSERA_BACKEND). */
@@ -113,6 +115,8 @@ export interface DevnetRecord {
   /** S3 endpoint (external S3 only; credentials are never stored here). */
   s3Endpoint?: string;
   data: string;
+  /** Validators the network runs (absent: 1). */
+  validators?: number;
   /** Every miner ever started, in uid order of first start (late miners included). */
   miners: string[];
   /** Adversarial miners (node name → behaviour), so a resumed network restarts them as they were. */

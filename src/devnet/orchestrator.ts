@@ -138,17 +138,21 @@ export class Devnet {
     for (const b of this.opts.adversaries ?? []) behaviorOf.set(adversaryName(b), b);
     const miners = [...new Set([...Array.from({ length: this.opts.miners }, (_, i) => `miner-${i + 1}`), ...this.record.miners,
       ...(this.opts.adversaries ?? []).map(adversaryName)])].filter((m) => m !== late);
-    await this.addNode('validator', 'validator');
+    const validators = validatorNames(Math.max(this.opts.validators ?? 1, this.record.validators ?? 1));
+    for (const v of validators) await this.addNode(v, 'validator');
     for (const m of miners) await this.addNode(m, 'miner', undefined, behaviorOf.get(m));
     if (late) await this.addNode(late, 'miner', this.opts.lateMinerWindow);
+    if (validators.length > (this.record.validators ?? 1)) { this.record.validators = validators.length; await writeRecord(this.root, this.record); }
 
-    // The validator (uid 0 on a new chain) gets stake from the faucet, hence a validator permit; it becomes the leader.
-    const v = signer(await loadWallet(this.walletDir, 'validator'));
-    await this.client.register(v);
-    const m = await this.client.metagraph();
-    const want = this.opts.validatorStake ?? DEVNET_DEFAULTS.validatorStake;
-    const have = m.stake[m.hotkeys.indexOf(v.address)] ?? 0;
-    if (have < want) await this.client.addStake(v, want - have);
+    // The validators (uids 0.. on a new chain) get stake from the faucet, hence validator permits; the first
+    // holds the most and leads, the others take over by stake order when it stops publishing.
+    for (const name of validators) {
+      const v = signer(await loadWallet(this.walletDir, name));
+      await this.client.register(v);
+      const m = await this.client.metagraph();
+      const want = this.validatorStake(name), have = m.stake[m.hotkeys.indexOf(v.address)] ?? 0;
+      if (have < want) await this.client.addStake(v, want - have);
+    }
     for (const name of miners) await this.client.register(signer(await loadWallet(this.walletDir, name)));
 
     const head = await this.client.head();
@@ -238,7 +242,7 @@ export class Devnet {
       role: n.role, name: n.name, dataDir: n.dataDir, chainUrl: this.chainUrl, walletDir: this.walletDir, hotkey: n.name,
       store: stores.write, publicRead: stores.read, dataset: this.record.data, run: this.run,
       ...(this.stopWindow !== null ? { stopAfterWindow: this.stopWindow } : {}),
-      ...(n.role === 'validator' ? { stake: this.opts.validatorStake ?? DEVNET_DEFAULTS.validatorStake } : {}),
+      ...(n.role === 'validator' ? { stake: this.validatorStake(n.name) } : {}),
       ...(n.behavior ? { behavior: n.behavior } : {}),
     };
     await mkdir(n.dataDir, { recursive: true });
@@ -328,6 +332,28 @@ export class Devnet {
     return this.stopping;
   }
 
+  /** Faucet stake of a validator: validator-k holds 1/k of --stake (the first leads). */
+  private validatorStake(name: string): number {
+    const k = name === 'validator' ? 1 : Number(name.slice('validator-'.length));
+    return (this.opts.validatorStake ?? DEVNET_DEFAULTS.validatorStake) / k;
+  }
+
+  /** Fault injection (tests, demos): SIGKILL one node's process; the monitor does not restart it. */
+  killNode(name: string): void {
+    const n = this.nodes.get(name);
+    if (!n?.proc?.running) throw new TesseraError(`no running node '${name}'`, `nodes: ${[...this.nodes.keys()].join(', ')}`);
+    this.event(`killing ${name} (SIGKILL)`);
+    n.proc.signal('SIGKILL');
+  }
+
+  /** Starts a stopped or killed node again with its saved config and state. */
+  async restartNode(name: string): Promise<void> {
+    const n = this.nodes.get(name);
+    if (!n) throw new TesseraError(`no node '${name}'`, `nodes: ${[...this.nodes.keys()].join(', ')}`);
+    if (n.proc?.running) return;
+    await this.spawnNode(n);
+  }
+
   /** Last resort (a second Ctrl-C): SIGKILL every process this devnet started; Ceph is cleaned up on the next start. */
   kill(): void {
     clearInterval(this.monitor);
@@ -369,3 +395,6 @@ function calibratedBlocks(o: DevnetOptions, blockMs: number): number {
     `(training at most half of it; at least ${d.blocksPerWindow} blocks; --blocks-per-window overrides)`);
   return c.blocksPerWindow;
 }
+
+/** 'validator', then 'validator-2', 'validator-3', ... */
+export const validatorNames = (n: number): string[] => Array.from({ length: n }, (_, i) => (i === 0 ? 'validator' : `validator-${i + 1}`));

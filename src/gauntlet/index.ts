@@ -1,4 +1,4 @@
-// The Gauntlet (protocol.md "Gauntlet"): how a validator scores miners — LossScore on assigned and
+// The Gauntlet (docs/protocol.md "Gauntlet"): how a validator scores miners — LossScore on assigned and
 // random data, the own-data indicator, sync from probes, OpenSkill ratings, penalties (copies
 // included), final scores, weights and the next peer list (eligible miners only) — as pure functions
 // of a JSON state and the window's measurements, with a receipt per window that recomputes exactly,

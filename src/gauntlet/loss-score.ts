@@ -1,4 +1,4 @@
-// LossScore (protocol.md "Gauntlet"): the loss before and after applying ONE miner's clipped update
+// LossScore (docs/protocol.md "Gauntlet"): the loss before and after applying ONE miner's clipped update
 // with a reduced step, on (a) the miner's assigned data for the window and (b) random data. The main
 // score is the relative improvement on random data; the indicator says whether the assigned data
 // improved more (+1) or not (−1) — a miner that did not train on its own assignment (a copier, a

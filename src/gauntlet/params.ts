@@ -1,4 +1,4 @@
-// The Gauntlet's constants (protocol.md "Gauntlet"; (T) = what Templar uses). Every receipt carries
+// The Gauntlet's constants (docs/protocol.md "Gauntlet"; (T) = what Templar uses). Every receipt carries
 // the parameters it was computed with, so a change of defaults never breaks recomputing old receipts.
 import { TesseraError } from '../util/errors.js';
 

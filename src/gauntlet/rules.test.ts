@@ -106,8 +106,9 @@ test('a missing/late window still slashes the final score and takes the last pla
   assert.equal(of(r, 3).ma, before[3]!.ma * P.offenceSlash);
   assert.equal(of(r, 3).final, 0);
   assert.deepEqual([1, 2, 3, 4].map((u) => of(r, u).rank), [2, 2, 2, 1], 'missing, late and invalid: last in the match');
-  assert.equal(run.state.miners[1]!.lastPenalty, 10);
-  assert.deepEqual([r.weights.uids, r.peers], [[4], [4]], 'the penalized: no weight, no peer this window');
+  assert.equal(run.state.miners[1]!.lastPenalty, -1, 'late and missing are not offences');
+  assert.equal(run.state.miners[3]!.lastPenalty, 10);
+  assert.deepEqual([r.weights.uids, r.peers], [[4], [1, 2, 4]], 'late and missing earn no weight in their window but keep their peer slot; the invalid one loses both');
   // A copy (same index set as an earlier upload of this window) slashes ma too.
   const a = ok(11, 1), c = { ...ok(11, 3), sketch: a.sketch, seen: 2 };
   const ma3 = run.state.miners[3]!.ma;
@@ -136,8 +137,8 @@ test('weights and peers from the first scored window: a fresh miner is not recen
 test('a real penalty bars weight and peer selection for penaltyMemory windows, then no longer', () => {
   const run = new Run({ ...P, penaltyMemory: 2 });
   run.window(0, [ok(0, 1), ok(0, 2), ok(0, 3)]);
-  const r1 = run.window(1, [ok(1, 1), late(2), ok(1, 3)]);
-  assert.ok(of(r1, 2).final > 0, 'a late window keeps a slashed, positive final score');
+  const r1 = run.window(1, [ok(1, 1), { uid: 2, status: 'invalid', detail: 'hash_mismatch', landedAt: 900, seen: 0 }, ok(1, 3)]);
+  assert.equal(of(r1, 2).final, 0, 'an invalid upload zeroes the final score');
   assert.deepEqual([r1.weights.uids, r1.peers, r1.reserves], [[1, 3], [1, 3], []], 'barred in its window');
   const r2 = run.window(2, [ok(2, 1), ok(2, 2), ok(2, 3)]);
   assert.deepEqual([r2.weights.uids, r2.peers], [[1, 3], [1, 3]], 'and the next penaltyMemory − 1');
@@ -156,19 +157,19 @@ test('peers and reserves are eligible miners only, the same uids that get weight
     late(6), // penalized newcomer
     { uid: 7, status: 'invalid', detail: 'hash_mismatch', landedAt: 900, seen: 0 },
     ok(1, 8, 0.02, -0.01), // gated
-    late(9), // positive final from window 0, penalized now
+    late(9), // positive final from window 0, late now: slashed, still eligible (late is not an offence)
     unmeasured(1, 10), // evaluated in window 0, not this window: keeps its positive final
   ]);
   assert.equal(of(r, 4).evaluated, false);
   assert.equal(of(r, 5).final, 0); assert.equal(of(r, 5).gate, null);
   assert.match(of(r, 8).gate ?? '', /own data beat random data too rarely/);
   assert.ok(of(r, 9).final > 0 && of(r, 10).final > 0);
-  const eligible = [1, 2, 3, 10];
+  const eligible = [1, 2, 3, 9, 10];
   const listed = [...r.peers, ...r.reserves];
   assert.equal(r.peers.length, 3);
   assert.deepEqual([...listed].sort((a, b) => a - b), eligible, `peers ${r.peers} reserves ${r.reserves}`);
-  for (const u of [4, 5, 6, 7, 8, 9]) assert.equal(listed.includes(u), false, `uid ${u} listed`);
-  assert.deepEqual([...listed].sort((a, b) => a - b), r.weights.uids, 'listed = weighted');
+  for (const u of [4, 5, 6, 7, 8]) assert.equal(listed.includes(u), false, `uid ${u} listed`);
+  assert.deepEqual([...listed].filter((u) => u !== 9).sort((a, b) => a - b), r.weights.uids, 'listed = weighted, but for the late one (no weight in its window)');
   // Peers are the best three by final score; lists ascend.
   const byFinal = eligible.sort((a, b) => of(r, b).final - of(r, a).final || a - b);
   assert.deepEqual(r.peers, byFinal.slice(0, 3).sort((a, b) => a - b));

@@ -15,7 +15,7 @@ export interface MinerState {
   ma: number;
   /** Indicator values folded into ma (bias correction and warm-up). */
   evals: number;
-  /** Last sync score (0..1). */
+  /** Last sync score (0..1; 1 until first measured). */
   sync: number;
   /** Last final score (what weights are shaped from). */
   final: number;
@@ -44,7 +44,7 @@ export const emptyState = (): GauntletState => ({ version: 1, window: -1, miners
 
 export function freshMiner(rating: Rating, window: number): MinerState {
   return {
-    rating: { ...rating }, ma: 0, evals: 0, sync: 0, final: 0, negStreak: 0,
+    rating: { ...rating }, ma: 0, evals: 0, sync: 1, final: 0, negStreak: 0, // sync 1 until measured: a newcomer owes no probe
     penalties: { missing: 0, late: 0, invalid: 0, copied: 0, negative: 0, out_of_sync: 0 }, lastPenalty: -1, lastSeen: window, lastEval: -1, history: [],
   };
 }

@@ -1,4 +1,4 @@
-// Sync score (protocol.md "Gauntlet"): a miner publishes, after applying window W, its parameter
+// Sync score (docs/protocol.md "Gauntlet"): a miner publishes, after applying window W, its parameter
 // values at probeIndices(W). The validator compares them with its own θ at the same indices, in
 // units of a typical per-window change of those values: "windows behind". 0 behind → 1; the score
 // falls linearly and reaches 0 at syncMaxBehind (T: 3) windows behind.

@@ -8,16 +8,18 @@
 //   missing      no upload seen by the deadline (miners the Gauntlet already knows)     final × missingSlash
 //   late         landed after the deadline                                              final × missingSlash
 //                (missing and late never touch the own-data indicator average ma or its count: a window
-//                without data says nothing about whose data a miner trains on — only its own penalty)
+//                without data says nothing about whose data a miner trains on — only its own penalty:
+//                the slash and no weight in that window; the miner stays eligible as a peer unless it
+//                also had no upload in the window before)
 //   invalid      payload rejected, non-finite trial loss, or norm > normOutlier × median  ma × offenceSlash, final 0
 //   copied       index overlap ≥ copyThreshold with an earlier upload (copies.ts)    ma × offenceSlash, final 0
 //   negative     main score < 0 in negativeStreak consecutive evaluations (ranked by score)      final 0
 //   out_of_sync  sync score 0: ≥ syncMaxBehind windows behind, or no usable probe of W − 1 from a miner
-//                that uploaded in W − 1 (a newcomer owes none; its sync stays unmeasured) (ranked by score) final 0
+//                that uploaded in W − 1 (a newcomer owes none; its sync counts as 1 until measured) (ranked by score) final 0
 // Not a penalty but also final 0: after warm-up, an own-data indicator average below the threshold.
 // Any penalty but missing and late also bars weight and peer selection in its window and the next penaltyMemory − 1 ones
 // (weights.ts recentlyPenalized; a miner never penalized is never barred).
-// Weights and the next window's peer list come from the same ranking of eligible final scores
+// Weights (less this window's missing and late) and the next window's peer list come from the same ranking of eligible final scores
 // (weights.ts selectPeers): only positive, unbarred finals — the peers are the best maxPeers, the
 // reserves the next `reserves`. The window's aggregate is not decided here: the nodes aggregate the
 // valid uploads of the peer list the leader published for the window, reserves filling failed slots.
@@ -222,10 +224,15 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   // 4. Forget the long inactive; shape weights and pick the next peers from the same eligible finals.
   const dropped = Object.entries(s.miners).filter(([, m]) => W - m.lastSeen >= p.inactiveReset).map(([u]) => Number(u)).sort((a, b) => a - b);
   for (const u of dropped) delete s.miners[u];
-  // Weights and peers go to miners without a recent penalty (a penalized window earns nothing).
+  // Peers go to miners without a recent offence; weights too, and not to a miner missing or late in
+  // this window (it earns nothing for it, but stays a peer: its next upload is aggregated as before).
   const finals = eligibleFinals(s.miners, W, p.penaltyMemory);
-  const weights = shapeWeights(finals, inp.maxPeers, inp.reserves, p);
-  const { peers, reserves } = selectPeers(finals, inp.maxPeers, inp.reserves);
+  const absent = new Set(results.filter((r) => r.penalties.some((q) => q.kind === 'missing' || q.kind === 'late')).map((r) => r.uid));
+  const paid = new Map([...finals].map(([u, f]) => [u, absent.has(u) ? 0 : f]));
+  const weights = shapeWeights(paid, inp.maxPeers, inp.reserves, p);
+  // A miner without an upload in this window and the one before is no peer until it uploads again.
+  const present = new Map([...finals].map(([u, f]) => [u, s.miners[u]!.lastSeen >= W - 1 ? f : 0]));
+  const { peers, reserves } = selectPeers(present, inp.maxPeers, inp.reserves);
   const result: WindowResult = { window: W, medianNorm, miners: results, peers, reserves, weights, dropped };
   return { state: s, result };
 }

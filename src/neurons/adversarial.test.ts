@@ -15,6 +15,7 @@ import { startDevnetChainServer } from '../chain/index.js';
 import { projectRoot } from '../util/paths.js';
 import { ADVERSARIES, caughtFrom, fingerprintsAgree, finalOf, minerOf, penaltyKinds, runAdversarialScenario, SCENARIO_WINDOWS, weightOf, type Adversary } from '../bench/adversarial.js';
 import { explainUid } from '../gauntlet/index.js';
+import { receiptsPrefix } from './scoring.js';
 
 const WINDOWS = SCENARIO_WINDOWS;
 /** Windows (counted from the first scored one) by which each adversary must be at weight 0 and below every honest miner for good. */
@@ -102,7 +103,7 @@ test('Gauntlet: every adversary ends below every honest miner with weight 0; rec
         assert.doesNotMatch(x.err, /\n\s+at /, 'no stack trace');
       }
       // A receipt whose recorded numbers were altered no longer recomputes: --verify says which and exits 1.
-      const dir = join(root, 'buckets', 'v0', 'tessera', 'v1', r.run.runId, 'receipts'), file = join(dir, readdirSync(dir).sort().at(-2)!);
+      const dir = join(root, 'buckets', 'v0', receiptsPrefix(r.run.runId)), file = join(dir, readdirSync(dir).sort().at(-2)!);
       const altered = JSON.parse(readFileSync(file, 'utf8')) as { window: number; result: { miners: Array<{ final: number }> } };
       altered.result.miners[0]!.final += 0.5;
       writeFileSync(file, JSON.stringify(altered));

@@ -1,4 +1,4 @@
-// Window arithmetic on the chain's clock (protocol.md "Time"): window = floor(block / blocksPerWindow);
+// Window arithmetic on the chain's clock (docs/protocol.md "Time"): window = floor(block / blocksPerWindow);
 // a gradient for window W is due by the chain timestamp of the first block of W+1 plus deadlineS.
 // Pure: heights and timestamps come from the chain, never from a local clock.
 

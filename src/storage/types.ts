@@ -1,4 +1,4 @@
-// The object-store interface every node talks through (protocol.md "Object storage"): one bucket per
+// The object-store interface every node talks through (docs/protocol.md "Object storage"): one bucket per
 // node, written only by its owner and read by everyone through a published read-only descriptor.
 // Implementations: fs.ts (a folder is a bucket) and s3.ts (any S3 API: Ceph RGW, R2, AWS).
 import { TesseraError } from '../util/errors.js';
