@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadState, metagraphOf, startDevnetChainServer } from '../src/chain/index.js';
 import { prepareData } from '../src/data/index.js';
-import { Devnet, readFingerprints, readStatus, type DevnetOptions, type RunOverrides } from '../src/devnet/index.js';
+import { Devnet, readFingerprints, readStatus, readTimeline, type DevnetOptions, type RunOverrides } from '../src/devnet/index.js';
 import { makeRunConfig, writeRecord } from '../src/devnet/config.js';
 import { fileSize } from '../src/devnet/process.js';
 import { TesseraError } from '../src/util/errors.js';
@@ -220,6 +220,52 @@ test('devnet on the filesystem: 3 miners + validator agree every window, learn, 
     t.diagnostic(`late miner uid ${late.uid} aggregated in windows ${joined.join(', ')}`);
     const lateFps = fps.get('miner-4')!;
     assert.ok([...lateFps.keys()].some((w) => w <= 5), `late miner fingerprints at windows ${[...lateFps.keys()].join(', ')}`);
+    ok = true;
+  } finally {
+    await net.stop();
+    if (ok && !process.env.TESSERA_KEEP) rmSync(dir, { recursive: true, force: true });
+    else t.diagnostic(`kept ${dir} for inspection`);
+  }
+});
+
+test('two validators: the leader is SIGKILLed mid-run; the next by stake leads within 2 windows, miners never stop, all agree; the old leader rejoins and leads again', { timeout: 240_000 }, async (t) => {
+  const data = await tinyData();
+  const dir = tmp('leader');
+  const net = await Devnet.start(options(dir, data, { windows: 16, validators: 2 }));
+  let ok = false;
+  try {
+    const first = (await net.snapshot()).window!;
+    await untilWindow(net, first + 4, 90_000);
+    const killedIn = (await net.snapshot()).window!;
+    net.killNode('validator');
+    await untilWindow(net, killedIn + 5, 90_000);
+    const restartedIn = (await net.snapshot()).window!;
+    await net.restartNode('validator');
+    await net.done;
+    t.diagnostic(`leader killed in window ${killedIn}, restarted in window ${restartedIn}, stop after ${net.stopWindow}`);
+    const uid = (name: string): number => readStatus(net.nodes.get(name)!.dataDir)!.uid!;
+    const [v1, v2] = [uid('validator'), uid('validator-2')];
+    // Who led each window, as validator-2 recorded it (it ran throughout).
+    const led = new Map(readTimeline(net.nodes.get('validator-2')!.dataDir).map((e) => [e.window, e.leader ?? null]));
+    const say = [...led].map(([w, l]) => `${w}:${l}`).join(' ');
+    t.diagnostic(`leaders (window:uid) ${say}; uids validator ${v1}, validator-2 ${v2}`);
+    assert.ok([...led].some(([w, l]) => w < killedIn && l === v1), `the first validator led before the kill: ${say}`);
+    for (let w = killedIn + 2; w < restartedIn; w++) assert.equal(led.get(w), v2, `window ${w}: validator-2 leads within 2 windows of the kill: ${say}`);
+    const lastLed = [...led].filter(([w]) => w >= restartedIn + 3).map(([, l]) => l);
+    assert.ok(lastLed.length > 0 && lastLed.every((l) => l === v1), `the restarted leader leads again by the rule: ${say}`);
+    // The miners never stopped training: an upload in every window from their first to the stop window.
+    for (const name of ['miner-1', 'miner-2', 'miner-3']) {
+      const tl = readTimeline(net.nodes.get(name)!.dataDir);
+      const ws = tl.map((e) => e.window);
+      for (let w = ws[0]!; w <= net.stopWindow!; w++) assert.ok(ws.includes(w), `${name} has no window ${w}: ${ws.join(' ')}`);
+      const sent = tl.filter((e) => e.outcome === 'uploaded').length;
+      assert.ok(sent >= tl.length - 1, `${name} uploaded in ${sent} of ${tl.length} windows`);
+    }
+    // Every node that applied a window holds the same parameters.
+    const fps = [...net.nodes.values()].map((n) => readFingerprints(n.dataDir));
+    for (const w of new Set(fps.flatMap((m) => [...m.keys()]))) {
+      assert.equal(new Set(fps.filter((m) => m.has(w)).map((m) => m.get(w))).size, 1, `window ${w}: fingerprints differ`);
+    }
     ok = true;
   } finally {
     await net.stop();

@@ -35,7 +35,7 @@ import { defaultCorpus, prepareData } from '../data/index.js';
 import { verifyReceipt, type ScoreReceipt } from '../gauntlet/index.js';
 import { getPreset } from '../model/index.js';
 import {
-  DEFAULT_STAKE, readReceipts, runValidator, type NodeConfig, type NodeStatus, type RunConfig,
+  DEFAULT_STAKE, readReceipts, runMiner, runValidator, type MinerHooks, type NodeConfig, type NodeStatus, type RunConfig,
 } from '../neurons/index.js';
 import { firstBlockOf, windowOf } from '../protocol/index.js';
 import { BEHAVIORS, runScenarioMiner, type BehaviorName } from '../scenario/index.js';
@@ -63,6 +63,8 @@ export interface ScenarioOptions {
   validators?: readonly ScenarioValidator[];
   /** Honest miners h1..hN (default 3). */
   honest?: number;
+  /** Hooks for named honest miners (e.g. flakyHooks: an honest miner that misses windows). */
+  honestHooks?: Readonly<Record<string, MinerHooks>>;
   /** Per honest miner: windows after the start at which it joins (default 0 for each: all start together). */
   honestJoin?: readonly number[];
   /** Windows the nodes run: startWindow .. startWindow + windows − 1 (default 18). */
@@ -190,9 +192,10 @@ export async function runAdversarialScenario(o: ScenarioOptions = {}): Promise<S
     const opts = { signal: abort.signal, log: sink };
     // A late honest miner starts a block into its join window (from the leader's checkpoint, like any newcomer).
     const joinOf = (name: string): number => o.honestJoin?.[honestNames.indexOf(name)] ?? 0;
+    const start = (c: NodeConfig): Promise<void> => (o.honestHooks?.[c.name] ? runMiner(c, { ...opts, hooks: o.honestHooks[c.name] }) : runScenarioMiner(c, opts));
     const mine = (c: NodeConfig): Promise<void> => joinOf(c.name) > 0
-      ? chain.waitForBlock(firstBlockOf(startWindow + joinOf(c.name), bpw) + 1, o.guardMs ?? 100_000).then(() => (abort.signal.aborted ? undefined : runScenarioMiner(c, opts)))
-      : runScenarioMiner(c, opts);
+      ? chain.waitForBlock(firstBlockOf(startWindow + joinOf(c.name), bpw) + 1, o.guardMs ?? 100_000).then(() => (abort.signal.aborted ? undefined : start(c)))
+      : start(c);
     await Promise.all([...vCfgs.map((c) => runValidator(c, opts)), ...mCfgs.map(mine)]);
     const aborted = abort.signal.aborted;
     sampling = false;

@@ -43,7 +43,7 @@ export const SAFETY_MARGIN = 0.08;
 export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promise<void> {
   const hooks = opts.hooks;
   const behavior = cfg.behavior ?? 'honest';
-  if ((behavior === 'honest' || behavior === '') !== !hooks || (hooks && hooks.name !== behavior)) {
+  if (behavior !== 'honest' && behavior !== '' && hooks?.name !== behavior) {
     throw new TesseraError(`miner behavior '${behavior}' needs its hooks (got ${hooks ? `'${hooks.name}'` : 'none'})`, 'start adversarial miners through src/scenario (runScenarioMiner or tessera miner --behavior)');
   }
   const node = await startNode(cfg, opts);

@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { medianOf } from '../compress/index.js';
 import {
-  emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, parseReceipt, parseState,
+  eligibleFinals, selectPeers, emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, parseReceipt, parseState,
   scoreWithReceipt, shapeWeights, updateNorm, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
   type WindowResult,
 } from '../gauntlet/index.js';
@@ -119,8 +119,9 @@ export class Scorer {
     if (r?.ok && r.receipt.window === W) { this.node.log(`window ${W} was scored before a restart: reusing its receipt`); return (this.last = r.receipt.result); }
     // Scored, but the receipt is gone: keep the state's scores rather than score the window twice.
     this.node.log(`WARNING: window ${W} is in the Gauntlet state but its receipt cannot be read back; publishing peers from the saved scores`);
-    const finals = this.finals(), { maxPeers } = this.node.run;
-    const order = rankPeers([...finals].filter(([, f]) => f > 0).map(([u]) => u), finals, maxPeers);
+    const { maxPeers } = this.node.run, st = this.saved.state;
+    const present = new Map([...eligibleFinals(st.miners, W, this.params.penaltyMemory)].map(([u, f]) => [u, st.miners[u]!.lastSeen >= W - 1 ? f : 0]));
+    const order = selectPeers(present, maxPeers, reserveCount(maxPeers));
     return (this.last = { window: W, medianNorm: 0, miners: [], peers: order.peers, reserves: order.reserves, weights: this.weights(), dropped: [] });
   }
 

@@ -44,7 +44,11 @@ export async function bootstrap(node: Node, dir: Directory, model: SharedModel):
     const first = all[0];
     if (first) {
       const same = all.filter((s) => s.start.window === first.start.window && s.start.fingerprint === first.start.fingerprint);
-      const newest = same.filter((s) => s.ptr && s.ptr.window > s.start.window).sort((a, b) => b.ptr!.window - a.ptr!.window)[0];
+      // The checkpoint of the highest-stake validator that is recent (within two checkpoint intervals of
+      // the newest any validator has): stake is what the network trusts, recency what catch-up needs.
+      const withPtr = same.filter((s) => s.ptr && s.ptr.window > s.start.window);
+      const newestWindow = Math.max(-1, ...withPtr.map((s) => s.ptr!.window));
+      const newest = withPtr.find((s) => s.ptr!.window >= newestWindow - 2 * node.run.checkpointEvery);
       // θ already set and no checkpoint ahead of it: keep it (replaying is cheaper than reloading).
       if (model.ready && model.window >= (newest?.ptr!.window ?? first.start.window)) return first.start;
       try {

@@ -13,7 +13,7 @@ import { publishAggregate, publishPeers, startOrJoinRun, writeCheckpoint } from 
 import { backoffMs, retrying, sleep, Stopped } from './retry.js';
 import { Scorer } from './scoring.js';
 import { Stopwatch } from './status.js';
-import { advance } from './sync.js';
+import { advance, crossCheck } from './sync.js';
 import type { NodeConfig } from './types.js';
 import { gatherAggregate, planWindow, windowAnchors } from './window-aggregate.js';
 
@@ -89,6 +89,8 @@ async function validateWindow(node: Node, dir: Directory, model: SharedModel, sc
   const before = model.fingerprint;
   const after = await sw.time('apply', () => model.apply(W, agg.updates));
   await publishAggregate(node, agg, before, after);
+  // Cross-check the window before with its leader's record (a difference re-syncs this validator).
+  if (W > 0) await crossCheck(node, dir, W - 1, before, (await planWindow(node, dir, W - 1)).leader);
   node.log(`window ${W}: aggregated uids [${agg.uids.join(' ')}] (peer list of ${plan.leader === null ? 'nobody yet' : `uid ${plan.leader}${plan.leader === node.uid ? ' = this validator' : ''}`}) → ${after.slice(0, 12)}`);
   if (model.window % node.run.checkpointEvery === 0) {
     node.status.set('checkpoint');

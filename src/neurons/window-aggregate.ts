@@ -108,7 +108,7 @@ export async function planWindow(node: Node, dir: Directory, W: number): Promise
   }
   // No peer list at all yet (the run's first window): the open start, every in-time miner upload.
   const res = r ?? { leader: null, listWindow: null, slots: openSlots(anchors.inTime, new Set(order)) };
-  lists.set(W, res);
+  if (r) lists.set(W, r); // only a published list stands for later windows; the open start is per window
   for (const k of lists.keys()) if (k < W - PEER_LIST_LOOKBACK) lists.delete(k);
   return { ...anchors, ...res };
 }

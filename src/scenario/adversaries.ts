@@ -139,3 +139,18 @@ async function uploadLate(node: Node, W: number, bytes: Uint8Array): Promise<Upl
   node.status.addBytes(bytes.length, 0);
   return 'uploaded';
 }
+
+/**
+ * Not an adversary: an honest miner on an unreliable machine that sends nothing in every `period`-th
+ * window (offset `phase`), as a miner that runs out of time would. For fairness tests.
+ */
+export function flakyHooks(period = 2, phase = 1): MinerHooks {
+  return {
+    name: 'flaky',
+    produce: async ({ node, W }, honest) => {
+      if (W % period !== phase) return honest();
+      node.log(`window ${W}: (flaky) sending nothing this window`);
+      return null;
+    },
+  };
+}
