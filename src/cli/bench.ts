@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { getBackend } from '../engine/select.js';
 import { benchEngine } from '../bench/engine.js';
 import { benchStep } from '../bench/step.js';
+import { recordSoak, runSoak, soakMarkdown } from '../bench/soak.js';
 import { float, int } from './options.js';
 import { getPreset } from '../model/index.js';
 import { modelInfo } from '../model/info.js';
@@ -43,6 +44,22 @@ export function benchCommand(): Command {
     .action((o: { preset: string; batch: number; seq: number; vocabSize: number; steps: number; json?: boolean }) => {
       const r = benchStep(o);
       console.log(o.json ? JSON.stringify(r) : `${r.preset} ${r.batch}×${r.seq} (vocab ${r.vocabSize}): ${r.ms_per_step.toFixed(1)} ms per step (${r.backend}, threads ${r.threads}, median of ${r.steps})`);
+    });
+  cmd.command('soak')
+    .description('npm start as a user runs it (tessera devnet at its defaults) for a long time, optionally with busy processes and stop/restart cycles; appends to bench/soak.md')
+    .option('--minutes <n>', 'how long', float('--minutes', 0.1), 60)
+    .option('--busy <n>', 'CPU-spinning processes running beside it', int('--busy', 0), 0)
+    .option('--restarts <n>', 'stop/restart cycles of the whole devnet, evenly spread', int('--restarts', 0), 0)
+    .option('--dir <dir>', 'keep the devnet in this folder (default: a temporary one, removed afterwards)')
+    .option('--title <text>', 'section title in bench/soak.md')
+    .option('--out <dir>', 'where soak.md is', 'bench')
+    .option('--no-record', 'print only; do not append to soak.md')
+    .option('--json', 'print one JSON object')
+    .action(async (o: { minutes: number; busy: number; restarts: number; dir?: string; title?: string; out: string; record: boolean; json?: boolean }) => {
+      const r = await runSoak({ minutes: o.minutes, busy: o.busy, restarts: o.restarts, dir: o.dir, log: o.json ? undefined : (l) => console.log(`[soak] ${l}`) });
+      const title = o.title ?? `${o.minutes} min${o.busy ? `, ${o.busy} busy` : ''}${o.restarts ? `, ${o.restarts} restarts` : ''}`;
+      if (o.record) console.error(`recorded in ${recordSoak(o.out, r, title)}`);
+      console.log(o.json ? JSON.stringify(r) : soakMarkdown(r, title));
     });
   cmd.command('codec')
     .description('SparseLoCo codec on a ~100M-parameter layout: compression vs dense fp32 (12-bit and entropy-coded indices), encode and 20-peer aggregate time')

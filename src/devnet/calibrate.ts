@@ -11,8 +11,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../util/paths.js';
 
-/** CPU a validator uses beside the miners (its scoring is ~40% of a window on 2 cores). */
-export const VALIDATOR_LOAD = 0.5;
+/** CPU a validator takes from the miners: it scores window W while they train W+1, a whole core meanwhile. */
+export const VALIDATOR_LOAD = 1;
 /** Share of an idle window the training may take. */
 export const TRAIN_SHARE = 0.5;
 

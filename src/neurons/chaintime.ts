@@ -48,13 +48,15 @@ export async function currentWindow(node: Node): Promise<number> {
 /** Resolves once the chain has block `height` (long polls; a stop request ends the wait). */
 export async function waitForBlock(node: Node, height: number): Promise<BlockHead> {
   for (;;) {
-    try {
-      const h = await retrying(node, `wait for block ${height}`, () => orStop(node.chain.waitForBlock(height, 20_000), node.signal));
-      observe(node, h, true); // an old block only lowers (ts − now): the max ignores it
-      return h;
-    } catch (e) {
-      if (!(e instanceof ChainError && e.code === 'timeout')) throw e;
-    }
+    // A long poll that times out (a slow window) is not an outage: poll again without a retry or a log line.
+    const poll = (): Promise<BlockHead | null> => node.chain.waitForBlock(height, 20_000).catch((e: unknown) => {
+      if (e instanceof ChainError && e.code === 'timeout') return null;
+      throw e;
+    });
+    const h = await retrying(node, `wait for block ${height}`, () => orStop(poll(), node.signal));
+    if (h === null) continue;
+    observe(node, h, true); // an old block only lowers (ts − now): the max ignores it
+    return h;
   }
 }
 

@@ -86,7 +86,8 @@ export interface TimelineEntry {
   /** The uids whose uploads made the window's aggregate, and the leader whose peer list chose them. */
   aggregated?: number[];
   leader?: number | null;
-  /** Validator: uids with a valid in-time upload, uids that anchored after the deadline. */
+  /** Validator: validation loss after applying the window; uids with a valid in-time upload, uids that anchored after the deadline. */
+  val_loss?: number;
   valid?: number[];
   late?: number[];
 }

@@ -101,7 +101,7 @@ async function validateWindow(node: Node, dir: Directory, model: SharedModel, sc
   node.status.set('idle', { valLoss, loss: valLoss });
   node.status.timeline({
     ...sw.entry(W, model.fingerprint), aggregated: agg.uids, leader: plan.leader,
-    valid: gathered.valid.map((v) => v.uid), late: [...gathered.rejected].filter(([, r]) => r.reason === 'late').map(([u]) => u),
+    val_loss: valLoss, valid: gathered.valid.map((v) => v.uid), late: [...gathered.rejected].filter(([, r]) => r.reason === 'late').map(([u]) => u),
   });
   const line = result.miners.map((m) => `${m.uid}:${m.final.toFixed(3)}${m.penalties.length ? `(${m.penalties.map((p) => p.kind).join(',')})` : m.gate ? '(own-data)' : ''}`);
   node.log(`window ${W}: val loss ${valLoss.toFixed(4)}; final scores ${line.join(' ') || '-'}; next peers [${result.peers.join(' ')}]`);
