@@ -107,12 +107,16 @@ export async function deadlinePassed(node: Node, window: number): Promise<number
   return deadline;
 }
 
-/** Mean block interval (ms) over the recent blocks seen; `fallback` until two are known. */
+/**
+ * Block interval (ms): the median over consecutive recent blocks seen (a chain that paused, e.g. a
+ * restart, does not stretch it); `fallback` until two are known.
+ */
 export function blockIntervalMs(node: Node, fallback = 1000): number {
-  const r = clockOf(node).recent;
-  if (r.length < 2) return fallback;
-  const a = r[0]!, b = r[r.length - 1]!;
-  return b.height > a.height && b.timestamp > a.timestamp ? (b.timestamp - a.timestamp) / (b.height - a.height) : fallback;
+  const r = clockOf(node).recent, per: number[] = [];
+  for (let i = 1; i < r.length; i++) if (r[i]!.height > r[i - 1]!.height) per.push((r[i]!.timestamp - r[i - 1]!.timestamp) / (r[i]!.height - r[i - 1]!.height));
+  if (per.length === 0) return fallback;
+  per.sort((a, b) => a - b);
+  return per[per.length >> 1]! > 0 ? per[per.length >> 1]! : fallback;
 }
 
 /** Chain time now (ms), estimated from the freshest block seen; null before any block was seen fresh. */
