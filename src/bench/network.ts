@@ -52,7 +52,10 @@ export interface LearningReport {
  * The learning figures (see the header) from the validator's timeline and each honest miner's
  * (uid → entries). Windows before the validator's first scored window are not counted.
  */
-export function learningReport(validator: readonly TimelineEntry[], honest: ReadonlyMap<number, readonly TimelineEntry[]>): LearningReport {
+export function learningReport(validatorEntries: readonly TimelineEntry[], honestEntries: ReadonlyMap<number, readonly TimelineEntry[]>): LearningReport {
+  // A window a node did again after a restart counts once (its last entry).
+  const once = (es: readonly TimelineEntry[]): TimelineEntry[] => [...new Map(es.map((e) => [e.window, e])).values()];
+  const validator = once(validatorEntries), honest = new Map([...honestEntries].map(([u, es]) => [u, once(es)]));
   const byWindow = new Map(validator.map((e) => [e.window, e]));
   const uids = new Set(honest.keys());
   let windows = 0, accepted = 0, late = 0;

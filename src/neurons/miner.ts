@@ -59,6 +59,9 @@ export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promis
         if (!model.ready) { await bootstrap(node, dir, model); last = null; }
         const W = await nextTrainingWindow(node, dir, model);
         if (cfg.stopAfterWindow !== undefined && W > cfg.stopAfterWindow) break;
+        // θ reached W without applying W − 1 here (a start, a restart, a checkpoint jump): publish the probe
+        // of W − 1 now (θ is exactly the model after W − 1), or validators would find none and call this miner out of sync.
+        if (W > 0 && last?.window !== W - 1) await publishProbe(node, W - 1);
         const before = last;
         last = await mineWindow(node, dir, model, local, planner, W, hooks);
         if (before) await checkRecord(node, dir, model, before);
