@@ -1,7 +1,7 @@
-// The network as a node sees it: the metagraph and commitments (refreshed on demand), the leader, the
+// The network as a node sees it: the metagraph and commitments (refreshed on demand), the
 // miners, and read-only stores for any uid's bucket opened from its on-chain descriptor.
 import type { Metagraph } from '../chain/index.js';
-import { leaderOf, minerUids } from '../protocol/index.js';
+import { minerUids } from '../protocol/index.js';
 import { openStore, parseDescriptor, type ReadOnlyStore } from '../storage/index.js';
 import { retrying } from './retry.js';
 import type { Node } from './node.js';
@@ -22,11 +22,6 @@ export class Directory {
 
   private async graph(): Promise<Metagraph> {
     return this.metagraph ?? (await this.refresh()).metagraph!;
-  }
-
-  /** The leader's uid (highest-stake permit holder), null while there is none. */
-  async leader(): Promise<number | null> {
-    return leaderOf(await this.graph());
   }
 
   /** Miners (commitment, no permit), excluding this node. */

@@ -9,7 +9,7 @@ import {
   chooseAggregate, inTimeAnchors, keys, leaderAmong, PEER_LIST_LOOKBACK, sha256Hex, slotOrder, validatorOrder, verifyPayload, parseRecord,
   MAX_RECORD_BYTES, type PeerList, type VerifyReason,
 } from '../protocol/index.js';
-import { blockTimestamp, deadlineOf, deadlinePassed } from './chaintime.js';
+import { blockTimestamp, deadlinePassed } from './chaintime.js';
 import type { Directory } from './directory.js';
 import { fetchObject } from './model-state.js';
 import { retrying } from './retry.js';
@@ -154,9 +154,4 @@ export async function gatherAggregate(node: Node, dir: Directory, plan: WindowPl
   }
   const uids = chooseAggregate(plan.slots, new Set(valid.keys()), node.run.maxPeers);
   return { window: plan.window, uids, payloadSha256: uids.map((u) => valid.get(u)!.sha256), updates: uids.map((u) => ({ uid: u, update: valid.get(u)!.update })) };
-}
-
-/** W's deadline once known, for messages (ISO). */
-export async function deadlineIso(node: Node, W: number): Promise<string> {
-  return new Date(await deadlineOf(node, W)).toISOString();
 }

@@ -2,15 +2,11 @@
 // follows), the miners (registered, committed a bucket, no validator permit), and the ONE ranking
 // that turns scores into the aggregated peers and their reserves.
 import type { Metagraph } from '../chain/index.js';
+import { validatorOrder } from './aggregation.js';
 
-/** The highest-stake uid holding a validator permit (ties: lower uid); null while there is none. */
+/** The first validator in leadership order (aggregation.ts validatorOrder): highest stake, then lower uid; null while there is none. */
 export function leaderOf(m: Pick<Metagraph, 'uids' | 'stake' | 'validatorPermit'>): number | null {
-  let best: number | null = null;
-  for (let i = 0; i < m.uids.length; i++) {
-    if (!m.validatorPermit[i] || !(m.stake[i]! > 0)) continue;
-    if (best === null || m.stake[i]! > m.stake[best]!) best = i;
-  }
-  return best === null ? null : m.uids[best]!;
+  return validatorOrder(m)[0] ?? null;
 }
 
 /** Miners: uids with a commitment and no validator permit, ascending. */
