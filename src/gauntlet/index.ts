@@ -17,7 +17,7 @@ export { meanAbsDiff, windowsBehind, syncScore, foldChange } from './sync-score.
 export { newRating, ordinalOf, matchRanks, rateMatch, type MatchEntry } from './ratings.js';
 export { updateNorm, indexSketch, sketchOverlap } from './sketch.js';
 export { detectCopies, type Sighting, type PastUpload, type CopyFinding, type CopyReport } from './copies.js';
-export { finalScore, rankPositive, shapeWeights, recentlyPenalized, eligibleFinals, selectPeers, type WeightShape } from './weights.js';
+export { finalScore, rankPositive, shapeWeights, recentlyPenalized, eligibleFinals, provenMiners, selectPeers, tiers, type WeightShape } from './weights.js';
 export {
   scoreWindow, readableTimes, type UploadStatus, type Measured, type MinerInput, type WindowInputs, type Penalty, type MinerResult, type WindowResult,
 } from './window.js';

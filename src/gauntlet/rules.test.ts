@@ -3,7 +3,7 @@
 //     an honest miner that misses windows, however many and however interleaved);
 //   - weights and the next peer list from the first scored window (a fresh miner is not "recently
 //     penalized"), a real penalty still bars them for penaltyMemory windows;
-//   - peers and reserves are eligible miners only (evaluated, ungated, unbarred, final > 0);
+//   - peers and reserves are eligible miners only (evaluated, ungated, unbarred, final > 0; reserves past the warm-up);
 //   - the result has no aggregate; evaluation plans record the declared inner steps and receipts keep them;
 //   - penalty reasons print chain time as ISO-8601, never raw epoch milliseconds.
 import { test } from 'node:test';
@@ -147,19 +147,22 @@ test('a real penalty bars weight and peer selection for penaltyMemory windows, t
 });
 
 test('peers and reserves are eligible miners only, the same uids that get weight', () => {
-  // Warm-up 2: uid 8's two −1 indicators gate it in window 1; uid 5's single −1 (window 1, in warm-up) leaves final 0.
+  // Warm-up 2: uid 8's −1 indicators gate it in window 2; uid 5's single −1 (window 2, in warm-up) leaves final 0.
   const run = new Run({ ...P, indicatorWarmup: 2 }, 3, 3);
   run.window(0, [ok(0, 1), ok(0, 2), ok(0, 3), ok(0, 8, 0.02, -0.01), ok(0, 9), ok(0, 10)]);
-  const r = run.window(1, [
-    ok(1, 1), ok(1, 2), ok(1, 3),
-    unmeasured(1, 4), // never evaluated
-    ok(1, 5, 0.02, -0.01), // evaluated, indicator −1 in warm-up: final 0
+  run.window(1, [ok(1, 1), ok(1, 2), ok(1, 3), ok(1, 8, 0.02, -0.01), ok(1, 9), ok(1, 10)]);
+  const r = run.window(2, [
+    ok(2, 1), ok(2, 2), ok(2, 3),
+    unmeasured(2, 4), // never evaluated
+    ok(2, 5, 0.02, -0.01), // evaluated, indicator −1 in warm-up: final 0
     late(6), // penalized newcomer
     { uid: 7, status: 'invalid', detail: 'hash_mismatch', landedAt: 900, seen: 0 },
-    ok(1, 8, 0.02, -0.01), // gated
-    late(9), // positive final from window 0, late now: slashed, still eligible (late is not an offence)
-    unmeasured(1, 10), // evaluated in window 0, not this window: keeps its positive final
+    ok(2, 8, 0.02, -0.01), // gated
+    late(9), // positive final from windows 0–1, late now: slashed, still eligible (late is not an offence)
+    unmeasured(2, 10), // evaluated in windows 0–1, not this window: keeps its positive final
+    ok(2, 11), // a newcomer with a positive final below the top three: not proven (1 evaluation < warm-up 2), so no reserve
   ]);
+  assert.ok(of(r, 11).final > 0 && of(r, 11).evals === 1);
   assert.equal(of(r, 4).evaluated, false);
   assert.equal(of(r, 5).final, 0); assert.equal(of(r, 5).gate, null);
   assert.match(of(r, 8).gate ?? '', /own data beat random data too rarely/);
@@ -168,7 +171,7 @@ test('peers and reserves are eligible miners only, the same uids that get weight
   const listed = [...r.peers, ...r.reserves];
   assert.equal(r.peers.length, 3);
   assert.deepEqual([...listed].sort((a, b) => a - b), eligible, `peers ${r.peers} reserves ${r.reserves}`);
-  for (const u of [4, 5, 6, 7, 8]) assert.equal(listed.includes(u), false, `uid ${u} listed`);
+  for (const u of [4, 5, 6, 7, 8, 11]) assert.equal(listed.includes(u), false, `uid ${u} listed`);
   assert.deepEqual([...listed].filter((u) => u !== 9).sort((a, b) => a - b), r.weights.uids, 'listed = weighted, but for the late one (no weight in its window)');
   // Peers are the best three by final score; lists ascend.
   const byFinal = eligible.sort((a, b) => of(r, b).final - of(r, a).final || a - b);

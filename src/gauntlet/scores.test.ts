@@ -7,7 +7,7 @@ import { ordinal, rate, rating } from 'openskill';
 import { trainingOffsets } from '../protocol/index.js';
 import {
   biasCorrected, clampSteps, eligibleFinals, evalPlan, finalScore, foldChange, foldIndicator, GAUNTLET_DEFAULTS, lossScore, matchRanks, newRating, ordinalOf,
-  ownDataOk, rateMatch, readableTimes, recentlyPenalized, relImprovement, selectPeers, shapeWeights, syncScore, windowsBehind,
+  ownDataOk, provenMiners, rateMatch, readableTimes, recentlyPenalized, relImprovement, selectPeers, shapeWeights, syncScore, tiers, windowsBehind,
 } from './index.js';
 
 const close = (a: number, b: number, eps = 1e-12): void => assert.ok(Math.abs(a - b) <= eps, `${a} ≠ ${b}`);
@@ -87,6 +87,21 @@ test('peer selection: eligible finals only (unbarred, positive), peers then rese
   assert.deepEqual(selectPeers(new Map([[1, 0]]), 3, 2), { peers: [], reserves: [] });
   const w = shapeWeights(finals, 3, 9, GAUNTLET_DEFAULTS), s = selectPeers(finals, 3, 9);
   assert.deepEqual(w.uids, [...s.peers, ...s.reserves].sort((a, b) => a - b), 'weighted = listed');
+});
+
+test('reserves are proven miners: past the own-data warm-up; peers need not be', () => {
+  const proven = provenMiners({ 2: { evals: 8 }, 5: { evals: 3 }, 7: { evals: 1 }, 4: { evals: 9 }, 9: { evals: 12 } }, 8);
+  assert.deepEqual([...proven].sort((a, b) => a - b), [2, 4, 9]);
+  const finals = new Map([[9, 1], [2, 7], [5, 3], [7, 7], [4, 2]]);
+  // Ranked 2, 7, 5, 4, 9: peers are the best two whatever their evaluations; reserves skip unproven 5.
+  assert.deepEqual(tiers(finals, 2, 2, proven), { peers: [2, 7], reserves: [4, 9] });
+  assert.deepEqual(selectPeers(finals, 2, 2, proven), { peers: [2, 7], reserves: [4, 9] });
+  assert.deepEqual(selectPeers(finals, 2, 2), { peers: [2, 7], reserves: [4, 5] }, 'without a proven set every positive uid may be a reserve');
+  const w = shapeWeights(finals, 2, 2, GAUNTLET_DEFAULTS, proven);
+  assert.deepEqual(w.uids, [2, 4, 7, 9], 'an unproven newcomer outside the top peers gets no weight');
+  const young = shapeWeights(finals, 2, 2, GAUNTLET_DEFAULTS, new Set());
+  assert.deepEqual(young.uids, [2, 7], 'a young network pays its peers only');
+  assert.ok(Math.abs(young.weights.reduce((a, b) => a + b, 0) - 1) < 1e-12);
 });
 
 test('readable times: epoch milliseconds after a time word become ISO-8601; durations and other numbers stay', () => {

@@ -8,6 +8,8 @@
 // Weights (T's piecewise schedule): the top maxPeers positive final scores share peerShare on a linear
 // ramp (best = peerTopRatio × worst); the next reserves share the rest with geometric decay, never
 // above the weakest peer; everyone else — penalized, zero or negative — gets 0.
+// Reserves must be proven (provenMiners: past the own-data warm-up): a newcomer is paid as a peer or
+// once its warm-up is over, so a free-rider cannot collect a reserve's share on a lucky coin flip.
 // Peers: the same ranking picks the next window's peers and reserves (selectPeers), so the peer list
 // holds exactly the miners with weight — never one that was not evaluated, is gated, was penalized
 // within penaltyMemory windows, or scores 0. The nodes aggregate the valid uploads of the leader's
@@ -37,22 +39,38 @@ export function eligibleFinals(miners: Readonly<Record<string, Pick<MinerState, 
 }
 
 /**
- * The next window's peer list from eligible final scores: peers = the best maxPeers positive scores,
- * reserves = the next `reserves` positive ones (ties → lower uid); both ascending by uid. Exactly the
+ * Miners that may stand as reserves: those past the own-data warm-up (evals ≥ warm-up; after it the
+ * indicator gate zeroes a miner that does not train on its own data). A reserve is paid for standing
+ * by, not for an aggregated contribution, so it must first have shown that its data is its own; a
+ * newcomer earns as a peer (top maxPeers) or after its warm-up.
+ */
+export function provenMiners(miners: Readonly<Record<string, Pick<MinerState, 'evals'>>>, warmup: number): Set<number> {
+  return new Set(Object.entries(miners).filter(([, m]) => m.evals >= warmup).map(([u]) => Number(u)));
+}
+
+/**
+ * The two tiers, best first: peers = the best maxPeers positive scores; reserves = the next `reserves`
+ * positive ones among `proven` (every uid when proven is not given). Ties → lower uid.
+ */
+export function tiers(finals: ReadonlyMap<number, number>, maxPeers: number, reserves: number, proven?: ReadonlySet<number>): { peers: number[]; reserves: number[] } {
+  const ranked = rankPositive(finals), n = Math.max(0, maxPeers), r = Math.max(0, reserves);
+  return { peers: ranked.slice(0, n), reserves: ranked.slice(n).filter((u) => !proven || proven.has(u)).slice(0, r) };
+}
+
+/**
+ * The next window's peer list from eligible final scores (tiers), both ascending by uid. Exactly the
  * uids shapeWeights gives weight to.
  */
-export function selectPeers(finals: ReadonlyMap<number, number>, maxPeers: number, reserves: number): { peers: number[]; reserves: number[] } {
-  const ranked = rankPositive(finals), asc = (xs: number[]): number[] => xs.sort((a, b) => a - b);
-  const n = Math.max(0, maxPeers), r = Math.max(0, reserves);
-  return { peers: asc(ranked.slice(0, n)), reserves: asc(ranked.slice(n, n + r)) };
+export function selectPeers(finals: ReadonlyMap<number, number>, maxPeers: number, reserves: number, proven?: ReadonlySet<number>): { peers: number[]; reserves: number[] } {
+  const t = tiers(finals, maxPeers, reserves, proven), asc = (xs: number[]): number[] => xs.sort((a, b) => a - b);
+  return { peers: asc(t.peers), reserves: asc(t.reserves) };
 }
 
 export interface WeightShape { peerShare: number; peerTopRatio: number; reserveDecay: number }
 
 /** Weights summing to 1 (ascending uids), or empty when no miner has a positive final score. */
-export function shapeWeights(finals: ReadonlyMap<number, number>, maxPeers: number, reserves: number, p: WeightShape): { uids: number[]; weights: number[] } {
-  const ranked = rankPositive(finals);
-  const peers = ranked.slice(0, maxPeers), res = ranked.slice(maxPeers, maxPeers + reserves);
+export function shapeWeights(finals: ReadonlyMap<number, number>, maxPeers: number, reserves: number, p: WeightShape, proven?: ReadonlySet<number>): { uids: number[]; weights: number[] } {
+  const { peers, reserves: res } = tiers(finals, maxPeers, reserves, proven);
   const w = new Map<number, number>();
   const n = peers.length;
   const ramp = peers.map((_, i) => (n === 1 ? 1 : p.peerTopRatio + ((1 - p.peerTopRatio) * i) / (n - 1)));

@@ -21,7 +21,7 @@
 // (weights.ts recentlyPenalized; a miner never penalized is never barred).
 // Weights (less this window's missing and late) and the next window's peer list come from the same ranking of eligible final scores
 // (weights.ts selectPeers): only positive, unbarred finals — the peers are the best maxPeers, the
-// reserves the next `reserves`. The window's aggregate is not decided here: the nodes aggregate the
+// reserves the next `reserves` among the miners past the own-data warm-up (provenMiners). The window's aggregate is not decided here: the nodes aggregate the
 // valid uploads of the peer list the leader published for the window, reserves filling failed slots.
 import { medianOf } from '../compress/index.js';
 import { detectCopies, type PastUpload } from './copies.js';
@@ -30,7 +30,7 @@ import type { GauntletParams } from './params.js';
 import { matchRanks, newRating, ordinalOf, rateMatch, type MatchEntry } from './ratings.js';
 import { cloneState, freshMiner, type GauntletState, type MinerState, type PenaltyKind, type Rating } from './state.js';
 import { syncScore } from './sync-score.js';
-import { eligibleFinals, finalScore, selectPeers, shapeWeights } from './weights.js';
+import { eligibleFinals, finalScore, provenMiners, selectPeers, shapeWeights } from './weights.js';
 
 export type UploadStatus = 'ok' | 'missing' | 'late' | 'invalid';
 
@@ -229,10 +229,11 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   const finals = eligibleFinals(s.miners, W, p.penaltyMemory);
   const absent = new Set(results.filter((r) => r.penalties.some((q) => q.kind === 'missing' || q.kind === 'late')).map((r) => r.uid));
   const paid = new Map([...finals].map(([u, f]) => [u, absent.has(u) ? 0 : f]));
-  const weights = shapeWeights(paid, inp.maxPeers, inp.reserves, p);
+  const proven = provenMiners(s.miners, p.indicatorWarmup);
+  const weights = shapeWeights(paid, inp.maxPeers, inp.reserves, p, proven);
   // A miner without an upload in this window and the one before is no peer until it uploads again.
   const present = new Map([...finals].map(([u, f]) => [u, s.miners[u]!.lastSeen >= W - 1 ? f : 0]));
-  const { peers, reserves } = selectPeers(present, inp.maxPeers, inp.reserves);
+  const { peers, reserves } = selectPeers(present, inp.maxPeers, inp.reserves, proven);
   const result: WindowResult = { window: W, medianNorm, miners: results, peers, reserves, weights, dropped };
   return { state: s, result };
 }

@@ -1,5 +1,5 @@
 // The Gauntlet against adversarial miners, in-process (the scenario lives in src/bench/adversarial.ts,
-// shared with `tessera bench adversarial`): a devnet chain (200 ms blocks), filesystem buckets, the
+// shared with `tessera bench adversarial`): a devnet chain (300 ms blocks), filesystem buckets, the
 // tiny model, one validator, 3 honest miners and one miner of each adversarial behavior
 // (copy, noise, scaled, signflip, lazy, late, malformed, stale). Within WINDOWS windows every
 // adversary's final score is below every honest miner's and its weight is 0 (on chain too); every

@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { medianOf } from '../compress/index.js';
 import {
-  eligibleFinals, selectPeers, emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, parseReceipt, parseState,
+  eligibleFinals, provenMiners, selectPeers, emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, parseReceipt, parseState,
   scoreWithReceipt, shapeWeights, updateNorm, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
   type WindowResult,
 } from '../gauntlet/index.js';
@@ -86,7 +86,7 @@ export class Scorer {
   /** Shaped weights of the newest result (or of the saved state after a restart). */
   weights(): { uids: number[]; weights: number[] } {
     if (this.last) return this.last.weights;
-    return shapeWeights(this.finals(), this.node.run.maxPeers, reserveCount(this.node.run.maxPeers), this.params);
+    return shapeWeights(this.finals(), this.node.run.maxPeers, reserveCount(this.node.run.maxPeers), this.params, provenMiners(this.saved.state.miners, this.params.indicatorWarmup));
   }
 
   /** Call with θ at the start of W, before anything of W is applied: probe reference and per-window change. */
@@ -121,7 +121,7 @@ export class Scorer {
     this.node.log(`WARNING: window ${W} is in the Gauntlet state but its receipt cannot be read back; publishing peers from the saved scores`);
     const { maxPeers } = this.node.run, st = this.saved.state;
     const present = new Map([...eligibleFinals(st.miners, W, this.params.penaltyMemory)].map(([u, f]) => [u, st.miners[u]!.lastSeen >= W - 1 ? f : 0]));
-    const order = selectPeers(present, maxPeers, reserveCount(maxPeers));
+    const order = selectPeers(present, maxPeers, reserveCount(maxPeers), provenMiners(st.miners, this.params.indicatorWarmup));
     return (this.last = { window: W, medianNorm: 0, miners: [], peers: order.peers, reserves: order.reserves, weights: this.weights(), dropped: [] });
   }
 
