@@ -39,7 +39,7 @@ import {
 } from '../neurons/index.js';
 import { firstBlockOf, windowOf } from '../protocol/index.js';
 import { BEHAVIORS, runScenarioMiner, type BehaviorName } from '../scenario/index.js';
-import { fsNodeDescriptors, FsStore } from '../storage/index.js';
+import { fsNodeDescriptors, FsStore, type StoreDescriptor } from '../storage/index.js';
 import { openTrainData } from '../train/batches.js';
 import { plotSvg, type Series } from '../util/plot.js';
 import { createWallet, loadWallet, signer } from '../wallet/index.js';
@@ -72,6 +72,10 @@ export interface ScenarioOptions {
   honest?: number;
   /** Hooks for named honest miners (e.g. flakyHooks: an honest miner that misses windows). */
   honestHooks?: Readonly<Record<string, MinerHooks>>;
+  /** Per named node: the read descriptor it commits on chain instead of its own bucket's (a hostile or broken bucket). */
+  publicRead?: Readonly<Record<string, StoreDescriptor>>;
+  /** Runs beside the nodes once they start (e.g. a hijacker acting on the chain and its own bucket). */
+  during?: (ctx: ScenarioContext) => Promise<void>;
   /** Per honest miner: windows after the start at which it joins (default 0 for each: all start together). */
   honestJoin?: readonly number[];
   /** Windows the nodes run: startWindow .. startWindow + windows − 1 (default 18). */
@@ -85,6 +89,17 @@ export interface ScenarioOptions {
   root?: string;
   keep?: boolean;
   log?: (line: string) => void;
+}
+
+export interface ScenarioContext {
+  root: string;
+  run: RunConfig;
+  chain: DevnetChainClient;
+  walletDir: string;
+  uidOf: Record<string, number>;
+  startWindow: number;
+  blockMs: number;
+  signal: AbortSignal;
 }
 
 export interface EpochSample { block: number; window: number; emission: number[]; dividends: number[] }
@@ -182,7 +197,7 @@ export async function runAdversarialScenario(o: ScenarioOptions = {}): Promise<S
     const stopAfterWindow = startWindow + windows - 1;
     const cfgOf = (name: string, role: NodeConfig['role'], extra: Partial<NodeConfig> = {}): NodeConfig => {
       const d = fsNodeDescriptors(join(root, 'buckets', name));
-      return { role, name, dataDir: join(root, 'nodes', name), chainUrl: server.url, walletDir, hotkey: name, store: d.write, publicRead: d.read, dataset, run, stopAfterWindow, ...extra };
+      return { role, name, dataDir: join(root, 'nodes', name), chainUrl: server.url, walletDir, hotkey: name, store: d.write, publicRead: o.publicRead?.[name] ?? d.read, dataset, run, stopAfterWindow, ...extra };
     };
     const vCfgs = validators.map((v) => cfgOf(v.name, 'validator', { stake: v.stake }));
     const mCfgs = [...honestNames.map((n) => cfgOf(n, 'miner')), ...running.map((b) => cfgOf(`a-${b}`, 'miner', { behavior: b }))];
@@ -205,7 +220,9 @@ export async function runAdversarialScenario(o: ScenarioOptions = {}): Promise<S
     const mine = (c: NodeConfig): Promise<void> => joinOf(c.name) > 0
       ? chain.waitForBlock(firstBlockOf(startWindow + joinOf(c.name), bpw) + 1, o.guardMs ?? 100_000).then(() => (abort.signal.aborted ? undefined : start(c)))
       : start(c);
+    const beside = o.during?.({ root, run, chain, walletDir, uidOf, startWindow, blockMs, signal: abort.signal });
     await Promise.all([...vCfgs.map((c) => runValidator(c, opts)), ...mCfgs.map(mine)]);
+    await beside;
     const aborted = abort.signal.aborted;
     sampling = false;
     await sampler;

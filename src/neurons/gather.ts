@@ -10,6 +10,10 @@ import type { Stopwatch } from './status.js';
 import { fetchVerified, type Fetched, type WindowAnchors } from './window-aggregate.js';
 import { blockTimestamp } from './chaintime.js';
 import type { Node } from './node.js';
+import { mapPool } from './peer-read.js';
+
+/** Uploads fetched at once while gathering. */
+export const GATHER_CONCURRENCY = 4;
 
 export interface Verified {
   uid: number;
@@ -36,8 +40,10 @@ export interface Gathered {
 export async function gatherUploads(node: Node, dir: Directory, anchors: WindowAnchors, uids: readonly number[], sw: Stopwatch): Promise<Gathered> {
   node.status.set('gather', { window: anchors.window });
   const out: Gathered = { valid: [], rejected: new Map(), fetched: new Map() };
-  for (const uid of uids) {
-    const f = await fetchVerified(node, dir, anchors, uid, undefined, sw);
+  // Several at a time: a bucket that does not answer costs its own time budget (peer-read.ts), not the others'.
+  const results = await mapPool(uids, GATHER_CONCURRENCY, (uid) => fetchVerified(node, dir, anchors, uid, undefined, sw));
+  for (const f of results) {
+    const uid = f.uid;
     out.fetched.set(uid, f);
     if (f.ok) {
       const block = anchors.block.get(uid)!;
@@ -45,7 +51,7 @@ export async function gatherUploads(node: Node, dir: Directory, anchors: WindowA
     } else {
       const reason: Rejection = anchors.late.has(uid) ? 'late' : f.reason;
       out.rejected.set(uid, { reason, detail: f.detail });
-      if (reason !== 'missing') node.log(`window ${anchors.window}: rejected uid ${uid}: ${reason} (${f.detail})`);
+      if (reason !== 'missing' || f.detail.includes('bucket')) node.log(`window ${anchors.window}: rejected uid ${uid}: ${reason} (${f.detail})`);
     }
   }
   const missing = [...out.rejected].filter(([, r]) => r.reason === 'missing').map(([u]) => u);

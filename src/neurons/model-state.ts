@@ -5,6 +5,7 @@ import { applyAggregate, fingerprint, type SparseUpdate } from '../compress/inde
 import { initParams } from '../model/index.js';
 import { decodeCheckpoint, keys, MAX_RECORD_BYTES, parseRecord, sha256Hex, type CheckpointPointer, type ProtocolRecord } from '../protocol/index.js';
 import type { ReadOnlyStore } from '../storage/index.js';
+import { describeFailure, readPeer } from './peer-read.js';
 import { retrying } from './retry.js';
 import type { Node } from './node.js';
 
@@ -16,14 +17,28 @@ export class SyncError extends Error {
   }
 }
 
+/** Default cap of a peer object read without its own (records and small objects). */
+export const PEER_OBJECT_CAP = 4 * 1024 * 1024;
+/** A checkpoint object: the parameters as F32 plus safetensors header and metadata. */
+export const checkpointCap = (totalParams: number): number => totalParams * 4 + 1024 * 1024;
+/** Time budget of a checkpoint download (bootstrap is outside any window's schedule). */
+export const CHECKPOINT_READ_MS = 120_000;
+
 /**
- * Object from a store (retried through outages; counted in bytesDown), or null if missing. With `cap`,
- * at most cap + 1 bytes are downloaded (a peer cannot make us fetch more): a longer result means "too large".
+ * Object from a store, or null if missing. The node's own bucket is retried through outages; any other
+ * bucket is a peer's, read under a time budget and at most `cap` bytes (peer-read.ts) — a failure is
+ * logged and read as missing. Counted in bytesDown.
  */
-export async function fetchObject(node: Node, store: ReadOnlyStore, key: string, cap?: number): Promise<Uint8Array | null> {
-  const bytes = await retrying(node, `get ${key}`, () => (cap === undefined ? store.get(key) : store.getRange(key, 0, cap + 1)));
-  if (bytes) node.status.addBytes(0, bytes.length);
-  return bytes;
+export async function fetchObject(node: Node, store: ReadOnlyStore, key: string, cap?: number, budgetMs?: number): Promise<Uint8Array | null> {
+  if (store === node.store) {
+    const bytes = await retrying(node, `get ${key}`, () => (cap === undefined ? store.get(key) : store.getRange(key, 0, cap + 1)));
+    if (bytes) node.status.addBytes(0, bytes.length);
+    return bytes;
+  }
+  const r = await readPeer(node, store, key, { cap: cap ?? PEER_OBJECT_CAP, budgetMs });
+  if (r.ok) return r.bytes;
+  if (r.why !== 'absent') node.log(`cannot read ${key}: ${describeFailure(r)}`);
+  return null;
 }
 
 /** A protocol record, null when missing; a malformed one is logged and read as missing. */
@@ -62,7 +77,7 @@ export class SharedModel {
   async load(store: ReadOnlyStore, ptr: CheckpointPointer): Promise<void> {
     const { node } = this;
     if (ptr.key !== keys.checkpoint(node.run.runId, ptr.window)) throw new SyncError(`checkpoint pointer names ${ptr.key}, not the key of window ${ptr.window}`);
-    const bytes = await fetchObject(node, store, ptr.key);
+    const bytes = await fetchObject(node, store, ptr.key, checkpointCap(node.model.params.length), CHECKPOINT_READ_MS);
     if (!bytes) throw new SyncError(`checkpoint ${ptr.key} is missing`);
     if (sha256Hex(bytes) !== ptr.sha256) throw new SyncError(`checkpoint ${ptr.key}: sha256 differs from the pointer`);
     const d = decodeCheckpoint(bytes, node.model.layout, node.runHash);

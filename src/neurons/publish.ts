@@ -92,6 +92,31 @@ export async function publishAggregate(node: Node, agg: WindowAggregate, before:
   return rec;
 }
 
+/** Windows of applied copies a validator keeps: replays reach back to the newest checkpoints (2 intervals) with margin. */
+export const appliedKeepWindows = (checkpointEvery: number): number => Math.max(16, 3 * checkpointEvery);
+
+/**
+ * Keeps an immutable copy of every payload applied in the window (keys.applied) before recording it:
+ * a miner that replaces or deletes its payload afterwards cannot break anyone's replay (sync.ts falls
+ * back to these). Drops the copies of the window appliedKeepWindows ago.
+ */
+export async function keepAppliedCopies(node: Node, agg: WindowAggregate): Promise<void> {
+  const { runId } = node.run;
+  for (let i = 0; i < agg.uids.length; i++) {
+    try {
+      await putOnce(node, keys.applied(runId, agg.window, agg.uids[i]!), agg.raw[i]!);
+    } catch (e) {
+      if (!(e instanceof SyncError)) throw e;
+      node.log(`window ${agg.window}: WARNING: ${e.message} (an applied copy from before a restart); keeping it`);
+    }
+  }
+  const old = agg.window - appliedKeepWindows(node.run.checkpointEvery);
+  if (old < 0) return;
+  for (const key of await retrying(node, 'list old applied copies', () => node.store.list(keys.appliedOf(runId, old)))) {
+    await retrying(node, `delete ${key}`, () => node.store.delete(key));
+  }
+}
+
 /** Checkpoint of θ at the start of model.window, then the latest pointer. */
 export async function writeCheckpoint(node: Node, model: SharedModel): Promise<void> {
   const { runId } = node.run, key = keys.checkpoint(runId, model.window);

@@ -2,16 +2,18 @@
 // the seeded model of the run's start window), then bring θ forward window by window — each window
 // from a validator's AggregateRecord when one exists (fetch each listed payload, check its sha256,
 // decode, apply, check the fingerprint), else by computing the window's aggregate as every node does
-// (window-aggregate.ts). crossCheck compares a node's own result with the leader's record afterwards.
-import { decodePayload, maxPayloadBytes, type SparseUpdate } from '../compress/index.js';
-import { keys, sha256Hex, validatorOrder, type AggregateRecord, type CheckpointPointer, type StartRecord } from '../protocol/index.js';
+// (window-aggregate.ts); a listed payload its owner replaced comes from a validator's applied copy.
+// crossCheck compares a node's own result with the leader's record afterwards.
+import { maxPayloadBytes, type SparseUpdate } from '../compress/index.js';
+import { chooseVouched, vouching, keys, sha256Hex, validatorOrder, verifyPayload, type StateClaim, type AggregateRecord, type CheckpointPointer, type StartRecord } from '../protocol/index.js';
 import type { ReadOnlyStore } from '../storage/index.js';
 import { nextBlock } from './chaintime.js';
 import type { Directory } from './directory.js';
 import { fetchObject, fetchRecord, SyncError, type SharedModel } from './model-state.js';
 import { sleep, Stopped, throwIfStopped, backoffMs } from './retry.js';
 import type { Stopwatch } from './status.js';
-import { gatherAggregate, planWindow } from './window-aggregate.js';
+import { fetchCopy, gatherAggregate, planWindow } from './window-aggregate.js';
+import { describeFailure, readPeer } from './peer-read.js';
 import type { Node } from './node.js';
 
 interface Source { uid: number; store: ReadOnlyStore; start: StartRecord; ptr: CheckpointPointer | null }
@@ -32,8 +34,34 @@ async function sources(node: Node, dir: Directory): Promise<Source[]> {
   return out;
 }
 
+/** Stake of a uid in the directory's metagraph (0 when unknown). */
+function stakeOf(dir: Directory, uid: number): number {
+  const m = dir.metagraph;
+  const i = m ? m.uids.indexOf(uid) : -1;
+  return i >= 0 ? m!.stake[i]! : 0;
+}
+
+/** Among sources with recent checkpoint pointers, the highest-stake one whose (window, fingerprint) has the most stake behind it. */
+async function vouchedSource(node: Node, recent: Source[], all: Source[], dir: Directory): Promise<Source | undefined> {
+  const claims: StateClaim[] = recent.map((s) => ({ uid: s.uid, stake: stakeOf(dir, s.uid), window: s.ptr!.window, fingerprint: s.ptr!.fingerprint }));
+  for (const w of new Set(recent.map((s) => s.ptr!.window))) {
+    for (const s of all) {
+      if (s.ptr?.window === w || w <= s.start.window) continue;
+      const rec = await fetchRecord(node, s.store, keys.aggregate(node.run.runId, w - 1), 'aggregate');
+      if (rec && rec.window === w - 1) claims.push({ uid: s.uid, stake: stakeOf(dir, s.uid), window: w, fingerprint: rec.fingerprintAfter });
+    }
+  }
+  const pick = chooseVouched(claims);
+  if (!pick) return undefined;
+  const total = all.reduce((a, s) => a + stakeOf(dir, s.uid), 0);
+  const share = total > 0 ? pick.stake / total : 0;
+  const src = recent.find((s) => s.ptr!.window === pick.window && s.ptr!.fingerprint === pick.fingerprint);
+  if (src && share <= 0.5) node.log(`WARNING: the checkpoint of window ${pick.window} is vouched for by only ${(share * 100).toFixed(0)}% of the validators' stake (uids ${pick.uids.join(' ')}); loading it as the best there is`);
+  return src;
+}
+
 /**
- * Sets θ to the newest checkpoint a validator publishes (or the seeded start model); waits while no
+ * Sets θ to the recent checkpoint with the most validator stake behind it (or the seeded start model); waits while no
  * validator has published the run start. Returns the start record followed.
  */
 export async function bootstrap(node: Node, dir: Directory, model: SharedModel): Promise<StartRecord> {
@@ -44,11 +72,14 @@ export async function bootstrap(node: Node, dir: Directory, model: SharedModel):
     const first = all[0];
     if (first) {
       const same = all.filter((s) => s.start.window === first.start.window && s.start.fingerprint === first.start.fingerprint);
-      // The checkpoint of the highest-stake validator that is recent (within two checkpoint intervals of
-      // the newest any validator has): stake is what the network trusts, recency what catch-up needs.
+      // The checkpoint with the most validator stake behind it among the recent ones (within two
+      // checkpoint intervals of the newest any validator has): a validator vouches for (w, f) by its
+      // own pointer or by its record of window w − 1 ending at f. A newcomer with stake cannot make
+      // others load its model unless it outweighs every other validator together.
       const withPtr = same.filter((s) => s.ptr && s.ptr.window > s.start.window);
       const newestWindow = Math.max(-1, ...withPtr.map((s) => s.ptr!.window));
-      const newest = withPtr.find((s) => s.ptr!.window >= newestWindow - 2 * node.run.checkpointEvery);
+      const recent = withPtr.filter((s) => s.ptr!.window >= newestWindow - 2 * node.run.checkpointEvery);
+      const newest = recent.length > 0 ? await vouchedSource(node, recent, same, dir) : undefined;
       // θ already set and no checkpoint ahead of it: keep it (replaying is cheaper than reloading).
       if (model.ready && model.window >= (newest?.ptr!.window ?? first.start.window)) return first.start;
       try {
@@ -125,7 +156,7 @@ export async function advance(node: Node, dir: Directory, model: SharedModel, o:
   if (o.recordsFirst || plan.inTime.size === 0) {
     const r = await recordOf(node, dir, W, model.fingerprint, plan.leader);
     if (r && (o.recordsFirst || r.rec.uids.length > 0)) {
-      await applyRecord(node, dir, model, r.rec, sw, own);
+      await applyRecord(node, dir, model, r.rec, sw, own, r.uid);
       return { uids: r.rec.uids, leader: plan.leader };
     }
   }
@@ -146,22 +177,41 @@ export async function crossCheck(node: Node, dir: Directory, W: number, fingerpr
   const rec = store ? await fetchRecord(node, store, keys.aggregate(node.run.runId, W), 'aggregate') : null;
   if (!rec || rec.window !== W) return false;
   if (rec.fingerprintAfter !== fingerprintAfter) {
+    // The leader's record is not the last word: a leader that records something else than the stake
+    // behind the other validators' records cannot make every node re-sync, window after window.
+    const claims: StateClaim[] = [{ uid: leader, stake: stakeOf(dir, leader), window: W + 1, fingerprint: rec.fingerprintAfter }];
+    for (const v of validatorOrder((await dir.refresh()).metagraph!)) {
+      if (v === leader) continue;
+      const other = v === node.uid ? null : dir.bucket(v);
+      const r = v === node.uid ? { window: W, fingerprintAfter } : other ? await fetchRecord(node, other, keys.aggregate(node.run.runId, W), 'aggregate') : null;
+      if (r && r.window === W) claims.push({ uid: v, stake: stakeOf(dir, v), window: W + 1, fingerprint: r.fingerprintAfter });
+    }
+    const by = vouching(claims), ours = by.get(`${W + 1}:${fingerprintAfter}`)?.stake ?? 0, theirs = by.get(`${W + 1}:${rec.fingerprintAfter}`)?.stake ?? 0;
+    if (ours > theirs) {
+      node.log(`WARNING: window ${W}: the leader uid ${leader} recorded ${rec.fingerprintAfter.slice(0, 12)}, but validators holding more stake recorded this node's ${fingerprintAfter.slice(0, 12)}; keeping it`);
+      return true;
+    }
     throw new SyncError(`window ${W}: this node's aggregate gave ${fingerprintAfter.slice(0, 12)}, the leader uid ${leader} recorded ${rec.fingerprintAfter.slice(0, 12)} (uids [${rec.uids.join(' ')}])`);
   }
   return true;
 }
 
 /** Replays one AggregateRecord exactly as its writer applied it. */
-export async function applyRecord(node: Node, dir: Directory, model: SharedModel, rec: AggregateRecord, sw?: Stopwatch, own?: Map<string, Uint8Array>): Promise<void> {
+export async function applyRecord(node: Node, dir: Directory, model: SharedModel, rec: AggregateRecord, sw?: Stopwatch, own?: Map<string, Uint8Array>, writer: number | null = null): Promise<void> {
   const W = rec.window;
   if (W !== model.window) throw new SyncError(`record of window ${W} while the model is at window ${model.window}`);
   if (rec.fingerprintBefore !== model.fingerprint) throw new SyncError(`the record starts window ${W} from ${rec.fingerprintBefore.slice(0, 12)}, this node holds ${model.fingerprint.slice(0, 12)}`);
-  const updates = await fetchUpdates(node, dir, rec, own, sw);
+  const updates = await fetchUpdates(node, dir, rec, own, sw, writer);
   const fp = model.apply(W, updates);
   if (fp !== rec.fingerprintAfter) throw new SyncError(`window ${W}: applying ${rec.uids.length} payloads gave ${fp.slice(0, 12)}, the record says ${rec.fingerprintAfter.slice(0, 12)}`);
 }
 
-async function fetchUpdates(node: Node, dir: Directory, rec: AggregateRecord, own?: Map<string, Uint8Array>, sw?: Stopwatch): Promise<{ uid: number; update: SparseUpdate }[]> {
+/**
+ * The payloads a record lists, each fully verified as a validator checks it (signature of the uid's
+ * hotkey, window, uid, digest = the one the record lists); from the miner's bucket, else from a
+ * validator's applied copy (the record's writer first).
+ */
+async function fetchUpdates(node: Node, dir: Directory, rec: AggregateRecord, own?: Map<string, Uint8Array>, sw?: Stopwatch, writer: number | null = null): Promise<{ uid: number; update: SparseUpdate }[]> {
   const shapes = node.model.layout.specs.map((s) => s.shape), cap = maxPayloadBytes(shapes, node.run.codec);
   const out: { uid: number; update: SparseUpdate }[] = [];
   for (let i = 0; i < rec.uids.length; i++) {
@@ -169,15 +219,15 @@ async function fetchUpdates(node: Node, dir: Directory, rec: AggregateRecord, ow
     let bytes = own?.get(sha) ?? null;
     if (!bytes) {
       const store = await dir.bucketFresh(uid);
-      if (!store) throw new SyncError(`uid ${uid} has no readable bucket for ${key}`);
-      bytes = await fetchObject(node, store, key, cap);
-      if (!bytes) throw new SyncError(`payload ${key} of uid ${uid} is missing`);
+      const r = store ? await readPeer(node, store, key, { cap }) : null;
+      bytes = r?.ok && sha256Hex(r.bytes) === sha ? r.bytes : await fetchCopy(node, dir, rec.window, uid, sha, writer);
+      if (!bytes) throw new SyncError(`payload ${key} of uid ${uid}: ${!r ? 'no readable bucket' : r.ok ? 'differs from the one the record lists' : describeFailure(r)}, and no validator holds an applied copy`);
       if (sw) sw.bytesDown += bytes.length;
     }
-    if (sha256Hex(bytes) !== sha) throw new SyncError(`payload ${key} of uid ${uid} differs from the one the record lists`);
-    const d = decodePayload(bytes, { shapes, cfg: node.run.codec, modelHash: node.runHash });
-    if (!d.ok) throw new SyncError(`payload ${key} of uid ${uid} does not decode: ${d.reason}`);
-    out.push({ uid, update: d.payload.update });
+    const hotkey = (await dir.hotkeyOf(uid)) ?? '';
+    const v = await verifyPayload(bytes, { shapes, cfg: node.run.codec, modelHash: node.runHash, window: rec.window, uid, anchored: sha, maxSteps: node.run.innerSteps }, hotkey);
+    if (!v.ok) throw new SyncError(`payload ${key} of uid ${uid} that the record lists fails verification: ${v.reason} (${v.detail})`);
+    out.push({ uid, update: v.payload.update });
   }
   return out;
 }

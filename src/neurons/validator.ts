@@ -9,7 +9,7 @@ import { Directory } from './directory.js';
 import { gatherUploads } from './gather.js';
 import { SharedModel } from './model-state.js';
 import { startNode, type Node, type NodeOptions } from './node.js';
-import { publishAggregate, publishPeers, startOrJoinRun, writeCheckpoint } from './publish.js';
+import { keepAppliedCopies, publishAggregate, publishPeers, startOrJoinRun, writeCheckpoint } from './publish.js';
 import { backoffMs, retrying, sleep, Stopped } from './retry.js';
 import { Scorer } from './scoring.js';
 import { Stopwatch } from './status.js';
@@ -88,6 +88,7 @@ async function validateWindow(node: Node, dir: Directory, model: SharedModel, sc
   const agg = await gatherAggregate(node, dir, plan, undefined, sw, gathered.fetched);
   const before = model.fingerprint;
   const after = await sw.time('apply', () => model.apply(W, agg.updates));
+  await keepAppliedCopies(node, agg);
   await publishAggregate(node, agg, before, after);
   // Cross-check the window before with its leader's record (a difference re-syncs this validator).
   if (W > 0) await crossCheck(node, dir, W - 1, before, (await planWindow(node, dir, W - 1)).leader);

@@ -12,6 +12,7 @@ import {
 import { blockTimestamp, deadlinePassed } from './chaintime.js';
 import type { Directory } from './directory.js';
 import { fetchObject } from './model-state.js';
+import { describeFailure, readPeer } from './peer-read.js';
 import { retrying } from './retry.js';
 import type { Stopwatch } from './status.js';
 import type { Node } from './node.js';
@@ -35,7 +36,7 @@ export interface WindowPlan extends WindowAnchors {
 }
 
 export type Fetched =
-  | { ok: true; uid: number; update: SparseUpdate; sha256: string; bytes: number; steps: number }
+  | { ok: true; uid: number; update: SparseUpdate; sha256: string; bytes: number; steps: number; raw: Uint8Array }
   | { ok: false; uid: number; reason: VerifyReason | 'missing'; detail: string };
 
 export interface WindowAggregate {
@@ -43,6 +44,8 @@ export interface WindowAggregate {
   uids: number[];
   payloadSha256: string[];
   updates: { uid: number; update: SparseUpdate }[];
+  /** The applied payloads' bytes, in `uids` order (validators keep copies of them: publish.ts keepAppliedCopies). */
+  raw: Uint8Array[];
 }
 
 interface Resolved { leader: number | null; listWindow: number | null; slots: number[] }
@@ -127,19 +130,47 @@ export async function fetchVerified(node: Node, dir: Directory, anchors: WindowA
       ? { ok: false, uid, reason: 'not_anchored', detail: `anchored ${late - anchors.deadlineMs} ms after the deadline (${new Date(anchors.deadlineMs).toISOString()})` }
       : { ok: false, uid, reason: 'missing', detail: 'nothing anchored on chain by the deadline' };
   }
-  const shapes = node.model.layout.specs.map((s) => s.shape), key = keys.gradient(node.run.runId, W, uid);
+  const shapes = node.model.layout.specs.map((s) => s.shape), key = keys.gradient(node.run.runId, W, uid), cap = maxPayloadBytes(shapes, node.run.codec);
   let bytes = own?.get(digest) ?? null;
   if (!bytes) {
     const store = await dir.bucketFresh(uid), hotkey = await dir.hotkeyOf(uid);
     if (!store || !hotkey) return { ok: false, uid, reason: 'missing', detail: 'no readable bucket or hotkey on chain' };
-    bytes = await fetchObject(node, store, key, maxPayloadBytes(shapes, node.run.codec));
-    if (!bytes) return { ok: false, uid, reason: 'missing', detail: `anchored in time, but ${key} is not in its bucket` };
+    const r = await readPeer(node, store, key, { cap });
+    if (r.ok && sha256Hex(r.bytes) === digest) bytes = r.bytes;
+    else {
+      // Not the anchored bytes (replaced, deleted, unreachable): a validator may hold its applied copy.
+      bytes = await fetchCopy(node, dir, W, uid, digest);
+      if (!bytes) {
+        if (r.ok) bytes = r.bytes; // verified below: the digest mismatch is the rejection
+        else if (r.why === 'too_large') return { ok: false, uid, reason: 'too_large', detail: r.detail };
+        else return { ok: false, uid, reason: 'missing', detail: r.why === 'absent' ? `anchored in time, but ${key} is not in its bucket` : `anchored in time, but its ${describeFailure(r)}` };
+      }
+    }
     if (sw) sw.bytesDown += bytes.length;
   }
   const hotkey = (await dir.hotkeyOf(uid)) ?? '';
   const v = await verifyPayload(bytes, { shapes, cfg: node.run.codec, modelHash: node.runHash, window: W, uid, anchored: digest, maxSteps: node.run.innerSteps }, hotkey);
   if (!v.ok) return { ok: false, uid, reason: v.reason, detail: v.detail };
-  return { ok: true, uid, update: v.payload.update, sha256: digest, bytes: bytes.length, steps: v.payload.steps };
+  return { ok: true, uid, update: v.payload.update, sha256: digest, bytes: bytes.length, steps: v.payload.steps, raw: bytes };
+}
+
+/** Validators tried for an applied copy (by stake; `prefer` first). */
+const COPY_SOURCES = 3;
+
+/** A validator's applied copy of uid's payload of W with this digest (keys.applied), or null. */
+export async function fetchCopy(node: Node, dir: Directory, W: number, uid: number, digest: string, prefer: number | null = null): Promise<Uint8Array | null> {
+  const order = validatorOrder((await dir.refresh()).metagraph!).filter((v) => v !== node.uid);
+  const from = (prefer === null || prefer === node.uid ? order : [prefer, ...order.filter((v) => v !== prefer)]).slice(0, COPY_SOURCES);
+  const cap = maxPayloadBytes(node.model.layout.specs.map((s) => s.shape), node.run.codec);
+  for (const v of from) {
+    const store = dir.bucket(v);
+    const r = store ? await readPeer(node, store, keys.applied(node.run.runId, W, uid), { cap }) : null;
+    if (r?.ok && sha256Hex(r.bytes) === digest) {
+      node.log(`window ${W}: uid ${uid}'s payload taken from validator uid ${v}'s applied copy (its own bucket no longer serves it)`);
+      return r.bytes;
+    }
+  }
+  return null;
 }
 
 /** The aggregate of a plan: the first maxPeers valid slot uploads (fetched in slot order), in uid order. */
@@ -153,5 +184,5 @@ export async function gatherAggregate(node: Node, dir: Directory, plan: WindowPl
     if (f.ok) valid.set(uid, f);
   }
   const uids = chooseAggregate(plan.slots, new Set(valid.keys()), node.run.maxPeers);
-  return { window: plan.window, uids, payloadSha256: uids.map((u) => valid.get(u)!.sha256), updates: uids.map((u) => ({ uid: u, update: valid.get(u)!.update })) };
+  return { window: plan.window, uids, payloadSha256: uids.map((u) => valid.get(u)!.sha256), updates: uids.map((u) => ({ uid: u, update: valid.get(u)!.update })), raw: uids.map((u) => valid.get(u)!.raw) };
 }

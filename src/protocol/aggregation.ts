@@ -55,3 +55,33 @@ export function chooseAggregate(slots: readonly number[], valid: ReadonlySet<num
   }
   return out.sort((a, b) => a - b);
 }
+
+/** What one validator says θ was at the start of a window: its checkpoint pointer or its record of the window before. */
+export interface StateClaim { uid: number; stake: number; window: number; fingerprint: string }
+
+/** Stake behind each (window, fingerprint): each validator counted once per pair. */
+export function vouching(claims: readonly StateClaim[]): Map<string, { window: number; fingerprint: string; stake: number; uids: number[] }> {
+  const out = new Map<string, { window: number; fingerprint: string; stake: number; uids: number[] }>();
+  for (const c of claims) {
+    const k = `${c.window}:${c.fingerprint}`, e = out.get(k) ?? { window: c.window, fingerprint: c.fingerprint, stake: 0, uids: [] };
+    if (e.uids.includes(c.uid)) continue;
+    e.stake += Number.isFinite(c.stake) && c.stake > 0 ? c.stake : 0;
+    e.uids.push(c.uid);
+    out.set(k, e);
+  }
+  return out;
+}
+
+/**
+ * The state to start from: the (window, fingerprint) with the most validator stake behind it
+ * (ties → the newer window, then the lower fingerprint). One validator, however much stake it holds,
+ * cannot make newcomers load a model the rest of the stake does not vouch for unless it outweighs them
+ * all together; stake is the root of trust, as in Yuma consensus.
+ */
+export function chooseVouched(claims: readonly StateClaim[]): { window: number; fingerprint: string; stake: number; uids: number[] } | null {
+  let best: { window: number; fingerprint: string; stake: number; uids: number[] } | null = null;
+  for (const e of vouching(claims).values()) {
+    if (!best || e.stake > best.stake || (e.stake === best.stake && (e.window > best.window || (e.window === best.window && e.fingerprint < best.fingerprint)))) best = e;
+  }
+  return best;
+}

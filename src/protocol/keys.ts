@@ -35,6 +35,13 @@ export const keys = {
   probe: (runId: string, window: number, uid: number): string => `${runPrefix(runId)}/probes/${win(window)}/${nat('uid', uid)}.json`,
   /** A validator's peer list for window W (whose uploads make W's aggregate, then reserves; its digest is anchored on chain). */
   peers: (runId: string, window: number): string => `${runPrefix(runId)}/peers/${win(window)}.json`,
+  /**
+   * A validator's copy of a payload it applied in window W (its own bucket): the payload stays
+   * available to replays when its owner replaces or deletes the original (docs/security.md).
+   */
+  applied: (runId: string, window: number, uid: number): string => `${runPrefix(runId)}/applied/${win(window)}/${nat('uid', uid)}.tslc`,
+  /** Prefix of the applied copies of window W. */
+  appliedOf: (runId: string, window: number): string => `${runPrefix(runId)}/applied/${win(window)}/`,
   /** A validator's AggregateRecord of window W: exactly which payloads it applied (immutable; the cross-check record). */
   aggregate: (runId: string, window: number): string => `${runPrefix(runId)}/aggregates/${win(window)}.json`,
   /** A validator's model at the START of window W (after the aggregates of all windows < W; immutable). */

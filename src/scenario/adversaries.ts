@@ -154,3 +154,51 @@ export function flakyHooks(period = 2, phase = 1): MinerHooks {
     },
   };
 }
+
+/**
+ * A hostile owner, not a Gauntlet adversary (security finding 5): an honest miner that, after each
+ * upload, replaces its payload of `age` windows ago with junk — after every node applied it. Catch-up
+ * replays must not depend on the owner keeping it (validators keep applied copies).
+ */
+export function rewriterHooks(age = 2): MinerHooks {
+  return {
+    name: 'rewriter',
+    async upload(ctx, _bytes, honest) {
+      const outcome = await honest();
+      const old = ctx.W - age;
+      if (old >= 0) {
+        const key = keys.gradient(ctx.node.run.runId, old, ctx.node.uid);
+        if (await ctx.node.store.head(key)) {
+          await ctx.node.store.delete(key);
+          await ctx.node.store.put(key, new Uint8Array(4096).fill(0x5a));
+          ctx.node.log(`window ${ctx.W}: (rewriter) replaced its payload of window ${old}`);
+        }
+      }
+      return outcome;
+    },
+  };
+}
+
+/**
+ * Security finding 6 (placeholder then overwrite): parks junk at its key early in the window, then —
+ * once another miner's payload of the window is readable — overwrites the junk with that payload
+ * re-signed as its own and anchors it. When "first seen" was the first HEAD of the key, the victim was
+ * flagged `copied`; with the chain's anchors the parker anchors after its victim and is the copier.
+ */
+export function parkThenCopyHooks(): MinerHooks {
+  return {
+    name: 'park-then-copy',
+    async produce(ctx) {
+      const key = keys.gradient(ctx.node.run.runId, ctx.W, ctx.node.uid);
+      await ctx.node.store.put(key, new Uint8Array(4096).fill(0x33)).catch(() => undefined);
+      return copyPayload(ctx);
+    },
+    async upload(ctx, bytes) {
+      const key = keys.gradient(ctx.node.run.runId, ctx.W, ctx.node.uid);
+      await ctx.node.store.delete(key);
+      await ctx.node.store.put(key, bytes);
+      await anchorDigest(ctx.node, ctx.W, sha256Hex(bytes));
+      return 'uploaded';
+    },
+  };
+}

@@ -3,7 +3,7 @@
 import { runMiner, type MinerOptions, type NodeConfig } from '../neurons/index.js';
 import { adversaryHooks, parseBehavior } from './adversaries.js';
 
-export { BEHAVIORS, parseBehavior, adversaryHooks, flakyHooks, SCALE_FACTOR, STALE_AGE, type BehaviorName } from './adversaries.js';
+export { BEHAVIORS, parseBehavior, adversaryHooks, flakyHooks, parkThenCopyHooks, rewriterHooks, SCALE_FACTOR, STALE_AGE, type BehaviorName } from './adversaries.js';
 
 /** runMiner with the hooks of cfg.behavior (honest: none). An unknown name fails before registering. */
 export function runScenarioMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promise<void> {

@@ -1,0 +1,90 @@
+// Reading another node's bucket (docs/security.md "Peers"): its owner — or whoever runs its storage —
+// may answer slowly, endlessly, never, with errors or with junk. Every read of a peer's object runs
+// under a time budget and a byte cap, is retried only while its budget lasts, and ends in a result:
+// never an exception (only Stopped when the node stops) and never a wait beyond its budget. A failure
+// is the peer's problem — the caller scores it (a `missing` or `invalid` upload), skips it (a record)
+// or tries another source (a payload copy) — never a reason to stop a window.
+import { isStorageError, type ReadOnlyStore, type StorageError } from '../storage/index.js';
+import { blockIntervalMs } from './chaintime.js';
+import { isOutage, sleep, Stopped, throwIfStopped } from './retry.js';
+import type { Node } from './node.js';
+
+export type PeerFailure = 'absent' | 'unreachable' | 'denied' | 'too_large' | 'timeout';
+export type PeerRead = { ok: true; bytes: Uint8Array } | { ok: false; why: PeerFailure; detail: string };
+
+/** A peer read gets at least this long, whatever the window. */
+export const PEER_READ_MIN_MS = 2_000;
+/** …and this share of a window (a 25 s window: 2.5 s): a dead bucket costs a bounded slice of it. */
+export const PEER_READ_WINDOW_SHARE = 0.1;
+/** Retries inside the budget start at this delay and double. */
+const RETRY_BASE_MS = 200;
+
+/** The time budget of one peer read in this run: max(2 s, 10% of a window). */
+export function peerBudgetMs(node: Node): number {
+  return Math.max(PEER_READ_MIN_MS, Math.round(PEER_READ_WINDOW_SHARE * node.run.blocksPerWindow * blockIntervalMs(node)));
+}
+
+export interface PeerReadOptions {
+  /** Largest acceptable object: more is too_large (at most cap + 1 bytes are read). Required: nothing from a peer is unbounded. */
+  cap: number;
+  /** Time budget in ms (default peerBudgetMs). */
+  budgetMs?: number;
+}
+
+class Timeout extends Error {}
+
+/** Rejects with Timeout after ms even if `p` never settles (a store that ignores its signal). */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timer = new Promise<never>((_, reject) => { t = setTimeout(() => reject(new Timeout()), ms); });
+  return Promise.race([p, timer]).finally(() => clearTimeout(t));
+}
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e)).slice(0, 200);
+
+/** One object of a peer's bucket, within its budget and cap. */
+export async function readPeer(node: Node, store: ReadOnlyStore, key: string, o: PeerReadOptions): Promise<PeerRead> {
+  const budget = o.budgetMs ?? peerBudgetMs(node), t0 = Date.now();
+  let last = '';
+  for (let attempt = 0; ; attempt++) {
+    throwIfStopped(node.signal);
+    const left = budget - (Date.now() - t0);
+    if (left <= 0) return { ok: false, why: 'timeout', detail: `no complete answer for ${key} within ${budget} ms${last ? ` (last: ${last})` : ''}` };
+    const signal = AbortSignal.any([node.signal, AbortSignal.timeout(left)]);
+    try {
+      const bytes = await within(store.getRange(key, 0, o.cap + 1, { signal, maxBytes: o.cap + 1 }), left);
+      if (bytes === null) return { ok: false, why: 'absent', detail: `${key} is not in the bucket` };
+      if (bytes.length > o.cap) return { ok: false, why: 'too_large', detail: `${key} is larger than the ${o.cap}-byte limit` };
+      node.status.addBytes(0, bytes.length);
+      return { ok: true, bytes };
+    } catch (e) {
+      if (node.signal.aborted || e instanceof Stopped) throw new Stopped();
+      if (isStorageError(e, 'too-large' as StorageError['code'])) return { ok: false, why: 'too_large', detail: `${key} is larger than the ${o.cap}-byte limit` };
+      if (isStorageError(e, 'denied') || isStorageError(e, 'no-bucket')) return { ok: false, why: 'denied', detail: `${key}: ${message(e)}` };
+      last = e instanceof Timeout ? 'no answer' : message(e);
+      const retryable = e instanceof Timeout || isOutage(e) || isStorageError(e, 'timeout' as StorageError['code']) || isStorageError(e, 'aborted' as StorageError['code']);
+      if (!retryable) return { ok: false, why: 'unreachable', detail: `${key}: ${last}` };
+      const wait = Math.min(RETRY_BASE_MS * 2 ** Math.min(attempt, 6), budget - (Date.now() - t0));
+      if (wait > 0) await sleep(wait, node.signal);
+    }
+  }
+}
+
+/** A one-line reason for logs and rejection details. */
+export function describeFailure(r: PeerRead & { ok: false }): string {
+  return r.why === 'absent' ? r.detail : `bucket ${r.why === 'timeout' ? 'too slow' : r.why === 'too_large' ? 'serves an oversized object' : r.why}: ${r.detail}`;
+}
+
+/** Runs fn over items with at most `n` in flight; results in item order. */
+export async function mapPool<T, R>(items: readonly T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(n, items.length)) }, worker));
+  return out;
+}
