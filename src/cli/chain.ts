@@ -2,12 +2,12 @@
 // tempo blocks); prints its URL, and on SIGINT/SIGTERM closes it so the state on disk is the last block.
 import { Command } from 'commander';
 import { join } from 'node:path';
-import { startDevnetChainServer, type ChainParams, type DevnetServerOptions } from '../chain/index.js';
+import { DEFAULT_FAUCET_CAP, startDevnetChainServer, type ChainParams, type DevnetServerOptions } from '../chain/index.js';
 import { float, int } from './options.js';
 import { CHAIN_READY_PREFIX, watchParent } from '../devnet/process.js';
 
 
-interface ChainFlags extends Partial<ChainParams> { dir: string; port: number; host: string; blockMs: number; quiet?: boolean }
+interface ChainFlags extends Partial<ChainParams> { dir: string; port: number; host: string; blockMs: number; quiet?: boolean; faucetCap: number; faucetExempt?: string[] }
 
 export function chainCommand(): Command {
   return new Command('chain')
@@ -25,10 +25,13 @@ export function chainCommand(): Command {
     .option('--activity-cutoff <n>', 'blocks after which a silent validator stops counting (default 5000)', int('--activity-cutoff', 1))
     .option('--emission-per-block <x>', 'emission per block (default 1)', float('--emission-per-block', 0))
     .option('--owner-cut <x>', 'fraction of emission to the subnet owner (default 0.18)', float('--owner-cut', 0))
+    .option('--faucet-cap <x>', 'most stake the devnet faucet (addStake) gives one hotkey', float('--faucet-cap', 0), DEFAULT_FAUCET_CAP)
+    .option('--faucet-exempt <hotkeys>', 'comma-separated SS58 hotkeys exempt from the faucet cap and never replaced by a registration (the devnet\'s own validators; kept from the last start when not given)',
+      (v: string) => v.split(',').map((a) => a.trim()).filter((a) => a !== ''))
     .option('--quiet', 'do not log calls and epochs')
     .action(async (f: ChainFlags) => {
       const opts: DevnetServerOptions = {
-        dir: f.dir, port: f.port, host: f.host, blockMs: f.blockMs,
+        dir: f.dir, port: f.port, host: f.host, blockMs: f.blockMs, faucetCap: f.faucetCap, faucetExempt: f.faucetExempt,
         log: f.quiet ? undefined : (line: string) => console.log(`${new Date().toISOString()} ${line}`),
       };
       const params: Array<keyof ChainParams> = ['tempo', 'kappa', 'bondsMovingAverage', 'maxAllowedValidators', 'maxAllowedUids',

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile, rename } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { DevnetChainClient, loadState, metagraphOf, type Metagraph } from '../chain/index.js';
+import { DEFAULT_FAUCET_CAP, DevnetChainClient, loadState, metagraphOf, type Metagraph } from '../chain/index.js';
 import { prepareData } from '../data/index.js';
 import type { NodeConfig, RunConfig } from '../neurons/types.js';
 import { checkRunTiming, windowOf } from '../protocol/index.js';
@@ -126,6 +126,9 @@ export class Devnet {
 
   private async boot(fresh: boolean): Promise<void> {
     this.log(`${fresh ? 'creating' : 'resuming'} devnet ${this.run.runId} in ${this.root}`);
+    // Validator wallets first: the chain exempts them from its faucet cap (docs/security.md).
+    const validators = validatorNames(Math.max(this.opts.validators ?? 1, this.record.validators ?? 1));
+    for (const v of validators) await this.addNode(v, 'validator');
     await this.startChain(fresh);
     await writeRecord(this.root, this.record);
     this.storage = await openDevnetStorage(this.root, this.opts.storage, this.run.runId, this.log);
@@ -138,8 +141,6 @@ export class Devnet {
     for (const b of this.opts.adversaries ?? []) behaviorOf.set(adversaryName(b), b);
     const miners = [...new Set([...Array.from({ length: this.opts.miners }, (_, i) => `miner-${i + 1}`), ...this.record.miners,
       ...(this.opts.adversaries ?? []).map(adversaryName)])].filter((m) => m !== late);
-    const validators = validatorNames(Math.max(this.opts.validators ?? 1, this.record.validators ?? 1));
-    for (const v of validators) await this.addNode(v, 'validator');
     for (const m of miners) await this.addNode(m, 'miner', undefined, behaviorOf.get(m));
     if (late) await this.addNode(late, 'miner', this.opts.lateMinerWindow);
     if (validators.length > (this.record.validators ?? 1)) { this.record.validators = validators.length; await writeRecord(this.root, this.record); }
@@ -181,6 +182,10 @@ export class Devnet {
     const dir = join(this.root, 'chain');
     for (let attempt = 0; ; attempt++) {
       const args = ['chain', '--dir', dir, '--port', String(this.record.chainPort), '--block-ms', String(this.record.blockMs)];
+      // The faucet gives others at most a tenth of the smallest validator stake (and DEFAULT_FAUCET_CAP at most).
+      const vals = [...this.nodes.values()].filter((n) => n.role === 'validator');
+      const cap = Math.min(DEFAULT_FAUCET_CAP, ...vals.map((n) => this.validatorStake(n.name) / 10));
+      args.push('--faucet-cap', String(cap), '--faucet-exempt', vals.map((n) => n.hotkey).join(','));
       if (fresh && !existsSync(join(dir, 'chain-state.json'))) args.push('--tempo', String(this.opts.tempo ?? this.run.blocksPerWindow));
       else if (this.opts.tempo !== undefined) args.push('--tempo', String(this.opts.tempo));
       const logFile = join(dir, 'chain.log');

@@ -1,5 +1,6 @@
 // DevnetChainClient: the Chain interface over the devnet's HTTP API (fetch). Retries with
-// exponential backoff while the server is down or restarting; signs writes with the hotkey.
+// exponential backoff while the server is down or restarting; signs writes with the hotkey. Keeps the
+// last /metagraph and /commitments bodies and asks with If-None-Match, so an unchanged one costs no body.
 import { ChainError, type Anchor, type BlockHead, type Chain, type ChainErrorCode, type ChainParams, type Metagraph, type Signer } from '../types.js';
 import { callMessage, type SignedCall, type UnsignedCall, type WriteMethod } from './call.js';
 
@@ -26,11 +27,18 @@ export interface DevnetInfo extends BlockHead {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const RETRY_STATUS = new Set([502, 503, 504]);
+/** register() waits for the next block this many times while the chain's per-block registration limit is reached. */
+export const REGISTER_RATE_RETRIES = 50;
+/** Paths whose bodies the client keeps to revalidate with If-None-Match. */
+const CACHED_PATHS = new Set(['/metagraph', '/commitments']);
 
 export class DevnetChainClient implements Chain {
   private readonly url: string;
   private chainId: string | undefined;
   private readonly lastNonce = new Map<string, number>();
+  private readonly bodies = new Map<string, { etag: string; text: string }>();
+  /** Bytes of response bodies read so far (for measurements). */
+  bytesRead = 0;
 
   constructor(private readonly opts: DevnetClientOptions) {
     this.url = opts.url.replace(/\/+$/, '');
@@ -46,8 +54,17 @@ export class DevnetChainClient implements Chain {
     return (await this.request<BlockHead>('GET', `/block/${height}`)).timestamp;
   }
 
+  /** Registers; while the chain's per-block registration limit is reached, waits for the block it names and tries again. */
   async register(hotkey: Signer): Promise<number> {
-    return (await this.write(hotkey, 'register', {})) as number;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await this.write(hotkey, 'register', {})) as number;
+      } catch (e) {
+        const next = e instanceof ChainError && e.code === 'rate_limited' ? e.details?.nextBlock : undefined;
+        if (typeof next !== 'number' || attempt >= REGISTER_RATE_RETRIES) throw e;
+        await this.waitForBlock(next - 1, 60_000);
+      }
+    }
   }
   async addStake(hotkey: Signer, amount: number): Promise<void> { await this.write(hotkey, 'addStake', { amount }); }
   async commit(hotkey: Signer, data: string): Promise<void> { await this.write(hotkey, 'commit', { data }); }
@@ -120,11 +137,14 @@ export class DevnetChainClient implements Chain {
   }
 
   private async once<T>(method: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
+    const kept = method === 'GET' && CACHED_PATHS.has(path) ? this.bodies.get(path) : undefined;
     let res: Response;
     try {
+      const headers: Record<string, string> = {};
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      if (kept) headers['if-none-match'] = kept.etag;
       res = await fetch(this.url + path, {
-        method, signal: AbortSignal.timeout(timeoutMs),
-        headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+        method, signal: AbortSignal.timeout(timeoutMs), headers,
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {
@@ -132,10 +152,23 @@ export class DevnetChainClient implements Chain {
       throw new ChainError('unavailable', `devnet at ${this.url} unreachable (${cause}) on ${method} ${path}`,
         `start it (tessera chain) or check the URL; clients retry ${this.opts.retries ?? 10} times with backoff`);
     }
+    if (res.status === 304 && kept) {
+      const json = JSON.parse(kept.text) as Record<string, unknown>;
+      // The metagraph's ETag covers all but block and timestamp, which come in headers.
+      const block = res.headers.get('x-devnet-block'), timestamp = res.headers.get('x-devnet-timestamp');
+      if (block !== null) json.block = Number(block);
+      if (timestamp !== null) json.timestamp = Number(timestamp);
+      return json as T;
+    }
     const text = await res.text();
+    this.bytesRead += Buffer.byteLength(text);
     let json: unknown;
     try { json = JSON.parse(text); } catch { json = undefined; }
-    if (res.ok && json !== undefined) return json as T;
+    if (res.ok && json !== undefined) {
+      const etag = res.headers.get('etag');
+      if (method === 'GET' && CACHED_PATHS.has(path) && etag) this.bodies.set(path, { etag, text });
+      return json as T;
+    }
     const err = (json as { error?: { code?: ChainErrorCode; message?: string; hint?: string; details?: Record<string, unknown> } } | undefined)?.error;
     if (err?.code && !RETRY_STATUS.has(res.status)) throw new ChainError(err.code, err.message ?? `devnet error ${err.code}`, err.hint, err.details);
     throw new ChainError(RETRY_STATUS.has(res.status) ? 'unavailable' : 'bad_request',

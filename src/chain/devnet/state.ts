@@ -14,6 +14,39 @@ export const MAX_COMMITMENT_CHARS = 4096;
 /** Anchors kept per uid; anchoring more drops that uid's oldest (by block). */
 export const ANCHORS_PER_UID = 64;
 
+// Bounds on every number a call can put into the state (docs/security.md): stake, weights and totals stay
+// finite and far from float64 overflow, so Yuma's sums and normalizations cannot turn into Infinity or NaN.
+/** Most stake one hotkey can hold; addStake grants at most up to it. */
+export const MAX_STAKE_PER_HOTKEY = 1e12;
+/** Most stake all uids together can hold; addStake grants at most up to it. */
+export const MAX_TOTAL_STAKE = 1e15;
+/** Largest single weight setWeights accepts (Yuma normalizes each row, so the scale carries no meaning). */
+export const MAX_WEIGHT = 1e12;
+/** Largest maxAllowedUids a chain can be created with (an epoch keeps several n × n float64 matrices). */
+export const MAX_UIDS_LIMIT = 4096;
+/** Largest emissionPerBlock a chain can be created with (cumulative emission stays finite). */
+export const MAX_EMISSION_PER_BLOCK = 1e9;
+/** New registrations one block takes; more answer 'rate_limited' with details.nextBlock. */
+export const REGISTRATIONS_PER_BLOCK = 3;
+/**
+ * Blocks after its registration during which a uid counts as immune: when the subnet is full, a new
+ * registration replaces the uid with the lowest emission of the last epoch, a non-immune one before an
+ * immune one of equal emission, then the oldest registration, then the lowest uid.
+ */
+export const IMMUNITY_PERIOD = 4096;
+/** Per-hotkey faucet cap of `tessera chain` when none is given (the library default is MAX_STAKE_PER_HOTKEY). */
+export const DEFAULT_FAUCET_CAP = 100;
+
+/**
+ * The devnet faucet (addStake): a hotkey's stake can be raised to `cap` at most, except for the `exempt`
+ * hotkeys (the devnet's own validators, named by the operator), which are bound by MAX_STAKE_PER_HOTKEY
+ * only and are never replaced by a registration. Absent: no cap but MAX_STAKE_PER_HOTKEY.
+ */
+export interface FaucetConfig {
+  cap: number;
+  exempt: string[];
+}
+
 export const DEFAULT_PARAMS: ChainParams = {
   tempo: 10, kappa: 0.5, bondsMovingAverage: 0.9, bondsPenalty: 1, maxAllowedValidators: 64,
   maxAllowedUids: 256, weightsRateLimit: 1, activityCutoff: 5000, emissionPerBlock: 1, ownerCut: 0.18,
@@ -29,7 +62,10 @@ export function checkParams(p: ChainParams): ChainParams {
   };
   int('tempo', 1); int('maxAllowedValidators', 1); int('maxAllowedUids', 1); int('weightsRateLimit', 0); int('activityCutoff', 1);
   frac('kappa'); frac('bondsMovingAverage'); frac('bondsPenalty'); frac('ownerCut');
-  if (!(p.emissionPerBlock >= 0) || !Number.isFinite(p.emissionPerBlock)) throw new ChainError('bad_request', `chain parameter emissionPerBlock = ${p.emissionPerBlock} must be >= 0`, 'set emissionPerBlock to e.g. 1');
+  if (!(p.emissionPerBlock >= 0 && p.emissionPerBlock <= MAX_EMISSION_PER_BLOCK)) {
+    throw new ChainError('bad_request', `chain parameter emissionPerBlock = ${p.emissionPerBlock} must be in [0, ${MAX_EMISSION_PER_BLOCK}]`, 'set emissionPerBlock to e.g. 1');
+  }
+  if (p.maxAllowedUids > MAX_UIDS_LIMIT) throw new ChainError('bad_request', `chain parameter maxAllowedUids = ${p.maxAllowedUids} must be <= ${MAX_UIDS_LIMIT}`, 'set maxAllowedUids to e.g. 256');
   return p;
 }
 
@@ -66,6 +102,10 @@ export interface DevnetState {
   ownerEmission: number;  // cumulative owner cut
   /** Anchors by window, then uid; absent in states written before anchors existed (read as empty). */
   anchors?: AnchorTable;
+  /** New registrations in `block` so far (REGISTRATIONS_PER_BLOCK); absent = none yet. */
+  registrations?: { block: number; count: number };
+  /** Faucet cap and its exempt hotkeys; absent = no cap but MAX_STAKE_PER_HOTKEY. */
+  faucet?: FaucetConfig;
 }
 
 /** window → uid → the anchored digest and the block that included it. */
@@ -102,7 +142,7 @@ function checkWeights(s: DevnetState, uids: unknown, weights: unknown): SparseRo
     const w = weights[k];
     if (!Number.isInteger(u) || u < 0 || u >= n) bad(`setWeights: uid ${u} does not exist (n = ${n})`, 'read the metagraph for valid uids');
     if (seen.has(u)) bad(`setWeights: uid ${u} appears twice`, 'list each uid once');
-    if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) bad(`setWeights: weight for uid ${u} is ${w}`, 'weights are finite and >= 0');
+    if (typeof w !== 'number' || !(w >= 0 && w <= MAX_WEIGHT)) bad(`setWeights: weight for uid ${u} is ${w}`, `weights are numbers in [0, ${MAX_WEIGHT}]`);
     seen.add(u); sum += w;
     if (w > 0) row.push([u, w]);
   });
@@ -116,15 +156,67 @@ function checkAnchor(window: unknown, digest: unknown): { window: number; digest
   return { window: window as number, digest };
 }
 
-/** Keeps `uid`'s newest ANCHORS_PER_UID anchors (by block, then window), never dropping `keep`; mutates `t`. */
+/** Drops `uid`'s anchor of window `w` from `t` (a copy the caller owns; the rows are copied before they change). */
+function dropAnchor(t: AnchorTable, w: string, uid: number): void {
+  const row = { ...t[w] };
+  delete row[uid];
+  if (Object.keys(row).length === 0) delete t[w]; else t[w] = row;
+}
+
+/** Keeps `uid`'s newest ANCHORS_PER_UID anchors (by block, then window), never dropping `keep`; `t` is the caller's copy. */
 function capAnchors(t: AnchorTable, uid: number, keep: number): void {
   const mine = Object.keys(t).filter((w) => t[w][uid] !== undefined && w !== String(keep));
   const excess = mine.length + 1 - ANCHORS_PER_UID;
   if (excess <= 0) return;
   mine.sort((a, b) => t[a][uid].block - t[b][uid].block || Number(a) - Number(b));
-  for (const w of mine.slice(0, excess)) {
-    delete t[w][uid];
-    if (Object.keys(t[w]).length === 0) delete t[w];
+  for (const w of mine.slice(0, excess)) dropAnchor(t, w, uid);
+}
+
+export const totalStake = (s: DevnetState): number => s.neurons.reduce((sum, x) => sum + x.stake, 0);
+
+/** The most stake `hotkey` can reach through the faucet: its cap (unless exempt), MAX_STAKE_PER_HOTKEY and MAX_TOTAL_STAKE. */
+export function faucetLimit(s: DevnetState, hotkey: string): number {
+  const uid = uidOf(s, hotkey);
+  const own = uid >= 0 ? s.neurons[uid].stake : 0;
+  const exempt = s.faucet?.exempt.includes(hotkey) ?? false;
+  const cap = exempt || !s.faucet ? MAX_STAKE_PER_HOTKEY : Math.min(s.faucet.cap, MAX_STAKE_PER_HOTKEY);
+  return Math.min(cap, own + (MAX_TOTAL_STAKE - totalStake(s)));
+}
+
+/**
+ * The uid a registration into a full subnet replaces: lowest Emission of the last epoch, then non-immune
+ * (registered IMMUNITY_PERIOD or more blocks before `block`) before immune, then the oldest registration,
+ * then the lowest uid. Faucet-exempt hotkeys are never replaced. -1 when every uid is exempt.
+ */
+export function uidToReplace(s: DevnetState, block: number): number {
+  const exempt = new Set(s.faucet?.exempt ?? []);
+  let best = -1, bestKey: [number, number, number] | null = null;
+  s.neurons.forEach((x, uid) => {
+    if (exempt.has(x.hotkey)) return;
+    const key: [number, number, number] = [s.epoch?.Emission[uid] ?? 0, block - x.registeredAt < IMMUNITY_PERIOD ? 1 : 0, x.registeredAt];
+    if (bestKey === null || key[0] < bestKey[0] || (key[0] === bestKey[0] && (key[1] < bestKey[1] || (key[1] === bestKey[1] && key[2] < bestKey[2])))) {
+      best = uid; bestKey = key;
+    }
+  });
+  return best;
+}
+
+/** Gives `uid` to a new neuron in `s` (the caller's copy): the old hotkey's weights, bonds, epoch results and anchors go with it. */
+function replaceUid(s: DevnetState, uid: number, neuron: Neuron): void {
+  s.neurons = s.neurons.map((x, i) => (i === uid ? neuron : x.weights.some(([j]) => j === uid) ? { ...x, weights: x.weights.filter(([j]) => j !== uid) } : x));
+  if (s.epoch) {
+    const e: EpochResult = { ...s.epoch };
+    for (const k of ['Rank', 'Trust', 'Consensus', 'Incentive', 'Dividends', 'ValidatorTrust', 'Emission'] as const) {
+      if (uid < e[k].length) { e[k] = e[k].slice(); e[k][uid] = 0; }
+    }
+    if (uid < e.ValidatorPermit.length) { e.ValidatorPermit = e.ValidatorPermit.slice(); e.ValidatorPermit[uid] = false; }
+    e.Bonds = e.Bonds.map((row, i) => (i === uid ? [] : row.some(([j]) => j === uid) ? row.filter(([j]) => j !== uid) : row));
+    s.epoch = e;
+  }
+  if (s.anchors) {
+    const t: AnchorTable = { ...s.anchors };
+    for (const w of Object.keys(t)) if (t[w][uid] !== undefined) dropAnchor(t, w, uid);
+    s.anchors = t;
   }
 }
 
@@ -157,24 +249,42 @@ export function applyCall(state: DevnetState, call: UnsignedCall): { state: Devn
       duplicate ? 'this exact call was already applied' : 'sign again with a nonce above the last one',
       { lastNonce: account.nonce, duplicate, result: duplicate ? account.lastCall?.result : undefined });
   }
-  const s: DevnetState = structuredClone(state);
+  // Copy-on-write: the arrays and maps a call changes are copied, neurons and anchor rows only when they change.
+  const s: DevnetState = { ...state, neurons: state.neurons.slice(), accounts: { ...state.accounts } };
   const block = s.height + 1;
+  const set = (uid: number, change: Partial<Neuron>): void => { s.neurons[uid] = { ...s.neurons[uid], ...change }; };
   let result: unknown = null;
   switch (call.method) {
     case 'register': {
       const existing = uidOf(s, call.hotkey);
       if (existing >= 0) { result = existing; break; }
-      if (s.neurons.length >= s.params.maxAllowedUids) {
-        throw new ChainError('full', `all ${s.params.maxAllowedUids} uids are taken`, 'start the devnet with a larger maxAllowedUids');
+      const count = s.registrations?.block === block ? s.registrations.count : 0;
+      if (count >= REGISTRATIONS_PER_BLOCK) {
+        throw new ChainError('rate_limited', `block ${block} already takes ${REGISTRATIONS_PER_BLOCK} new registrations (the devnet limit per block)`,
+          `register again in block ${block + 1}`, { nextBlock: block + 1 });
       }
-      s.neurons.push({ hotkey: call.hotkey, stake: 0, registeredAt: block, lastUpdate: block, weightsSetAt: null, weights: [], commitment: null, commitmentBlock: null, totalEmission: 0 });
-      result = s.neurons.length - 1;
+      const neuron: Neuron = { hotkey: call.hotkey, stake: 0, registeredAt: block, lastUpdate: block, weightsSetAt: null, weights: [], commitment: null, commitmentBlock: null, totalEmission: 0 };
+      if (s.neurons.length < s.params.maxAllowedUids) {
+        s.neurons.push(neuron);
+        result = s.neurons.length - 1;
+      } else {
+        const uid = uidToReplace(s, block);
+        if (uid < 0) throw new ChainError('full', `all ${s.params.maxAllowedUids} uids are held by faucet-exempt hotkeys`, 'start the devnet with a larger maxAllowedUids');
+        replaceUid(s, uid, neuron);
+        result = uid;
+      }
+      s.registrations = { block, count: count + 1 };
       break;
     }
     case 'addStake': {
       const uid = needUid(s, call.hotkey);
-      if (typeof p.amount !== 'number' || !Number.isFinite(p.amount) || p.amount <= 0) bad(`addStake: amount ${String(p.amount)} is not a positive number`, 'pass amount > 0');
-      s.neurons[uid].stake += p.amount;
+      if (typeof p.amount !== 'number' || !Number.isFinite(p.amount) || p.amount <= 0) bad(`addStake: amount ${String(p.amount)} is not a positive finite number`, 'pass amount > 0');
+      const have = s.neurons[uid].stake, limit = faucetLimit(s, call.hotkey);
+      if (!(limit > have)) {
+        bad(`addStake: ${call.hotkey} holds ${have}, the most the devnet faucet grants it (per-hotkey cap ${s.faucet && !s.faucet.exempt.includes(call.hotkey) ? s.faucet.cap : MAX_STAKE_PER_HOTKEY}, total ${MAX_TOTAL_STAKE})`,
+          'the faucet is capped: a devnet operator can raise the cap (--faucet-cap) or exempt the hotkey (--faucet-exempt)');
+      }
+      set(uid, { stake: Math.min(have + p.amount, limit) });
       result = s.neurons[uid].stake;
       break;
     }
@@ -182,8 +292,7 @@ export function applyCall(state: DevnetState, call: UnsignedCall): { state: Devn
       const uid = needUid(s, call.hotkey);
       if (typeof p.data !== 'string') bad('commit: params.data must be a string', 'pass the commitment as a string (e.g. JSON)');
       if (p.data.length > MAX_COMMITMENT_CHARS) bad(`commit: data has ${p.data.length} chars, limit ${MAX_COMMITMENT_CHARS}`, 'commit a shorter string');
-      s.neurons[uid].commitment = p.data;
-      s.neurons[uid].commitmentBlock = block;
+      set(uid, { commitment: p.data, commitmentBlock: block });
       break;
     }
     case 'setWeights': {
@@ -197,21 +306,22 @@ export function applyCall(state: DevnetState, call: UnsignedCall): { state: Devn
         throw new ChainError('rate_limited', `uid ${uid} set weights at block ${last}; the limit is one call per ${s.params.weightsRateLimit} blocks`,
           `wait until block ${last + s.params.weightsRateLimit}`, { nextBlock: last + s.params.weightsRateLimit });
       }
-      Object.assign(s.neurons[uid], { weights: row, weightsSetAt: block, lastUpdate: block });
+      set(uid, { weights: row, weightsSetAt: block, lastUpdate: block });
       break;
     }
     case 'anchor': {
       const uid = needUid(s, call.hotkey);
       const { window, digest } = checkAnchor(p.window, p.digest);
-      const table = (s.anchors ??= {});
-      const existing = table[window]?.[uid];
+      const existing = s.anchors?.[window]?.[uid];
       if (existing && existing.digest !== digest) {
         throw new ChainError('anchored', `uid ${uid} already anchored another digest for window ${window} (in block ${existing.block})`,
           'anchors are immutable: one digest per hotkey and window', { window, block: existing.block, digest: existing.digest });
       }
       if (!existing) {
-        (table[window] ??= {})[uid] = { digest, block };
+        const table: AnchorTable = { ...s.anchors };
+        table[window] = { ...table[window], [uid]: { digest, block } };
         capAnchors(table, uid, window);
+        s.anchors = table;
       }
       result = existing?.block ?? block;
       break;
@@ -221,8 +331,13 @@ export function applyCall(state: DevnetState, call: UnsignedCall): { state: Devn
   return { state: s, result };
 }
 
-/** Seals block height + 1 at `timestamp` (kept non-decreasing) and runs the Yuma epoch when height % tempo = 0. */
-export function produceBlock(state: DevnetState, timestamp: number): DevnetState {
+/**
+ * Seals block height + 1 at `timestamp` (kept non-decreasing) and runs the Yuma epoch when height % tempo = 0.
+ * An epoch that throws (or yields a non-finite number) is skipped: the block is sealed with the previous
+ * epoch's results, and `onEpochError` hears why. Block production never stops on an epoch.
+ */
+export function produceBlock(state: DevnetState, timestamp: number, onEpochError?: (e: Error) => void): DevnetState {
+  if (!Number.isFinite(timestamp)) throw new ChainError('bad_request', `block timestamp ${timestamp} is not a finite number`, 'pass Date.now()');
   const height = state.height + 1;
   const ts = Math.max(timestamp, state.timestamp);
   let { from, timestamps } = state.history;
@@ -230,11 +345,18 @@ export function produceBlock(state: DevnetState, timestamp: number): DevnetState
   if (timestamps.length > TIMESTAMP_HISTORY) { const drop = timestamps.length - TIMESTAMP_HISTORY; timestamps = timestamps.slice(drop); from += drop; }
   const s: DevnetState = { ...state, height, timestamp: ts, history: { from, timestamps } };
   if (state.anchors && from > state.history.from) s.anchors = pruneAnchors(state.anchors, from);
-  return height % s.params.tempo === 0 ? runEpoch(s) : s;
+  if (height % s.params.tempo !== 0) return s;
+  try {
+    return runEpoch(s);
+  } catch (e) {
+    onEpochError?.(e instanceof Error ? e : new Error(String(e)));
+    return s;
+  }
 }
 
-// blockAtRegistration is not passed to Yuma: the devnet never recycles uids, so subtensor's
-// outdated-weights and recently-registered-bonds masks have nothing to remove.
+// blockAtRegistration is not passed to Yuma: when a registration replaces a uid, replaceUid already
+// removes the old hotkey's weights column, bonds and results, which is what subtensor's outdated-weights
+// and recently-registered-bonds masks achieve.
 function runEpoch(state: DevnetState): DevnetState {
   const p = state.params, n = state.neurons.length;
   const r = yumaEpoch({
@@ -243,6 +365,12 @@ function runEpoch(state: DevnetState): DevnetState {
     emission: p.emissionPerBlock * p.tempo, ownerCut: p.ownerCut, maxAllowedValidators: p.maxAllowedValidators,
     currentBlock: state.height, lastUpdate: state.neurons.map((x) => x.lastUpdate), activityCutoff: p.activityCutoff,
   });
+  const finite = (what: string, v: readonly number[]): void => {
+    v.forEach((x, i) => { if (!Number.isFinite(x)) throw new Error(`epoch at block ${state.height}: ${what}[${i}] = ${x} is not finite`); });
+  };
+  for (const k of ['Rank', 'Trust', 'Consensus', 'Incentive', 'Dividends', 'ValidatorTrust', 'Emission'] as const) finite(k, r[k]);
+  finite('OwnerEmission', [r.OwnerEmission]);
+  r.Bonds.forEach((row, i) => finite(`Bonds[${i}]`, row.map(([, v]) => v)));
   const neurons = state.neurons.map((x, i) => ({ ...x, totalEmission: x.totalEmission + r.Emission[i] }));
   const epoch: EpochResult = {
     block: state.height, Rank: r.Rank, Trust: r.Trust, Consensus: r.Consensus, Incentive: r.Incentive, Dividends: r.Dividends,
