@@ -57,7 +57,7 @@ const STATUS: Record<ChainErrorCode, number> = {
 const MAX_BODY = 1 << 20;
 const MAX_WAIT_MS = 30_000;
 /** Open connections the server keeps at most; a long-polling client holds one. */
-export const MAX_CONNECTIONS = 512;
+export const MAX_CONNECTIONS = 1024;
 /** A client must send its headers within HEADERS_TIMEOUT_MS and its whole request within REQUEST_TIMEOUT_MS. */
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 15_000;
