@@ -1,8 +1,8 @@
 // The network as a node sees it: the metagraph and commitments (refreshed on demand), the
 // miners, and read-only stores for any uid's bucket opened from its on-chain descriptor.
-import type { Metagraph } from '../chain/index.js';
+import { DevnetChainClient, type Metagraph } from '../chain/index.js';
 import { minerUids } from '../protocol/index.js';
-import { openStore, parseDescriptor, type ReadOnlyStore } from '../storage/index.js';
+import { DEVNET_PEER_POLICY, openPeerStore, PUBLIC_PEER_POLICY, type PeerPolicy, type ReadOnlyStore } from '../storage/index.js';
 import { retrying } from './retry.js';
 import type { Node } from './node.js';
 
@@ -10,8 +10,16 @@ export class Directory {
   metagraph: Metagraph | null = null;
   commitments: Record<number, string> = {};
   private readonly stores = new Map<number, { text: string; store: ReadOnlyStore | null }>();
+  /**
+   * What a peer's descriptor may point at (src/storage/policy.ts): a devnet chain (the only chain client
+   * is DevnetChainClient; its nodes, RGW and fs buckets live on 127.0.0.1) allows fs, private addresses
+   * and http; any other chain gets the public policy (https, public addresses, rate limited).
+   */
+  readonly peerPolicy: PeerPolicy;
 
-  constructor(private readonly node: Node) {}
+  constructor(private readonly node: Node) {
+    this.peerPolicy = node.chain instanceof DevnetChainClient ? DEVNET_PEER_POLICY : PUBLIC_PEER_POLICY;
+  }
 
   async refresh(): Promise<this> {
     const [m, c] = await retrying(this.node, 'read metagraph', () => Promise.all([this.node.chain.metagraph(), this.node.chain.commitments()]));
@@ -54,7 +62,7 @@ export class Directory {
     hit?.store?.close();
     let store: ReadOnlyStore | null = null;
     try {
-      store = openStore(parseDescriptor(text), 'read');
+      store = openPeerStore(text, this.peerPolicy);
     } catch (e) {
       this.node.log(`uid ${uid} committed an unusable bucket descriptor: ${(e as Error).message}`);
     }

@@ -1,19 +1,30 @@
 // Filesystem object store: a folder is a bucket and a key is a relative path inside it. Writes go to
 // a temp file under <bucket>/.tessera-tmp and are renamed into place (atomic); ifNoneMatch uses
 // link(2), which fails if the target exists, so "create only if absent" is atomic too.
+// Reads treat the folder as untrusted (a peer's fs bucket on a devnet, docs/storage.md "Limits"): a file
+// is opened with O_NOFOLLOW | O_NONBLOCK (a symlink as the object is never followed, a FIFO never
+// blocks), fstat must say "regular file", and the opened file's real path (/proc/self/fd) must lie
+// inside the bucket's real root (no symlinked folder leads out of it); anything else reads as missing.
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { checkKey, checkPrefix, checkRange, compareKeys, RESERVED_SEGMENT } from './keys.js';
-import type { FsDescriptor, ObjectInfo, ObjectStore, PutOptions } from './types.js';
+import { getCap, limitsOf, listCap, tooLarge, type Limits } from './limits.js';
+import type { FsDescriptor, ListOptions, ObjectInfo, ObjectStore, PutOptions, ReadOptions } from './types.js';
 import { readOnlyError, StorageError } from './types.js';
 
 const CHUNK = 8 << 20;
+/** Read-only, never following a symlink as the last path component, never blocking (FIFOs), never a controlling tty. */
+const READ_FLAGS = fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0) | (fsc.O_NOCTTY ?? 0);
 
 export interface FsStoreOptions {
   readOnly?: boolean;
   /** fsync each file before renaming it into place (default true). */
   durable?: boolean;
+  /** get() without maxBytes refuses files over this ('too-large'); default 1 GiB. */
+  maxObjectBytes?: number;
+  /** list() without maxKeys/maxBytes refuses more keys than this ('too-large'); default 1 000 000. */
+  maxListKeys?: number;
 }
 
 /** The write descriptor a node keeps and the read-only one it publishes, for a bucket folder. */
@@ -26,68 +37,85 @@ export class FsStore implements ObjectStore {
   readonly root: string;
   private readonly readOnly: boolean;
   private readonly durable: boolean;
+  private readonly limits: Limits;
+  private realRoot: string | undefined;
 
   constructor(root: string, opts: FsStoreOptions = {}) {
     this.root = resolve(root);
     this.readOnly = opts.readOnly ?? false;
     this.durable = opts.durable ?? true;
+    this.limits = limitsOf({
+      ...(opts.maxObjectBytes !== undefined ? { maxObjectBytes: opts.maxObjectBytes } : {}),
+      ...(opts.maxListKeys !== undefined ? { maxListKeys: opts.maxListKeys } : {}),
+    });
   }
 
-  async get(key: string): Promise<Uint8Array | null> {
-    const p = this.path(key);
+  async get(key: string, opts: ReadOptions = {}): Promise<Uint8Array | null> {
+    const cap = getCap(opts, this.limits);
+    const o = await this.openObject(key, opts);
+    if (!o) return null;
+    const { fh } = o;
     try {
-      return new Uint8Array(await fsp.readFile(p));
-    } catch (e) {
-      return this.missing(e, key);
-    }
-  }
-
-  async getRange(key: string, start: number, endExclusive: number): Promise<Uint8Array | null> {
-    checkRange(start, endExclusive);
-    let fh: fsp.FileHandle;
-    try {
-      fh = await fsp.open(this.path(key), 'r');
-    } catch (e) {
-      return this.missing(e, key);
-    }
-    try {
-      const { size } = await fh.stat();
-      const end = Math.min(endExclusive, size);
-      if (start >= end) return new Uint8Array(0);
-      const out = new Uint8Array(end - start);
-      let done = 0;
-      while (done < out.length) {
-        const { bytesRead } = await fh.read(out, done, out.length - done, start + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
+      const size = Number(o.st.size);
+      if (size > cap) throw tooLarge(`get ${key} in ${this.root} (${size} bytes)`, cap);
+      const out = new Uint8Array(size);
+      const done = await this.readInto(fh, out, 0, key, opts);
+      if (done < size) return out.slice(0, done); // shrank while reading (not written by this store's atomic put)
+      // Grown since fstat? Read on in chunks, still never past cap + 1 bytes.
+      const more: Uint8Array[] = [];
+      let total = size;
+      for (;;) {
+        const piece = new Uint8Array(Math.min(CHUNK, cap + 1 - total) || 1);
+        const n = await this.readInto(fh, piece, total, key, opts);
+        if (n === 0) break;
+        more.push(piece.subarray(0, n));
+        total += n;
+        if (total > cap) throw tooLarge(`get ${key} in ${this.root}`, cap);
       }
-      return done === out.length ? out : out.subarray(0, done);
+      return more.length ? new Uint8Array(Buffer.concat([out, ...more])) : out;
     } catch (e) {
-      if (isCode(e, 'EISDIR')) return null;
-      throw this.wrap(e, 'getRange', key);
+      throw e instanceof StorageError ? e : this.wrap(e, 'get', key);
     } finally {
       await fh.close();
     }
   }
 
-  async head(key: string): Promise<ObjectInfo | null> {
+  async getRange(key: string, start: number, endExclusive: number, opts: ReadOptions = {}): Promise<Uint8Array | null> {
+    checkRange(start, endExclusive);
+    const o = await this.openObject(key, opts);
+    if (!o) return null;
+    const { fh } = o;
     try {
-      const st = await fsp.stat(this.path(key), { bigint: true });
-      if (!st.isFile()) return null;
-      return { size: Number(st.size), etag: `${st.ino.toString(16)}-${st.size.toString(16)}-${st.mtimeNs.toString(16)}` };
+      const end = Math.min(endExclusive, Number(o.st.size));
+      if (start >= end) return new Uint8Array(0);
+      const out = new Uint8Array(end - start);
+      const done = await this.readInto(fh, out, start, key, opts);
+      return done === out.length ? out : out.subarray(0, done);
     } catch (e) {
-      return this.missing(e, key);
+      throw e instanceof StorageError ? e : this.wrap(e, 'getRange', key);
+    } finally {
+      await fh.close();
     }
   }
 
-  async list(prefix = ''): Promise<string[]> {
+  async head(key: string, opts: ReadOptions = {}): Promise<ObjectInfo | null> {
+    const o = await this.openObject(key, opts);
+    if (!o) return null;
+    await o.fh.close();
+    const st = o.st;
+    return { size: Number(st.size), etag: `${st.ino.toString(16)}-${st.size.toString(16)}-${st.mtimeNs.toString(16)}` };
+  }
+
+  async list(prefix = '', opts: ListOptions = {}): Promise<string[]> {
     checkPrefix(prefix);
+    const cap = listCap(opts, this.limits);
+    aborted(opts, `list ${prefix} in ${this.root}`);
     await this.requireBucket();
     const cut = prefix.lastIndexOf('/');
     const base = cut < 0 ? '' : prefix.slice(0, cut);
     if (base.split('/')[0] === RESERVED_SEGMENT) return [];
     const out: string[] = [];
-    await this.walk(base, prefix, out);
+    await this.walk(base, prefix, out, cap, opts);
     return out.sort(compareKeys);
   }
 
@@ -150,9 +178,55 @@ export class FsStore implements ObjectStore {
     }
   }
 
-  /** ENOENT/EISDIR/ENOTDIR on a read mean "no such key" unless the bucket itself is missing. */
+  /**
+   * The regular file behind a key, opened without following a final symlink and without blocking, and
+   * only when its real path lies inside the bucket; null for anything else (missing, a symlink, a FIFO,
+   * a socket, a device, a folder, or a file outside the bucket reached through a symlinked folder).
+   */
+  private async openObject(key: string, opts: ReadOptions): Promise<{ fh: fsp.FileHandle; st: import('node:fs').BigIntStats } | null> {
+    const p = this.path(key);
+    aborted(opts, `read ${key} in ${this.root}`);
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(p, READ_FLAGS);
+    } catch (e) {
+      return this.missing(e, key);
+    }
+    try {
+      const st = await fh.stat({ bigint: true });
+      if (!st.isFile() || !(await this.opensInside(fh, p))) {
+        await fh.close();
+        return null;
+      }
+      return { fh, st };
+    } catch (e) {
+      await fh.close();
+      throw this.wrap(e, 'read', key);
+    }
+  }
+
+  /** Whether the opened file really lies inside the bucket (Linux: /proc/self/fd; elsewhere: realpath). */
+  private async opensInside(fh: fsp.FileHandle, p: string): Promise<boolean> {
+    this.realRoot ??= await fsp.realpath(this.root);
+    const root = this.realRoot.endsWith(sep) ? this.realRoot : this.realRoot + sep;
+    const real = await fsp.readlink(`/proc/self/fd/${fh.fd}`).catch(() => fsp.realpath(p).catch(() => ''));
+    return real.startsWith(root);
+  }
+
+  private async readInto(fh: fsp.FileHandle, out: Uint8Array, position: number, key: string, opts: ReadOptions): Promise<number> {
+    let done = 0;
+    while (done < out.length) {
+      aborted(opts, `read ${key} in ${this.root}`);
+      const { bytesRead } = await fh.read(out, done, Math.min(CHUNK, out.length - done), position + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done;
+  }
+
+  /** ENOENT/EISDIR/ENOTDIR on a read mean "no such key" unless the bucket itself is missing; ELOOP (a symlink) and ENXIO (a socket) too. */
   private async missing(e: unknown, key: string): Promise<null> {
-    if (isCode(e, 'ENOENT') || isCode(e, 'ENOTDIR') || isCode(e, 'EISDIR')) {
+    if (['ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP', 'ENXIO'].some((c) => isCode(e, c))) {
       await this.requireBucket();
       return null;
     }
@@ -217,10 +291,19 @@ export class FsStore implements ObjectStore {
     }
   }
 
-  private async walk(rel: string, prefix: string, out: string[]): Promise<void> {
+  private async walk(rel: string, prefix: string, out: string[], cap: number, opts: ReadOptions): Promise<void> {
+    aborted(opts, `list ${prefix} in ${this.root}`);
     let entries;
     try {
-      entries = await fsp.readdir(rel ? join(this.root, ...rel.split('/')) : this.root, { withFileTypes: true });
+      const dir = rel ? join(this.root, ...rel.split('/')) : this.root;
+      if (rel) {
+        // Dirent types never descend into a symlinked folder, but the prefix's own folder is joined
+        // directly: it must really be inside the bucket.
+        this.realRoot ??= await fsp.realpath(this.root);
+        const real = await fsp.realpath(dir);
+        if (!real.startsWith(this.realRoot.endsWith(sep) ? this.realRoot : this.realRoot + sep)) return;
+      }
+      entries = await fsp.readdir(dir, { withFileTypes: true });
     } catch (e) {
       if (isCode(e, 'ENOENT') || isCode(e, 'ENOTDIR')) return;
       throw this.wrap(e, 'list', rel);
@@ -230,9 +313,10 @@ export class FsStore implements ObjectStore {
       if (!rel && ent.name === RESERVED_SEGMENT) continue;
       if (ent.isDirectory()) {
         // descend only where keys below could still match the prefix
-        if (prefix.startsWith(key + '/') || (key + '/').startsWith(prefix)) await this.walk(key, prefix, out);
+        if (prefix.startsWith(key + '/') || (key + '/').startsWith(prefix)) await this.walk(key, prefix, out, cap, opts);
       } else if (ent.isFile() && key.startsWith(prefix)) {
         out.push(key);
+        if (out.length > cap) throw tooLarge(`list ${prefix} in ${this.root}`, cap, 'keys');
       }
     }
   }
@@ -247,6 +331,12 @@ export class FsStore implements ObjectStore {
       return new StorageError('transient', `${op} ${key} in ${this.root} failed: ${code}`, 'free disk space or file handles and retry', e);
     }
     return new StorageError('failed', `${op} ${key} in ${this.root} failed: ${(e as Error)?.message ?? e}`, undefined, e);
+  }
+}
+
+function aborted(opts: ReadOptions, what: string): void {
+  if (opts.signal?.aborted) {
+    throw new StorageError('aborted', `${what}: aborted by the caller`, 'the caller\'s AbortSignal fired; nothing to fix here', opts.signal.reason);
   }
 }
 

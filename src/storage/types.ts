@@ -14,15 +14,36 @@ export interface PutOptions {
   ifNoneMatch?: boolean;
 }
 
+/** Per-call limits for reads (docs/storage.md "Limits"). Every field is optional; omitting it keeps the store's defaults. */
+export interface ReadOptions {
+  /** Cancels the request and its body; the call rejects with StorageError code 'aborted'. */
+  signal?: AbortSignal;
+  /**
+   * get(): a body longer than this is refused with StorageError 'too-large' after reading at most
+   * maxBytes + 1 bytes. list(): more keys than this → 'too-large'. Default: StoreTuning.maxObjectBytes
+   * (get) / maxListKeys (list).
+   */
+  maxBytes?: number;
+}
+
+/** list() options: ReadOptions plus maxKeys, the same cap as maxBytes for list (the smaller of the two applies). */
+export type ListOptions = ReadOptions & { maxKeys?: number };
+
 /** What every node may do with any other node's bucket. */
 export interface ReadOnlyStore {
   /** Whole object, or null when the key does not exist. */
-  get(key: string): Promise<Uint8Array | null>;
-  /** Bytes [start, endExclusive) clipped to the object's size (empty when start >= size); null if missing. */
-  getRange(key: string, start: number, endExclusive: number): Promise<Uint8Array | null>;
-  head(key: string): Promise<ObjectInfo | null>;
-  /** Every key that starts with `prefix` (a plain string prefix, not a folder), all pages, in UTF-8 byte order. */
-  list(prefix?: string): Promise<string[]>;
+  get(key: string, opts?: ReadOptions): Promise<Uint8Array | null>;
+  /**
+   * Bytes [start, endExclusive) clipped to the object's size (empty when start >= size); null if missing.
+   * Never reads more than endExclusive - start bytes of body (opts.maxBytes does not apply).
+   */
+  getRange(key: string, start: number, endExclusive: number, opts?: ReadOptions): Promise<Uint8Array | null>;
+  head(key: string, opts?: ReadOptions): Promise<ObjectInfo | null>;
+  /**
+   * Every key that starts with `prefix` (a plain string prefix, not a folder), all pages, in UTF-8 byte
+   * order; more than opts.maxKeys / opts.maxBytes keys (default StoreTuning.maxListKeys) → 'too-large'.
+   */
+  list(prefix?: string, opts?: ListOptions): Promise<string[]>;
   /** Releases connections; the store must not be used afterwards. */
   close(): void;
 }
@@ -69,17 +90,40 @@ export interface StoreTuning {
   partSize?: number;
   /** Parallel part uploads for putLarge. */
   uploadConcurrency?: number;
-  /** Attempts the S3 SDK makes itself before an error reaches the caller (default 3). */
+  /** Attempts the S3 SDK makes itself before an error reaches the caller (default 3), all within one deadline. */
   sdkAttempts?: number;
+  /**
+   * Overall deadline of one request in ms (S3: from sending it, SDK retries included, to the last body
+   * byte), default 30 000 (DEFAULT_REQUEST_TIMEOUT_MS). Past it the call rejects with 'timeout'.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Body bytes that buy one more second past requestTimeoutMs (default 1 MiB, DEFAULT_MIN_BYTES_PER_SECOND):
+   * a body arriving at least this fast may take as long as it needs; a drip fails at the deadline.
+   */
+  minBytesPerSecond?: number;
+  /** get() without maxBytes refuses bodies over this ('too-large'); default 1 GiB (DEFAULT_MAX_OBJECT_BYTES). */
+  maxObjectBytes?: number;
+  /** list() without maxKeys/maxBytes refuses more keys than this ('too-large'); default 1 000 000 (DEFAULT_MAX_LIST_KEYS). */
+  maxListKeys?: number;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_MIN_BYTES_PER_SECOND = 1 << 20;
+export const DEFAULT_MAX_OBJECT_BYTES = 1 << 30;
+export const DEFAULT_MAX_LIST_KEYS = 1_000_000;
 
 /**
  * no-bucket: the bucket does not exist; denied: credentials missing/wrong or not allowed to do this
- * (e.g. a read-only credential writing); exists: ifNoneMatch put of an existing key; invalid-key: a key
- * this project refuses; conflict: the key cannot coexist with another (fs: 'a' and 'a/b');
- * transient: network or server trouble, worth retrying (see withRetry); failed: anything else.
+ * (e.g. a read-only credential writing, or a peer endpoint the PeerPolicy refuses); exists: ifNoneMatch
+ * put of an existing key; invalid-key: a key this project refuses; conflict: the key cannot coexist with
+ * another (fs: 'a' and 'a/b'); transient: network or server trouble, worth retrying (see withRetry);
+ * timeout: the store's own per-request deadline fired (retryable, like transient); aborted: the caller's
+ * AbortSignal fired (not retried); too-large: the body or listing is over the cap (maxBytes, maxKeys or
+ * the store's default; not retried); failed: anything else.
  */
-export type StorageErrorCode = 'no-bucket' | 'denied' | 'exists' | 'invalid-key' | 'conflict' | 'transient' | 'failed';
+export type StorageErrorCode = 'no-bucket' | 'denied' | 'exists' | 'invalid-key' | 'conflict' | 'transient' | 'timeout'
+  | 'aborted' | 'too-large' | 'failed';
 
 export class StorageError extends TesseraError {
   constructor(readonly code: StorageErrorCode, message: string, hint?: string, cause?: unknown) {
@@ -89,7 +133,7 @@ export class StorageError extends TesseraError {
   }
   /** True for errors a caller should retry with backoff. */
   get retryable(): boolean {
-    return this.code === 'transient';
+    return this.code === 'transient' || this.code === 'timeout';
   }
 }
 
