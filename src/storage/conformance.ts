@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parseDescriptor, serializeDescriptor } from './descriptor.js';
 import { compareKeys } from './keys.js';
-import { openStore } from './open.js';
+import { openPeerStore, openStore } from './open.js';
+import { DEVNET_PEER_POLICY } from './policy.js';
 import { withRetry } from './retry.js';
 import type { ObjectStore, ReadOnlyStore, StoreDescriptor, StoreTuning } from './types.js';
 import { isTransient, StorageError, type StorageErrorCode } from './types.js';
@@ -194,6 +195,30 @@ export function storeConformance(title: string, fixture: StoreFixture, opts: { s
       await w.putLarge('large/small', bytesOf(100, 16));
       assertBytes(await w.get('large/small'), bytesOf(100, 16));
       t.diagnostic(`putLarge 12 MiB: ${ms.toFixed(0)} ms`);
+    });
+
+    test('read options: get maxBytes, list maxKeys/maxBytes, an aborted signal; a devnet peer store reads', async () => {
+      await w.put('cap/a', bytesOf(1000, 30));
+      await w.put('cap/b', bytesOf(10, 31));
+      await w.put('cap/c', bytesOf(10, 32));
+      const peer = openPeerStore(serializeDescriptor(a.read), DEVNET_PEER_POLICY, { tuning: fixture.tuning ?? {} });
+      opened.push(peer);
+      for (const s of [r, peer]) {
+        assertBytes(await s.get('cap/a', { maxBytes: 1000 }), bytesOf(1000, 30));
+        await rejectsWith(s.get('cap/a', { maxBytes: 999 }), 'too-large');
+        await rejectsWith(s.get('cap/a', { maxBytes: 0 }), 'too-large');
+        assert.equal(await s.get('cap/missing', { maxBytes: 1 }), null);
+        assertBytes(await s.getRange('cap/a', 10, 20, {}), bytesOf(1000, 30).subarray(10, 20));
+        assert.deepEqual(await s.list('cap/', { maxKeys: 3 }), ['cap/a', 'cap/b', 'cap/c']);
+        await rejectsWith(s.list('cap/', { maxKeys: 2 }), 'too-large');
+        await rejectsWith(s.list('cap/', { maxBytes: 2 }), 'too-large');
+        const gone = AbortSignal.abort();
+        await rejectsWith(s.get('cap/a', { signal: gone }), 'aborted');
+        await rejectsWith(s.getRange('cap/a', 0, 5, { signal: gone }), 'aborted');
+        await rejectsWith(s.head('cap/a', { signal: gone }), 'aborted');
+        await rejectsWith(s.list('cap/', { signal: gone }), 'aborted');
+        assert.equal((await s.head('cap/b', { signal: new AbortController().signal }))?.size, 10);
+      }
     });
 
     test('invalid keys are refused before any I/O', async () => {
