@@ -470,6 +470,18 @@ describe('finding 10: peer endpoints are checked, pinned and rate limited', () =
     assert.ok(inFirstSecond <= 21, `${inFirstSecond} requests in the first second (burst 10 + 10/s)`);
   });
 
+  test('finding 10: a request waiting for its rate-limit token is still bound by its deadline', { timeout: 10_000 }, async () => {
+    const f = await serve((_req, res) => void res.writeHead(200, { 'content-length': '1' }).end('x'));
+    const policy: PeerPolicy = { allowFs: false, allowPrivate: true, requireHttps: false, maxRequestsPerSecond: 1 };
+    const s = openPeerStore(serializeDescriptor(d(f.url)), policy, { tuning: { requestTimeoutMs: 300, sdkAttempts: 1 } });
+    stores.push(s);
+    await s.head('k'); // the one token
+    const t0 = performance.now();
+    await rejectsWith(s.head('k'), 'timeout');
+    assert.ok(performance.now() - t0 < 800, 'did not sit out the 1 s wait');
+    assert.equal(f.requests.length, 1);
+  });
+
   test('finding 10: a waiting request can be aborted; its token goes back', async () => {
     let clock = 0;
     const b = new TokenBucket(1, () => clock);
