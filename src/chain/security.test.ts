@@ -366,3 +366,21 @@ test('finding 7: the devnet faucet gives a newcomer at most its cap; the exempt 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('finding 6: anchors carry their arrival order within a block; the observation order ranks an earlier anchor first', async () => {
+  const { observationOrder } = await import('../protocol/index.js');
+  let s = genesis('0xchain', { ...DEFAULT_PARAMS }, 0);
+  for (const h of ['victim', 'parker', 'late']) s = apply(s, call(h, 'register'));
+  s = blocks(s, 1);
+  const d = (c: string): string => c.repeat(64);
+  // Same block: the victim's anchor arrives first, the parker's (a copy of it) second.
+  s = apply(s, call('victim', 'anchor', { window: 3, digest: d('a') }));
+  s = apply(s, call('parker', 'anchor', { window: 3, digest: d('b') }));
+  s = blocks(s, 1);
+  s = apply(s, call('late', 'anchor', { window: 3, digest: d('c') }));
+  const [victim, parker, late] = anchorsOf(s, 3);
+  assert.deepEqual([victim!.index, parker!.index, late!.index], [0, 1, 0]);
+  assert.equal(victim!.block, parker!.block);
+  assert.ok(observationOrder(victim!) < observationOrder(parker!) && observationOrder(parker!) < observationOrder(late!));
+  assert.equal(observationOrder({ block: 7 }), observationOrder({ block: 7, index: 0 }), 'a chain without indices orders by block');
+});

@@ -69,6 +69,8 @@ export interface Anchor {
   /** 64 lowercase hex digits (a sha256). */
   digest: string;
   block: number;
+  /** Position among the anchors included in the same block, in arrival order (0 first); absent where the chain does not say. */
+  index?: number;
 }
 
 export interface Chain {

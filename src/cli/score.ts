@@ -11,7 +11,7 @@ import { DEVNET_DEFAULTS, readRecord, RECORD_FILE } from '../devnet/index.js';
 import { explainUid, verifyReceipt, type ScoreReceipt } from '../gauntlet/index.js';
 import { readReceipts } from '../neurons/index.js';
 import { leaderOf, PROTOCOL_VERSION } from '../protocol/index.js';
-import { openStore, parseDescriptor, type ReadOnlyStore } from '../storage/index.js';
+import { DEVNET_PEER_POLICY, openPeerStore, type ReadOnlyStore } from '../storage/index.js';
 import { TesseraError } from '../util/errors.js';
 import { int } from './options.js';
 
@@ -75,7 +75,7 @@ export async function scoreExplain(f: ExplainFlags): Promise<void> {
   if (typeof text !== 'string') throw new TesseraError(`validator uid ${v} has committed no bucket on chain`, 'its bucket is known once the validator has started');
   let store: ReadOnlyStore;
   try {
-    store = openStore(parseDescriptor(text), 'read');
+    store = openPeerStore(text, DEVNET_PEER_POLICY); // this command reads a devnet: the devnet's peer policy
   } catch (e) {
     throw new TesseraError(`validator uid ${v} committed an unusable bucket descriptor: ${(e as Error).message}`, 'ask the validator to fix its commitment');
   }

@@ -59,7 +59,8 @@ async function ensureStake(node: Node, dir: Directory): Promise<void> {
   if (amount <= 0 || (await (await dir.refresh()).stakeOf(node.uid)) > 0) return;
   try {
     await retrying(node, 'add stake', () => node.chain.addStake(node.signer, amount));
-    node.log(`staked ${amount} from the devnet faucet`);
+    const got = await (await dir.refresh()).stakeOf(node.uid);
+    node.log(got < amount ? `staked ${got} from the devnet faucet (asked for ${amount}; the faucet caps what one hotkey gets)` : `staked ${got} from the devnet faucet`);
   } catch (e) {
     node.log(`could not add stake (${(e as Error).message}); stake this hotkey to get a validator permit`);
   }

@@ -7,7 +7,7 @@ import type { SparseUpdate } from '../compress/index.js';
 import { maxPayloadBytes } from '../compress/index.js';
 import {
   chooseAggregate, inTimeAnchors, keys, leaderAmong, PEER_LIST_LOOKBACK, sha256Hex, slotOrder, validatorOrder, verifyPayload, parseRecord,
-  MAX_RECORD_BYTES, type PeerList, type VerifyReason,
+  MAX_RECORD_BYTES, observationOrder, reserveCount, type PeerList, type VerifyReason,
 } from '../protocol/index.js';
 import { blockTimestamp, deadlinePassed } from './chaintime.js';
 import type { Directory } from './directory.js';
@@ -26,6 +26,8 @@ export interface WindowAnchors {
   late: Map<number, number>;
   /** uid → the block that included its anchor (in time or not). */
   block: Map<number, number>;
+  /** uid → the chain's order of observation of its anchor (block, then arrival in it: observationOrder). */
+  order: Map<number, number>;
 }
 
 export interface WindowPlan extends WindowAnchors {
@@ -64,7 +66,7 @@ export async function windowAnchors(node: Node, W: number): Promise<WindowAnchor
   for (const a of list) ts.set(a.block, await blockTimestamp(node, a.block));
   const inTime = inTimeAnchors(list, (b) => ts.get(b)!, deadlineMs);
   const late = new Map(list.filter((a) => !inTime.has(a.uid)).map((a) => [a.uid, ts.get(a.block)!]));
-  const out: WindowAnchors = { window: W, deadlineMs, inTime, late, block: new Map(list.map((a) => [a.uid, a.block])) };
+  const out: WindowAnchors = { window: W, deadlineMs, inTime, late, block: new Map(list.map((a) => [a.uid, a.block])), order: new Map(list.map((a) => [a.uid, observationOrder(a)])) };
   cache.set(W, out);
   for (const k of cache.keys()) if (k < W - PEER_LIST_LOOKBACK - 2) cache.delete(k);
   return out;
@@ -81,7 +83,15 @@ async function peerListOf(node: Node, dir: Directory, v: number, w: number, dige
   const bytes = store ? await fetchObject(node, store, keys.peers(node.run.runId, w), MAX_RECORD_BYTES) : null;
   if (!bytes || sha256Hex(bytes) !== digest) return null;
   const r = parseRecord(bytes, 'peers');
-  return r.ok && r.value.window === w ? r.value : null;
+  if (!r.ok || r.value.window !== w) return null;
+  // A list longer than the protocol's slots would make every node fetch (and wait on) more uploads
+  // than an aggregate can use: such a list is unreadable, like a missing one.
+  const { maxPeers } = node.run;
+  if (r.value.peers.length > maxPeers || r.value.reserves.length > reserveCount(maxPeers)) {
+    node.log(`ignoring validator uid ${v}'s peer list of window ${w}: ${r.value.peers.length} peers and ${r.value.reserves.length} reserves (at most ${maxPeers} and ${reserveCount(maxPeers)})`);
+    return null;
+  }
+  return r.value;
 }
 
 /**

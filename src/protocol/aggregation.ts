@@ -85,3 +85,14 @@ export function chooseVouched(claims: readonly StateClaim[]): { window: number; 
   }
   return best;
 }
+
+/** Anchors per block the observation order tells apart (more share the last place). */
+export const ANCHOR_ORDER_SLOTS = 4096;
+
+/**
+ * The order in which the chain observed an anchor: its block, then its arrival within the block. The
+ * Gauntlet's copy detection ranks uploads by it (copies.ts "seen"): whoever anchored first is the original.
+ */
+export function observationOrder(a: Pick<Anchor, 'block' | 'index'>): number {
+  return a.block * ANCHOR_ORDER_SLOTS + Math.min(ANCHOR_ORDER_SLOTS - 1, Math.max(0, a.index ?? 0));
+}

@@ -14,4 +14,4 @@ export {
 export { leaderOf, minerUids, rankPeers, fillSlots, reserveCount } from './peers.js';
 export { trainingOffsets, scoringOffsets, probeIndices } from './assignment.js';
 export { encodeCheckpoint, decodeCheckpoint, CHECKPOINT_OBJECT_FORMAT, type CheckpointObjectMeta, type CheckpointDecode } from './checkpoint.js';
-export { validatorOrder, inTimeAnchors, leaderAmong, slotOrder, chooseAggregate, chooseVouched, vouching, PEER_LIST_LOOKBACK, type StateClaim } from './aggregation.js';
+export { validatorOrder, inTimeAnchors, leaderAmong, slotOrder, chooseAggregate, chooseVouched, vouching, observationOrder, ANCHOR_ORDER_SLOTS, PEER_LIST_LOOKBACK, type StateClaim } from './aggregation.js';

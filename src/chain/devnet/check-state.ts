@@ -123,8 +123,14 @@ export function checkState(raw: unknown): DevnetState {
         const an = obj(f, a);
         if (typeof an.digest !== 'string' || !/^[0-9a-f]{64}$/.test(an.digest)) fail(`${f}.digest`, an.digest, '64 lowercase hex digits');
         int(`${f}.block`, an.block, 0, height + 1);
+        if (an.index !== undefined) int(`${f}.index`, an.index);
       }
     }
+  }
+  if (s.anchorCursor !== undefined) {
+    const c = obj('anchorCursor', s.anchorCursor);
+    int('anchorCursor.block', c.block, 0, height + 1);
+    int('anchorCursor.count', c.count);
   }
   if (s.registrations !== undefined) {
     const r = obj('registrations', s.registrations);

@@ -102,6 +102,8 @@ export interface DevnetState {
   ownerEmission: number;  // cumulative owner cut
   /** Anchors by window, then uid; absent in states written before anchors existed (read as empty). */
   anchors?: AnchorTable;
+  /** Anchors included so far in the block being built (their `index` is the arrival order within it). */
+  anchorCursor?: { block: number; count: number };
   /** New registrations in `block` so far (REGISTRATIONS_PER_BLOCK); absent = none yet. */
   registrations?: { block: number; count: number };
   /** Faucet cap and its exempt hotkeys; absent = no cap but MAX_STAKE_PER_HOTKEY. */
@@ -109,7 +111,7 @@ export interface DevnetState {
 }
 
 /** window → uid → the anchored digest and the block that included it. */
-export type AnchorTable = Record<string, Record<string, { digest: string; block: number }>>;
+export type AnchorTable = Record<string, Record<string, { digest: string; block: number; index?: number }>>;
 
 export function genesis(chainId: string, params: ChainParams, timestamp: number): DevnetState {
   return {
@@ -319,7 +321,9 @@ export function applyCall(state: DevnetState, call: UnsignedCall): { state: Devn
       }
       if (!existing) {
         const table: AnchorTable = { ...s.anchors };
-        table[window] = { ...table[window], [uid]: { digest, block } };
+        const index = s.anchorCursor?.block === block ? s.anchorCursor.count : 0;
+        s.anchorCursor = { block, count: index + 1 };
+        table[window] = { ...table[window], [uid]: { digest, block, index } };
         capAnchors(table, uid, window);
         s.anchors = table;
       }
@@ -392,7 +396,7 @@ export function blockTimestampOf(s: DevnetState, height: number): number {
 /** The anchors of a window, ascending uid (pruned windows read as none). */
 export function anchorsOf(s: DevnetState, window: number): Anchor[] {
   const row = s.anchors?.[window] ?? {};
-  return Object.entries(row).map(([uid, a]) => ({ uid: Number(uid), digest: a.digest, block: a.block })).sort((a, b) => a.uid - b.uid);
+  return Object.entries(row).map(([uid, a]) => ({ uid: Number(uid), digest: a.digest, block: a.block, ...(a.index === undefined ? {} : { index: a.index }) })).sort((a, b) => a.uid - b.uid);
 }
 
 export function commitmentsOf(s: DevnetState): Record<number, string> {
