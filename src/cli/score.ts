@@ -11,7 +11,7 @@ import { DEVNET_DEFAULTS, readRecord, RECORD_FILE } from '../devnet/index.js';
 import { explainUid, verifyReceipt, type ScoreReceipt } from '../gauntlet/index.js';
 import { readReceipts } from '../neurons/index.js';
 import { leaderOf, PROTOCOL_VERSION } from '../protocol/index.js';
-import { DEVNET_PEER_POLICY, openPeerStore, type ReadOnlyStore } from '../storage/index.js';
+import { DEVNET_PEER_POLICY, openPeerStore, parseDescriptor, type ReadOnlyStore } from '../storage/index.js';
 import { TesseraError } from '../util/errors.js';
 import { int } from './options.js';
 
