@@ -1,14 +1,15 @@
 // Hostile peers against a running network (issue "Hostile peers cannot crash, stall or poison anyone"),
 // in-process (src/bench/adversarial.ts scenario): two honest validators, honest miners, and one scenario
 // run shared by the findings it reproduces:
-//   finding 5  a miner replaces each payload two windows after every node applied it (rewriterHooks):
+//   finding 5  a miner replaces each payload a window after every node applied it (rewriterHooks):
 //              a miner joining later replays the records from the validators' applied copies — no
 //              mismatch, no fall-back loop, and it agrees with everyone.
 //   finding 6  a miner parks junk at its key, then overwrites it with another miner's payload re-signed
 //              as its own (parkThenCopyHooks): the victims are never flagged `copied`; the parker is.
-//   finding 7  a newcomer takes more faucet stake than any one validator and publishes a zeroed
-//              checkpoint as the newest: the joining miner loads the checkpoint the validators' stake
-//              vouches for, not the hijacker's, and agrees with everyone.
+//   finding 7  a newcomer takes more faucet stake than any one validator before the run starts, never
+//              starts it, and publishes a zeroed checkpoint beside each of the leader's: the next validator
+//              by stake starts the run after its grace windows, and the joining miner loads the
+//              checkpoint the validators' stake vouches for, not the hijacker's, and agrees with everyone.
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ import { fsNodeDescriptors, serializeDescriptor } from '../src/storage/index.js'
 import { createWallet, loadWallet, signer } from '../src/wallet/index.js';
 import { parkThenCopyHooks, rewriterHooks } from '../src/scenario/index.js';
 
-const WINDOWS = 12, JOIN = 7;
+const WINDOWS = 14, JOIN = 9;
 const logs: string[] = [];
 let r: ScenarioResult;
 let hijack = { uid: -1, window: -1, fingerprint: '' };
@@ -36,20 +37,19 @@ async function hijacker(ctx: ScenarioContext): Promise<void> {
   await ctx.chain.addStake(key, 1200);
   const bucket = join(ctx.root, 'buckets', 'x-hijack'), d = fsNodeDescriptors(bucket);
   await ctx.chain.commit(key, serializeDescriptor(d.read));
-  // Wait for the honest leader's first checkpoint after the start, then publish a newer-looking zeroed one.
+  // Whenever the honest leader publishes a checkpoint, publish a zeroed one for the same window as the newest.
   const v0 = join(ctx.root, 'buckets', 'v0'), ptrKey = keys.latestCheckpoint(ctx.run.runId);
+  const put = (k: string, b: Uint8Array): void => { mkdirSync(dirname(join(bucket, k)), { recursive: true }); writeFileSync(join(bucket, k), b); };
+  const layout = createLlama(ctx.run.model).layout, zeros = new Float32Array(layout.total), hash = runHash(ctx.run);
   while (!ctx.signal.aborted) {
     try {
       const ptr = parseRecord(readFileSync(join(v0, ptrKey)), 'checkpoint');
-      if (ptr.ok && ptr.value.window > ctx.startWindow) {
-        const layout = createLlama(ctx.run.model).layout, zeros = new Float32Array(layout.total), hash = runHash(ctx.run);
+      if (ptr.ok && ptr.value.window > hijack.window) {
         const w = ptr.value.window, bytes = encodeCheckpoint(layout, zeros, w, hash), ck = keys.checkpoint(ctx.run.runId, w);
-        const put = (k: string, b: Uint8Array): void => { mkdirSync(dirname(join(bucket, k)), { recursive: true }); writeFileSync(join(bucket, k), b); };
         put(keys.startWindow(ctx.run.runId), readFileSync(join(v0, keys.startWindow(ctx.run.runId))));
         put(ck, bytes);
         put(ptrKey, encodeRecord({ kind: 'checkpoint', window: w, key: ck, sha256: sha256Hex(bytes), fingerprint: fingerprint(zeros) }));
         hijack = { uid, window: w, fingerprint: fingerprint(zeros) };
-        return;
       }
     } catch { /* not written yet */ }
     await sleep(ctx.blockMs);
@@ -60,7 +60,7 @@ before(async () => {
   r = await runAdversarialScenario({
     adversaries: [], honest: 5, windows: WINDOWS, guardMs: 110_000,
     validators: [{ name: 'v0', stake: 1000 }, { name: 'v1', stake: 500 }],
-    honestHooks: { h2: rewriterHooks(2), h5: parkThenCopyHooks() },
+    honestHooks: { h2: rewriterHooks(1), h5: parkThenCopyHooks() },
     honestJoin: [0, 0, 0, JOIN, 0],
     during: hijacker,
     log: (l) => { logs.push(l); if (process.env.TESSERA_TEST_LOG) process.stderr.write(l + '\n'); },
@@ -101,6 +101,7 @@ test('finding 6: parking junk and overwriting it with a re-signed copy flags the
 
 test('finding 7: a newcomer with the most stake cannot make joiners load its zeroed checkpoint', () => {
   assert.ok(hijack.uid >= 0 && hijack.window > 0, 'the hijacker published its checkpoint');
+  assert.ok(linesOf('v0').some((l) => /no validator with more stake started run .*: starting it/.test(l)), 'the hijacker that never starts the run did not hold it up');
   const h4 = linesOf('h4');
   const loaded = h4.filter((l) => /loaded checkpoint of window/.test(l));
   assert.ok(loaded.length > 0, `the joiner loaded a checkpoint:\n${h4.join('\n')}`);

@@ -74,7 +74,7 @@ export interface ScenarioOptions {
   honestHooks?: Readonly<Record<string, MinerHooks>>;
   /** Per named node: the read descriptor it commits on chain instead of its own bucket's (a hostile or broken bucket). */
   publicRead?: Readonly<Record<string, StoreDescriptor>>;
-  /** Runs beside the nodes once they start (e.g. a hijacker acting on the chain and its own bucket). */
+  /** Runs beside the nodes once they start, until they stop (ctx.signal) (e.g. a hijacker acting on the chain and its own bucket). */
   during?: (ctx: ScenarioContext) => Promise<void>;
   /** Per honest miner: windows after the start at which it joins (default 0 for each: all start together). */
   honestJoin?: readonly number[];
@@ -220,8 +220,12 @@ export async function runAdversarialScenario(o: ScenarioOptions = {}): Promise<S
     const mine = (c: NodeConfig): Promise<void> => joinOf(c.name) > 0
       ? chain.waitForBlock(firstBlockOf(startWindow + joinOf(c.name), bpw) + 1, o.guardMs ?? 100_000).then(() => (abort.signal.aborted ? undefined : start(c)))
       : start(c);
-    const beside = o.during?.({ root, run, chain, walletDir, uidOf, startWindow, blockMs, signal: abort.signal });
+    // `during` runs until the nodes stop (its signal then aborts).
+    const besideStop = new AbortController(), stopBeside = (): void => besideStop.abort();
+    abort.signal.addEventListener('abort', stopBeside, { once: true });
+    const beside = o.during?.({ root, run, chain, walletDir, uidOf, startWindow, blockMs, signal: besideStop.signal });
     await Promise.all([...vCfgs.map((c) => runValidator(c, opts)), ...mCfgs.map(mine)]);
+    besideStop.abort();
     await beside;
     const aborted = abort.signal.aborted;
     sampling = false;

@@ -2,7 +2,7 @@
 // set): the run start (seeded model + checkpoint), each window's peer list for the next window (its
 // sha256 anchored on chain: the leader rule reads those anchors), each window's AggregateRecord
 // (immutable: the catch-up and cross-check record), and checkpoints with the latest pointer.
-import { currentWindow } from './chaintime.js';
+import { currentWindow, nextBlock } from './chaintime.js';
 import type { Directory } from './directory.js';
 import { fetchObject, fetchRecord, SyncError, type SharedModel } from './model-state.js';
 import { retrying } from './retry.js';
@@ -12,6 +12,9 @@ import type { WindowAggregate } from './window-aggregate.js';
 import type { Node } from './node.js';
 import { encodeCheckpoint, encodeRecord, keys, sha256Hex, validatorOrder, type AggregateRecord, type ProtocolRecord } from '../protocol/index.js';
 import { isStorageError } from '../storage/index.js';
+
+/** Windows a validator ranked k waits (× k) for those above it to start the run. */
+export const START_GRACE_WINDOWS = 2;
 
 /** Objects above this go up with putLarge (multipart) instead of one immutable put. */
 const LARGE_OBJECT = 64 << 20;
@@ -34,7 +37,7 @@ const putRecord = (node: Node, key: string, r: ProtocolRecord): Promise<boolean>
 
 /**
  * Joins or starts the run: when no validator has published a start record and this one leads by
- * stake, it starts the run at the current window (θ from the seed, checkpoint, start record);
+ * stake (or those above it have not started it within START_GRACE_WINDOWS × its rank), it starts the run at the current window (θ from the seed, checkpoint, start record);
  * otherwise it syncs like any node (newest checkpoint of any validator) and keeps a copy of the start
  * record in its own bucket, so it can serve catch-up and take over the lead.
  */
@@ -42,8 +45,20 @@ export async function startOrJoinRun(node: Node, dir: Directory, model: SharedMo
   const { runId } = node.run;
   const own = await fetchRecord(node, node.store, keys.startWindow(runId), 'start');
   const order = validatorOrder((await dir.refresh()).metagraph!);
-  const anyStart = own ?? (await firstStart(node, dir, order));
-  if (!anyStart && order[0] === node.uid) {
+  let anyStart = own ?? (await firstStart(node, dir, order));
+  // A validator ranked k by stake starts the run itself when no one above it has after k × START_GRACE
+  // windows: a hotkey that takes the most stake and never publishes cannot keep the run from starting.
+  const rank = order.indexOf(node.uid);
+  if (!anyStart && rank > 0) {
+    const until = (await currentWindow(node)) + rank * START_GRACE_WINDOWS;
+    node.log(`waiting up to ${rank * START_GRACE_WINDOWS} window(s) for a validator with more stake to start run ${runId}`);
+    while (!anyStart && (await currentWindow(node)) < until) {
+      await nextBlock(node);
+      anyStart = await firstStart(node, dir, validatorOrder((await dir.refresh()).metagraph!));
+    }
+    if (!anyStart) node.log(`no validator with more stake started run ${runId}: starting it`);
+  }
+  if (!anyStart && rank >= 0) {
     model.seed(await currentWindow(node));
     await writeCheckpoint(node, model);
     await putRecord(node, keys.startWindow(runId), { kind: 'start', window: model.window, runHash: node.runHash, fingerprint: model.fingerprint });
