@@ -6,6 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { genesis, applyCall, produceBlock, metagraphOf, commitmentsOf, blockTimestampOf, anchorsOf, DEFAULT_PARAMS, ANCHORS_PER_UID, TIMESTAMP_HISTORY, type DevnetState } from './devnet/state.js';
+
+/** Anchors without their in-block arrival index (checked in security.test.ts "finding 6"). */
+const plain = (xs: Array<{ index?: number }>): object[] => xs.map(({ index: _i, ...a }) => a);
 import { loadState, STATE_FILE } from './devnet/persist.js';
 import type { UnsignedCall, WriteMethod } from './devnet/call.js';
 import { ChainError } from './types.js';
@@ -86,16 +89,16 @@ test('anchor: recorded with the including block (height + 1), same digest is a n
   assert.equal(block, 3);
   s = produceBlock(s, 30);
   [s] = apply(s, call('v', 'anchor', { window: 7, digest: D2 }));
-  assert.deepEqual(anchorsOf(s, 7), [{ uid: 0, digest: D2, block: 4 }, { uid: 1, digest: D1, block: 3 }], 'ascending uid');
-  assert.deepEqual(anchorsOf(s, 8), []);
+  assert.deepEqual(plain(anchorsOf(s, 7)), [{ uid: 0, digest: D2, block: 4 }, { uid: 1, digest: D1, block: 3 }], 'ascending uid');
+  assert.deepEqual(plain(anchorsOf(s, 8)), []);
   s = produceBlock(s, 40);
   [s, block] = apply(s, call('m', 'anchor', { window: 7, digest: D1 })); // a retry with a new nonce
   assert.equal(block, 3, 'the existing anchor keeps its block');
-  assert.deepEqual(anchorsOf(s, 7)[1], { uid: 1, digest: D1, block: 3 });
+  assert.deepEqual(plain(anchorsOf(s, 7))[1], { uid: 1, digest: D1, block: 3 });
   assert.throws(() => applyCall(s, call('m', 'anchor', { window: 7, digest: D2 })), (e: unknown) =>
     e instanceof ChainError && e.code === 'anchored' && /window 7/.test(e.message) && /block 3/.test(e.message) && /immutable/.test(e.hint ?? '') && e.details?.block === 3);
   [s] = apply(s, call('m', 'anchor', { window: 8, digest: D2 })); // another window is free
-  assert.deepEqual(anchorsOf(s, 8), [{ uid: 1, digest: D2, block: 5 }]);
+  assert.deepEqual(plain(anchorsOf(s, 8)), [{ uid: 1, digest: D2, block: 5 }]);
 });
 
 test('anchor: bad window or digest, and unregistered hotkeys, are refused with a hint', () => {
@@ -107,7 +110,7 @@ test('anchor: bad window or digest, and unregistered hotkeys, are refused with a
   }
   code(() => applyCall(s, call('nobody', 'anchor', { window: 0, digest: D1 })), 'not_registered');
   [s] = apply(s, call('m', 'anchor', { window: 0, digest: D1 }));
-  assert.deepEqual(anchorsOf(s, 0), [{ uid: 0, digest: D1, block: 1 }]);
+  assert.deepEqual(plain(anchorsOf(s, 0)), [{ uid: 0, digest: D1, block: 1 }]);
 });
 
 test(`anchor: at most ${ANCHORS_PER_UID} per uid (the oldest go), and none older than the timestamp history`, () => {
@@ -121,7 +124,7 @@ test(`anchor: at most ${ANCHORS_PER_UID} per uid (the oldest go), and none older
   }
   const kept = Array.from({ length: ANCHORS_PER_UID + 4 }, (_, w) => w).filter((w) => anchorsOf(s, w).some((a) => a.uid === 0));
   assert.deepEqual(kept, Array.from({ length: ANCHORS_PER_UID }, (_, i) => i + 4));
-  assert.deepEqual(anchorsOf(s, 0), [{ uid: 1, digest: D2, block: 1 }], "another uid's anchors stay");
+  assert.deepEqual(plain(anchorsOf(s, 0)), [{ uid: 1, digest: D2, block: 1 }], "another uid's anchors stay");
   assert.equal(Object.keys(s.anchors ?? {}).length, ANCHORS_PER_UID + 1, 'windows left without anchors are dropped');
   // All in one block, the new anchor (lowest window) stays and the lowest of the others goes.
   let t = genesis('0xchain', DEFAULT_PARAMS, 0);
@@ -134,11 +137,11 @@ test(`anchor: at most ${ANCHORS_PER_UID} per uid (the oldest go), and none older
   [s] = apply(s, call('o', 'anchor', { window: 999, digest: D1 }));
   const before = s;
   while (s.history.from <= 1) s = produceBlock(s, 0);
-  assert.deepEqual(anchorsOf(s, 0), [], 'block 1 left the timestamp history');
+  assert.deepEqual(plain(anchorsOf(s, 0)), [], 'block 1 left the timestamp history');
   assert.equal(anchorsOf(before, 0).length, 1, 'produceBlock does not mutate its input');
   while (s.history.from <= last - 1) s = produceBlock(s, 0);
   assert.equal(s.height, last - 1 + TIMESTAMP_HISTORY);
-  assert.deepEqual(anchorsOf(s, 999), [{ uid: 1, digest: D1, block: last }]);
+  assert.deepEqual(plain(anchorsOf(s, 999)), [{ uid: 1, digest: D1, block: last }]);
   assert.equal(typeof blockTimestampOf(s, last), 'number', 'its timestamp is still kept');
   s = produceBlock(s, 0);
   assert.deepEqual(s.anchors, {});
@@ -154,10 +157,10 @@ test('a state saved before anchors existed loads, reads no anchors, and takes ne
     writeFileSync(join(dir, STATE_FILE), JSON.stringify(old));
     let loaded = (await loadState(dir))!;
     assert.equal(loaded.anchors, undefined);
-    assert.deepEqual(anchorsOf(loaded, 0), []);
+    assert.deepEqual(plain(anchorsOf(loaded, 0)), []);
     loaded = produceBlock(loaded, 1);
     [loaded] = apply(loaded, call('m', 'anchor', { window: 0, digest: D1 }));
-    assert.deepEqual(anchorsOf(loaded, 0), [{ uid: 0, digest: D1, block: 2 }]);
+    assert.deepEqual(plain(anchorsOf(loaded, 0)), [{ uid: 0, digest: D1, block: 2 }]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
