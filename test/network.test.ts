@@ -296,10 +296,11 @@ test('devnet on S3 (private Ceph RGW): per-node users, same agreement, learning 
     for (const n of net.nodes.values()) assert.ok(n.proc?.running, `${n.name} is not running after the storage outage: ${JSON.stringify(n.proc?.exit)}; log:\n${n.proc?.tail(30)}`);
     await net.nodesDone;
     t.diagnostic(`ran ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    // Some node ran into the outage and logged a retry (neurons/retry.ts: '<what> failed (<error>); retrying in N ms').
+    // Some node ran into the outage and logged a retry (neurons/retry.ts: '<what> failed (<error>); retrying in N ms'),
+    // or found its own bucket unreachable while reading a peer's and waited (neurons/peer-read.ts).
     const retries = [...net.nodes.values()].map((n) => {
       const lines = readFileSync(n.logFile).subarray(logSizes.get(n.name)!).toString('utf8').split('\n');
-      return { name: n.name, retry: lines.filter((l) => /transient failure .*; retrying in \d+ ms/.test(l)), recovered: lines.filter((l) => /recovered after \d+ retr/.test(l)) };
+      return { name: n.name, retry: lines.filter((l) => /transient failure .*; retrying in \d+ ms|storage unreachable from this node/.test(l)), recovered: lines.filter((l) => /recovered after \d+ retr|storage reachable again after/.test(l)) };
     });
     t.diagnostic(`storage retries logged: ${retries.map((r) => `${r.name} ${r.retry.length} (recovered ${r.recovered.length})`).join(', ')}`);
     const retried = retries.find((r) => r.retry.length > 0);

@@ -94,3 +94,20 @@ test('mapPool keeps item order and the concurrency bound', async () => {
   assert.equal(peak, 3);
   assert.deepEqual(await mapPool([], 4, async (x: number) => x), []);
 });
+
+test('an outage on this side (its own bucket does not answer either) is waited out, never scored against the peer', async () => {
+  const node = fakeNode(), t0 = Date.now(), down = (): boolean => Date.now() - t0 < 700;
+  (node as unknown as { store: Pick<ReadOnlyStore, 'head'> }).store = {
+    head: () => (down() ? Promise.reject(new StorageError('transient', 'connect ECONNREFUSED (own gateway)')) : Promise.resolve(null)),
+  };
+  const shared = store(() => (down() ? Promise.reject(new StorageError('transient', 'connect ECONNREFUSED')) : Promise.resolve(new Uint8Array(3))));
+  const r = await readPeer(node, shared, 'k', { cap: 10, budgetMs: 200 });
+  assert.ok(r.ok, `read after the outage: ${JSON.stringify(r)}`);
+  assert.ok(Date.now() - t0 >= 700);
+  assert.match(node.lines.join('\n'), /storage unreachable from this node/);
+  // Own bucket fine, peer down: the peer's failure, within its budget.
+  const dead = store(() => Promise.reject(new StorageError('transient', 'connect ECONNREFUSED')));
+  const t1 = Date.now(), x = await readPeer(node, dead, 'k', { cap: 10, budgetMs: 200 });
+  assert.equal(!x.ok && x.why, 'timeout');
+  assert.ok(Date.now() - t1 < 1000);
+});

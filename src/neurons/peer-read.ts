@@ -42,8 +42,52 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e)).slice(0, 200);
 
-/** One object of a peer's bucket, within its budget and cap. */
+/** Reads of a peer tried again after this node's own outage ended, before a failure is the peer's. */
+const AFTER_OUTAGE_TRIES = 2;
+/** Key the own-bucket check asks for (its absence is an answer too). */
+const HEALTH_KEY = 'tessera/health-check';
+
+/** Whether this node's own bucket answers (a missing key counts) within `ms`. No own store: yes. */
+export async function ownStoreAnswers(node: Node, ms: number): Promise<boolean> {
+  const own = (node as Partial<Node>).store;
+  if (!own) return true;
+  try {
+    await within(own.head(HEALTH_KEY, { signal: AbortSignal.any([node.signal, AbortSignal.timeout(ms)]) }), ms);
+    return true;
+  } catch (e) {
+    if (node.signal.aborted) throw new Stopped();
+    return !(e instanceof Timeout || isOutage(e) || isStorageError(e, 'timeout' as StorageError['code']) || isStorageError(e, 'aborted' as StorageError['code']));
+  }
+}
+
+/**
+ * One object of a peer's bucket, within its budget and cap. A read that times out or cannot connect
+ * is the peer's failure only while this node's own bucket answers; when it does not either, the
+ * trouble is on this side (its link, or a storage service every bucket shares): the node waits until
+ * its own bucket answers again and reads once more, so an outage of its own never scores a peer.
+ */
 export async function readPeer(node: Node, store: ReadOnlyStore, key: string, o: PeerReadOptions): Promise<PeerRead> {
+  const budget = o.budgetMs ?? peerBudgetMs(node);
+  let grace = 0;
+  for (let waited = 0; ; waited++) {
+    const r = await readPeerOnce(node, store, key, o);
+    const networkish = !r.ok && (r.why === 'timeout' || r.why === 'unreachable');
+    if (!networkish || (await ownStoreAnswers(node, budget))) {
+      // Just after an outage of our own, connections are still coming back: a few more tries before the peer is blamed.
+      if (networkish && waited > 0 && grace++ < AFTER_OUTAGE_TRIES) continue;
+      if (waited > 0) node.log(`storage reachable again after ${waited} wait(s); read ${key}: ${r.ok ? 'ok' : describeFailure(r)}`);
+      return r;
+    }
+    const msg = `storage unreachable from this node (its own bucket does not answer either); waiting before reading ${key} again`;
+    if (waited === 0 || waited % 10 === 0) node.log(msg);
+    const prev = node.status.phase;
+    node.status.set('retry', { lastError: msg });
+    await sleep(Math.min(10_000, 500 * 2 ** Math.min(waited, 5)), node.signal);
+    node.status.set(prev === 'retry' ? 'idle' : prev);
+  }
+}
+
+async function readPeerOnce(node: Node, store: ReadOnlyStore, key: string, o: PeerReadOptions): Promise<PeerRead> {
   const budget = o.budgetMs ?? peerBudgetMs(node), t0 = Date.now();
   let last = '';
   for (let attempt = 0; ; attempt++) {
