@@ -228,6 +228,34 @@ test('devnet on the filesystem: 3 miners + validator agree every window, learn, 
   }
 });
 
+test('supervision: a node process that dies (kill -9 from outside) is restarted with backoff and contributes again', { timeout: 180_000 }, async (t) => {
+  const data = await tinyData();
+  const dir = tmp('supervise');
+  const events: string[] = [];
+  const net = await Devnet.start(options(dir, data, { windows: 8, miners: 2, log: (l) => events.push(l) }));
+  let ok = false;
+  try {
+    await untilWindow(net, 3, 90_000);
+    const m = net.nodes.get('miner-1')!, pid = m.proc!.pid!;
+    process.kill(pid, 'SIGKILL'); // a crash, not Devnet.killNode (which means "leave it down")
+    const killedAt = (await net.snapshot()).window!;
+    t.diagnostic(`killed miner-1 (pid ${pid}) in window ${killedAt}`);
+    await net.done;
+    assert.ok(events.some((l) => /miner-1 will be restarted in 2 s/.test(l)), events.filter((l) => /miner-1/.test(l)).join('\n'));
+    assert.ok(events.some((l) => /restarting miner-1/.test(l)), 'the supervisor restarted miner-1');
+    assert.notEqual(m.proc!.pid, pid, 'a new process');
+    const uid = readStatus(m.dataDir)!.uid!;
+    const after = [...aggregates(net)].filter(([w, a]) => w > killedAt && a.uids.includes(uid)).map(([w]) => w);
+    t.diagnostic(`miner-1 (uid ${uid}) aggregated again in windows ${after.join(', ') || 'none'}`);
+    assert.ok(after.length > 0, 'the restarted miner contributes again');
+    ok = true;
+  } finally {
+    await net.stop();
+    if (ok && !process.env.TESSERA_KEEP) rmSync(dir, { recursive: true, force: true });
+    else t.diagnostic(`kept ${dir} for inspection`);
+  }
+});
+
 test('two validators: the leader is SIGKILLed mid-run; the next by stake leads within 2 windows, miners never stop, all agree; the old leader rejoins and leads again', { timeout: 240_000 }, async (t) => {
   const data = await tinyData();
   const dir = tmp('leader');

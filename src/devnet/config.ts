@@ -61,6 +61,8 @@ export interface DevnetOptions {
   /** After --windows, stop the chain and storage as soon as the nodes are done (default true); false: wait for stop(). */
   autoStop?: boolean;
   /** Environment added to every node process (e.g. TESSERA_BACKEND). */
+  /** Restart node processes that die, with backoff (default true; src/devnet/orchestrator.ts restartDelayMs). */
+  supervise?: boolean;
   nodeEnv?: Record<string, string>;
   log?: (line: string) => void;
 }

@@ -30,6 +30,25 @@ export interface DevnetNode {
   /** Adversarial miner: its behaviour (NodeConfig.behavior); undefined = honest. */
   behavior?: BehaviorName;
   proc: TesseraProcess | null;
+  /** Supervision: times the process died unexpectedly (recent ones), whether a restart is pending, and whether it was given up on. */
+  deaths?: number[];
+  restartAt?: number | null;
+  failing?: boolean;
+  /** Stopped on purpose (killNode): not restarted by the supervisor. */
+  killed?: boolean;
+}
+
+/** Supervision (as operators ran nodes under pm2): a node that dies is restarted after 2^k s (k = its recent deaths, at most 60 s)... */
+export const RESTART_BASE_MS = 2_000;
+export const RESTART_MAX_MS = 60_000;
+/** ...unless it died this many times within RESTART_WINDOW_MS: then it is shown as failing with its log's tail and left stopped. */
+export const RESTART_LIMIT = 5;
+export const RESTART_WINDOW_MS = 10 * 60_000;
+
+/** Delay before restarting a node that died `recent` times lately (1 → 2 s, 2 → 4 s, …, at most 60 s); null: give up. */
+export function restartDelayMs(recent: number): number | null {
+  if (recent >= RESTART_LIMIT) return null;
+  return Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** Math.max(0, recent - 1));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -266,6 +285,18 @@ export class Devnet {
       if (this.stopping) return;
       const how = x.code === 0 ? 'exited normally' : `EXITED (${x.code ?? x.signal})`;
       this.event(`${n.name} ${how}${x.code === 0 ? '' : `; last log lines:\n${proc.tail(8)}`}`);
+      if (x.code === 0 || n.killed || this.opts.supervise === false) return;
+      const now = Date.now();
+      n.deaths = [...(n.deaths ?? []).filter((t) => now - t < RESTART_WINDOW_MS), now];
+      const delay = restartDelayMs(n.deaths.length);
+      if (delay === null) {
+        n.failing = true;
+        n.restartAt = null;
+        this.event(`${n.name} FAILING: died ${n.deaths.length} times in ${RESTART_WINDOW_MS / 60_000} min; not restarting it (fix the cause, then restart the devnet). Last log lines:\n${proc.tail(12)}`);
+        return;
+      }
+      n.restartAt = now + delay;
+      this.event(`${n.name} will be restarted in ${(delay / 1000).toFixed(0)} s (death ${n.deaths.length} of at most ${RESTART_LIMIT} in ${RESTART_WINDOW_MS / 60_000} min)`);
     });
   }
 
@@ -288,6 +319,12 @@ export class Devnet {
     if (this.chain && !this.chain.running && !this.restarting) {
       this.event(`the chain process exited (${this.chain.exit!.code ?? this.chain.exit!.signal}); starting it again:\n${this.chain.tail(5)}`);
       await this.restartChain();
+    }
+    for (const n of this.nodes.values()) {
+      if (n.restartAt == null || Date.now() < n.restartAt || n.proc?.running) continue;
+      n.restartAt = null;
+      this.event(`restarting ${n.name} (it died ${n.deaths?.length ?? 0} time(s) lately)`);
+      await this.spawnNode(n);
     }
     const waiting = [...this.nodes.values()].filter((n) => n.proc === null && n.startAtWindow !== undefined);
     let window: number | null = null;
@@ -348,6 +385,8 @@ export class Devnet {
     const n = this.nodes.get(name);
     if (!n?.proc?.running) throw new TesseraError(`no running node '${name}'`, `nodes: ${[...this.nodes.keys()].join(', ')}`);
     this.event(`killing ${name} (SIGKILL)`);
+    n.killed = true;
+    n.restartAt = null;
     n.proc.signal('SIGKILL');
   }
 
@@ -356,6 +395,9 @@ export class Devnet {
     const n = this.nodes.get(name);
     if (!n) throw new TesseraError(`no node '${name}'`, `nodes: ${[...this.nodes.keys()].join(', ')}`);
     if (n.proc?.running) return;
+    n.killed = false;
+    n.failing = false;
+    n.restartAt = null;
     await this.spawnNode(n);
   }
 
@@ -370,7 +412,8 @@ export class Devnet {
   async snapshot(): Promise<DevnetSnapshot> {
     const rows: NodeRow[] = [...this.nodes.values()].map((n) => ({
       name: n.name, role: n.role, behavior: n.role === 'miner' ? (n.behavior ?? 'honest') : null, status: readStatus(n.dataDir), uid: null, stake: null, incentive: null, emission: null, weight: null,
-      state: n.proc === null ? `waiting w${n.startAtWindow}` : n.proc.running ? 'running' : n.proc.exit!.code === 0 ? 'stopped' : `exit ${n.proc.exit!.code ?? n.proc.exit!.signal}`,
+      state: n.proc === null ? `waiting w${n.startAtWindow}` : n.proc.running ? 'running' : n.failing ? 'FAILING'
+        : n.restartAt != null ? `restart in ${Math.max(0, Math.ceil((n.restartAt - Date.now()) / 1000))}s` : n.proc.exit!.code === 0 ? 'stopped' : `exit ${n.proc.exit!.code ?? n.proc.exit!.signal}`,
     }));
     let m: Metagraph | null = null;
     if (this.client && this.chain?.running) m = await new DevnetChainClient({ url: this.chainUrl, retries: 0, requestTimeoutMs: 2000 }).metagraph().catch(() => null);
