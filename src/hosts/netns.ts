@@ -9,6 +9,7 @@ import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:chil
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { TesseraError } from '../util/errors.js';
+import { parseRate } from './links.js';
 
 const run = promisify(execFile);
 
@@ -29,7 +30,6 @@ export interface Host {
 const SUBNET = '10.77';
 /** Names start with this (then 4 hex digits of the HostNet): ≤ 15 characters for every interface. */
 export const HOSTS_PREFIX = 'tsr';
-const RATE = /^\d+(\.\d+)?(bit|kbit|mbit|gbit)$/;
 
 async function ip(...args: string[]): Promise<string> {
   return (await run('ip', args)).stdout;
@@ -60,7 +60,7 @@ export class HostNet {
     if (why) throw new TesseraError(why, 'or run without network hosts');
     if (specs.length === 0 || specs.length > 200) throw new TesseraError(`cannot make ${specs.length} hosts`, 'ask for 1 to 200');
     for (const s of specs) {
-      for (const r of [s.up, s.down]) if (r !== undefined && !RATE.test(r)) throw new TesseraError(`link rate '${r}' of host ${s.name} is not a rate`, 'write it as tc does: 110mbit, 500kbit, 1gbit');
+      for (const r of [s.up, s.down]) if (r !== undefined && parseRate(r) === null) throw new TesseraError(`link rate '${r}' of host ${s.name} is not a rate`, 'write it as tc does: 110mbit, 500kbit, 1gbit');
     }
     const id = `${HOSTS_PREFIX}${randomBytes(2).toString('hex')}`, third = o.subnet ?? 0;
     const net = new HostNet(id, `${id}br`, [], `${SUBNET}.${third}.1`);
@@ -118,8 +118,7 @@ export class HostNet {
 
 /** A tbf burst that lets the rate be reached with 1 ms timer granularity (at least 32 kbit). */
 function burstOf(rate: string): string {
-  const m = /^(\d+(?:\.\d+)?)(bit|kbit|mbit|gbit)$/.exec(rate)!;
-  const bits = Number(m[1]) * ({ bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9 } as const)[m[2] as 'bit'];
+  const bits = parseRate(rate)!;
   return `${Math.max(32, Math.ceil(bits / 1000 / 1000) * 8)}kbit`;
 }
 
