@@ -4,7 +4,7 @@
 // never an exception (only Stopped when the node stops) and never a wait beyond its budget. A failure
 // is the peer's problem — the caller scores it (a `missing` or `invalid` upload), skips it (a record)
 // or tries another source (a payload copy) — never a reason to stop a window.
-import { isStorageError, type ReadOnlyStore, type StorageError } from '../storage/index.js';
+import { isStorageError, type ReadOnlyStore } from '../storage/index.js';
 import { blockIntervalMs } from './chaintime.js';
 import { isOutage, sleep, Stopped, throwIfStopped } from './retry.js';
 import type { Node } from './node.js';
@@ -56,7 +56,7 @@ export async function ownStoreAnswers(node: Node, ms: number): Promise<boolean> 
     return true;
   } catch (e) {
     if (node.signal.aborted) throw new Stopped();
-    return !(e instanceof Timeout || isOutage(e) || isStorageError(e, 'timeout' as StorageError['code']) || isStorageError(e, 'aborted' as StorageError['code']));
+    return !(e instanceof Timeout || isOutage(e) || isStorageError(e, 'timeout') || isStorageError(e, 'aborted'));
   }
 }
 
@@ -103,10 +103,10 @@ async function readPeerOnce(node: Node, store: ReadOnlyStore, key: string, o: Pe
       return { ok: true, bytes };
     } catch (e) {
       if (node.signal.aborted || e instanceof Stopped) throw new Stopped();
-      if (isStorageError(e, 'too-large' as StorageError['code'])) return { ok: false, why: 'too_large', detail: `${key} is larger than the ${o.cap}-byte limit` };
+      if (isStorageError(e, 'too-large')) return { ok: false, why: 'too_large', detail: `${key} is larger than the ${o.cap}-byte limit` };
       if (isStorageError(e, 'denied') || isStorageError(e, 'no-bucket')) return { ok: false, why: 'denied', detail: `${key}: ${message(e)}` };
       last = e instanceof Timeout ? 'no answer' : message(e);
-      const retryable = e instanceof Timeout || isOutage(e) || isStorageError(e, 'timeout' as StorageError['code']) || isStorageError(e, 'aborted' as StorageError['code']);
+      const retryable = e instanceof Timeout || isOutage(e) || isStorageError(e, 'timeout') || isStorageError(e, 'aborted');
       if (!retryable) return { ok: false, why: 'unreachable', detail: `${key}: ${last}` };
       const wait = Math.min(RETRY_BASE_MS * 2 ** Math.min(attempt, 6), budget - (Date.now() - t0));
       if (wait > 0) await sleep(wait, node.signal);

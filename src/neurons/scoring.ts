@@ -19,7 +19,7 @@ import {
   scoreWithReceipt, shapeWeights, updateNorm, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
   type WindowResult,
 } from '../gauntlet/index.js';
-import { keys, probeIndices, rankPeers, reserveCount, runPrefix } from '../protocol/index.js';
+import { keys, probeIndices, reserveCount, runPrefix } from '../protocol/index.js';
 import type { ReadOnlyStore } from '../storage/index.js';
 import { validationBatches, type Batch } from '../train/batches.js';
 import { evaluate } from '../train/evaluate.js';

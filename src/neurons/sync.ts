@@ -4,16 +4,15 @@
 // decode, apply, check the fingerprint), else by computing the window's aggregate as every node does
 // (window-aggregate.ts); a listed payload its owner replaced comes from a validator's applied copy.
 // crossCheck compares a node's own result with the leader's record afterwards.
-import { maxPayloadBytes, type SparseUpdate } from '../compress/index.js';
-import { chooseVouched, vouching, keys, sha256Hex, validatorOrder, verifyPayload, type StateClaim, type AggregateRecord, type CheckpointPointer, type StartRecord } from '../protocol/index.js';
+import type { SparseUpdate } from '../compress/index.js';
+import { chooseVouched, vouching, keys, validatorOrder, type StateClaim, type AggregateRecord, type CheckpointPointer, type StartRecord } from '../protocol/index.js';
 import type { ReadOnlyStore } from '../storage/index.js';
 import { nextBlock } from './chaintime.js';
 import type { Directory } from './directory.js';
-import { fetchObject, fetchRecord, SyncError, type SharedModel } from './model-state.js';
+import { fetchRecord, SyncError, type SharedModel } from './model-state.js';
 import { sleep, Stopped, throwIfStopped, backoffMs } from './retry.js';
 import type { Stopwatch } from './status.js';
-import { fetchCopy, gatherAggregate, planWindow } from './window-aggregate.js';
-import { describeFailure, readPeer } from './peer-read.js';
+import { fetchPayload, gatherAggregate, planWindow } from './window-aggregate.js';
 import type { Node } from './node.js';
 
 interface Source { uid: number; store: ReadOnlyStore; start: StartRecord; ptr: CheckpointPointer | null }
@@ -34,26 +33,21 @@ async function sources(node: Node, dir: Directory): Promise<Source[]> {
   return out;
 }
 
-/** Stake of a uid in the directory's metagraph (0 when unknown). */
-function stakeOf(dir: Directory, uid: number): number {
-  const m = dir.metagraph;
-  const i = m ? m.uids.indexOf(uid) : -1;
-  return i >= 0 ? m!.stake[i]! : 0;
-}
-
 /** Among sources with recent checkpoint pointers, the highest-stake one whose (window, fingerprint) has the most stake behind it. */
 async function vouchedSource(node: Node, recent: Source[], all: Source[], dir: Directory): Promise<Source | undefined> {
-  const claims: StateClaim[] = recent.map((s) => ({ uid: s.uid, stake: stakeOf(dir, s.uid), window: s.ptr!.window, fingerprint: s.ptr!.fingerprint }));
+  const claims: StateClaim[] = [];
+  for (const s of recent) claims.push({ uid: s.uid, stake: await dir.stakeOf(s.uid), window: s.ptr!.window, fingerprint: s.ptr!.fingerprint });
   for (const w of new Set(recent.map((s) => s.ptr!.window))) {
     for (const s of all) {
       if (s.ptr?.window === w || w <= s.start.window) continue;
       const rec = await fetchRecord(node, s.store, keys.aggregate(node.run.runId, w - 1), 'aggregate');
-      if (rec && rec.window === w - 1) claims.push({ uid: s.uid, stake: stakeOf(dir, s.uid), window: w, fingerprint: rec.fingerprintAfter });
+      if (rec && rec.window === w - 1) claims.push({ uid: s.uid, stake: await dir.stakeOf(s.uid), window: w, fingerprint: rec.fingerprintAfter });
     }
   }
   const pick = chooseVouched(claims);
   if (!pick) return undefined;
-  const total = all.reduce((a, s) => a + stakeOf(dir, s.uid), 0);
+  let total = 0;
+  for (const s of all) total += await dir.stakeOf(s.uid);
   const share = total > 0 ? pick.stake / total : 0;
   const src = recent.find((s) => s.ptr!.window === pick.window && s.ptr!.fingerprint === pick.fingerprint);
   if (src && share <= 0.5) node.log(`WARNING: the checkpoint of window ${pick.window} is vouched for by only ${(share * 100).toFixed(0)}% of the validators' stake (uids ${pick.uids.join(' ')}); loading it as the best there is`);
@@ -179,12 +173,12 @@ export async function crossCheck(node: Node, dir: Directory, W: number, fingerpr
   if (rec.fingerprintAfter !== fingerprintAfter) {
     // The leader's record is not the last word: a leader that records something else than the stake
     // behind the other validators' records cannot make every node re-sync, window after window.
-    const claims: StateClaim[] = [{ uid: leader, stake: stakeOf(dir, leader), window: W + 1, fingerprint: rec.fingerprintAfter }];
+    const claims: StateClaim[] = [{ uid: leader, stake: await dir.stakeOf(leader), window: W + 1, fingerprint: rec.fingerprintAfter }];
     for (const v of validatorOrder((await dir.refresh()).metagraph!)) {
       if (v === leader) continue;
       const other = v === node.uid ? null : dir.bucket(v);
       const r = v === node.uid ? { window: W, fingerprintAfter } : other ? await fetchRecord(node, other, keys.aggregate(node.run.runId, W), 'aggregate') : null;
-      if (r && r.window === W) claims.push({ uid: v, stake: stakeOf(dir, v), window: W + 1, fingerprint: r.fingerprintAfter });
+      if (r && r.window === W) claims.push({ uid: v, stake: await dir.stakeOf(v), window: W + 1, fingerprint: r.fingerprintAfter });
     }
     const by = vouching(claims), ours = by.get(`${W + 1}:${fingerprintAfter}`)?.stake ?? 0, theirs = by.get(`${W + 1}:${rec.fingerprintAfter}`)?.stake ?? 0;
     if (ours > theirs) {
@@ -206,28 +200,13 @@ export async function applyRecord(node: Node, dir: Directory, model: SharedModel
   if (fp !== rec.fingerprintAfter) throw new SyncError(`window ${W}: applying ${rec.uids.length} payloads gave ${fp.slice(0, 12)}, the record says ${rec.fingerprintAfter.slice(0, 12)}`);
 }
 
-/**
- * The payloads a record lists, each fully verified as a validator checks it (signature of the uid's
- * hotkey, window, uid, digest = the one the record lists); from the miner's bucket, else from a
- * validator's applied copy (the record's writer first).
- */
+/** The payloads a record lists, each fetched and verified as the live path does (window-aggregate.ts fetchPayload; the record's writer's copy first). */
 async function fetchUpdates(node: Node, dir: Directory, rec: AggregateRecord, own?: Map<string, Uint8Array>, sw?: Stopwatch, writer: number | null = null): Promise<{ uid: number; update: SparseUpdate }[]> {
-  const shapes = node.model.layout.specs.map((s) => s.shape), cap = maxPayloadBytes(shapes, node.run.codec);
   const out: { uid: number; update: SparseUpdate }[] = [];
   for (let i = 0; i < rec.uids.length; i++) {
-    const uid = rec.uids[i]!, sha = rec.payloadSha256[i]!, key = keys.gradient(node.run.runId, rec.window, uid);
-    let bytes = own?.get(sha) ?? null;
-    if (!bytes) {
-      const store = await dir.bucketFresh(uid);
-      const r = store ? await readPeer(node, store, key, { cap }) : null;
-      bytes = r?.ok && sha256Hex(r.bytes) === sha ? r.bytes : await fetchCopy(node, dir, rec.window, uid, sha, writer);
-      if (!bytes) throw new SyncError(`payload ${key} of uid ${uid}: ${!r ? 'no readable bucket' : r.ok ? 'differs from the one the record lists' : describeFailure(r)}, and no validator holds an applied copy`);
-      if (sw) sw.bytesDown += bytes.length;
-    }
-    const hotkey = (await dir.hotkeyOf(uid)) ?? '';
-    const v = await verifyPayload(bytes, { shapes, cfg: node.run.codec, modelHash: node.runHash, window: rec.window, uid, anchored: sha, maxSteps: node.run.innerSteps }, hotkey);
-    if (!v.ok) throw new SyncError(`payload ${key} of uid ${uid} that the record lists fails verification: ${v.reason} (${v.detail})`);
-    out.push({ uid, update: v.payload.update });
+    const uid = rec.uids[i]!, f = await fetchPayload(node, dir, rec.window, uid, rec.payloadSha256[i]!, own, sw, writer);
+    if (!f.ok) throw new SyncError(`payload of uid ${uid} for window ${rec.window} that the record lists: ${f.reason} (${f.detail})`);
+    out.push({ uid, update: f.update });
   }
   return out;
 }

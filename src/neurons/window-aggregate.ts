@@ -140,6 +140,16 @@ export async function fetchVerified(node: Node, dir: Directory, anchors: WindowA
       ? { ok: false, uid, reason: 'not_anchored', detail: `anchored ${late - anchors.deadlineMs} ms after the deadline (${new Date(anchors.deadlineMs).toISOString()})` }
       : { ok: false, uid, reason: 'missing', detail: 'nothing anchored on chain by the deadline' };
   }
+  return fetchPayload(node, dir, W, uid, digest, own, sw);
+}
+
+/**
+ * uid's payload of W with this digest (its in-time anchor, or the one a record lists), taken from
+ * `own`, else the miner's bucket, else a validator's applied copy (`prefer` first), and verified as a
+ * validator verifies it (signature of the uid's hotkey, window, uid, digest, steps).
+ */
+export async function fetchPayload(node: Node, dir: Directory, W: number, uid: number, digest: string, own?: Map<string, Uint8Array>, sw?: Stopwatch,
+  prefer: number | null = null): Promise<Fetched> {
   const shapes = node.model.layout.specs.map((s) => s.shape), key = keys.gradient(node.run.runId, W, uid), cap = maxPayloadBytes(shapes, node.run.codec);
   let bytes = own?.get(digest) ?? null;
   if (!bytes) {
@@ -149,7 +159,7 @@ export async function fetchVerified(node: Node, dir: Directory, anchors: WindowA
     if (r.ok && sha256Hex(r.bytes) === digest) bytes = r.bytes;
     else {
       // Not the anchored bytes (replaced, deleted, unreachable): a validator may hold its applied copy.
-      bytes = await fetchCopy(node, dir, W, uid, digest);
+      bytes = await fetchCopy(node, dir, W, uid, digest, prefer);
       if (!bytes) {
         if (r.ok) bytes = r.bytes; // verified below: the digest mismatch is the rejection
         else if (r.why === 'too_large') return { ok: false, uid, reason: 'too_large', detail: r.detail };
