@@ -7,7 +7,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CODEC_DEFAULTS } from '../compress/index.js';
 import { getPreset } from '../model/config.js';
-import type { RunConfig } from '../neurons/types.js';
+import type { NodeConfig, RunConfig } from '../neurons/types.js';
 import { BEHAVIORS, parseBehavior, type BehaviorName } from '../scenario/adversaries.js';
 import { TesseraError } from '../util/errors.js';
 
@@ -64,6 +64,8 @@ export interface DevnetOptions {
   /** Restart node processes that die, with backoff (default true; src/devnet/orchestrator.ts restartDelayMs). */
   supervise?: boolean;
   nodeEnv?: Record<string, string>;
+  /** Hook (the chaos suite): rewrites a node's NodeConfig before it is written, e.g. to route its chain and store through a relay. */
+  nodeConfig?: (name: string, cfg: NodeConfig) => NodeConfig;
   log?: (line: string) => void;
 }
 

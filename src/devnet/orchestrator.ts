@@ -262,13 +262,14 @@ export class Devnet {
 
   private async spawnNode(n: DevnetNode): Promise<void> {
     const stores = await this.storage.nodeStores(n.name);
-    const cfg: NodeConfig = {
+    const base: NodeConfig = {
       role: n.role, name: n.name, dataDir: n.dataDir, chainUrl: this.chainUrl, walletDir: this.walletDir, hotkey: n.name,
       store: stores.write, publicRead: stores.read, dataset: this.record.data, run: this.run,
       ...(this.stopWindow !== null ? { stopAfterWindow: this.stopWindow } : {}),
       ...(n.role === 'validator' ? { stake: this.validatorStake(n.name) } : {}),
       ...(n.behavior ? { behavior: n.behavior } : {}),
     };
+    const cfg = this.opts.nodeConfig ? this.opts.nodeConfig(n.name, base) : base;
     await mkdir(n.dataDir, { recursive: true });
     await writeFile(`${n.configFile}.tmp`, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
     await rename(`${n.configFile}.tmp`, n.configFile);

@@ -112,6 +112,18 @@ class StepPlanner {
   uploadMs: number | null = null;
   constructor(private readonly node: Node) {}
 
+  /**
+   * A skipped window: the measured encode and upload times are dropped (the next window plans with the
+   * defaults). One upload stretched by an outage (retries while the chain or storage was down) would
+   * otherwise hold a reserve larger than the window for good, and the miner would never upload again.
+   */
+  forget(W: number): void {
+    if (this.encodeMs === null && this.uploadMs === null) return;
+    this.node.log(`window ${W}: planning the next window with default encode and upload reserves (the last measured: encode ${Math.round(this.encodeMs ?? 0)} ms, upload ${Math.round(this.uploadMs ?? 0)} ms)`);
+    this.encodeMs = null;
+    this.uploadMs = null;
+  }
+
   reserveMs(): number {
     const block = blockIntervalMs(this.node), windowMs = this.node.run.blocksPerWindow * block;
     return (this.encodeMs ?? 0.05 * windowMs) + (this.uploadMs ?? 0.02 * windowMs) + block + Math.max(block, SAFETY_MARGIN * windowMs);
@@ -131,6 +143,7 @@ async function mineWindow(node: Node, dir: Directory, model: SharedModel, local:
     const plan = await planner.budget(W);
     if (plan.leftMs() <= 0) {
       node.log(`window ${W}: LATE: no time left to train before the deadline (${new Date(plan.deadline).toISOString()}, reserve ${Math.round(planner.reserveMs())} ms); skipping this window`);
+      planner.forget(W);
       return null;
     }
     node.status.set('train', { window: W });
@@ -171,7 +184,13 @@ async function mineWindow(node: Node, dir: Directory, model: SharedModel, local:
   }
   node.log(`window ${W}: applied the aggregate of uids [${applied.uids.join(' ')}] (leader ${applied.leader ?? 'none'}) → ${model.fingerprint.slice(0, 12)}`);
   await publishProbe(node, W);
-  saveMinerLocal(node, local, W);
+  try {
+    saveMinerLocal(node, local, W);
+  } catch (e) {
+    // A full or failing disk must not stop the miner: θ and the local state are fine in memory; the file
+    // (written atomically) still holds the last state saved, and the next window tries again.
+    node.log(`window ${W}: cannot save local state (${(e as Error).message}); keeping it in memory and saving again after the next window`);
+  }
   node.status.note({ marginMs: margin, steps: work?.steps ?? 0 });
   node.status.timeline({ ...sw.entry(W, model.fingerprint), steps: work?.steps ?? 0, outcome, margin_ms: margin, aggregated: applied.uids, leader: applied.leader });
   node.status.set('idle');

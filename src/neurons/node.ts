@@ -8,6 +8,7 @@ import { runHash as hashRun, checkRunId } from '../protocol/index.js';
 import { openStore, serializeDescriptor, type ObjectStore } from '../storage/index.js';
 import { openTrainData, type TrainData } from '../train/batches.js';
 import { TesseraError } from '../util/errors.js';
+import { armFailpoints } from '../util/failpoint.js';
 import { loadWallet, signer as signerOf } from '../wallet/index.js';
 import { retrying, type RetryContext } from './retry.js';
 import { StatusBoard } from './status.js';
@@ -52,9 +53,14 @@ export function checkRun(run: RunConfig, data: TrainData): void {
 /** Startup shared by both roles; status.json says 'starting' until the node is registered and committed. */
 export async function startNode(cfg: NodeConfig, opts: NodeOptions): Promise<Node> {
   const signal = opts.signal ?? new AbortController().signal;
+  armFailpoints(cfg.dataDir);
   const status = new StatusBoard(cfg.dataDir, { name: cfg.name, role: cfg.role, hotkey: '' });
   const sink = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
-  const log = (line: string): void => { const l = `[${cfg.name}] ${line}`; status.logLine(l); sink(l); };
+  const log = (line: string): void => {
+    const l = `[${cfg.name}] ${line}`;
+    status.logLine(l);
+    try { sink(l); } catch { /* stdout unwritable (a full disk): status.logLine counts the lost lines */ }
+  };
   const data = openTrainData(cfg.dataset);
   checkRun(cfg.run, data);
   const pair = await loadWallet(cfg.walletDir, cfg.hotkey);
