@@ -53,7 +53,8 @@ import { projectRoot } from '../util/paths.js';
 import { makeRng, type Rng } from '../util/rng.js';
 import { multipartBytes } from './chaos-writer.js';
 import { machineLine } from './machine.js';
-import { Relay } from './relay.js';
+import { Relay, RelayProcess } from './relay.js';
+import { createServer } from 'node:net';
 import type { TensorShape } from '../compress/index.js';
 
 export const FAULT_KINDS = [
@@ -151,6 +152,14 @@ const DISK_MINER = 'miner-2';
 const TMPFS_SIZE = '48m';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => { const port = (s.address() as { port: number }).port; s.close(() => res(port)); });
+  });
+}
 
 /** Whether this process may mount a tmpfs (root, and mount(8) allowed here); the reason when not. */
 function canMount(probe: string): string | null {
@@ -283,21 +292,20 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
     mkdirSync(mounted, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE}`, 'tmpfs', mounted], { stdio: 'pipe' });
   }
-  const chainRelay = await Relay.start('127.0.0.1', 0);
-  const s3Relay = await Relay.start('127.0.0.1', 0);
-  const direct = new Map<string, StoreDescriptor>();
-  const relayed = (d: StoreDescriptor): StoreDescriptor => {
-    if (d.kind !== 's3') return d;
-    const u = new URL(d.endpoint);
-    s3Relay.setTarget(u.hostname, Number(u.port));
-    return { ...d, endpoint: Relay.rewrite(d.endpoint, s3Relay.port) };
+  // Relays run as processes of their own, started when the link miner's config is first written (then the chain's and the gateway's ports are known).
+  const relays = new Map<'chain' | 's3', RelayProcess>();
+  const relayPorts = { chain: await freePort(), s3: await freePort() };
+  const relayTo = (which: 'chain' | 's3', url: string): string => {
+    const u = new URL(url);
+    if (!relays.has(which)) relays.set(which, RelayProcess.spawn(relayPorts[which], u.hostname, Number(u.port)));
+    return Relay.rewrite(url, relayPorts[which]);
   };
+  const direct = new Map<string, StoreDescriptor>();
+  const relayed = (d: StoreDescriptor): StoreDescriptor => (d.kind === 's3' ? { ...d, endpoint: relayTo('s3', d.endpoint) } : d);
   const nodeConfig = (name: string, cfg: NodeConfig): NodeConfig => {
     direct.set(name, cfg.publicRead);
     if (name !== LINK_MINER || !schedule.includes('link-cut')) return cfg;
-    const u = new URL(cfg.chainUrl);
-    chainRelay.setTarget(u.hostname, Number(u.port));
-    return { ...cfg, chainUrl: Relay.rewrite(cfg.chainUrl, chainRelay.port), store: relayed(cfg.store), publicRead: relayed(cfg.publicRead) };
+    return { ...cfg, chainUrl: relayTo('chain', cfg.chainUrl), store: relayed(cfg.store), publicRead: relayed(cfg.publicRead) };
   };
 
   const devOpts: DevnetOptions = {
@@ -318,7 +326,7 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
     for (const [name, desc] of direct) a.add(name, desc);
     auditLoop = (async () => { while (auditing) { await a.sweep().catch(() => {}); await sleep(1000); } })();
 
-    const h = new Harness(d, client, rng, windowMs, recoverWindows, log, storage, root, chainRelay, s3Relay);
+    const h = new Harness(d, client, rng, windowMs, recoverWindows, log, storage, root, relays);
     await h.waitWindow((await h.window()) + 3, 30 * windowMs); // the run started, every miner aggregated once
     await h.untilAllAggregated(recoverWindows);
     for (const [i, kind] of schedule.entries()) {
@@ -354,8 +362,7 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
     await auditLoop.catch(() => {});
     audit?.close();
     if (net) await net.stop().catch(() => {});
-    await chainRelay.close();
-    await s3Relay.close();
+    for (const r of relays.values()) await r.close();
     if (mounted) {
       try { execFileSync('umount', [mounted], { stdio: 'pipe' }); } catch { try { execFileSync('umount', ['-l', mounted], { stdio: 'pipe' }); } catch (e) { log(`could not unmount ${mounted}: ${(e as Error).message}`); } }
     }
@@ -374,7 +381,7 @@ class Harness {
 
   constructor(private readonly net: Devnet, private readonly client: () => DevnetChainClient, private readonly rng: Rng, private readonly windowMs: number,
     private readonly recoverWindows: number, private readonly log: (l: string) => void, private readonly storage: 'fs' | 'ceph', private readonly root: string,
-    private readonly chainRelay: Relay, private readonly s3Relay: Relay) {}
+    private readonly relays: ReadonlyMap<string, RelayProcess>) {}
 
   /** The chain's current window (retried while the chain is down, up to 60 s). */
   async window(): Promise<number> {
@@ -664,10 +671,10 @@ class Harness {
   private async linkCut(kind: FaultKind): Promise<FaultRecord> {
     await sleep(this.rng.nextInt(this.windowMs));
     const w = await this.window();
-    this.chainRelay.sever(); this.s3Relay.sever();
+    for (const r of this.relays.values()) r.sever();
     this.log(`  ${LINK_MINER}'s link cut in window ${w}`);
     await sleep(2 * this.windowMs);
-    this.chainRelay.restore(); this.s3Relay.restore();
+    for (const r of this.relays.values()) r.restore();
     const back = await this.window();
     const n = this.net.nodes.get(LINK_MINER)!;
     const rec = await this.untilMinerAggregated(LINK_MINER, back + 1);
