@@ -65,7 +65,7 @@ export function benchCommand(): Command {
   cmd.command('chaos')
     .description('a devnet (chain, storage, 3 miners, 2 validators) hit by seeded faults (kill -9 at failpoints, outages, a cut link, a full disk, damaged state, the leader killed); checks nothing is lost or corrupt and all agree; appends to bench/chaos.md')
     .option('--seed <n>', 'seed of the fault order, targets and moments', int('--seed', 0), 1)
-    .option('--faults <list>', `'all' (22 faults), 'ci' (4), or a comma-separated list of kinds: ${FAULT_KINDS.join(', ')}`, 'all')
+    .option('--faults <list>', `'all' (22 faults), 'ci' (5), or a comma-separated list of kinds: ${FAULT_KINDS.join(', ')}`, 'all')
     .option('--storage <kind>', "'ceph' (a private Ceph RGW; default when installed) or 'fs' (faults that need a gateway are skipped)")
     .option('--block-ms <ms>', 'block time (a window is 12 blocks)', int('--block-ms', 100), 500)
     .option('--recover-windows <n>', 'windows a fault may take to recover before it counts as not survived', int('--recover-windows', 1), 8)
