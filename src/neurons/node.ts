@@ -54,6 +54,9 @@ export function checkRun(run: RunConfig, data: TrainData): void {
 export async function startNode(cfg: NodeConfig, opts: NodeOptions): Promise<Node> {
   const signal = opts.signal ?? new AbortController().signal;
   armFailpoints(cfg.dataDir);
+  // Output is best-effort: when stdout/stderr are a file on a full disk, a write error is an 'error' event
+  // that would end the process; the status board counts what could not be written.
+  for (const s of [process.stdout, process.stderr]) if (s.listenerCount('error') === 0) s.on('error', () => {});
   const status = new StatusBoard(cfg.dataDir, { name: cfg.name, role: cfg.role, hotkey: '' });
   const sink = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
   const log = (line: string): void => {
