@@ -47,7 +47,7 @@ import { MINER_STATE_FILE } from '../neurons/inner.js';
 import {
   deadlineBlockOf, decodeCheckpoint, inTimeAnchors, keys, parseRecord, runHash, runPrefix, sha256Hex, uploadDeadlineMs, verifyPayload,
 } from '../protocol/index.js';
-import { cephInstalled, openStore, readRgw, S3Store, startGateway, type ReadOnlyStore, type S3Descriptor, type StoreDescriptor } from '../storage/index.js';
+import { cephInstalled, openStore, readRgw, S3Store, startGateway, stopRgw, type ReadOnlyStore, type S3Descriptor, type StoreDescriptor } from '../storage/index.js';
 import { FAILPOINT_ENV, FAILPOINT_FILE, FAILPOINT_HIT } from '../util/failpoint.js';
 import { projectRoot } from '../util/paths.js';
 import { makeRng, type Rng } from '../util/rng.js';
@@ -324,6 +324,7 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
     await auditLoop.catch(() => {});
     audit?.close();
     if (net) await net.stop().catch(() => {});
+    if (storage === 'ceph') await stopRgw(join(root, 'ceph')).catch(() => {}); // a gateway this harness was restarting when stopped
     for (const r of relays.values()) await r.close();
     if (mounted) {
       try { execFileSync('umount', [mounted], { stdio: 'pipe' }); } catch { try { execFileSync('umount', ['-l', mounted], { stdio: 'pipe' }); } catch (e) { log(`could not unmount ${mounted}: ${(e as Error).message}`); } }
@@ -654,7 +655,8 @@ class Harness {
     const w0 = await this.window();
     try {
       const first = writer(true);
-      const pid = await this.freezeAt(fpDir, 's3.multipart', victim === 'writer' ? 30_000 : 3000, 6);
+      // A writer process starts, makes its bytes and sends every part: on a loaded machine that takes tens of seconds, whatever the window.
+      const pid = await this.freezeAt(fpDir, 's3.multipart', victim === 'writer' ? 30_000 : 3000, Math.ceil(120_000 / this.windowMs));
       if (pid === null) { first.p.kill('SIGKILL'); return this.record(kind, victim, w0, null, false, `the writer never reached s3.multipart: ${tailOf(first.logFile, 5)}`); }
       const w = await this.window();
       let absentAfterKill = true;
