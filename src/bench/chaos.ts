@@ -305,7 +305,9 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
   const nodeConfig = (name: string, cfg: NodeConfig): NodeConfig => {
     direct.set(name, cfg.publicRead);
     if (name !== LINK_MINER || !schedule.includes('link-cut')) return cfg;
-    return { ...cfg, chainUrl: relayTo('chain', cfg.chainUrl), store: relayed(cfg.store), publicRead: relayed(cfg.publicRead) };
+    // Its own link: the chain and its writes to its bucket. Others read its bucket directly: the bucket is in
+    // object storage (R2, S3), not behind the miner's link.
+    return { ...cfg, chainUrl: relayTo('chain', cfg.chainUrl), store: relayed(cfg.store) };
   };
 
   const devOpts: DevnetOptions = {
