@@ -11,7 +11,7 @@ import { CI_SCHEDULE, runChaos } from '../src/bench/chaos.js';
 
 test('chaos (CI subset): kill -9 at upload, checkpoint and chain call, damaged local state, a full disk: all survived, nothing lost or corrupt, all agree', { timeout: 420_000 }, async (t) => {
   const lines: string[] = [];
-  const r = await runChaos({ seed: 7, faults: CI_SCHEDULE, storage: 'fs', blockMs: 250, recoverWindows: 10, log: (l) => { if (!l.startsWith('devnet: ')) lines.push(l); } });
+  const r = await runChaos({ seed: 7, faults: CI_SCHEDULE, storage: 'fs', blockMs: 400, recoverWindows: 12, log: (l) => { if (!l.startsWith('devnet: ')) lines.push(l); } });
   for (const l of lines) t.diagnostic(l);
   for (const s of r.skipped) t.diagnostic(`SKIPPED: ${s}`);
   t.diagnostic(`faults ${r.faults_survived}/${r.faults_injected} survived; uploads lost ${r.uploads_lost}/${r.uploads_in_time}; corrupt ${r.objects_corrupt_seen}/${r.objects_checked}; ` +

@@ -153,6 +153,11 @@ const TMPFS_SIZE = '48m';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** kill -9; false when the process is already gone. */
+function killed(pid: number): boolean {
+  try { process.kill(pid, 'SIGKILL'); return true; } catch { return false; }
+}
+
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
@@ -501,7 +506,7 @@ class Harness {
     for (;;) {
       if (existsSync(hit)) {
         const text = readFileSync(hit, 'utf8').trim().split(/\s+/);
-        if (text.length >= 2) { rmSync(hit, { force: true }); return Number(text[1]); }
+        if (text.length >= 3) { rmSync(hit, { force: true }); return Number(text[1]); }
       }
       if (Date.now() > until) {
         rmSync(arm, { force: true });
@@ -585,7 +590,7 @@ class Harness {
     const pid = await this.freezeAt(n.dataDir, point, 30_000);
     const w = await this.window();
     if (pid === null) return this.record(kind, name, w, null, false, `failpoint ${point} was not reached within 4 windows`);
-    process.kill(pid, 'SIGKILL');
+    if (!killed(pid)) return this.record(kind, name, w, null, false, `${name} (pid ${pid}) was gone before the kill`);
     this.log(`  kill -9 ${name} (pid ${pid}) frozen at ${point} in window ${w}`);
     await n.proc?.exited;
     const before = readTimeline(n.dataDir).length;
@@ -602,7 +607,7 @@ class Harness {
     const pid = await this.freezeAt(join(this.net.root, 'chain'), 'chain.journaled', 30_000);
     const w = await this.window();
     if (pid === null) return this.record(kind, 'chain', w, null, false, 'failpoint chain.journaled was not reached');
-    process.kill(pid, 'SIGKILL');
+    if (!killed(pid)) return this.record(kind, 'chain', w, null, false, `the chain (pid ${pid}) was gone before the kill`);
     this.log(`  kill -9 chain (pid ${pid}) frozen after journaling a call, in window ${w}`);
     const rec = await this.untilAllAggregated(this.recoverWindows, w + 1);
     return this.record(kind, 'chain', w, rec, true, `restarted by the supervisor; every live miner aggregated in window ${rec ?? 'none'}`);
@@ -618,7 +623,7 @@ class Harness {
     const w = await this.window();
     if (pid === null) return this.record(kind, 'S3 gateway', w, null, false, 'failpoint miner.put was not reached');
     const gw = this.gatewayPid();
-    process.kill(gw, 'SIGKILL');
+    if (!killed(gw)) return this.record(kind, 'S3 gateway', w, null, false, `radosgw (pid ${gw}) was not running`);
     this.log(`  kill -9 radosgw (pid ${gw}) as ${miner} starts its upload in window ${w}`);
     await sleep(this.windowMs);
     await startGateway(join(this.root, 'ceph'));
@@ -658,12 +663,12 @@ class Harness {
     try {
       const first = writer(true);
       // A writer process starts, makes its bytes and sends every part: on a loaded machine that takes tens of seconds, whatever the window.
-      const pid = await this.freezeAt(fpDir, 's3.multipart', victim === 'writer' ? 30_000 : 3000, Math.ceil(120_000 / this.windowMs));
+      const pid = await this.freezeAt(fpDir, 's3.multipart', victim === 'writer' ? 120_000 : 3000, Math.ceil(120_000 / this.windowMs));
       if (pid === null) { first.p.kill('SIGKILL'); return this.record(kind, victim, w0, null, false, `the writer never reached s3.multipart: ${tailOf(first.logFile, 5)}`); }
       const w = await this.window();
       let absentAfterKill = true;
       if (victim === 'writer') {
-        process.kill(pid, 'SIGKILL');
+        if (!killed(pid)) { await first.done; return this.record(kind, 'multipart writer', w, null, false, `the writer (pid ${pid}) was gone before the kill: ${tailOf(first.logFile, 5)}`); }
         await first.done;
         absentAfterKill = (await store.get(key)) === null;
         this.log(`  kill -9 the multipart writer (pid ${pid}) before completion in window ${w}; key ${absentAfterKill ? 'absent' : 'PRESENT'}`);
@@ -672,7 +677,7 @@ class Harness {
         if (code !== 0) return this.record(kind, 'multipart writer', w, null, false, `the restarted writer failed: ${tailOf(again.logFile, 5)}`);
       } else {
         const gw = this.gatewayPid();
-        process.kill(gw, 'SIGKILL');
+        if (!killed(gw)) return this.record(kind, 'S3 gateway', w, null, false, `radosgw (pid ${gw}) was not running`);
         this.log(`  kill -9 radosgw (pid ${gw}) while a multipart upload waits to complete, in window ${w}`);
         await sleep(this.windowMs);
         await startGateway(join(this.root, 'ceph'));

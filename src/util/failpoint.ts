@@ -3,8 +3,8 @@
 // multipart upload, after a checkpoint object and before its pointer, after a chain call landed and
 // before its answer is used). Off unless the environment sets TESSERA_FAILPOINTS=1; then a process
 // that called armFailpoints(dir) looks for <dir>/chaos.failpoint at each point. When the file names
-// the point, the process renames it to chaos.failpoint.hit (so it fires once), writes its pid and the
-// point there, and blocks synchronously (nothing else runs in it) for the hold time the file gives
+// the point, the process takes it (a rename, so it fires once), writes the point, its pid and the time
+// into it and renames it to chaos.failpoint.hit, and blocks synchronously (nothing else runs in it) for the hold time the file gives
 // (default 30 s), waiting for the harness's SIGKILL; if none comes it carries on as if nothing happened.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,8 +38,9 @@ export function failpoint(name: FailpointName): void {
   let want: { point: string; holdMs: number } | null;
   try { want = parseFailpointFile(readFileSync(file, 'utf8')); } catch { return; }
   if (!want || want.point !== name) return;
-  const hit = join(armedDir, FAILPOINT_HIT);
-  try { renameSync(file, hit); } catch { return; } // another thread of events took it
-  writeFileSync(hit, `${name} ${process.pid} ${Date.now()}\n`);
+  const hit = join(armedDir, FAILPOINT_HIT), claim = `${hit}.claim`;
+  try { renameSync(file, claim); } catch { return; } // another process (or a second call) took it
+  writeFileSync(claim, `${name} ${process.pid} ${Date.now()}\n`);
+  renameSync(claim, hit); // the hit file appears whole: the harness never reads a half-written pid
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, want.holdMs);
 }
