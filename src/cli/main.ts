@@ -15,6 +15,7 @@ import { devnetCommand } from './devnet.js';
 import { benchNetworkCommand } from './bench-network.js';
 import { benchAdversarialCommand } from './bench-adversarial.js';
 import { scoreCommand } from './score.js';
+import { evalCommand, exportCommand, importCommand } from './eval.js';
 
 const program = new Command('tessera')
   .description('tessera: pre-train LLaMA-style models across machines that do not trust each other')
@@ -31,6 +32,9 @@ program.addCommand(minerCommand());
 program.addCommand(validatorCommand());
 program.addCommand(devnetCommand());
 program.addCommand(scoreCommand());
+program.addCommand(evalCommand());
+program.addCommand(exportCommand());
+program.addCommand(importCommand());
 
 try {
   await program.parseAsync(process.argv);
