@@ -19,7 +19,7 @@ import { createLlama, forward, paramLayout } from '../src/model/index.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { TesseraError } from '../src/util/errors.js';
 import { projectRoot } from '../src/util/paths.js';
-import { getTensor, readSafetensors, toInt32 } from '../src/util/safetensors.js';
+import { getTensor, readSafetensors, toInt32, writeSafetensors, type Tensor } from '../src/util/safetensors.js';
 
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 const tmp = mkdtempSync(join(tmpdir(), 'tessera-hf-test-'));
@@ -137,4 +137,22 @@ test('hf import refuses what tessera cannot compute exactly, naming the file and
   saveTokenizer(trainTokenizer(['another corpus entirely, with other merges'], { vocabSize: 270 }), other);
   copyFileSync(other, join(ck, 'tokenizer.json'));
   return assert.rejects(openModel(ck), (e: unknown) => e instanceof TesseraError && e.message.includes(join(ck, 'tokenizer.json')));
+});
+
+test('hf import: a bfloat16 export (as published models ship) is widened to float32 exactly', () => {
+  const out = exportVariant('untied');
+  const d = join(tmp, 'bf16');
+  rmSync(d, { recursive: true, force: true });
+  exportHf({ config: PARITY_CONFIGS.untied, params: parityParams('untied'), tokenizerPath, source: 'x' }, d);
+  const st = readSafetensors(join(out, 'model.safetensors'));
+  const bf: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(st.tensors)) {
+    const u32 = new Uint32Array(Float32Array.from(t.data as Float32Array).buffer);
+    bf[name] = { dtype: 'BF16', shape: t.shape, data: Uint16Array.from(u32, (x) => x >>> 16) };
+  }
+  writeSafetensors(join(d, 'model.safetensors'), bf, { format: 'pt' });
+  const m = readHf(d);
+  const want = parityParams('untied').map((x) => new Float32Array(Uint32Array.of(new Uint32Array(Float32Array.of(x).buffer)[0]! & 0xffff0000).buffer)[0]!);
+  assert.equal(fingerprint(m.params), fingerprint(want));
+  assert.notEqual(fingerprint(m.params), fingerprint(parityParams('untied')));
 });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { validateConfig, type ModelConfig } from '../model/config.js';
 import { paramLayout, type ParamLayout } from '../model/params.js';
 import { TesseraError } from '../util/errors.js';
-import { readSafetensors, writeSafetensors, type Tensor } from '../util/safetensors.js';
+import { bf16ToFloat32, halfToFloat32, readSafetensors, writeSafetensors, type Tensor } from '../util/safetensors.js';
 import { loadTokenizer, type Tokenizer } from '../data/index.js';
 import { fingerprint } from '../compress/index.js';
 import { Graph } from '../engine/autograd.js';
@@ -235,8 +235,10 @@ function readWeightsInto(dir: string, layout: ParamLayout, config: ModelConfig, 
     if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
       throw new TesseraError(`${f}: tensor ${name} has shape [${t.shape.join(', ')}], config.json implies [${s.shape.join(', ')}]`, 'config.json and the weights disagree; re-export the model');
     }
-    if (t.dtype !== 'F32' && t.dtype !== 'F64') throw new TesseraError(`${f}: tensor ${name} is ${t.dtype}; tessera imports float32 weights`, 'convert the weights to float32 safetensors first');
-    params.set(t.data as Float32Array | Float64Array, s.offset);
+    const d = t.dtype === 'F32' || t.dtype === 'F64' ? t.data as Float32Array | Float64Array
+      : t.dtype === 'BF16' ? bf16ToFloat32(t.data as Uint16Array) : t.dtype === 'F16' ? halfToFloat32(t.data as Uint16Array) : null;
+    if (!d) throw new TesseraError(`${f}: tensor ${name} is ${t.dtype}; tessera imports float weights (F32, F64, BF16, F16)`, 'convert the weights to a float dtype first');
+    params.set(d, s.offset); // widened to float32: training continues in float32
   }
   // Extra tensors that would change the computation (biases, experts) are refused, not dropped.
   for (const [f, c] of opened) {
