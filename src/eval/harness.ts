@@ -66,9 +66,11 @@ export function logLikelihoods(be: Backend, model: Llama, reqs: readonly LLReque
   prepared.sort((a, b) => b.input.length - a.input.length || a.i - b.i);
   const g = new Graph(be, false);
   let done = 0;
-  for (let s = 0; s < prepared.length; s += batchSize) {
-    const batch = prepared.slice(s, s + batchSize);
-    const B = batch.length, L = batch[0]!.input.length;
+  for (let s = 0; s < prepared.length;) {
+    const L = prepared[s]!.input.length;
+    const batch = prepared.slice(s, s + rowsFor(batchSize, L, V));
+    s += batch.length;
+    const B = batch.length;
     const ids = new Int32Array(B * L);
     batch.forEach((p, b) => ids.set(p.input, b * L));
     const logits = forward(g, model, ids, B, L).data;
@@ -83,6 +85,14 @@ export function logLikelihoods(be: Backend, model: Llama, reqs: readonly LLReque
     onBatch?.(done);
   }
   return out;
+}
+
+/** Logits held at once at most (float32 values): 64 Mi = 256 MiB, whatever the vocabulary. */
+export const MAX_LOGITS = 1 << 26;
+
+/** Rows per forward pass: `batch`, fewer when B × L × V logits would exceed MAX_LOGITS (at least 1). */
+export function rowsFor(batch: number, L: number, V: number): number {
+  return Math.max(1, Math.min(batch, Math.floor(MAX_LOGITS / (L * V))));
 }
 
 /** log softmax(row)[k] in float64. */

@@ -7,7 +7,7 @@ import type { Llama } from '../model/llama.js';
 import { evalLoss } from '../train/step.js';
 import type { Tokenizer } from '../data/index.js';
 import { makeRng } from '../util/rng.js';
-import type { TokenizedExample } from './harness.js';
+import { rowsFor, type TokenizedExample } from './harness.js';
 
 /** UTF-8 bytes each token id stands for (specials and unused ids: 0). */
 export function tokenBytes(tok: Tokenizer, vocabSize: number): Uint16Array {
@@ -41,6 +41,7 @@ export function heldOutLoss(be: Backend, model: Llama, tok: Tokenizer, val: Arra
   if (windows < 1) throw new Error(`the held-out split has ${val.length} tokens, fewer than one window of ${seq + 1}`);
   const bytesOf = tokenBytes(tok, model.config.vocabSize);
   const g = new Graph(be, false);
+  B = rowsFor(B, seq, model.config.vocabSize);
   let nats = 0, bytes = 0;
   for (let w = 0; w < windows; w += B) {
     const rows = Math.min(B, windows - w);

@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TesseraError } from '../util/errors.js';
 import { trainTokenizer } from '../data/index.js';
-import { encodePair, scoreChoices, argmax, logSoftmaxAt } from './harness.js';
+import { encodePair, scoreChoices, argmax, logLikelihoods, logSoftmaxAt, rowsFor } from './harness.js';
+import { PARITY_CONFIGS, parityParams } from './parity-fixture.js';
+import { createLlama, forward } from '../model/llama.js';
+import { Graph } from '../engine/autograd.js';
+import { referenceBackend } from '../engine/index.js';
+import { makeRng } from '../util/rng.js';
 import { FIXTURE_DIR, writeParquetFixtures } from './task-fixtures.js';
 import { hellaswagPreprocess, readTask } from './tasks.js';
 
@@ -102,4 +107,24 @@ test('encodePair: the context\'s trailing space moves to the continuation; the c
   assert.equal(r.tokens[0], tok.eotId);
   assert.deepEqual(r.tokens.slice(1), tok.encode('the cat sat'));
   assert.equal(tok.decode(r.tokens.slice(r.tokens.length - r.contLen)), ' sat');
+});
+
+test('logLikelihoods: batched and right-padded equals one request at a time and the direct sum; long requests keep their last maxSeqLen + 1 tokens', () => {
+  const c = PARITY_CONFIGS.untied;
+  const model = createLlama(c, parityParams('untied'));
+  const rng = makeRng('ll-test');
+  const reqs = [5, 12, 3, 31, 33, 50, 8].map((n, i) => ({ tokens: Array.from({ length: n }, () => Math.floor(rng.nextFloat() * c.vocabSize)), contLen: Math.min(1 + (i % 3), n - 1) }));
+  const batched = logLikelihoods(referenceBackend, model, reqs, 4);
+  const single = logLikelihoods(referenceBackend, model, reqs, 1);
+  reqs.forEach((r, i) => {
+    const win = r.tokens.slice(-(c.maxSeqLen + 1));
+    const T = win.length - 1;
+    const logits = forward(new Graph(referenceBackend, false), model, Int32Array.from(win.slice(0, -1)), 1, T).data;
+    let want = 0;
+    for (let t = T - r.contLen; t < T; t++) want += logSoftmaxAt(logits, t * c.vocabSize, c.vocabSize, win[t + 1]!);
+    assert.ok(Math.abs(batched[i]! - want) < 1e-4 * Math.abs(want), `request ${i}: batched ${batched[i]} vs direct ${want}`);
+    assert.ok(Math.abs(single[i]! - want) < 1e-4 * Math.abs(want), `request ${i}: single ${single[i]} vs direct ${want}`);
+  });
+  assert.equal(rowsFor(8, 2048, 128256), 1);
+  assert.equal(rowsFor(8, 256, 8192), 8);
 });
