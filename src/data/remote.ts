@@ -49,8 +49,8 @@ export interface RemoteDatasetOptions {
   concurrency?: number;
 }
 
-/** Default on-disk cache bound: 1 GiB. */
-export const DEFAULT_CACHE_BYTES = 1 << 30;
+/** Default on-disk cache bound: 1 GB. */
+export const DEFAULT_CACHE_BYTES = 1_000_000_000;
 
 interface Placed { shard: ShardEntry; start: number; chunks: number; table: Uint8Array | null; base: number }
 
