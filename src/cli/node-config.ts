@@ -200,10 +200,11 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
     if (role === 'validator' && c.dataset === undefined) throw new TesseraError('a validator joining through the chain needs --dataset DIR (the run\'s data, checked against its hash)', 'or pass --run FILE / --run-id ID to start a run');
     if (given.length > 0) throw new TesseraError(`run flags (${given.map(([k]) => k).join(', ')}) cannot change a run joined through the chain`, 'drop them: the run manifest sets every hyperparameter');
     if (typeof c.chainUrl !== 'string') throw new TesseraError('no run configuration and no --chain to find one on', 'pass --chain URL (the run is read from its validators), or --config/--run/--run-id');
-    const chain = new DevnetChainClient({ url: c.chainUrl.replace(/\/+$/, ''), retries: 3 });
-    const info = await chain.info().catch((e: Error) => { throw new TesseraError(`cannot reach the chain at ${String(c.chainUrl)} (${e.message})`, 'start the chain first, or check --chain'); });
     if (f.netuid !== undefined && f.netuid !== DEVNET_NETUID) throw new TesseraError(`--netuid ${f.netuid}: the devnet chain at ${String(c.chainUrl)} serves one subnet (netuid ${DEVNET_NETUID})`, `drop --netuid or pass --netuid ${DEVNET_NETUID}`);
+    // A chain that is down for a while (restarting) is waited out, like a node's own calls.
+    const chain = new DevnetChainClient({ url: c.chainUrl.replace(/\/+$/, ''), retries: 30, maxBackoffMs: 2000 });
     const found = await discoverRun(chain, { waitMs: (f.joinWait ?? 600) * 1000, log: (l) => console.log(`tessera ${role}: ${l}`) });
+    const info = await chain.info().catch((e: Error) => { throw new TesseraError(`cannot reach the chain at ${String(c.chainUrl)} (${e.message})`, 'start the chain first, or check --chain'); });
     c.run = found.manifest.run;
     c.remoteData = {
       manifest: found.manifest, cacheDir: f.dataCache ?? join(String(c.dataDir), 'data-cache'),

@@ -55,8 +55,9 @@ export async function discoverRun(chain: Chain, o: { waitMs?: number; log?: (l: 
   const policy = peerPolicyFor(chain), until = Date.now() + (o.waitMs ?? 600_000);
   let said = '';
   for (;;) {
-    const [m, c] = await Promise.all([chain.metagraph(), chain.commitments()]);
     const seen: string[] = [];
+    const graph = await Promise.all([chain.metagraph(), chain.commitments()]).catch((e: Error) => { seen.push(`chain: ${e.message}`); return null; });
+    const [m, c] = graph ?? [{ uids: [], stake: [], validatorPermit: [] }, {} as Record<number, string>];
     for (const uid of validatorOrder(m)) {
       const text = c[uid];
       if (typeof text !== 'string') { seen.push(`uid ${uid}: no bucket committed`); continue; }
