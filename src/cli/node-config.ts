@@ -8,7 +8,7 @@ import { fsNodeDescriptors, parseDescriptor, serializeDescriptor, type StoreDesc
 import { validateConfig, type ModelConfig } from '../model/config.js';
 import type { CodecConfig } from '../compress/index.js';
 import { makeRunConfig, type RunOverrides } from '../devnet/config.js';
-import { loadDataset } from '../data/index.js';
+import { indexDataset, loadDataset } from '../data/index.js';
 import { DevnetChainClient } from '../chain/index.js';
 import { checkRunTiming } from '../protocol/index.js';
 import { TesseraError } from '../util/errors.js';
@@ -222,7 +222,8 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
         throw new TesseraError(`cannot ask the chain at ${c.chainUrl} for its block time (${(e as Error).message})`, 'start the chain first, or pass --deadline-s');
       }
     }
-    c.run = makeRunConfig(runFlags, blockMs ?? 1000, loadDataset(resolve(c.dataset)).manifest.tokenizer.vocabSize, f.runId);
+    // A new run binds its data by content hash (RunConfig.dataHash): nodes with other data get another run hash.
+    c.run = { ...makeRunConfig(runFlags, blockMs ?? 1000, loadDataset(resolve(c.dataset)).manifest.tokenizer.vocabSize, f.runId), dataHash: indexDataset(resolve(c.dataset)).hash };
   } else {
     const r = c.run as Record<string, unknown>;
     if (f.runId !== undefined) r.runId = f.runId;
