@@ -55,7 +55,8 @@ export interface DataBenchResult {
 /** A synthetic prepared folder: a small real tokenizer (vocab 512) and `shards` shards of random ids filling sizeMb. */
 async function syntheticDataset(dir: string, o: DataBenchOptions): Promise<void> {
   mkdirSync(join(dir, 'corpus'));
-  writeFileSync(join(dir, 'corpus', 'seed.txt'), defaultCorpus().join('\n\n').slice(0, 300_000));
+  const text = defaultCorpus().join('\n\n');
+  for (let i = 0; i < 4; i++) writeFileSync(join(dir, 'corpus', `seed${i}.txt`), text.slice(i * 75_000, (i + 1) * 75_000));
   await prepareData({ inputs: [join(dir, 'corpus')], outDir: join(dir, 'seed'), vocabSize: 512, valFraction: 0.05 });
   const seed = JSON.parse(readFileSync(join(dir, 'seed', MANIFEST_FILE), 'utf8')) as DataManifest;
   const perShard = Math.ceil((o.sizeMb * 1e6) / 2 / o.shards), rng = makeRng('tessera/bench/data');

@@ -197,7 +197,6 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
   let blockMs: number | undefined;
   if (c.run === undefined && f.runId === undefined) {
     // No run given at all: join the run the chain's validators publish (neurons/join.ts).
-    if (role === 'validator' && c.dataset === undefined) throw new TesseraError('a validator joining through the chain needs --dataset DIR (the run\'s data, checked against its hash)', 'or pass --run FILE / --run-id ID to start a run');
     if (given.length > 0) throw new TesseraError(`run flags (${given.map(([k]) => k).join(', ')}) cannot change a run joined through the chain`, 'drop them: the run manifest sets every hyperparameter');
     if (typeof c.chainUrl !== 'string') throw new TesseraError('no run configuration and no --chain to find one on', 'pass --chain URL (the run is read from its validators), or --config/--run/--run-id');
     if (f.netuid !== undefined && f.netuid !== DEVNET_NETUID) throw new TesseraError(`--netuid ${f.netuid}: the devnet chain at ${String(c.chainUrl)} serves one subnet (netuid ${DEVNET_NETUID})`, `drop --netuid or pass --netuid ${DEVNET_NETUID}`);

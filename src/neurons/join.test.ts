@@ -1,4 +1,4 @@
-// Joining with one command: a devnet chain (200 ms blocks), a validator that publishes the run manifest
+// Joining with one command: a devnet chain (250 ms blocks, 3 s windows), a validator that publishes the run manifest
 // and lists a dataset mirror, and a miner resolved from nothing but the chain URL, its wallet and its
 // bucket (resolveNodeConfig, as `tessera miner --chain URL --wallet NAME --store DIR` does): it must
 // fetch its data from the mirror, train, and have its payloads aggregated by the leader. A miner that
@@ -19,16 +19,16 @@ import { TesseraError } from '../util/errors.js';
 import { createWallet } from '../wallet/index.js';
 import { runMiner, runValidator, type NodeConfig, type NodeStatus, type RunConfig } from './index.js';
 
-const BLOCKS_PER_WINDOW = 8;
+const BLOCKS_PER_WINDOW = 12;
 const readLines = <T>(path: string): T[] => existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as T) : [];
 
-test('a miner joins with only chain URL, wallet and bucket; a miner with other data is refused naming both hashes', { timeout: 100_000 }, async () => {
+test('a miner joins with only chain URL, wallet and bucket; a miner with other data is refused naming both hashes', { timeout: 115_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'tessera-join-'));
   const logs: string[] = [];
   const log = (l: string): void => { logs.push(l); if (process.env.TESSERA_TEST_LOG) process.stderr.write(l + '\n'); };
-  const server = await startDevnetChainServer({ dir: join(root, 'chain'), blockMs: 200, tempo: 4 });
+  const server = await startDevnetChainServer({ dir: join(root, 'chain'), blockMs: 250, tempo: 6 });
   const abort = new AbortController();
-  const guard = setTimeout(() => abort.abort(), 85_000);
+  const guard = setTimeout(() => abort.abort(), 100_000);
   const say = console.log;
   console.log = (...a: unknown[]) => log(a.join(' '));
   try {
@@ -44,15 +44,15 @@ test('a miner joins with only chain URL, wallet and bucket; a miner with other d
     assert.notEqual(otherHash, pub.hash);
 
     const run: RunConfig = {
-      runId: 'join-test', model: { ...getPreset('tiny'), vocabSize: 300 }, blocksPerWindow: BLOCKS_PER_WINDOW, deadlineS: 0.5,
+      runId: 'join-test', model: { ...getPreset('tiny'), vocabSize: 300 }, blocksPerWindow: BLOCKS_PER_WINDOW, deadlineS: 1,
       innerSteps: 2, batch: 2, seq: 32, innerLr: 3e-3, warmup: 2, alpha: 0.7, codec: { ...CODEC_DEFAULTS }, indexMode: '12bit',
       checkpointEvery: 2, weightsEvery: 1, maxPeers: 4, seed: 5, dataHash: pub.hash,
     };
     const walletDir = join(root, 'wallets');
-    for (const w of ['v0', 'm1', 'bad']) await createWallet(walletDir, w);
+    for (const w of ['v0', 'v2', 'm1', 'bad']) await createWallet(walletDir, w);
     const chain = new DevnetChainClient({ url: server.url });
     const w0 = windowOf((await chain.head()).height, BLOCKS_PER_WINDOW);
-    const stopAfterWindow = w0 + 7;
+    const stopAfterWindow = w0 + 8;
     const vd = fsNodeDescriptors(join(root, 'buckets', 'v0'));
     const v: NodeConfig = {
       role: 'validator', name: 'v0', dataDir: join(root, 'nodes', 'v0'), chainUrl: server.url, walletDir, hotkey: 'v0', store: vd.write, publicRead: vd.read,
@@ -68,6 +68,10 @@ test('a miner joins with only chain URL, wallet and bucket; a miner with other d
     assert.deepEqual(m1.run, run);
     assert.ok(logs.some((l) => l.includes('joining run join-test') && l.includes('memory') && l.includes('disk')), 'the join summary is printed');
     const miner = runMiner(m1, opts);
+    // A second validator joins the same way (small stake: v0 stays the leader); it fetches what it evaluates.
+    const v2 = await resolveNodeConfig('validator', { chain: server.url, walletDir, hotkey: 'v2', store: join(root, 'buckets', 'v2'), dataDir: join(root, 'nodes', 'v2'), stopAfterWindow, stake: 50, joinWait: 60 });
+    assert.equal(v2.dataset, undefined);
+    const second = runValidator(v2, opts);
 
     // The same command with a locally prepared, different dataset: refused at start, naming both hashes and the tokenizer.
     const bad = await resolveNodeConfig('miner', { chain: server.url, walletDir, hotkey: 'bad', store: join(root, 'buckets', 'bad'), dataDir: join(root, 'nodes', 'bad'), dataset: other, stopAfterWindow, joinWait: 60 });
@@ -78,7 +82,7 @@ test('a miner joins with only chain URL, wallet and bucket; a miner with other d
       return true;
     });
 
-    await Promise.all([validator, miner]);
+    await Promise.all([validator, miner, second]);
     assert.equal(abort.signal.aborted, false, 'finished before the guard timeout');
 
     const status = JSON.parse(readFileSync(join(m1.dataDir, 'status.json'), 'utf8')) as NodeStatus;
@@ -94,6 +98,12 @@ test('a miner joins with only chain URL, wallet and bucket; a miner with other d
     const mfp = readLines<{ window: number; fingerprint: string }>(join(m1.dataDir, 'fingerprints.jsonl'));
     assert.ok(mfp.length >= 2);
     for (const e of mfp) assert.equal(e.fingerprint, vfp.get(e.window), `joined miner, window ${e.window}`);
+    const v2fp = readLines<{ window: number; fingerprint: string }>(join(v2.dataDir, 'fingerprints.jsonl'));
+    assert.ok(v2fp.length >= 2, 'the joined validator applied windows');
+    for (const e of v2fp) assert.equal(e.fingerprint, vfp.get(e.window), `joined validator, window ${e.window}`);
+    const v2receipts = (await new FsStore(join(root, 'buckets', 'v2')).list(`tessera/v2/${run.runId}/receipts/`)).length;
+    assert.ok(v2receipts >= 1, 'the joined validator scored windows');
+    assert.ok(existsSync(join(v2.dataDir, 'data-cache', pub.hash.slice(0, 16), 'chunks')), 'the joined validator fetched its evaluation data');
     assert.ok(readLines<{ steps?: number }>(join(m1.dataDir, 'timeline.jsonl')).some((t) => (t.steps ?? 0) > 0), 'the joined miner trained');
     // Its data came from the mirror through the chunk cache, not from a local folder.
     assert.ok(existsSync(join(m1.dataDir, 'data-cache', pub.hash.slice(0, 16), 'chunks')));
