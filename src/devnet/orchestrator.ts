@@ -160,7 +160,9 @@ export class Devnet {
     await writeRecord(this.root, this.record);
     this.storage = await openDevnetStorage(this.root, this.opts.storage, this.run.runId, this.log);
     this.client = new DevnetChainClient({ url: this.chainUrl, retries: 30, maxBackoffMs: 2000 });
-    if (this.run.dataHash !== undefined) await this.publishData();
+    // The dataset goes up while wallets register (the chain is running: every second counts); awaited before any node starts.
+    const published = this.run.dataHash !== undefined ? this.publishData() : Promise.resolve();
+    published.catch(() => {}); // rethrown by the await below
 
     // A resumed network runs every miner it ran before (a late miner of an earlier run included), at least --miners,
     // then one adversarial miner per --adversaries behaviour (adversaries of an earlier run keep their behaviour).
@@ -184,6 +186,7 @@ export class Devnet {
     }
     for (const name of miners) await this.client.register(signer(await loadWallet(this.walletDir, name)));
 
+    await published;
     const head = await this.client.head();
     const window = windowOf(head.height, this.run.blocksPerWindow);
     if (this.opts.windows !== undefined) this.stopWindow = window + this.opts.windows;

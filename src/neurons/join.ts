@@ -49,7 +49,7 @@ export async function readRunFrom(store: ReadOnlyStore): Promise<{ ok: true; run
 
 /**
  * Discovers the run on a chain: validators by stake, the first whose bucket serves a consistent run
- * pointer + manifest. Waits (polling every 2 s, up to waitMs) for a validator to publish one.
+ * pointer + manifest. Waits (polling every second, up to waitMs) for a validator to publish one.
  */
 export async function discoverRun(chain: Chain, o: { waitMs?: number; log?: (l: string) => void; signal?: AbortSignal } = {}): Promise<DiscoveredRun> {
   const policy = peerPolicyFor(chain), until = Date.now() + (o.waitMs ?? 600_000);
@@ -81,7 +81,7 @@ export async function discoverRun(chain: Chain, o: { waitMs?: number; log?: (l: 
     const line = seen.length ? seen.join('; ') : 'no validator (stake and a validator permit) on the chain yet';
     if (Date.now() > until) throw new TesseraError(`no validator publishes a run manifest: ${line}`, 'start a validator first (it publishes the run), or pass --run/--dataset to run a network by hand');
     if (line !== said) { o.log?.(`waiting for a validator to publish a run manifest (${line})`); said = line; }
-    await sleep(2000, o.signal ?? new AbortController().signal);
+    await sleep(1000, o.signal ?? new AbortController().signal);
   }
 }
 
