@@ -66,8 +66,8 @@ const run: Check = object<RunConfig>({
   runId: (v, p) => (typeof v === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(v) ? v : fail(p, 'a run id of letters, digits, . _ - (≤ 64)', v)),
   model, blocksPerWindow: int(1), deadlineS: num(0), innerSteps: int(1), batch: int(1), seq: int(2), innerLr: num(0), warmup: int(0),
   alpha: num(0), codec: object<CodecConfig>({ tile: int(1), vectorChunk: int(1), topk: int(1), beta: num(0) }), indexMode: oneOf('12bit', 'entropy'),
-  checkpointEvery: int(1), weightsEvery: int(1), maxPeers: int(1), seed: int(0),
-});
+  checkpointEvery: int(1), weightsEvery: int(1), maxPeers: int(1), seed: int(0), overlap: bool,
+}, ['overlap']);
 
 const nodeConfig: Check = object<NodeConfig>({
   role: oneOf('miner', 'validator'), name: (v, p) => (typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,40}$/.test(v) ? v : fail(p, 'a name of lowercase letters, digits and - (≤ 41)', v)),
