@@ -1,8 +1,10 @@
 // The hosts harness of a devnet (`tessera devnet --hosts`): every node — the chain, the object storage
 // (Ceph RGW), each validator and miner — in its own network namespace on one bridge (src/hosts/netns.ts),
-// with its own address, each miner's and validator's link shaped to --up/--down (or to the `covenant`
-// profile: src/hosts/links.ts), per host overridable with --link NAME=UP/DOWN. The chain and the storage
-// stand for a chain node and an object store in a data centre: unshaped unless --link names them.
+// with its own address, each miner's and validator's link shaped to --up/--down, or each miner's to the
+// `covenant` profile (src/hosts/links.ts), per host overridable with --link NAME=UP/DOWN. The chain and
+// the storage stand for a chain node and an object store in a data centre, and under the covenant
+// profile the validators for well-connected machines (each checkpoint they publish is the whole fp32
+// model, ~120× a payload): unshaped unless --link names them.
 import { existsSync, readFileSync } from 'node:fs';
 import { TesseraError } from '../util/errors.js';
 import { parseRate, type LinkRates } from '../hosts/links.js';
@@ -46,15 +48,20 @@ export function checkRates(o: HostsOptions): void {
 
 /**
  * The hosts of a devnet in a stable order (chain, storage, then the nodes as given) and each one's
- * link: a node takes the profile (covenant) or --up/--down, infrastructure is unshaped; --link wins.
+ * link: a miner takes the profile (covenant) or --up/--down, a validator --up/--down, infrastructure
+ * is unshaped; --link wins.
  */
-export function hostSpecs(nodes: readonly string[], o: HostsOptions, covenant: LinkRates | null): HostSpec[] {
-  const unknown = Object.keys(o.per ?? {}).filter((n) => n !== CHAIN_HOST && n !== STORAGE_HOST && !nodes.includes(n));
-  if (unknown.length) throw new TesseraError(`--link names no host: ${unknown.join(', ')}`, `hosts: ${[CHAIN_HOST, STORAGE_HOST, ...nodes].join(', ')}`);
-  const node: LinkSpec = covenant ? { up: covenant.up, down: covenant.down } : { up: o.up ?? null, down: o.down ?? null };
+export function hostSpecs(nodes: readonly { name: string; role: 'miner' | 'validator' }[], o: HostsOptions, covenant: LinkRates | null): HostSpec[] {
+  const names = nodes.map((n) => n.name);
+  const unknown = Object.keys(o.per ?? {}).filter((n) => n !== CHAIN_HOST && n !== STORAGE_HOST && !names.includes(n));
+  if (unknown.length) throw new TesseraError(`--link names no host: ${unknown.join(', ')}`, `hosts: ${[CHAIN_HOST, STORAGE_HOST, ...names].join(', ')}`);
+  const plain: LinkSpec = { up: o.up ?? null, down: o.down ?? null };
+  const miner: LinkSpec = covenant ? { up: covenant.up, down: covenant.down } : plain;
   const none: LinkSpec = { up: null, down: null };
-  return [CHAIN_HOST, STORAGE_HOST, ...nodes].map((name) => {
-    const base = name === CHAIN_HOST || name === STORAGE_HOST ? none : node;
+  const roles = new Map(nodes.map((n) => [n.name, n.role]));
+  return [CHAIN_HOST, STORAGE_HOST, ...names].map((name) => {
+    const role = roles.get(name);
+    const base = role === 'miner' ? miner : role === 'validator' ? plain : none;
     const per = o.per?.[name];
     const up = per?.up !== undefined ? per.up : base.up, down = per?.down !== undefined ? per.down : base.down;
     return { name, ...(up ? { up } : {}), ...(down ? { down } : {}) };

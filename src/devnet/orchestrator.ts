@@ -232,9 +232,9 @@ export class Devnet {
       const c = this.calibration ?? calibrate({ ...this.opts, run: { ...this.opts.run, blocksPerWindow: this.run.blocksPerWindow } }, this.record.blockMs);
       if (!c) throw new TesseraError('--links covenant needs the compute time of a window, and timing an inner step failed', 'give plain rates with --up/--down');
       covenant = covenantLinks(modelInfo(this.run.model).params, c.trainS);
-      this.log(`links covenant: ${modelInfo(this.run.model).params} parameters computing ~${c.trainS.toFixed(1)} s per window → every node up ${covenant.up}, down ${covenant.down} (Covenant-72B's 110/500 Mb/s scaled by params and compute time)`);
+      this.log(`links covenant: ${modelInfo(this.run.model).params} parameters computing ~${c.trainS.toFixed(1)} s per window → every miner up ${covenant.up}, down ${covenant.down} (Covenant-72B's 110/500 Mb/s scaled by params and compute time)`);
     }
-    const specs = hostSpecs([...this.nodes.keys()], h, covenant);
+    const specs = hostSpecs([...this.nodes.values()], h, covenant);
     this.hostNet = await HostNet.create(specs);
     this.record.hostsId = this.hostNet.id;
     await writeRecord(this.root, this.record);
