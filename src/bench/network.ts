@@ -206,7 +206,7 @@ export async function benchNetwork(o: BenchNetworkOptions = {}): Promise<Network
   const t0 = performance.now();
   const net = await Devnet.start({
     dir, miners: o.miners ?? 3, run: o.run ?? {}, blockMs: o.blockMs ?? 1000, windows: o.windows ?? 5, storage: o.storage ?? { kind: 'fs' },
-    data: o.data, vocabSize: o.vocabSize, tempo: o.tempo, nodeEnv: o.nodeEnv, log: o.log, hosts: o.hosts,
+    data: o.data, vocabSize: o.vocabSize, tempo: o.tempo, nodeEnv: o.nodeEnv, log: o.log, hosts: o.hosts, trainShare: o.trainShare, minBlocks: o.minBlocks,
   });
   try {
     await net.done;

@@ -34,13 +34,20 @@ export interface Calibration {
   blocksPerWindow: number;
 }
 
-export interface CalibrationInput { preset: string; batch: number; seq: number; vocabSize: number; innerSteps: number; miners: number; blockMs: number; minBlocks: number; overlap?: boolean }
+export interface CalibrationInput {
+  preset: string; batch: number; seq: number; vocabSize: number; innerSteps: number; miners: number; blockMs: number; minBlocks: number; overlap?: boolean;
+  /** Share of the window the training may take (default TRAIN_SHARE, or OVERLAP_TRAIN_SHARE with overlap). */
+  share?: number;
+}
+
+/** The share a calibration uses. */
+export const trainShareOf = (o: Pick<CalibrationInput, 'overlap' | 'share'>): number => o.share ?? (o.overlap ? OVERLAP_TRAIN_SHARE : TRAIN_SHARE);
 
 /** The window for a measured step time (pure: see the header). */
 export function windowFor(stepMs: number, o: Omit<CalibrationInput, 'preset' | 'batch' | 'seq' | 'vocabSize'>, cores: number): Calibration {
   const contention = Math.max(1, (o.miners + VALIDATOR_LOAD) / cores);
   const trainS = (o.innerSteps * stepMs * contention) / 1000;
-  const blocksPerWindow = Math.max(o.minBlocks, Math.ceil(((trainS / (o.overlap ? OVERLAP_TRAIN_SHARE : TRAIN_SHARE)) * 1000) / o.blockMs));
+  const blocksPerWindow = Math.max(o.minBlocks, Math.ceil(((trainS / trainShareOf(o)) * 1000) / o.blockMs));
   return { stepMs, cores, contention, trainS, windowS: (blocksPerWindow * o.blockMs) / 1000, blocksPerWindow };
 }
 

@@ -67,6 +67,9 @@ export interface DevnetOptions {
   /** Restart node processes that die, with backoff (default true; src/devnet/orchestrator.ts restartDelayMs). */
   supervise?: boolean;
   nodeEnv?: Record<string, string>;
+  /** Window calibration of a new network: the share of a window H steps may take (calibrate.ts), and the fewest blocks. */
+  trainShare?: number;
+  minBlocks?: number;
   /** Run every node on its own network host with shaped links (hosts.ts; needs root and --ceph); undefined = loopback. */
   hosts?: HostsOptions;
   log?: (line: string) => void;

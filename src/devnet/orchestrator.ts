@@ -16,7 +16,7 @@ import type { BehaviorName } from '../scenario/adversaries.js';
 import { modelInfo } from '../model/index.js';
 import { covenantLinks } from '../hosts/links.js';
 import { HostNet, hostsUnavailable, removeHosts } from '../hosts/netns.js';
-import { calibrateWindow, OVERLAP_TRAIN_SHARE, type Calibration } from './calibrate.js';
+import { calibrateWindow, trainShareOf, type Calibration } from './calibrate.js';
 import { CHAIN_HOST, hostSpecs, linkCounters, STORAGE_HOST } from './hosts.js';
 import { adversaryName, checkResume, defaultDeadlineS, DEVNET_DEFAULTS, makeRunConfig, readRecord, writeRecord, type DevnetOptions, type DevnetRecord } from './config.js';
 import { CHAIN_READY_PREFIX, fileSize, TesseraProcess, waitForLine } from './process.js';
@@ -511,11 +511,11 @@ function calibrate(o: DevnetOptions, blockMs: number): Calibration | null {
   o.log?.(`calibrating the window: timing one inner step of ${r.preset ?? d.preset} ${r.batch ?? d.batch}×${r.seq ?? d.seq} on one thread ...`);
   const overlap = r.overlap ?? d.overlap;
   const c = calibrateWindow({ preset: r.preset ?? d.preset, batch: r.batch ?? d.batch, seq: r.seq ?? d.seq, vocabSize: o.vocabSize ?? DEVNET_DEFAULTS.vocabSize,
-    innerSteps, miners, blockMs, minBlocks: d.blocksPerWindow, overlap });
+    innerSteps, miners, blockMs, minBlocks: o.minBlocks ?? d.blocksPerWindow, overlap, share: o.trainShare });
   if (!c) { o.log?.(`calibration failed; using the default window of ${d.blocksPerWindow} blocks`); return null; }
   o.log?.(`calibrated: one inner step takes ${c.stepMs.toFixed(0)} ms here; ${miners} miner(s) and a validator share ${c.cores} core(s) (×${c.contention.toFixed(2)}), ` +
     `so H=${innerSteps} steps take ~${c.trainS.toFixed(1)} s; window = ${c.blocksPerWindow} blocks × ${blockMs} ms = ${c.windowS.toFixed(0)} s ` +
-    `(training at most ${overlap ? `${OVERLAP_TRAIN_SHARE * 100}% of it, overlapped with the upload and aggregate of the window before` : 'half of it'}; at least ${d.blocksPerWindow} blocks; --blocks-per-window overrides)`);
+    `(training at most ${Math.round(trainShareOf({ overlap, share: o.trainShare }) * 100)}% of it${overlap ? ', overlapped with the upload and aggregate of the window before' : ''}; at least ${o.minBlocks ?? d.blocksPerWindow} blocks; --blocks-per-window overrides)`);
   return c;
 }
 

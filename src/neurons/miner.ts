@@ -8,7 +8,7 @@
 // may replace what is sent and when through MinerHooks; the honest steps are the defaults.
 import type { SparseUpdate } from '../compress/index.js';
 import { createLlama } from '../model/index.js';
-import { sha256Hex } from '../protocol/index.js';
+import { sha256Hex, trainingBase } from '../protocol/index.js';
 import { TesseraError } from '../util/errors.js';
 import { blockIntervalMs, blockTimestamp, chainNow, currentWindow, expectedDeadline, nextBlock } from './chaintime.js';
 import { Directory } from './directory.js';
@@ -212,7 +212,8 @@ async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, lo
   const own = new Map<string, Uint8Array>();
   let prev: Trained | null = null, lastApplied: Applied | null = null;
   for (let W = A + 1; ; W++) {
-    if (model.window !== W - 1) throw new SyncError(`overlap: training window ${W} needs θ of window ${W - 1}, the model is at ${model.window}`);
+    const base = trainingBase(node.run, W);
+    if (model.window !== base) throw new SyncError(`overlap: training window ${W} needs θ of window ${base}, the model is at ${model.window}`);
     const training = stop === undefined || W <= stop;
     const sw = new Stopwatch(), t0 = performance.now(), aggSw = new Stopwatch();
     trained.set(node.model.params); // the base of W: θ of W − 1
