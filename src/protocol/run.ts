@@ -37,6 +37,12 @@ export interface RunConfig {
    * of W − 1's aggregate run while W trains. Absent/false: W trains from θ of W (nothing overlapped).
    */
   overlap?: boolean;
+  /**
+   * Content hash of the dataset (data/dataset-index.ts datasetHash: tokenizer, every shard's sha256 and
+   * chunk table, the validation split, the sampler): part of the run hash, so nodes training on other
+   * tokens refuse each other. Absent in runs made before datasets were published (then nothing checks the data).
+   */
+  dataHash?: string;
 }
 
 /** The window whose model θ a miner trains window W from: W − 1 with overlap, W without. */
