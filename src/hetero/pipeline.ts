@@ -1,0 +1,124 @@
+// One stage's inner steps over its links (docs/hetero.md "Schedule"). Per inner step:
+//   first stage  — forward micro-batch i and send it; between forwards, run any backward whose
+//                  gradient already arrived (1F1B once the pipeline is full); then the rest;
+//   middle stage — whichever is ready: a gradient from the next stage (backward, send back) first,
+//                  else an activation from the previous one (forward, send on);
+//   last stage   — for each micro-batch: receive, forward + loss + backward, send the gradient back.
+// Then the gradient norm is summed along the chain (Norm forward, NormTotal back) so every stage
+// clips by the group's global norm, and each stage runs AdamW on its own tensors. A link that
+// fails rejects with PeerGone: the caller ends the group's window and uploads nothing.
+import type { I32 } from '../engine/backend.js';
+import { Msg, pollAny, tick, type Link } from './transport.js';
+import type { Stage } from './stages.js';
+import { microBatch } from './stages.js';
+
+export interface StageRunOptions {
+  stage: Stage;
+  prev: Link | null;
+  next: Link | null;
+  steps: number;
+  /** First global inner step index (for the step field of frames and the lr schedule). */
+  firstStep?: number;
+  batchOf: (step: number) => { inputs: I32; targets: I32 };
+  B: number;
+  T: number;
+  lrOf: (step: number) => number;
+  /** Called after every inner step (e.g. to time it, or to die on cue in a test). */
+  onStep?: (step: number, loss: number) => void | Promise<void>;
+}
+
+export interface StageRunResult {
+  losses: number[];
+  /** performance.now() at the end of each step. */
+  stepEnds: number[];
+  /** Stage.busyMs at the end of each step. */
+  busyAt: number[];
+}
+
+const f64 = (x: number): Uint8Array => new Uint8Array(Float64Array.of(x).buffer);
+const readF64 = (b: Uint8Array): number => new Float64Array(b.slice(0, 8).buffer)[0]!;
+
+export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult> {
+  const { stage: st, prev, next, B, T } = o;
+  const M = st.micro, b = B / M, first = o.firstStep ?? 0;
+  const res: StageRunResult = { losses: [], stepEnds: [], busyAt: [] };
+  for (let k = 0; k < o.steps; k++) {
+    const step = first + k;
+    const { inputs, targets } = o.batchOf(step);
+    const ids = (i: number) => microBatch(inputs, B, T, M, i), tg = (i: number) => microBatch(targets, B, T, M, i);
+    st.zeroGrads();
+    let loss = 0;
+    if (st.isFirst) {
+      let done = 0;
+      const backOne = (f: { micro: number; body: Uint8Array }) => { st.backward(f.micro, b, T, f.body); done++; };
+      for (let i = 0; i < M; i++) {
+        next!.send(Msg.Forward, step, i, st.forward(i, ids(i), tg(i), b, T, null).send!);
+        await tick();
+        for (let f = next!.poll(); f; f = next!.poll()) { check(f, Msg.Backward, step); backOne(f); }
+      }
+      while (done < M) backOne(await next!.expect(Msg.Backward, step));
+    } else if (st.isLast) {
+      for (let i = 0; i < M; i++) {
+        const f = await prev!.expect(Msg.Forward, step);
+        const r = st.forward(f.micro, ids(f.micro), tg(f.micro), b, T, f.body);
+        loss += r.loss / M;
+        prev!.send(Msg.Backward, step, f.micro, r.send!);
+        await tick();
+      }
+    } else {
+      let fwd = 0, bwd = 0;
+      while (bwd < M) {
+        const { frame: f } = await pollAny(fwd < M ? [next!, prev!] : [next!]);
+        if (f.type === Msg.Backward) {
+          check(f, Msg.Backward, step);
+          prev!.send(Msg.Backward, step, f.micro, st.backward(f.micro, b, T, f.body)!);
+          bwd++;
+        } else {
+          check(f, Msg.Forward, step);
+          next!.send(Msg.Forward, step, f.micro, st.forward(f.micro, ids(f.micro), tg(f.micro), b, T, f.body).send!);
+          fwd++;
+        }
+        await tick();
+      }
+    }
+    // The group's gradient norm: partial sums forward along the chain, the total back.
+    let ss = st.gradSumSquares();
+    if (prev) ss += readF64((await prev.expect(Msg.Norm, step)).body);
+    if (next) {
+      next.send(Msg.Norm, step, 0, f64(ss));
+      ss = readF64((await next.expect(Msg.NormTotal, step)).body);
+    }
+    if (prev) prev.send(Msg.NormTotal, step, 0, f64(ss));
+    st.update(ss, o.lrOf(step));
+    if (st.isLast) {
+      // the last stage knows the loss; it travels back with nothing else, so report it here
+      res.losses.push(loss);
+    } else res.losses.push(NaN);
+    res.stepEnds.push(performance.now());
+    res.busyAt.push(st.busyMs);
+    await o.onStep?.(step, loss);
+  }
+  return res;
+}
+
+function check(f: { type: Msg; step: number }, type: Msg, step: number): void {
+  if (f.type !== type || f.step !== (step >>> 0)) throw new Error(`pipeline: expected message ${type} for step ${step}, got ${f.type} for step ${f.step}`);
+}
+
+/** Utilization of one measured configuration (bench hetero). */
+export interface UtilizationResult {
+  codec: string;
+  rateBps: number;
+  rateLabel: string;
+  micro: number;
+  steps: number;
+  /** Busy time of the busiest stage ÷ its wall time, over the measured steps (the first step is warm-up). */
+  utilization: number;
+  busiestStage: number;
+  stageBusyMs: number[];
+  wallMs: number;
+  /** Bytes one stage boundary carries per inner step (both directions, frames included). */
+  bytesPerStep: number;
+  /** Those bytes' time on the link at its rate, per step. */
+  linkMsPerStep: number;
+}
