@@ -23,9 +23,9 @@ export function heteroTables(results: ConfigResult[], util: UtilizationResult[])
 }
 
 export function writeHeteroReport(dir: string, results: ConfigResult[], util: UtilizationResult[], summary: HeteroSummary,
-  o: HeteroLossOptions | null, notes: string): void {
+  o: HeteroLossOptions | null, notes: string, keptSettings?: string): void {
   mkdirSync(dir, { recursive: true });
-  const settings = o ? `R=${o.replicas}, H=${o.H}, rounds=${o.rounds}, batch ${o.batch}×${o.seq} per replica-step (${o.micro} micro-batches in a group), ` +
+  const settings = keptSettings && !o ? keptSettings : o ? `R=${o.replicas}, H=${o.H}, rounds=${o.rounds}, batch ${o.batch}×${o.seq} per replica-step (${o.micro} micro-batches in a group), ` +
     `${(o.rounds * o.H * o.batch * o.seq).toLocaleString('en-US')} tokens per replica, model d=${o.model.dim} L=${o.model.nLayers} vocab ${o.data.vocabSize}, ` +
     `S=${o.stages} stages, subspace rank k=${o.rank}, inner AdamW lr ${o.innerLr} (warmup ${o.warmup}, cosine), SparseLoCo α=${o.alpha} top-${o.codec.topk}/${o.codec.tile}² β=${o.codec.beta}` : 'loss part not run';
   const md = `# Heterogeneous SparseLoCo: full replicas beside pipeline groups\n\nRecorded ${machineLine()}, under load from parallel work ` +

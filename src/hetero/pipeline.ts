@@ -1,8 +1,8 @@
 // One stage's inner steps over its links (docs/hetero.md "Schedule"). Per inner step:
-//   first stage  — forward micro-batch i and send it; between forwards, run any backward whose
-//                  gradient already arrived (1F1B once the pipeline is full); then the rest;
-//   middle stage — whichever is ready: a gradient from the next stage (backward, send back) first,
-//                  else an activation from the previous one (forward, send on);
+//   first stage  — every micro-batch's forward, sent as soon as it is computed (GPipe order: the
+//                  later stages never wait for activations), then the backwards as gradients arrive;
+//   middle stage — whichever is ready, an activation from the previous stage first (forward, send
+//                  on), else a gradient from the next one (backward, send back);
 //   last stage   — for each micro-batch: receive, forward + loss + backward, send the gradient back.
 // Then the gradient norm is summed along the chain (Norm forward, NormTotal back) so every stage
 // clips by the group's global norm, and each stage runs AdamW on its own tensors. A link that
@@ -49,14 +49,16 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
     st.zeroGrads();
     let loss = 0;
     if (st.isFirst) {
-      let done = 0;
-      const backOne = (f: { micro: number; body: Uint8Array }) => { st.backward(f.micro, b, T, f.body); done++; };
+      // Forwards first: they depend on nothing, and they keep the next stage fed; the backwards
+      // then run as their gradients arrive, while the later stages work on later micro-batches.
       for (let i = 0; i < M; i++) {
         next!.send(Msg.Forward, step, i, st.forward(i, ids(i), tg(i), b, T, null).send!);
         await tick();
-        for (let f = next!.poll(); f; f = next!.poll()) { check(f, Msg.Backward, step); backOne(f); }
       }
-      while (done < M) backOne(await next!.expect(Msg.Backward, step));
+      for (let done = 0; done < M; done++) {
+        const f = await next!.expect(Msg.Backward, step);
+        st.backward(f.micro, b, T, f.body);
+      }
     } else if (st.isLast) {
       for (let i = 0; i < M; i++) {
         const f = await prev!.expect(Msg.Forward, step);
@@ -68,7 +70,7 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
     } else {
       let fwd = 0, bwd = 0;
       while (bwd < M) {
-        const { frame: f } = await pollAny(fwd < M ? [next!, prev!] : [next!]);
+        const { frame: f } = await pollAny(fwd < M ? [prev!, next!] : [next!]); // forwards first: they feed the later stages
         if (f.type === Msg.Backward) {
           check(f, Msg.Backward, step);
           prev!.send(Msg.Backward, step, f.micro, st.backward(f.micro, b, T, f.body)!);
