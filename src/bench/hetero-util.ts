@@ -44,10 +44,13 @@ export async function measureUtilization(o: UtilOptions): Promise<UtilizationRes
       const busy = ends.map((e) => (e.end.busyAt as number[])[last]! - (e.end.busyAt as number[])[0]!);
       const wall = ends.map((e) => (e.end.stepEnds as number[])[last]! - (e.end.stepEnds as number[])[0]!);
       const b = busy.indexOf(Math.max(...busy));
+      const span = (key: string) => (ends[b]!.end[key] as number[])[last]! - (ends[b]!.end[key] as number[])[0]!;
+      const stall = span('stallAt'), sched = span('schedAt');
       const bytes = ((ends[0]!.end.bytesOut as number) + (ends[0]!.end.bytesIn as number)) / o.steps;
-      const r: UtilizationResult = { codec, rateBps: rate, rateLabel: rateLabel(rate), micro: o.micro, steps: last, utilization: busy[b]! / wall[b]!,
+      const r: UtilizationResult = { codec, rateBps: rate, rateLabel: rateLabel(rate), micro: o.micro, steps: last, utilization: busy[b]! / wall[b]!, utilizationExSched: busy[b]! / (wall[b]! - sched),
+        stallMsPerStep: stall / last, schedMsPerStep: sched / last,
         busiestStage: b, stageBusyMs: busy.map((x) => x / last), wallMs: wall[b]! / last, bytesPerStep: bytes, linkMsPerStep: rate ? (8 * bytes * 1000) / rate : 0 };
-      o.log(`  ${codec} at ${r.rateLabel}: utilization ${r.utilization.toFixed(3)} (stage ${b} busy ${r.stageBusyMs[b]!.toFixed(0)} of ${r.wallMs.toFixed(0)} ms per step; ${(bytes / 1e3).toFixed(1)} kB per step on the link = ${r.linkMsPerStep.toFixed(1)} ms)`);
+      o.log(`  ${codec} at ${r.rateLabel}: utilization ${r.utilization.toFixed(3)}, without run-queue delay ${r.utilizationExSched.toFixed(3)} (stall ${r.stallMsPerStep.toFixed(0)} ms, run-queue ${r.schedMsPerStep.toFixed(0)} ms per step; stage ${b} busy ${r.stageBusyMs[b]!.toFixed(0)} of ${r.wallMs.toFixed(0)} ms per step; ${(bytes / 1e3).toFixed(1)} kB per step on the link = ${r.linkMsPerStep.toFixed(1)} ms)`);
       out.push(r);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -99,11 +99,13 @@ export function benchHeteroCommand(): Command {
           rates: o.utilRates.split(',').map(parseRate), seed: 1, log });
       }
       const at = (codec: string, bps: number) => util.find((u) => u.codec === codec && u.rateBps === bps)?.utilization ?? null;
+      const ex = (codec: string, bps: number) => util.find((u) => u.codec === codec && u.rateBps === bps)?.utilizationExSched ?? null;
       const summary = {
         ...heteroSummary(results, lossOpts),
         pipeline_utilization: at('subspace', 1e9), pipeline_utilization_100mbit: at('subspace', 1e8), pipeline_utilization_unlimited: at('subspace', 0),
         pipeline_utilization_dense_1gbit: at('dense', 1e9), pipeline_utilization_dense_100mbit: at('dense', 1e8),
         pipeline_utilization_int8_100mbit: at('int8', 1e8),
+        pipeline_utilization_without_run_queue_delay: ex('subspace', 1e9), pipeline_utilization_100mbit_without_run_queue_delay: ex('subspace', 1e8),
         link: 'user-space rate model over real TCP sockets (network namespaces are reserved for the hosts harness)',
       };
       if (o.record) writeHeteroReport(o.out, results, util, summary, o.loss ? lossOpts : null, o.notes ?? '', kept.settings);

@@ -8,6 +8,7 @@
 // clips by the group's global norm, and each stage runs AdamW on its own tensors. A link that
 // fails rejects with PeerGone: the caller ends the group's window and uploads nothing.
 import type { I32 } from '../engine/backend.js';
+import { nowMs } from './transport.js';
 import { Msg, pollAny, tick, type Link } from './transport.js';
 import type { Stage } from './stages.js';
 import { microBatch } from './stages.js';
@@ -29,6 +30,10 @@ export interface StageRunOptions {
 
 export interface StageRunResult {
   losses: number[];
+  /** Per step: ms this stage waited before the frame it needed was deliverable (pipeline bubble + link). */
+  stallAt: number[];
+  /** Per step: ms between a frame becoming deliverable and this stage handling it while it waited (OS run-queue delay on a loaded machine). */
+  schedAt: number[];
   /** performance.now() at the end of each step. */
   stepEnds: number[];
   /** Stage.busyMs at the end of each step. */
@@ -41,7 +46,20 @@ const readF64 = (b: Uint8Array): number => new Float64Array(b.slice(0, 8).buffer
 export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult> {
   const { stage: st, prev, next, B, T } = o;
   const M = st.micro, b = B / M, first = o.firstStep ?? 0;
-  const res: StageRunResult = { losses: [], stepEnds: [], busyAt: [] };
+  const res: StageRunResult = { losses: [], stepEnds: [], busyAt: [], stallAt: [], schedAt: [] };
+  let stall = 0, sched = 0;
+  const timed = async <F extends { deliverAt: number }>(p: Promise<F>): Promise<F> => {
+    const t = nowMs();
+    const f = await p;
+    const now = nowMs();
+    stall += Math.max(0, Math.min(now, f.deliverAt) - t);
+    sched += now - Math.max(t, f.deliverAt);
+    return f;
+  };
+  const timedAny = async (links: Link[]) => {
+    const { link, frame } = await timed(pollAny(links).then((r) => Object.assign(r, { deliverAt: r.frame.deliverAt })));
+    return { link, frame };
+  };
   for (let k = 0; k < o.steps; k++) {
     const step = first + k;
     const { inputs, targets } = o.batchOf(step);
@@ -56,12 +74,12 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
         await tick();
       }
       for (let done = 0; done < M; done++) {
-        const f = await next!.expect(Msg.Backward, step);
+        const f = await timed(next!.expect(Msg.Backward, step));
         st.backward(f.micro, b, T, f.body);
       }
     } else if (st.isLast) {
       for (let i = 0; i < M; i++) {
-        const f = await prev!.expect(Msg.Forward, step);
+        const f = await timed(prev!.expect(Msg.Forward, step));
         const r = st.forward(f.micro, ids(f.micro), tg(f.micro), b, T, f.body);
         loss += r.loss / M;
         prev!.send(Msg.Backward, step, f.micro, r.send!);
@@ -70,7 +88,7 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
     } else {
       let fwd = 0, bwd = 0;
       while (bwd < M) {
-        const { frame: f } = await pollAny(fwd < M ? [prev!, next!] : [next!]); // forwards first: they feed the later stages
+        const { frame: f } = await timedAny(fwd < M ? [prev!, next!] : [next!]); // forwards first: they feed the later stages
         if (f.type === Msg.Backward) {
           check(f, Msg.Backward, step);
           prev!.send(Msg.Backward, step, f.micro, st.backward(f.micro, b, T, f.body)!);
@@ -85,10 +103,10 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
     }
     // The group's gradient norm: partial sums forward along the chain, the total back.
     let ss = st.gradSumSquares();
-    if (prev) ss += readF64((await prev.expect(Msg.Norm, step)).body);
+    if (prev) ss += readF64((await timed(prev.expect(Msg.Norm, step))).body);
     if (next) {
       next.send(Msg.Norm, step, 0, f64(ss));
-      ss = readF64((await next.expect(Msg.NormTotal, step)).body);
+      ss = readF64((await timed(next.expect(Msg.NormTotal, step))).body);
     }
     if (prev) prev.send(Msg.NormTotal, step, 0, f64(ss));
     st.update(ss, o.lrOf(step));
@@ -98,6 +116,8 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
     } else res.losses.push(NaN);
     res.stepEnds.push(performance.now());
     res.busyAt.push(st.busyMs);
+    res.stallAt.push(stall);
+    res.schedAt.push(sched);
     await o.onStep?.(step, loss);
   }
   return res;
@@ -116,6 +136,11 @@ export interface UtilizationResult {
   steps: number;
   /** Busy time of the busiest stage ÷ its wall time, over the measured steps (the first step is warm-up). */
   utilization: number;
+  /** The same with the OS run-queue delay after a needed frame was deliverable taken out of the wall time (schedAt). */
+  utilizationExSched: number;
+  /** The busiest stage's ms per step: waiting for frames not yet deliverable, and run-queue delay after they were. */
+  stallMsPerStep: number;
+  schedMsPerStep: number;
   busiestStage: number;
   stageBusyMs: number[];
   wallMs: number;

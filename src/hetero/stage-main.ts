@@ -86,7 +86,7 @@ async function main(c: StageProcessConfig): Promise<number> {
       uploaded = payloadKey(c.group, c.window, c.stage);
       await own.put(uploaded, wire);
     }
-    out({ event: 'end', ok: true, stage: c.stage, losses: res.losses, stepEnds: res.stepEnds.map((x) => x - t0), busyAt: res.busyAt,
+    out({ event: 'end', ok: true, stage: c.stage, losses: res.losses, stepEnds: res.stepEnds.map((x) => x - t0), busyAt: res.busyAt, stallAt: res.stallAt, schedAt: res.schedAt,
       bytesIn: (prev?.bytesIn ?? 0) + (next?.bytesIn ?? 0), bytesOut: (prev?.bytesOut ?? 0) + (next?.bytesOut ?? 0), uploaded });
     return 0;
   } catch (e) {

@@ -23,7 +23,7 @@ export interface LinkShape {
   latencyMs?: number;
 }
 
-const nowMs = (): number => performance.timeOrigin + performance.now();
+export const nowMs = (): number => performance.timeOrigin + performance.now();
 
 /** Thrown (rejected) when the other end of a link is gone: the group's window ends. */
 export class PeerGone extends TesseraError {
