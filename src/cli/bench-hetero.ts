@@ -118,7 +118,7 @@ function keptResults(o: Opts, log: (l: string) => void): { results: ConfigResult
   if (!o.record || (o.loss && o.utilization)) return { results: [], util: [] };
   try {
     const j = JSON.parse(readFileSync(join(o.out, 'hetero.json'), 'utf8')) as { results?: ConfigResult[]; utilization?: UtilizationResult[]; settings?: string };
-    log(`keeping the ${o.loss ? 'utilization' : 'loss'} results recorded in ${join(o.out, 'hetero.json')}`);
+    log(`keeping the ${o.loss ? 'utilization' : o.utilization ? 'loss' : 'loss and utilization'} results recorded in ${join(o.out, 'hetero.json')}`);
     return { results: j.results ?? [], util: j.utilization ?? [], settings: o.loss ? undefined : j.settings };
   } catch {
     return { results: [], util: [] };

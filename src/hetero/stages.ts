@@ -16,7 +16,7 @@ import { adamwUpdate, type AdamWConfig, type AdamWState } from '../optim/index.j
 import { TesseraError } from '../util/errors.js';
 import type { ActivationCodec } from './activations.js';
 import { SubspaceCodec } from './activations.js';
-import { fixedTable, projectColumns, projectEmbedding, type Basis } from './subspace.js';
+import { fixedTable, projectColumnsGemm, projectRowsGemm, type Basis } from './subspace.js';
 
 /** Contiguous layer ranges [from, to) of S stages; earlier stages take the extra layers. */
 export function splitLayers(nLayers: number, S: number): [number, number][] {
@@ -128,8 +128,14 @@ export class Stage {
   /** Projects this stage's constrained parameters (and, on stage 0, the embedding) into span(U). */
   project(): void {
     if (!this.basis) return;
-    for (const p of this.constrained) projectColumns(this.basis, this.view(this.model.params, p), p.shape[1]!);
-    if (this.isFirst) projectEmbedding(this.basis, this.model.tok.data, this.fixed(), this.model.config.vocabSize);
+    for (const p of this.constrained) projectColumnsGemm(this.be, this.basis, this.view(this.model.params, p), p.shape[1]!);
+    if (this.isFirst) {
+      // tok ← F + (tok − F)·P
+      const tok = this.model.tok.data, F = this.fixed();
+      for (let i = 0; i < tok.length; i++) tok[i] = tok[i]! - F[i]!;
+      projectRowsGemm(this.be, this.basis, tok, this.model.config.vocabSize);
+      for (let i = 0; i < tok.length; i++) tok[i] = tok[i]! + F[i]!;
+    }
   }
 
   private fixed(): Float32Array {
@@ -208,14 +214,9 @@ export class Stage {
   gradSumSquares(): number {
     const t0 = performance.now();
     if (this.basis) {
-      for (const p of this.constrained) projectColumns(this.basis, this.view(this.model.grads, p), p.shape[1]!);
-      if (this.isFirst) {
-        const gtok = this.model.tok.grad!;
-        const tmp = gtok.slice();
-        // gradient of an embedding row constrained to F + span(U): g·P
-        projectEmbeddingGrad(this.basis, tmp, this.model.config.vocabSize);
-        gtok.set(tmp);
-      }
+      for (const p of this.constrained) projectColumnsGemm(this.be, this.basis, this.view(this.model.grads, p), p.shape[1]!);
+      // gradient of embedding rows constrained to F + span(U): g·P
+      if (this.isFirst) projectRowsGemm(this.be, this.basis, this.model.tok.grad!, this.model.config.vocabSize);
     }
     let s = 0;
     for (const p of this.specs) s += this.be.sumSquares(this.view(this.model.grads, p), p.size);
@@ -236,12 +237,6 @@ export class Stage {
     this.busyMs += performance.now() - t0;
     return norm;
   }
-}
-
-function projectEmbeddingGrad(b: Basis, g: Float32Array, V: number): void {
-  // rows of g ← g·U·Uᵀ
-  const zero = new Float32Array(g.length);
-  projectEmbedding(b, g, zero, V);
 }
 
 /** Micro-batch i of a batch [B×T] split along sequences into `micro` equal parts. */

@@ -10,6 +10,7 @@
 // folded into F). The out-projections are projected onto span(U) at the start of every window and
 // after every inner step; what the full replicas added outside span(U) is dropped by this replica.
 import { makeRng } from '../util/rng.js';
+import type { Backend } from '../engine/backend.js';
 import { TesseraError } from '../util/errors.js';
 
 /** Orthonormal columns: U [d×k] row-major (U[i*k + j] = column j's entry i). */
@@ -140,4 +141,18 @@ export function offSpan(b: Basis, rows: Float32Array, n: number): number {
   let worst = 0;
   for (let i = 0; i < p.length; i++) worst = Math.max(worst, Math.abs(p[i]! - rows[i]!));
   return worst;
+}
+
+/**
+ * The same projections through the engine's GEMM (float32 accumulation): rows [n×d] ← rows·U·Uᵀ,
+ * and W [d×m] ← U·(Uᵀ·W). For the per-step projections of a stage (the embedding is V×d).
+ */
+export function projectRowsGemm(be: Backend, b: Basis, rows: Float32Array, n: number, scratch = new Float32Array(n * b.k)): void {
+  be.matmul(rows, b.U, scratch, n, b.k, b.d, false, false, false);
+  be.matmul(scratch, b.U, rows, n, b.d, b.k, false, true, false);
+}
+
+export function projectColumnsGemm(be: Backend, b: Basis, W: Float32Array, m: number, scratch = new Float32Array(b.k * m)): void {
+  be.matmul(b.U, W, scratch, b.k, m, b.d, true, false, false);
+  be.matmul(b.U, scratch, W, b.d, m, b.k, false, false, false);
 }
