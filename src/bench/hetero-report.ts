@@ -38,8 +38,8 @@ export function writeHeteroReport(dir: string, results: ConfigResult[], util: Ut
     series: results.map((r) => ({ name: r.config, x: r.curve.map((p) => p.tokensPerReplica), y: r.curve.map((p) => p.valLoss) })) });
   if (util.length) {
     const codecs = [...new Set(util.map((u) => u.codec))];
-    panels.push({ title: 'pipeline utilization vs link rate', xLabel: 'link rate (bit/s)', yLabel: 'utilization of the busiest stage', logX: true,
-      series: codecs.map((c) => { const us = util.filter((u) => u.codec === c).sort((a, b) => a.rateBps - b.rateBps); return { name: c, x: us.map((u) => u.rateBps), y: us.map((u) => u.utilization) }; }) });
+    panels.push({ title: 'pipeline utilization vs link rate (shaped links)', xLabel: 'link rate (bit/s)', yLabel: 'utilization of the busiest stage', logX: true,
+      series: codecs.map((c) => { const us = util.filter((u) => u.codec === c && u.rateBps > 0).sort((a, b) => a.rateBps - b.rateBps); return { name: c, x: us.map((u) => u.rateBps), y: us.map((u) => u.utilization) }; }) });
   }
   if (panels.length) writeFileSync(join(dir, 'hetero.svg'), plotSvg(panels));
 }
