@@ -14,6 +14,7 @@ import { minerCommand, validatorCommand } from './node.js';
 import { devnetCommand } from './devnet.js';
 import { benchNetworkCommand } from './bench-network.js';
 import { benchAdversarialCommand } from './bench-adversarial.js';
+import { benchHeteroCommand } from './bench-hetero.js';
 import { scoreCommand } from './score.js';
 import { evalCommand, exportCommand, importCommand } from './eval.js';
 
@@ -25,7 +26,7 @@ program.addCommand(dataCommand());
 program.addCommand(modelCommand());
 program.addCommand(trainCommand());
 program.addCommand(generateCommand());
-program.addCommand(benchCommand().addCommand(benchNetworkCommand()).addCommand(benchAdversarialCommand()));
+program.addCommand(benchCommand().addCommand(benchNetworkCommand()).addCommand(benchAdversarialCommand()).addCommand(benchHeteroCommand()));
 program.addCommand(walletCommand());
 program.addCommand(chainCommand());
 program.addCommand(minerCommand());
