@@ -40,6 +40,7 @@ import { join } from 'node:path';
 import { DevnetChainClient, type Metagraph } from '../chain/index.js';
 import { Devnet, fingerprintAgreement, readFingerprints, readStatus, readTimeline, type DevnetOptions, type RunOverrides } from '../devnet/index.js';
 import { tailOf } from '../devnet/process.js';
+import type { NodeConfigFile } from '../devnet/config.js';
 import { parseReceipt, verifyReceipt } from '../gauntlet/index.js';
 import { paramLayout } from '../model/index.js';
 import type { NodeConfig, RunConfig } from '../neurons/types.js';
@@ -307,7 +308,7 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
   };
   const direct = new Map<string, StoreDescriptor>();
   const relayed = (d: StoreDescriptor): StoreDescriptor => (d.kind === 's3' ? { ...d, endpoint: relayTo('s3', d.endpoint) } : d);
-  const nodeConfig = (name: string, cfg: NodeConfig): NodeConfig => {
+  const nodeConfig = (name: string, cfg: NodeConfigFile): NodeConfigFile => {
     direct.set(name, cfg.publicRead);
     if (name !== LINK_MINER || !schedule.includes('link-cut')) return cfg;
     // Its own link: the chain and its writes to its bucket. Others read its bucket directly: the bucket is in
