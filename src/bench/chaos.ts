@@ -720,7 +720,7 @@ class Harness {
     const n = this.net.nodes.get(LINK_MINER)!;
     const rec = await this.untilMinerAggregated(LINK_MINER, back + 1);
     return this.record(kind, LINK_MINER, w, rec, n.proc?.running === true,
-      `relayed chain${this.storage === 'ceph' ? ' and bucket' : ''} connections cut until window ${back}; aggregated again in ${rec ?? 'none'}; process ${n.proc?.running ? 'kept running' : 'died'}`);
+      `relayed chain${this.storage === 'ceph' ? ' and bucket-write' : ''} connections cut until window ${back}; aggregated again in ${rec ?? 'none'}; process ${n.proc?.running ? 'kept running' : 'died'}`);
   }
 
   private async diskFull(kind: FaultKind): Promise<FaultRecord> {
