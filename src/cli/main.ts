@@ -15,6 +15,7 @@ import { devnetCommand } from './devnet.js';
 import { benchNetworkCommand } from './bench-network.js';
 import { benchAdversarialCommand } from './bench-adversarial.js';
 import { scoreCommand } from './score.js';
+import { dashboardCommand } from './dashboard.js';
 
 const program = new Command('tessera')
   .description('tessera: pre-train LLaMA-style models across machines that do not trust each other')
@@ -31,6 +32,7 @@ program.addCommand(minerCommand());
 program.addCommand(validatorCommand());
 program.addCommand(devnetCommand());
 program.addCommand(scoreCommand());
+program.addCommand(dashboardCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -173,7 +173,7 @@ async function mineWindow(node: Node, dir: Directory, model: SharedModel, local:
   await publishProbe(node, W);
   saveMinerLocal(node, local, W);
   node.status.note({ marginMs: margin, steps: work?.steps ?? 0 });
-  node.status.timeline({ ...sw.entry(W, model.fingerprint), steps: work?.steps ?? 0, outcome, margin_ms: margin, aggregated: applied.uids, leader: applied.leader });
+  node.status.timeline({ ...sw.entry(W, model.fingerprint), steps: work?.steps ?? 0, ...(work ? { loss: work.loss } : {}), outcome, margin_ms: margin, aggregated: applied.uids, leader: applied.leader });
   node.status.set('idle');
   return { window: W, fingerprint: model.fingerprint, leader: applied.leader };
 }
@@ -196,6 +196,7 @@ async function checkRecord(node: Node, dir: Directory, model: SharedModel, prev:
   } catch (e) {
     if (!(e instanceof SyncError)) throw e;
     node.log(`SYNC MISMATCH: ${e.message} — re-syncing from the newest checkpoint`);
+    node.status.metrics.syncMismatch();
     node.status.set('sync', { lastError: e.message });
     model.invalidate();
   }

@@ -10,6 +10,7 @@ import { openTrainData, type TrainData } from '../train/batches.js';
 import { TesseraError } from '../util/errors.js';
 import { loadWallet, signer as signerOf } from '../wallet/index.js';
 import { retrying, type RetryContext } from './retry.js';
+import { serveMetrics } from './metrics.js';
 import { StatusBoard } from './status.js';
 import type { NodeConfig, RunConfig } from './types.js';
 
@@ -18,6 +19,9 @@ export interface NodeOptions {
   log?: (line: string) => void;
   /** Injected chain client (tests); default: DevnetChainClient on cfg.chainUrl. */
   chain?: Chain;
+  /** Serve Prometheus metrics at http://metricsHost:metricsPort/metrics (0: any free port; the URL goes to status.json and the log). */
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 export interface Node extends RetryContext {
@@ -55,6 +59,15 @@ export async function startNode(cfg: NodeConfig, opts: NodeOptions): Promise<Nod
   const status = new StatusBoard(cfg.dataDir, { name: cfg.name, role: cfg.role, hotkey: '' });
   const sink = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
   const log = (line: string): void => { const l = `[${cfg.name}] ${line}`; status.logLine(l); sink(l); };
+  if (opts.metricsPort !== undefined) {
+    const host = opts.metricsHost ?? '127.0.0.1';
+    const { url, server } = await serveMetrics(status.metrics, opts.metricsPort, host).catch((e: Error) => {
+      throw new TesseraError(`cannot serve metrics on ${host}:${opts.metricsPort}: ${e.message}`, 'pick another --metrics-port (0: any free port)');
+    });
+    signal.addEventListener('abort', () => server.close(), { once: true });
+    status.note({ metricsUrl: url });
+    log(`metrics at ${url}`);
+  }
   const data = openTrainData(cfg.dataset);
   checkRun(cfg.run, data);
   const pair = await loadWallet(cfg.walletDir, cfg.hotkey);

@@ -3,6 +3,7 @@
 // fingerprint} after each applied window) and node.log. Also the per-window stopwatch.
 import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NodeMetrics } from './metrics.js';
 import type { NodeStatus, Phase, TimelineEntry } from './types.js';
 
 export const STATUS_FILE = 'status.json';
@@ -18,9 +19,12 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 
 export class StatusBoard {
   readonly status: NodeStatus;
+  /** Prometheus metrics fed by everything written here (served with --metrics-port). */
+  readonly metrics: NodeMetrics;
 
   constructor(private readonly dir: string, init: Pick<NodeStatus, 'name' | 'role' | 'hotkey'>) {
     mkdirSync(dir, { recursive: true });
+    this.metrics = new NodeMetrics(init.role, init.name);
     this.status = {
       ...init, uid: null, phase: 'starting', window: 0, block: 0, loss: null, valLoss: null, fingerprint: null,
       fingerprintWindow: null, bytesUp: 0, bytesDown: 0, updatedAt: new Date().toISOString(),
@@ -33,17 +37,22 @@ export class StatusBoard {
   /** Sets the phase (and any other fields) and rewrites status.json. */
   set(phase: Phase, fields: Partial<NodeStatus> = {}): void {
     Object.assign(this.status, fields, { phase });
+    this.metrics.phaseChanged(phase, this.status.window);
+    this.metrics.losses(fields.loss, fields.valLoss);
+    if (fields.weights) this.metrics.weights(fields.weights);
     this.flush();
   }
 
   /** Updates fields without a phase change (written with the next flush or phase change). */
   note(fields: Partial<NodeStatus>): void {
     Object.assign(this.status, fields);
+    this.metrics.losses(fields.loss, fields.valLoss);
   }
 
   addBytes(up: number, down: number): void {
     this.status.bytesUp += up;
     this.status.bytesDown += down;
+    this.metrics.bytes(this.status.bytesUp, this.status.bytesDown);
   }
 
   flush(): void {
@@ -53,10 +62,12 @@ export class StatusBoard {
 
   timeline(entry: TimelineEntry): void {
     appendFileSync(join(this.dir, TIMELINE_FILE), JSON.stringify(entry) + '\n');
+    this.metrics.timeline(entry);
   }
 
   fingerprint(window: number, fingerprint: string): void {
     appendFileSync(join(this.dir, FINGERPRINTS_FILE), JSON.stringify({ window, fingerprint }) + '\n');
+    this.metrics.fingerprint(fingerprint);
     this.set(this.status.phase, { fingerprint, fingerprintWindow: window });
   }
 
