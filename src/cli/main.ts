@@ -2,7 +2,7 @@
 // resolves its options once, prints them, and calls into the library; TesseraErrors become one
 // clear message plus a hint and exit code 1.
 import { Command } from 'commander';
-import { TesseraError } from '../util/errors.js';
+import { runProgram } from './run.js';
 import { dataCommand } from './data.js';
 import { modelCommand } from './model.js';
 import { trainCommand, startCommand } from './train.js';
@@ -34,13 +34,4 @@ program.addCommand(devnetCommand());
 program.addCommand(scoreCommand());
 program.addCommand(dashboardCommand());
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof TesseraError) {
-    console.error(`error: ${e.message}`);
-    if (e.hint) console.error(`  what to do: ${e.hint}`);
-    process.exit(1);
-  }
-  throw e;
-}
+await runProgram(program);

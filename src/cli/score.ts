@@ -6,12 +6,15 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+// Imports name modules, not index files: this command should answer in seconds, without loading the training code.
 import { devnetChainView, liveChainView, storeKindOf, validatorStore, type ChainView } from '../devnet/chain-view.js';
-import { DEVNET_DEFAULTS, RECORD_FILE } from '../devnet/config.js';
-import { explainUid, verifyReceipt, type ScoreReceipt } from '../gauntlet/index.js';
-import { readReceipts } from '../neurons/scoring.js';
-import { leaderOf, PROTOCOL_VERSION } from '../protocol/index.js';
-import type { ReadOnlyStore } from '../storage/index.js';
+import { DEVNET_DIR, RECORD_FILE } from '../devnet/record.js';
+import { explainUid } from '../gauntlet/explain.js';
+import type { ScoreReceipt } from '../gauntlet/receipt.js';
+import { readReceipts } from '../neurons/receipts.js';
+import { PROTOCOL_VERSION } from '../protocol/keys.js';
+import { leaderOf } from '../protocol/peers.js';
+import type { ReadOnlyStore } from '../storage/types.js';
 import { TesseraError } from '../util/errors.js';
 import { int } from './options.js';
 
@@ -20,9 +23,9 @@ interface ExplainFlags { uid: number; chain?: string; validator?: number; dir?: 
 /** --chain URL; else --dir (or .tessera/devnet when it holds a devnet): its running chain, else the state it saved. */
 async function openChain(f: ExplainFlags): Promise<ChainView> {
   if (f.chain !== undefined) return liveChainView(f.chain);
-  const dir = f.dir ?? (existsSync(join(DEVNET_DEFAULTS.dir, RECORD_FILE)) ? DEVNET_DEFAULTS.dir : undefined);
+  const dir = f.dir ?? (existsSync(join(DEVNET_DIR, RECORD_FILE)) ? DEVNET_DIR : undefined);
   if (dir === undefined) {
-    throw new TesseraError('no chain to read the validator from', `pass --chain URL (a running chain) or --dir DEVNET_DIR (a devnet folder, running or stopped; default ${DEVNET_DEFAULTS.dir})`);
+    throw new TesseraError('no chain to read the validator from', `pass --chain URL (a running chain) or --dir DEVNET_DIR (a devnet folder, running or stopped; default ${DEVNET_DIR})`);
   }
   return devnetChainView(dir);
 }
@@ -55,7 +58,7 @@ const weightOf = (r: ScoreReceipt, uid: number): number => {
 
 export async function scoreExplain(f: ExplainFlags): Promise<void> {
   const p = progress(Boolean(f.quiet));
-  p.step(`reading the chain (${f.chain ?? f.dir ?? DEVNET_DEFAULTS.dir}) ...`);
+  p.step(`reading the chain (${f.chain ?? f.dir ?? DEVNET_DIR}) ...`);
   const chain = await openChain(f);
   const m = chain.metagraph;
   const known = (uid: number): boolean => Number.isSafeInteger(uid) && uid >= 0 && uid < m.n;
@@ -91,7 +94,8 @@ export async function scoreExplain(f: ExplainFlags): Promise<void> {
         'a miner appears in the receipts once the validator sees one of its uploads; check the miner\'s log');
     }
     if (f.verify) p.step(`recomputing ${receipts.length} receipt(s) ...`);
-    const checks = f.verify ? receipts.map((r) => ({ window: r.window, ...verifyReceipt(r) })) : null;
+    const verifyReceipt = f.verify ? (await import('../gauntlet/receipt.js')).verifyReceipt : null;
+    const checks = verifyReceipt ? receipts.map((r) => ({ window: r.window, ...verifyReceipt(r) })) : null;
     const mismatches = (checks ?? []).filter((c) => !c.ok).map((c) => ({ window: c.window, mismatch: (c as { mismatch: string }).mismatch }));
     const explanation = explainUid(receipts, f.uid, { window: f.window });
     p.end();
@@ -129,7 +133,7 @@ export function scoreCommand(): Command {
     .description('why a miner scored what it scored: per-window upload status, scores, rank, rating, indicator, sync, penalties, final score and weight, from the validator\'s receipts')
     .requiredOption('--uid <n>', 'the miner\'s uid', int('--uid', 0))
     .option('--chain <url>', 'a running chain, e.g. http://127.0.0.1:9944')
-    .option('--dir <dir>', `a devnet folder (its running chain, else its saved chain state); default ${DEVNET_DEFAULTS.dir} when it exists`)
+    .option('--dir <dir>', `a devnet folder (its running chain, else its saved chain state); default ${DEVNET_DIR} when it exists`)
     .option('--validator <uid>', 'whose receipts (default: the leader, the highest stake with a validator permit)', int('--validator', 0))
     .option('--run-id <id>', 'run id (default: the devnet\'s, or the only run with receipts in the bucket)')
     .option('--window <w>', 'take this window apart (default: the newest in which the uid was scored)', int('--window', 0))

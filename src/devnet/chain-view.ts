@@ -2,10 +2,17 @@
 // chain at a URL, or a devnet folder — its running chain, else the state it saved when it stopped —
 // and a validator's bucket, found through that validator's on-chain commitment.
 import { join } from 'node:path';
-import { commitmentsOf, DevnetChainClient, loadState, metagraphOf, type Metagraph } from '../chain/index.js';
-import { DEVNET_PEER_POLICY, openPeerStore, parseDescriptor, type ReadOnlyStore } from '../storage/index.js';
+// Imports name modules, not the packages' index files: a reader (score explain) should not load the training code.
+import { DevnetChainClient } from '../chain/devnet/client.js';
+import { loadState } from '../chain/devnet/persist.js';
+import { commitmentsOf, metagraphOf } from '../chain/devnet/state.js';
+import type { Metagraph } from '../chain/types.js';
+import { parseDescriptor } from '../storage/descriptor.js';
+import { openPeerStore } from '../storage/open.js';
+import { DEVNET_PEER_POLICY } from '../storage/policy.js';
+import type { ReadOnlyStore } from '../storage/types.js';
 import { TesseraError } from '../util/errors.js';
-import { readRecord, RECORD_FILE, type DevnetRecord } from './config.js';
+import { readRecord, RECORD_FILE, type DevnetRecord } from './record.js';
 
 export interface ChainView {
   /** Where it was read: a URL, or a devnet's saved chain state. */
