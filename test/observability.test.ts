@@ -115,6 +115,10 @@ test('alerts: a late miner with its mean lateness, and windows without an aggreg
   assert.ok(texts.includes('miner-2 late 3 of the last 5 windows by 1.2 s'), texts.join('\n'));
   assert.ok(texts.includes('no aggregate for 4 windows (2–5): all miners gated by own-data'), texts.join('\n'));
   assert.ok(!texts.some((t) => t.startsWith('miner-1')), texts.join('\n'));
+  assert.ok(!texts.some((t) => /behind the chain/.test(t)), texts.join('\n'));
+  // The chain is in window 9, so the validator should work on 8; its newest finished window is 5: it works on 6, 2 behind.
+  assert.ok(alertsOf({ miners, validator, receipts: [], agreement: agreed, nodes: [], innerSteps: 8, chainWindow: 9, validatorName: 'validator' })
+    .some((x) => x.text === 'validator is 2 windows behind the chain (its work on a window takes longer than a window)'));
   assert.equal(alerts[0]!.level, 'error', 'errors first');
   // Fewer steps than H, a node that died, fingerprints that disagree.
   const more = alertsOf({

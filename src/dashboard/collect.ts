@@ -171,6 +171,7 @@ export class DashboardSource {
     const alerts = alertsOf({
       miners: new Map(minerFiles.map((f) => [f.name, f.timeline])), validator: leadFiles?.timeline ?? [], receipts, agreement,
       nodes: nodes.map((n) => ({ name: n.name, state: n.state, lastError: n.lastError })), innerSteps: run?.innerSteps ?? null,
+      chainWindow: view?.live && m && run ? windowOf(m.block, run.blocksPerWindow) : null, validatorName: leadFiles?.name ?? null,
     });
     if (!view) alerts.unshift({ level: 'error', text: `chain unavailable (${this.o.chain ?? (dir ? `devnet ${dir}` : 'none given')})` });
     const manifest = record ? join(record.data, 'manifest.json') : null;

@@ -165,6 +165,9 @@ export interface AlertInput {
   innerSteps: number | null;
   /** How many recent windows the "late" and "fewer steps" rules look at (default 5). */
   recent?: number;
+  /** The chain's current window and the leading validator's name: a validator that falls behind is reported. */
+  chainWindow?: number | null;
+  validatorName?: string | null;
 }
 
 const s1 = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
@@ -189,6 +192,9 @@ export function alertsOf(a: AlertInput): Alert[] {
     const rs = a.receipts.filter((r) => ws.has(r.window + 1) || ws.has(r.window)); // window W's peers come from the receipt of W − 1
     out.push({ level: 'error', text: `no aggregate for ${empty} windows (${[...ws][0]}–${[...ws].at(-1)}): ${whyNoAggregate(rs)}` });
   }
+  // In window W + 1 a validator works on W (W's deadline falls in W + 1): its newest finished window is W − 1.
+  const behind = a.chainWindow != null && v.length > 0 ? a.chainWindow - v.at(-1)!.window - 2 : 0;
+  if (behind >= 2) out.push({ level: 'warn', text: `${a.validatorName ?? 'the leading validator'} is ${behind} windows behind the chain (its work on a window takes longer than a window)` });
   for (const [name, tl] of a.miners) {
     const last = tl.slice(-recent);
     if (last.length === 0) continue;
