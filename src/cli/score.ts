@@ -11,8 +11,7 @@ import { devnetChainView, liveChainView, storeKindOf, validatorStore, type Chain
 import { DEVNET_DIR, RECORD_FILE } from '../devnet/record.js';
 import { explainUid } from '../gauntlet/explain.js';
 import type { ScoreReceipt } from '../gauntlet/receipt.js';
-import { readReceipts } from '../neurons/receipts.js';
-import { PROTOCOL_VERSION } from '../protocol/keys.js';
+import { readReceipts, runIdsIn } from '../neurons/receipts.js';
 import { leaderOf } from '../protocol/peers.js';
 import type { ReadOnlyStore } from '../storage/types.js';
 import { TesseraError } from '../util/errors.js';
@@ -43,12 +42,6 @@ function progress(quiet: boolean): { step: (s: string) => void; count: (done: nu
     },
     end: () => process.stderr.write(`[${el()}] done\n`),
   };
-}
-
-/** The run ids with receipts in the bucket (keys tessera/v<version>/<runId>/receipts/...). */
-async function runIdsIn(store: ReadOnlyStore): Promise<string[]> {
-  const re = new RegExp(`^tessera/v${PROTOCOL_VERSION}/([^/]+)/receipts/`);
-  return [...new Set((await store.list(`tessera/v${PROTOCOL_VERSION}/`)).map((k) => re.exec(k)?.[1]).filter((x): x is string => x !== undefined))].sort();
 }
 
 const weightOf = (r: ScoreReceipt, uid: number): number => {

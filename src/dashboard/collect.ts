@@ -11,7 +11,7 @@ import type { Devnet } from '../devnet/orchestrator.js';
 import { fingerprintAgreement, readFingerprints, readStatus, readTimeline, type Agreement } from '../devnet/view.js';
 import { explainUid, type ScoreReceipt } from '../gauntlet/index.js';
 import { paramLayout } from '../model/index.js';
-import { readReceipts } from '../neurons/scoring.js';
+import { readReceipts, runIdsIn } from '../neurons/receipts.js';
 import type { NodeStatus, TimelineEntry } from '../neurons/types.js';
 import { leaderOf, windowOf } from '../protocol/index.js';
 import type { ReadOnlyStore } from '../storage/index.js';
@@ -26,6 +26,8 @@ export interface SourceOptions {
   devnet?: Devnet;
   /** Windows of each node's timeline sent to the page (default 40). */
   timelineWindows?: number;
+  /** With --chain: the run whose receipts to read (default: the only run in the leader's bucket). */
+  runId?: string;
 }
 
 interface NodeFiles { name: string; dir: string; status: NodeStatus | null; timeline: TimelineEntry[]; role: 'miner' | 'validator' }
@@ -82,14 +84,22 @@ export class DashboardSource {
     return null;
   }
 
+  /** Run ids found in the leader's bucket (--chain without --run-id), for the page's notes. */
+  private runIds: string[] = [];
+
   private async readReceiptsOf(view: ChainView | null, runId: string | null, leader: number | null): Promise<ScoreReceipt[]> {
-    if (!view || runId === null || leader === null || typeof view.commitments[leader] !== 'string') return this.receipts;
+    if (!view || leader === null || typeof view.commitments[leader] !== 'string') return this.receipts;
     const text = view.commitments[leader]!;
     if (this.store?.text !== text) {
       this.store?.store.close();
       this.store = { text, store: validatorStore(view, leader) };
     }
     try {
+      if (runId === null) {
+        this.runIds = await runIdsIn(this.store.store);
+        if (this.runIds.length !== 1) return this.receipts;
+        runId = this.runIds[0]!;
+      }
       this.receipts = (await readReceipts(this.store.store, runId, { cache: this.receiptCache })).receipts;
     } catch { /* a bucket that does not answer now: keep what was read */ }
     return this.receipts;
@@ -118,7 +128,7 @@ export class DashboardSource {
     const record = dir ? readRecord(dir) : null;
     const view = await this.chainView(record);
     const m: Metagraph | null = view?.metagraph ?? null;
-    const runId = record?.run.runId ?? view?.runId ?? null;
+    const runId = record?.run.runId ?? view?.runId ?? this.o.runId ?? null;
     const leader = m ? leaderOf(m) : null;
     const receipts = await this.readReceiptsOf(view, runId, leader);
     const files = dir ? this.nodeFiles(dir) : [];
@@ -179,9 +189,11 @@ export class DashboardSource {
     try { entropy = manifest ? (JSON.parse(readFileSync(manifest, 'utf8')) as { stats?: { unigramEntropyNats?: number } }).stats?.unigramEntropyNats ?? null : null; } catch { /* no dataset here */ }
     const notes: string[] = [];
     if (!dir) notes.push('read from the chain and the validator\'s bucket only: loss curves, timelines and node states need --dir DEVNET_DIR');
+    if (runId === null && this.runIds.length > 1) notes.push(`the leader's bucket holds receipts of several runs (${this.runIds.join(', ')}): pick one with --run-id`);
+    const shownRun = runId ?? (this.runIds.length === 1 ? this.runIds[0]! : null);
     const blocksPerWindow = run?.blocksPerWindow ?? null;
     return {
-      at: Date.now(), source: view?.source ?? dir ?? this.o.chain ?? '', live: view?.live ?? false, runId, preset: record?.preset ?? null, params,
+      at: Date.now(), source: view?.source ?? dir ?? this.o.chain ?? '', live: view?.live ?? false, runId: shownRun, preset: record?.preset ?? null, params,
       blockMs: record?.blockMs ?? null, blocksPerWindow, innerSteps: run?.innerSteps ?? null,
       chain: { block: m?.block ?? null, window: m && blocksPerWindow ? windowOf(m.block, blocksPerWindow) : null, lastEpoch: m?.lastEpoch ?? null, tempo: m?.tempo ?? null },
       entropy, nodes, losses, timeline, miners,

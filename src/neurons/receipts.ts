@@ -1,7 +1,7 @@
 // Reading a validator's score receipts from its bucket (tessera score explain, the dashboard, the
 // adversarial scenario). Kept apart from scoring.ts, which loads the training code: a reader starts fast.
 import { parseReceipt, type ScoreReceipt } from '../gauntlet/receipt.js';
-import { runPrefix } from '../protocol/keys.js';
+import { PROTOCOL_VERSION, runPrefix } from '../protocol/keys.js';
 import type { ReadOnlyStore } from '../storage/types.js';
 import { mapPool } from '../util/pool.js';
 
@@ -42,4 +42,10 @@ export interface ReadReceiptsOptions {
   onProgress?: (done: number, total: number) => void;
   /** Gets in flight at once (default 8). */
   concurrency?: number;
+}
+
+/** The run ids with receipts in the bucket (keys tessera/v<version>/<runId>/receipts/...), sorted. */
+export async function runIdsIn(store: ReadOnlyStore): Promise<string[]> {
+  const re = new RegExp(`^tessera/v${PROTOCOL_VERSION}/([^/]+)/receipts/`);
+  return [...new Set((await store.list(`tessera/v${PROTOCOL_VERSION}/`)).map((k) => re.exec(k)?.[1]).filter((x): x is string => x !== undefined))].sort();
 }
