@@ -20,7 +20,7 @@ import { int } from './options.js';
 interface ExplainFlags { uid: number; chain?: string; validator?: number; dir?: string; runId?: string; window?: number; verify?: boolean; json?: boolean; quiet?: boolean }
 
 /** --chain URL; else --dir (or .tessera/devnet when it holds a devnet): its running chain, else the state it saved. */
-async function openChain(f: ExplainFlags): Promise<ChainView> {
+export async function openChain(f: Pick<ExplainFlags, 'chain' | 'dir'>): Promise<ChainView> {
   if (f.chain !== undefined) return liveChainView(f.chain);
   const dir = f.dir ?? (existsSync(join(DEVNET_DIR, RECORD_FILE)) ? DEVNET_DIR : undefined);
   if (dir === undefined) {

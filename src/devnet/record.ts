@@ -30,6 +30,8 @@ export interface DevnetRecord {
   miners: string[];
   /** Adversarial miners (node name → behaviour), so a resumed network restarts them as they were. */
   behaviors?: Record<string, BehaviorName>;
+  /** --hosts: the id of the network hosts while they exist (a crashed run's are removed at the next start). */
+  hostsId?: string;
 }
 
 export const RECORD_FILE = 'devnet.json';

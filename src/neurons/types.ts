@@ -98,6 +98,8 @@ export interface TimelineEntry {
   loss?: number;
   outcome?: string;
   margin_ms?: number | null;
+  /** Miner with run.overlap: upload, gather and apply ran during the next window's training (idle_s = window_s − train − encode). */
+  overlapped?: boolean;
   /** The uids whose uploads made the window's aggregate, and the leader whose peer list chose them. */
   aggregated?: number[];
   leader?: number | null;
