@@ -46,7 +46,7 @@ export async function liveChainView(url: string): Promise<ChainView> {
 export async function devnetChainView(dir: string): Promise<ChainView> {
   const record = readRecord(dir);
   if (!record) throw new TesseraError(`${dir} is not a devnet folder (no ${RECORD_FILE})`, 'pass the --dir of a tessera devnet, or --chain URL');
-  const url = `http://127.0.0.1:${record.chainPort}`;
+  const url = record.chainUrl ?? `http://127.0.0.1:${record.chainPort}`;
   try {
     return { source: `${url} (devnet ${dir})`, live: true, runId: record.run.runId, record, ...(await readLive(url)) };
   } catch {

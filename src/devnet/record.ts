@@ -32,6 +32,8 @@ export interface DevnetRecord {
   behaviors?: Record<string, BehaviorName>;
   /** --hosts: the id of the network hosts while they exist (a crashed run's are removed at the next start). */
   hostsId?: string;
+  /** The chain's URL while it runs (on a network host with --hosts: not 127.0.0.1); readers fall back to chainPort on this host. */
+  chainUrl?: string;
 }
 
 export const RECORD_FILE = 'devnet.json';
