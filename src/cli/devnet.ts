@@ -4,6 +4,8 @@ import { Command } from 'commander';
 import { ADVERSARIAL_BEHAVIORS, Devnet, DEVNET_DEFAULTS, parseAdversaries, renderFrame, renderLine, type DevnetOptions, type DevnetStorage, type RunOverrides } from '../devnet/index.js';
 import { presetNames } from '../model/index.js';
 import { TesseraError } from '../util/errors.js';
+import { DASHBOARD_DEFAULT_PORT, startDashboard } from '../dashboard/index.js';
+import { METRICS_PORT_ENV } from './node.js';
 import { checkRates, parseLinkOption, type HostsOptions } from '../devnet/hosts.js';
 import { float, int } from './options.js';
 
@@ -11,6 +13,7 @@ interface DevnetFlags extends RunOverrides {
   dir: string; miners: number; validators?: number; adversaries?: string; blockMs?: number; tempo?: number; windows?: number; lateMiner?: number;
   s3?: string; s3AccessKey?: string; s3SecretKey?: string; s3Region: string; ceph?: boolean;
   data?: string; vocabSize: number; stake: number; plain?: boolean;
+  dashboard: boolean; dashboardPort: number; dashboardHost: string; metrics: boolean;
   hosts?: boolean; up?: string; down?: string; links?: string; link?: string[]; trainShare?: number;
 }
 
@@ -81,6 +84,10 @@ export function devnetCommand(): Command {
     .option('--vocab-size <n>', 'BPE vocabulary when preparing <dir>/data', int('--vocab-size', 257), d.vocabSize)
     .option('--stake <x>', 'faucet stake of the validator', float('--stake', 1), d.validatorStake)
     .option('--plain', 'print a compact status line every few seconds instead of the full-screen view')
+    .option('--dashboard-port <n>', `web dashboard port (a taken default falls back to a free one; 0: any free port)`, int('--dashboard-port', 0), DASHBOARD_DEFAULT_PORT)
+    .option('--dashboard-host <host>', 'address the dashboard listens on', '127.0.0.1')
+    .option('--no-dashboard', 'do not serve the web dashboard')
+    .option('--no-metrics', 'do not serve Prometheus metrics from the nodes (default: each node on a free 127.0.0.1 port, its URL in status.json)')
     .option('--hosts', 'run every node (chain, storage, validators, miners) on its own network host: a Linux network namespace on a bridge (needs root and --ceph)')
     .option('--up <rate>', 'with --hosts: every miner\'s and validator\'s upload rate, as tc writes it (e.g. 110mbit)')
     .option('--down <rate>', 'with --hosts: every miner\'s and validator\'s download rate (e.g. 500mbit)')
@@ -95,11 +102,17 @@ export function devnetCommand(): Command {
         run: { preset: f.preset, blocksPerWindow: f.blocksPerWindow, innerSteps: f.innerSteps, batch: f.batch, seq: f.seq, innerLr: f.innerLr,
           alpha: f.alpha, deadlineS: f.deadlineS, weightsEvery: f.weightsEvery, checkpointEvery: f.checkpointEvery, seed: f.seed, overlap: f.overlap },
         log: (line: string) => { if (!viewing) console.log(`[devnet] ${line}`); },
+        ...(f.metrics ? { nodeEnv: { [METRICS_PORT_ENV]: '0' } } : {}),
       };
       const net = await Devnet.start(opts);
       const r = net.run;
       console.log(`[devnet] run ${r.runId}: ${net.record.preset} (dim ${r.model.dim}, ${r.model.nLayers} layers, vocab ${r.model.vocabSize}), ` +
         `${r.blocksPerWindow} blocks × ${net.record.blockMs} ms per window, H=${r.innerSteps}, batch ${r.batch}×${r.seq}, lr ${r.innerLr}, α ${r.alpha}, ${r.indexMode} indices`);
+      const dash = f.dashboard ? await startDashboard({ devnet: net, host: f.dashboardHost, port: f.dashboardPort, fallback: true }).catch((e: Error) => {
+        console.log(`[devnet] dashboard not started: ${e.message}`);
+        return null;
+      }) : null;
+      if (dash) console.log(`[devnet] dashboard: ${dash.url}`);
       let forced = false;
       const onSignal = (sig: string): void => {
         if (forced) return;
@@ -121,7 +134,7 @@ export function devnetCommand(): Command {
         const s = await net.snapshot();
         if (finished) return; // the final frame is printed below
         // Home, each line then clear-to-end-of-line, then clear below: redraws in place without flicker.
-        if (viewing) process.stdout.write(`\x1b[H${renderFrame(s).split('\n').map((l) => `${l}\x1b[K`).join('\n')}\n\x1b[J`);
+        if (viewing) process.stdout.write(`\x1b[H${(renderFrame(s) + (dash ? `\ndashboard ${dash.url}` : '')).split('\n').map((l) => `${l}\x1b[K`).join('\n')}\n\x1b[J`);
         else if (Date.now() - lastLine >= 5000) { console.log(renderLine(s)); lastLine = Date.now(); }
       };
       const timer = setInterval(() => { if (!stopRequested) draw().catch(() => {}); }, 1000);
@@ -132,6 +145,7 @@ export function devnetCommand(): Command {
       const s = await net.snapshot();
       console.log(tty ? renderFrame(s) : renderLine(s));
       const a = s.agreement;
+      await dash?.close();
       console.log(`[devnet] ${a.windowsChecked} windows compared, fingerprints ${a.mismatches.length ? `DISAGREED at ${a.mismatches.join(', ')}` : 'agreed'}; state kept in ${net.root}`);
     });
 }

@@ -2,7 +2,7 @@
 // resolves its options once, prints them, and calls into the library; TesseraErrors become one
 // clear message plus a hint and exit code 1.
 import { Command } from 'commander';
-import { TesseraError } from '../util/errors.js';
+import { runProgram } from './run.js';
 import { dataCommand } from './data.js';
 import { modelCommand } from './model.js';
 import { trainCommand, startCommand } from './train.js';
@@ -16,6 +16,7 @@ import { benchNetworkCommand } from './bench-network.js';
 import { benchAdversarialCommand } from './bench-adversarial.js';
 import { benchHeteroCommand } from './bench-hetero.js';
 import { scoreCommand } from './score.js';
+import { dashboardCommand } from './dashboard.js';
 import { evalCommand, exportCommand, importCommand } from './eval.js';
 
 const program = new Command('tessera')
@@ -33,17 +34,9 @@ program.addCommand(minerCommand());
 program.addCommand(validatorCommand());
 program.addCommand(devnetCommand());
 program.addCommand(scoreCommand());
+program.addCommand(dashboardCommand());
 program.addCommand(evalCommand());
 program.addCommand(exportCommand());
 program.addCommand(importCommand());
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof TesseraError) {
-    console.error(`error: ${e.message}`);
-    if (e.hint) console.error(`  what to do: ${e.hint}`);
-    process.exit(1);
-  }
-  throw e;
-}
+await runProgram(program);

@@ -2,15 +2,15 @@
 // sized so a window takes ~10–30 s on a 2-core machine with 3 miners + a validator, and devnet.json,
 // the record that lets a second run resume the same network (same run id, chain, wallets, storage).
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CODEC_DEFAULTS } from '../compress/index.js';
 import { getPreset } from '../model/config.js';
 import type { NodeConfig, RunConfig } from '../neurons/types.js';
 import { BEHAVIORS, parseBehavior, type BehaviorName } from '../scenario/adversaries.js';
 import { TesseraError } from '../util/errors.js';
 import type { HostsOptions } from './hosts.js';
+import { DEVNET_DIR, type DevnetRecord } from './record.js';
+
+export { DEVNET_DIR, RECORD_FILE, readRecord, writeRecord, type DevnetRecord } from './record.js';
 
 /** How the devnet provides object storage. */
 export type DevnetStorage =
@@ -81,7 +81,7 @@ export interface DevnetOptions {
 }
 
 export const DEVNET_DEFAULTS = {
-  dir: join('.tessera', 'devnet'),
+  dir: DEVNET_DIR,
   miners: 3,
   blockMs: 1000,
   vocabSize: 8192,
@@ -117,28 +117,6 @@ export function makeRunConfig(o: RunOverrides, blockMs: number, vocabSize: numbe
   };
 }
 
-/** What <dir>/devnet.json records so the next run resumes the same network. */
-export interface DevnetRecord {
-  format: 'tessera-devnet';
-  version: 1;
-  createdAt: string;
-  run: RunConfig;
-  preset: string;
-  chainPort: number;
-  blockMs: number;
-  storage: DevnetStorage['kind'];
-  /** S3 endpoint (external S3 only; credentials are never stored here). */
-  s3Endpoint?: string;
-  data: string;
-  /** Validators the network runs (absent: 1). */
-  validators?: number;
-  /** Every miner ever started, in uid order of first start (late miners included). */
-  miners: string[];
-  /** Adversarial miners (node name → behaviour), so a resumed network restarts them as they were. */
-  behaviors?: Record<string, BehaviorName>;
-  /** --hosts: the id of the network hosts while they exist (a crashed run's are removed at the next start). */
-  hostsId?: string;
-}
 
 /** Adversarial behaviours (every one but honest). */
 export const ADVERSARIAL_BEHAVIORS: readonly BehaviorName[] = BEHAVIORS.filter((b) => b !== 'honest');
@@ -164,30 +142,6 @@ export function parseAdversaries(list: string): BehaviorName[] {
 
 /** The node name of the adversarial miner of a behaviour. */
 export const adversaryName = (b: BehaviorName): string => `adv-${b}`;
-
-export const RECORD_FILE = 'devnet.json';
-
-export function readRecord(dir: string): DevnetRecord | null {
-  const file = join(dir, RECORD_FILE);
-  if (!existsSync(file)) return null;
-  let r: DevnetRecord;
-  try {
-    r = JSON.parse(readFileSync(file, 'utf8')) as DevnetRecord;
-  } catch (e) {
-    throw new TesseraError(`${file} is not valid JSON (${(e as Error).message})`, `move ${dir} away to start a new devnet`);
-  }
-  if (r?.format !== 'tessera-devnet' || r.version !== 1) {
-    throw new TesseraError(`${file} is not a tessera devnet record of version 1`, `point --dir at a devnet folder, or at an empty one for a new network`);
-  }
-  return r;
-}
-
-export async function writeRecord(dir: string, r: DevnetRecord): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const file = join(dir, RECORD_FILE);
-  await writeFile(`${file}.tmp`, JSON.stringify(r, null, 2) + '\n');
-  await rename(`${file}.tmp`, file);
-}
 
 /** A resumed network keeps its hyperparameters: an explicit option that differs is an error, not a silent change. */
 export function checkResume(r: DevnetRecord, o: DevnetOptions): void {

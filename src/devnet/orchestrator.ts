@@ -304,6 +304,7 @@ export class Devnet {
       try {
         const rest = await waitForLine(this.chain, from, CHAIN_READY_PREFIX, 30_000);
         this.chainUrl = rest.split(' ')[0]!;
+        this.record.chainUrl = this.chainUrl;
         return;
       } catch (e) {
         if (attempt === 0 && /cannot listen/.test((e as Error).message)) {

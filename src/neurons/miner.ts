@@ -207,7 +207,7 @@ async function mineWindow(node: Node, dir: Directory, model: SharedModel, local:
     node.log(`window ${W}: cannot save local state (${(e as Error).message}); keeping it in memory and saving again after the next window`);
   }
   node.status.note({ marginMs: margin, steps: work?.steps ?? 0 });
-  node.status.timeline({ ...sw.entry(W, model.fingerprint), steps: work?.steps ?? 0, outcome, margin_ms: margin, aggregated: applied.uids, leader: applied.leader });
+  node.status.timeline({ ...sw.entry(W, model.fingerprint), steps: work?.steps ?? 0, ...(work ? { loss: work.loss } : {}), outcome, margin_ms: margin, aggregated: applied.uids, leader: applied.leader });
   node.status.set('idle');
   return { window: W, fingerprint: model.fingerprint, leader: applied.leader };
 }
@@ -317,6 +317,7 @@ async function checkRecord(node: Node, dir: Directory, model: SharedModel, prev:
   } catch (e) {
     if (!(e instanceof SyncError)) throw e;
     node.log(`SYNC MISMATCH: ${e.message} — re-syncing from the newest checkpoint`);
+    node.status.metrics.syncMismatch();
     node.status.set('sync', { lastError: e.message });
     model.invalidate();
   }

@@ -12,6 +12,7 @@ import { TesseraError } from '../util/errors.js';
 import { armFailpoints } from '../util/failpoint.js';
 import { loadWallet, signer as signerOf } from '../wallet/index.js';
 import { retrying, type RetryContext } from './retry.js';
+import { serveMetrics } from './metrics.js';
 import { StatusBoard } from './status.js';
 import type { NodeConfig, RunConfig } from './types.js';
 
@@ -20,6 +21,9 @@ export interface NodeOptions {
   log?: (line: string) => void;
   /** Injected chain client (tests); default: DevnetChainClient on cfg.chainUrl. */
   chain?: Chain;
+  /** Serve Prometheus metrics at http://metricsHost:metricsPort/metrics (0: any free port; the URL goes to status.json and the log). */
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 export interface Node extends RetryContext {
@@ -65,6 +69,15 @@ export async function startNode(cfg: NodeConfig, opts: NodeOptions): Promise<Nod
     status.logLine(l);
     try { sink(l); } catch { /* stdout unwritable (a full disk): status.logLine counts the lost lines */ }
   };
+  if (opts.metricsPort !== undefined) {
+    const host = opts.metricsHost ?? '127.0.0.1';
+    const { url, server } = await serveMetrics(status.metrics, opts.metricsPort, host).catch((e: Error) => {
+      throw new TesseraError(`cannot serve metrics on ${host}:${opts.metricsPort}: ${e.message}`, 'pick another --metrics-port (0: any free port)');
+    });
+    signal.addEventListener('abort', () => server.close(), { once: true });
+    status.note({ metricsUrl: url });
+    log(`metrics at ${url}`);
+  }
   const chain = opts.chain ?? new DevnetChainClient({ url: cfg.chainUrl, retries: 3, log });
   const data = await openNodeData(cfg, chain, log);
   checkRun(cfg.run, data);

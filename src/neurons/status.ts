@@ -5,6 +5,7 @@
 // stderr, the node carries on, and once writes succeed again the log says how many were lost.
 import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NodeMetrics } from './metrics.js';
 import type { NodeStatus, Phase, TimelineEntry } from './types.js';
 
 export const STATUS_FILE = 'status.json';
@@ -23,9 +24,12 @@ export class StatusBoard {
   /** Status-file writes that failed since the last one that succeeded, and the first error. */
   private lost = 0;
   private lostSince = '';
+  /** Prometheus metrics fed by everything written here (served with --metrics-port). */
+  readonly metrics: NodeMetrics;
 
   constructor(private readonly dir: string, init: Pick<NodeStatus, 'name' | 'role' | 'hotkey'>) {
     mkdirSync(dir, { recursive: true });
+    this.metrics = new NodeMetrics(init.role, init.name);
     this.status = {
       ...init, uid: null, phase: 'starting', window: 0, block: 0, loss: null, valLoss: null, fingerprint: null,
       fingerprintWindow: null, bytesUp: 0, bytesDown: 0, updatedAt: new Date().toISOString(),
@@ -38,17 +42,22 @@ export class StatusBoard {
   /** Sets the phase (and any other fields) and rewrites status.json. */
   set(phase: Phase, fields: Partial<NodeStatus> = {}): void {
     Object.assign(this.status, fields, { phase });
+    this.metrics.phaseChanged(phase, this.status.window);
+    this.metrics.losses(fields.loss, fields.valLoss);
+    if (fields.weights) this.metrics.weights(fields.weights);
     this.flush();
   }
 
   /** Updates fields without a phase change (written with the next flush or phase change). */
   note(fields: Partial<NodeStatus>): void {
     Object.assign(this.status, fields);
+    this.metrics.losses(fields.loss, fields.valLoss);
   }
 
   addBytes(up: number, down: number): void {
     this.status.bytesUp += up;
     this.status.bytesDown += down;
+    this.metrics.bytes(this.status.bytesUp, this.status.bytesDown);
   }
 
   flush(): void {
@@ -58,10 +67,12 @@ export class StatusBoard {
 
   timeline(entry: TimelineEntry): void {
     this.write(TIMELINE_FILE, () => appendFileSync(join(this.dir, TIMELINE_FILE), JSON.stringify(entry) + '\n'));
+    this.metrics.timeline(entry);
   }
 
   fingerprint(window: number, fingerprint: string): void {
     this.write(FINGERPRINTS_FILE, () => appendFileSync(join(this.dir, FINGERPRINTS_FILE), JSON.stringify({ window, fingerprint }) + '\n'));
+    this.metrics.fingerprint(fingerprint);
     this.set(this.status.phase, { fingerprint, fingerprintWindow: window });
   }
 

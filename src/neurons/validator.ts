@@ -94,6 +94,7 @@ async function validateWindow(node: Node, dir: Directory, model: SharedModel, sc
   const gathered = await sw.time('gather', () => gatherUploads(node, dir, anchors, candidates, sw));
   node.status.set('score');
   const result = await sw.time('score', () => scorer.scoreWindow(W, dir, candidates, gathered));
+  node.status.metrics.scored(result.miners, gathered.rejected);
   if (late) node.log(`window ${W}: scored ${behind} window(s) late (an outage or a restart): no peer list for window ${W + 1}, it would not count`);
   else if (result.peers.length + result.reserves.length > 0) await publishPeers(node, W + 1, result.peers, result.reserves);
   else node.log(`window ${W}: no miner is eligible yet (evaluated, positive final score, no recent offence): no peer list for window ${W + 1}, so the last list (or the open start) stands`);
