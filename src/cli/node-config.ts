@@ -10,6 +10,7 @@ import type { CodecConfig } from '../compress/index.js';
 import { makeRunConfig, type RunOverrides } from '../devnet/config.js';
 import { loadDataset } from '../data/index.js';
 import { DevnetChainClient } from '../chain/index.js';
+import { NETWORK_ENDPOINTS, SUBTENSOR_BLOCK_MS } from '../chain/subtensor/chain.js';
 import { checkRunTiming } from '../protocol/index.js';
 import { TesseraError } from '../util/errors.js';
 import { DEFAULT_WALLET_DIR } from './wallet.js';
@@ -71,9 +72,10 @@ const run: Check = object<RunConfig>({
 
 const nodeConfig: Check = object<NodeConfig>({
   role: oneOf('miner', 'validator'), name: (v, p) => (typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,40}$/.test(v) ? v : fail(p, 'a name of lowercase letters, digits and - (≤ 41)', v)),
-  dataDir: str, chainUrl: (v, p) => (typeof v === 'string' && /^https?:\/\/[^\s]+$/.test(v) ? v.replace(/\/+$/, '') : fail(p, 'an http(s) URL', v)),
+  dataDir: str, chainUrl: (v, p) => (typeof v === 'string' && /^(https?|wss?):\/\/[^\s]+$/.test(v) ? v.replace(/\/+$/, '') : fail(p, 'an http(s) URL (devnet) or a ws(s) URL (subtensor)', v)),
+  netuid: int(0),
   walletDir: str, hotkey: str, store, publicRead: store, dataset: str, run, behavior: oneOf(...BEHAVIORS), stopAfterWindow: int(0), stake: num(0),
-}, ['behavior', 'stopAfterWindow', 'stake']);
+}, ['behavior', 'stopAfterWindow', 'stake', 'netuid']);
 
 /** Type-checks a NodeConfig (unknown keys refused, every field checked) and makes its paths absolute. */
 export function checkNodeConfig(raw: unknown): NodeConfig {
@@ -81,6 +83,7 @@ export function checkNodeConfig(raw: unknown): NodeConfig {
   if (c.role === 'validator' && c.behavior !== undefined && c.behavior !== 'honest') {
     throw new TesseraError(`config: behavior '${c.behavior}' is for miners; a validator has none`, 'remove behavior from the validator\'s config');
   }
+  if (/^wss?:/.test(c.chainUrl) && c.netuid === undefined) throw new TesseraError(`config: a subtensor chain (${c.chainUrl}) needs netuid`, 'pass --netuid N (the subnet this run trains on)');
   if (c.run.seq > c.run.model.maxSeqLen) throw new TesseraError(`config: run.seq ${c.run.seq} exceeds run.model.maxSeqLen ${c.run.model.maxSeqLen}`, 'lower run.seq or raise maxSeqLen');
   return { ...c, dataDir: resolve(c.dataDir), walletDir: resolve(c.walletDir), dataset: resolve(c.dataset) };
 }
@@ -107,6 +110,8 @@ export interface NodeFlags extends RunOverrides {
   name?: string;
   dataDir?: string;
   chain?: string;
+  network?: string;
+  netuid?: number;
   walletDir?: string;
   hotkey?: string;
   store?: string;
@@ -143,6 +148,13 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
   }
   c.role = role;
   const set = (k: string, v: unknown): void => { if (v !== undefined) c[k] = v; };
+  if (f.network !== undefined) {
+    if (f.chain !== undefined) throw new TesseraError('--chain and --network exclude each other', '--network finney|test picks the public endpoint; --chain URL any other');
+    const url = NETWORK_ENDPOINTS[f.network];
+    if (!url) throw new TesseraError(`unknown --network ${f.network}`, `use one of ${Object.keys(NETWORK_ENDPOINTS).join(', ')}, or --chain ws://…`);
+    c.chainUrl = url;
+  }
+  set('netuid', f.netuid);
   set('name', f.name); set('dataDir', f.dataDir); set('chainUrl', f.chain); set('walletDir', f.walletDir); set('hotkey', f.hotkey);
   set('dataset', f.dataset); set('behavior', f.behavior); set('stopAfterWindow', f.stopAfterWindow); set('stake', f.stake);
   c.walletDir ??= DEFAULT_WALLET_DIR;
@@ -169,7 +181,8 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
   if (c.run === undefined) {
     if (f.runId === undefined) throw new TesseraError('no run configuration: pass --config FILE, --run FILE, or --run-id ID (with run flags)', 'every node of one network must use the same run id and hyperparameters');
     if (typeof c.dataset !== 'string') throw new TesseraError('config: dataset is missing', 'pass --dataset DIR (a folder prepared by tessera data prepare)');
-    if (f.deadlineS === undefined && typeof c.chainUrl === 'string') {
+    if (typeof c.chainUrl === 'string' && /^wss?:/.test(c.chainUrl)) blockMs = SUBTENSOR_BLOCK_MS;
+    else if (f.deadlineS === undefined && typeof c.chainUrl === 'string') {
       try {
         blockMs = (await new DevnetChainClient({ url: c.chainUrl, retries: 2 }).info()).blockMs;
       } catch (e) {
@@ -186,6 +199,7 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
   const cfg = checkNodeConfig(c);
   // The deadline must end inside a window at the chain's block time. Not needed above (a deadline or a
   // whole run was given): asked once, best effort; a chain that does not answer now is checked by the devnet or not at all.
+  if (/^wss?:/.test(cfg.chainUrl)) blockMs ??= SUBTENSOR_BLOCK_MS;
   blockMs ??= await new DevnetChainClient({ url: cfg.chainUrl, retries: 0, requestTimeoutMs: 2000 }).info().then((i) => i.blockMs, () => undefined);
   if (blockMs !== undefined) checkRunTiming(cfg.run, blockMs);
   return cfg;

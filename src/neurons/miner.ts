@@ -4,6 +4,7 @@
 // no validator on the path) and apply it → probe → save local state → cross-check the leader's
 // record of the window before. A scenario (src/scenario: adversarial miners for tests and demos)
 // may replace what is sent and when through MinerHooks; the honest steps are the defaults.
+import { SubtensorChain } from '../chain/subtensor/chain.js';
 import type { SparseUpdate } from '../compress/index.js';
 import { sha256Hex } from '../protocol/index.js';
 import { TesseraError } from '../util/errors.js';
@@ -81,6 +82,7 @@ export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promis
   } finally {
     dir.close();
     node.store.close();
+    if (node.chain instanceof SubtensorChain && !opts.chain) await node.chain.close().catch(() => {});
     node.status.set('stopped');
     node.log('stopped');
   }

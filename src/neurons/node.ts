@@ -1,6 +1,7 @@
 // A running node's context and its startup: wallet, registration (idempotent), the read descriptor
 // committed on chain, the node's own bucket, status files, and the run's identity and model layout.
 import { DevnetChainClient, type Chain, type Signer } from '../chain/index.js';
+import { SubtensorChain } from '../chain/subtensor/chain.js';
 import { validateCodecConfig } from '../compress/index.js';
 import { getBackend, type Backend } from '../engine/index.js';
 import { createLlama, validateConfig, type Llama } from '../model/index.js';
@@ -60,7 +61,9 @@ export async function startNode(cfg: NodeConfig, opts: NodeOptions): Promise<Nod
   const pair = await loadWallet(cfg.walletDir, cfg.hotkey);
   const signer = signerOf(pair);
   status.set('starting', { hotkey: signer.address });
-  const chain = opts.chain ?? new DevnetChainClient({ url: cfg.chainUrl, retries: 3, log });
+  const chain = opts.chain ?? (/^wss?:/.test(cfg.chainUrl)
+    ? await SubtensorChain.connect({ endpoint: cfg.chainUrl, netuid: cfg.netuid ?? 0, log })
+    : new DevnetChainClient({ url: cfg.chainUrl, retries: 3, log }));
   const ctx = { signal, status, log };
   const uid = await retrying(ctx, 'register', () => chain.register(signer));
   const commitment = serializeDescriptor(cfg.publicRead);

@@ -11,7 +11,10 @@ export interface NodeConfig {
   name: string;
   /** This node's local state (status.json, timeline.jsonl, local checkpoints, logs). */
   dataDir: string;
+  /** http(s):// a devnet chain (tessera chain); ws(s):// a subtensor node (then `netuid` names the subnet). */
   chainUrl: string;
+  /** Subtensor subnet (ws(s):// chains only). */
+  netuid?: number;
   walletDir: string;
   hotkey: string;
   /** Write access to this node's own bucket. */

@@ -21,6 +21,9 @@ export const NETWORK_ENDPOINTS: Record<string, string> = {
   test: 'wss://test.finney.opentensor.ai:443',
 };
 
+/** Subtensor's block time: Timestamp.Now advances 12 000 ms per block (also on chopsticks). */
+export const SUBTENSOR_BLOCK_MS = 12_000;
+
 export interface SubtensorChainOptions {
   /** ws:// or wss:// URL of a subtensor node. */
   endpoint: string;
@@ -97,6 +100,9 @@ export class SubtensorChain implements Chain {
   }
 
   get netuid(): number { return this.opts.netuid; }
+  get endpoint(): string { return this.opts.endpoint; }
+  /** A node on this machine (a chopsticks devnet): peers may use local buckets as on the devnet chain. */
+  get isLocal(): boolean { return /^wss?:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(this.opts.endpoint); }
 
   /** Connects, reads the runtime's metadata and checks that the subnet exists. */
   static async connect(opts: SubtensorChainOptions): Promise<SubtensorChain> {
