@@ -51,6 +51,8 @@ export interface ChopsticksOptions {
   genesis?: string;
   /** How long chopsticks may take to listen. Default 120 000 ms. */
   startTimeoutMs?: number;
+  /** Instant (default): every extrinsic gets its own block at once; Manual: blocks only on dev_newBlock. */
+  buildBlockMode?: 'Instant' | 'Manual';
   log?: (line: string) => void;
 }
 
@@ -70,7 +72,7 @@ export class Chopsticks {
     if (opts.dir) { mkdirSync(opts.dir, { recursive: true }); out = openSync(join(opts.dir, 'chopsticks.log'), 'a'); }
     const t0 = Date.now();
     const child = spawn(process.execPath, [found.script, '--genesis', genesis, '--host', '127.0.0.1', '--port', String(port),
-      '--build-block-mode', 'Instant', '--allow-unresolved-imports'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--build-block-mode', opts.buildBlockMode ?? 'Instant', '--allow-unresolved-imports'], { stdio: ['ignore', 'pipe', 'pipe'] });
     if (typeof out === 'number') closeSync(out);
     const logFile = opts.dir ? join(opts.dir, 'chopsticks.log') : undefined;
     let text = '';
