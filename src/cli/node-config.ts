@@ -75,7 +75,8 @@ const nodeConfig: Check = object<NodeConfig>({
   dataDir: str, chainUrl: (v, p) => (typeof v === 'string' && /^(https?|wss?):\/\/[^\s]+$/.test(v) ? v.replace(/\/+$/, '') : fail(p, 'an http(s) URL (devnet) or a ws(s) URL (subtensor)', v)),
   netuid: int(0),
   walletDir: str, hotkey: str, store, publicRead: store, dataset: str, run, behavior: oneOf(...BEHAVIORS), stopAfterWindow: int(0), stake: num(0),
-}, ['behavior', 'stopAfterWindow', 'stake', 'netuid']);
+  walletName: str, walletPath: str,
+}, ['behavior', 'stopAfterWindow', 'stake', 'netuid', 'walletName', 'walletPath']);
 
 /** Type-checks a NodeConfig (unknown keys refused, every field checked) and makes its paths absolute. */
 export function checkNodeConfig(raw: unknown): NodeConfig {
@@ -85,7 +86,7 @@ export function checkNodeConfig(raw: unknown): NodeConfig {
   }
   if (/^wss?:/.test(c.chainUrl) && c.netuid === undefined) throw new TesseraError(`config: a subtensor chain (${c.chainUrl}) needs netuid`, 'pass --netuid N (the subnet this run trains on)');
   if (c.run.seq > c.run.model.maxSeqLen) throw new TesseraError(`config: run.seq ${c.run.seq} exceeds run.model.maxSeqLen ${c.run.model.maxSeqLen}`, 'lower run.seq or raise maxSeqLen');
-  return { ...c, dataDir: resolve(c.dataDir), walletDir: resolve(c.walletDir), dataset: resolve(c.dataset) };
+  return { ...c, dataDir: resolve(c.dataDir), walletDir: resolve(c.walletDir), dataset: resolve(c.dataset), ...(c.walletPath ? { walletPath: resolve(c.walletPath) } : {}) };
 }
 
 export function readConfigFile(file: string): Record<string, unknown> {
@@ -113,6 +114,8 @@ export interface NodeFlags extends RunOverrides {
   network?: string;
   netuid?: number;
   walletDir?: string;
+  walletName?: string;
+  walletPath?: string;
   hotkey?: string;
   store?: string;
   publicRead?: string;
@@ -154,7 +157,7 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
     if (!url) throw new TesseraError(`unknown --network ${f.network}`, `use one of ${Object.keys(NETWORK_ENDPOINTS).join(', ')}, or --chain ws://…`);
     c.chainUrl = url;
   }
-  set('netuid', f.netuid);
+  set('netuid', f.netuid); set('walletName', f.walletName); set('walletPath', f.walletPath);
   set('name', f.name); set('dataDir', f.dataDir); set('chainUrl', f.chain); set('walletDir', f.walletDir); set('hotkey', f.hotkey);
   set('dataset', f.dataset); set('behavior', f.behavior); set('stopAfterWindow', f.stopAfterWindow); set('stake', f.stake);
   c.walletDir ??= DEFAULT_WALLET_DIR;

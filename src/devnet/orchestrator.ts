@@ -229,7 +229,8 @@ export class Devnet {
         if (!existsSync(keyfilePath(this.walletDir, name))) await createWallet(this.walletDir, name);
         hotkeys.push((await loadWallet(this.walletDir, name)).address);
       }
-      await prepareLocalSubnet(node.endpoint, { netuid: Devnet.LOCAL_NETUID, tempo: this.opts.tempo ?? this.run.blocksPerWindow, accounts: hotkeys, fund: 100, log: this.log });
+      await prepareLocalSubnet(node.endpoint, { netuid: Devnet.LOCAL_NETUID, tempo: this.opts.tempo ?? this.run.blocksPerWindow, accounts: hotkeys, fund: 100,
+        maxAllowedValidators: [...this.nodes.values()].filter((n) => n.role === 'validator').length, log: this.log });
       const chain = await SubtensorChain.connect({ endpoint: node.endpoint, netuid: Devnet.LOCAL_NETUID, sudo: pairSigner((await devKeys()).sudo), log: this.log });
       this.local = { node, chain };
       this.chainUrl = node.endpoint;
@@ -437,6 +438,12 @@ export class Devnet {
         const l = this.local;
         this.local = null;
         clearTimeout(l.ticker);
+        const m = await l.chain.metagraph().catch(() => null);
+        if (m) {
+          const f = (xs: number[]): string => `[${xs.map((x) => +x.toFixed(6)).join(', ')}]`;
+          this.log(`subtensor runtime at block ${m.block} (last epoch ${m.lastEpoch}): Incentive ${f(m.Incentive)}, Dividends ${f(m.Dividends)}, Emission ${f(m.Emission)} TAO, ` +
+            `weights rows set ${m.Weights.filter((r) => r.length > 0).length}, validator permits ${m.validatorPermit.filter(Boolean).length}`);
+        }
         this.log('stopping chopsticks ...');
         await l.chain.close().catch(() => {});
         await l.node.close();

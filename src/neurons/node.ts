@@ -2,6 +2,7 @@
 // committed on chain, the node's own bucket, status files, and the run's identity and model layout.
 import { DevnetChainClient, type Chain, type Signer } from '../chain/index.js';
 import { SubtensorChain } from '../chain/subtensor/chain.js';
+import { BTCLI_WALLET_PATH, loadBtHotkey } from '../wallet/btcli.js';
 import { validateCodecConfig } from '../compress/index.js';
 import { getBackend, type Backend } from '../engine/index.js';
 import { createLlama, validateConfig, type Llama } from '../model/index.js';
@@ -58,7 +59,7 @@ export async function startNode(cfg: NodeConfig, opts: NodeOptions): Promise<Nod
   const log = (line: string): void => { const l = `[${cfg.name}] ${line}`; status.logLine(l); sink(l); };
   const data = openTrainData(cfg.dataset);
   checkRun(cfg.run, data);
-  const pair = await loadWallet(cfg.walletDir, cfg.hotkey);
+  const pair = cfg.walletName !== undefined ? await loadBtHotkey(cfg.walletPath ?? BTCLI_WALLET_PATH, cfg.walletName, cfg.hotkey) : await loadWallet(cfg.walletDir, cfg.hotkey);
   const signer = signerOf(pair);
   status.set('starting', { hotkey: signer.address });
   const chain = opts.chain ?? (/^wss?:/.test(cfg.chainUrl)

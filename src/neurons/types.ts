@@ -16,6 +16,9 @@ export interface NodeConfig {
   /** Subtensor subnet (ws(s):// chains only). */
   netuid?: number;
   walletDir: string;
+  /** A btcli wallet instead of walletDir: the hotkey is <walletPath>/<walletName>/hotkeys/<hotkey> (walletPath default ~/.bittensor/wallets). */
+  walletName?: string;
+  walletPath?: string;
   hotkey: string;
   /** Write access to this node's own bucket. */
   store: StoreDescriptor;

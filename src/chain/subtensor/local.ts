@@ -131,6 +131,11 @@ export interface LocalSubnetOptions {
   /** Extra accounts funded with `fund` TAO each (coldkeys, and hotkeys that pay remark fees). */
   accounts?: string[];
   fund?: number;
+  /**
+   * MaxAllowedValidators (default 64). The runtime gives a ValidatorPermit to the top-k by stake, zero stake
+   * included: on a small subnet every miner would hold one, and tessera counts permit holders as validators.
+   */
+  maxAllowedValidators?: number;
   log?: (line: string) => void;
 }
 
@@ -171,7 +176,7 @@ export async function prepareLocalSubnet(endpoint: string, opts: LocalSubnetOpti
     // Values go as strings: chopsticks 1.5.1 reads a numeric 0 as "delete the key" (the default comes back).
     await devRpc(api, 'dev_setStorage', [{ SubtensorModule: {
       TxRateLimit: '0', WeightsSetRateLimit: [[[n], '0']], MinAllowedWeights: [[[n], '1']], MaxWeightsLimit: [[[n], '65535']],
-      MaxRegistrationsPerBlock: [[[n], '64']], TargetRegistrationsPerInterval: [[[n], '64']], MaxAllowedValidators: [[[n], '64']],
+      MaxRegistrationsPerBlock: [[[n], '64']], TargetRegistrationsPerInterval: [[[n], '64']], MaxAllowedValidators: [[[n], String(opts.maxAllowedValidators ?? 64)]],
       WeightsVersionKey: [[[n], '0']], ImmunityPeriod: [[[n], '4096']],
     } }]);
     if (Number((await q.maxWeightsLimit(n)).toString()) !== 65535 || Number((await q.txRateLimit()).toString()) !== 0 || Number((await q.weightsSetRateLimit(n)).toString()) !== 0) {
