@@ -4,13 +4,30 @@ import { Command } from 'commander';
 import { ADVERSARIAL_BEHAVIORS, Devnet, DEVNET_DEFAULTS, parseAdversaries, renderFrame, renderLine, type DevnetOptions, type DevnetStorage, type RunOverrides } from '../devnet/index.js';
 import { presetNames } from '../model/index.js';
 import { TesseraError } from '../util/errors.js';
+import { checkRates, parseLinkOption, type HostsOptions } from '../devnet/hosts.js';
 import { float, int } from './options.js';
 
 interface DevnetFlags extends RunOverrides {
   dir: string; miners: number; validators?: number; adversaries?: string; blockMs?: number; tempo?: number; windows?: number; lateMiner?: number;
   s3?: string; s3AccessKey?: string; s3SecretKey?: string; s3Region: string; ceph?: boolean;
   data?: string; vocabSize: number; stake: number; plain?: boolean; chain: string;
+  hosts?: boolean; up?: string; down?: string; links?: string; link?: string[]; trainShare?: number;
 }
+
+/** --hosts with --up/--down/--links/--link → the hosts harness's options (undefined: no hosts; rates without --hosts are an error). */
+export function hostsOf(f: Pick<DevnetFlags, 'hosts' | 'up' | 'down' | 'links' | 'link'>): HostsOptions | undefined {
+  const shaped = f.up !== undefined || f.down !== undefined || f.links !== undefined || (f.link?.length ?? 0) > 0;
+  if (!f.hosts) {
+    if (shaped) throw new TesseraError('--up, --down, --links and --link shape the links of network hosts', 'add --hosts (every node in its own network namespace; needs root and --ceph)');
+    return undefined;
+  }
+  if (f.links !== undefined && f.links !== 'covenant') throw new TesseraError(`--links ${f.links} is not a profile`, 'the profile is covenant; or give plain rates with --up/--down');
+  const o: HostsOptions = { up: f.up, down: f.down, links: f.links as 'covenant' | undefined, per: Object.fromEntries((f.link ?? []).map(parseLinkOption)) };
+  checkRates(o);
+  return o;
+}
+
+const collect = (v: string, acc: string[] = []): string[] => [...acc, v];
 
 const d = DEVNET_DEFAULTS;
 
@@ -50,6 +67,9 @@ export function devnetCommand(): Command {
     .option('--weights-every <n>', `validator sets weights every n windows (new network; default ${d.run.weightsEvery})`, int('--weights-every', 1))
     .option('--checkpoint-every <n>', `validator checkpoints every n windows (new network; default ${d.run.checkpointEvery})`, int('--checkpoint-every', 1))
     .option('--seed <n>', `run seed (new network; default ${d.run.seed})`, int('--seed', 0))
+    .option('--train-share <x>', 'window calibration of a new network: the share of a window H inner steps may take (default 0.9 with overlap, 0.5 without)', float('--train-share', 0))
+    .option('--overlap', 'train window W from the model of W − 1 while W − 1 is uploaded, gathered and applied (new network; the default)')
+    .option('--no-overlap', 'train window W only once the aggregate of W − 1 is applied (new network)')
     .option('--tempo <n>', 'chain blocks per Yuma epoch (new chain; default: blocks per window)', int('--tempo', 1))
     .option('--windows <n>', 'stop after this many windows (default: run until Ctrl-C)', int('--windows', 1))
     .option('--late-miner <window>', 'start one extra miner once the chain reaches this window', int('--late-miner', 0))
@@ -62,6 +82,11 @@ export function devnetCommand(): Command {
     .option('--vocab-size <n>', 'BPE vocabulary when preparing <dir>/data', int('--vocab-size', 257), d.vocabSize)
     .option('--stake <x>', 'faucet stake of the validator', float('--stake', 1), d.validatorStake)
     .option('--plain', 'print a compact status line every few seconds instead of the full-screen view')
+    .option('--hosts', 'run every node (chain, storage, validators, miners) on its own network host: a Linux network namespace on a bridge (needs root and --ceph)')
+    .option('--up <rate>', 'with --hosts: every miner\'s and validator\'s upload rate, as tc writes it (e.g. 110mbit)')
+    .option('--down <rate>', 'with --hosts: every miner\'s and validator\'s download rate (e.g. 500mbit)')
+    .option('--links <profile>', 'with --hosts: covenant = rates giving this model Covenant-72B\'s communication-to-compute ratio (72B on 110/500 Mb/s, ~20 min compute)')
+    .option('--link <name=up/down>', 'with --hosts: one host\'s rates (chain, storage, validator, miner-N; - for unshaped), repeatable', collect)
     .action(async (f: DevnetFlags) => {
       const tty = Boolean(process.stdout.isTTY) && !f.plain;
       let viewing = false;
@@ -69,9 +94,9 @@ export function devnetCommand(): Command {
       const opts: DevnetOptions = {
         chain: f.chain,
         dir: f.dir, miners: f.miners, validators: f.validators, adversaries: f.adversaries === undefined ? undefined : parseAdversaries(f.adversaries), blockMs: f.blockMs, tempo: f.tempo, windows: f.windows, lateMinerWindow: f.lateMiner,
-        storage: storageOf(f), data: f.data, vocabSize: f.vocabSize, validatorStake: f.stake,
+        storage: storageOf(f), data: f.data, vocabSize: f.vocabSize, validatorStake: f.stake, hosts: hostsOf(f), trainShare: f.trainShare,
         run: { preset: f.preset, blocksPerWindow: f.blocksPerWindow, innerSteps: f.innerSteps, batch: f.batch, seq: f.seq, innerLr: f.innerLr,
-          alpha: f.alpha, deadlineS: f.deadlineS, weightsEvery: f.weightsEvery, checkpointEvery: f.checkpointEvery, seed: f.seed },
+          alpha: f.alpha, deadlineS: f.deadlineS, weightsEvery: f.weightsEvery, checkpointEvery: f.checkpointEvery, seed: f.seed, overlap: f.overlap },
         log: (line: string) => { if (!viewing) console.log(`[devnet] ${line}`); },
       };
       const net = await Devnet.start(opts);

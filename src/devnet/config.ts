@@ -10,6 +10,7 @@ import { getPreset } from '../model/config.js';
 import type { RunConfig } from '../neurons/types.js';
 import { BEHAVIORS, parseBehavior, type BehaviorName } from '../scenario/adversaries.js';
 import { TesseraError } from '../util/errors.js';
+import type { HostsOptions } from './hosts.js';
 
 /** How the devnet provides object storage. */
 export type DevnetStorage =
@@ -32,6 +33,8 @@ export interface RunOverrides {
   maxPeers?: number;
   indexMode?: RunConfig['indexMode'];
   seed?: number;
+  /** Train window W from θ of W − 1 while W − 1 is uploaded, gathered and applied (RunConfig.overlap). */
+  overlap?: boolean;
 }
 
 export interface DevnetOptions {
@@ -66,6 +69,11 @@ export interface DevnetOptions {
   /** Restart node processes that die, with backoff (default true; src/devnet/orchestrator.ts restartDelayMs). */
   supervise?: boolean;
   nodeEnv?: Record<string, string>;
+  /** Window calibration of a new network: the share of a window H steps may take (calibrate.ts), and the fewest blocks. */
+  trainShare?: number;
+  minBlocks?: number;
+  /** Run every node on its own network host with shaped links (hosts.ts; needs root and --ceph); undefined = loopback. */
+  hosts?: HostsOptions;
   log?: (line: string) => void;
 }
 
@@ -78,7 +86,7 @@ export const DEVNET_DEFAULTS = {
   run: {
     // Measured on 2 cores with 3 miners + validator (small preset): ~7 s of training in a 15 s window.
     preset: 'small', blocksPerWindow: 15, innerSteps: 30, batch: 8, seq: 128, innerLr: 2e-3, alpha: 1.0,
-    weightsEvery: 1, checkpointEvery: 5, maxPeers: 20, indexMode: 'entropy', seed: 1,
+    weightsEvery: 1, checkpointEvery: 5, maxPeers: 20, indexMode: 'entropy', seed: 1, overlap: true,
   } satisfies Required<Omit<RunOverrides, 'deadlineS'>>,
 };
 
@@ -102,7 +110,7 @@ export function makeRunConfig(o: RunOverrides, blockMs: number, vocabSize: numbe
     innerSteps, batch: o.batch ?? d.batch, seq, innerLr: o.innerLr ?? d.innerLr, warmup: innerSteps,
     alpha: o.alpha ?? d.alpha, codec: { ...CODEC_DEFAULTS }, indexMode: o.indexMode ?? d.indexMode,
     checkpointEvery: o.checkpointEvery ?? d.checkpointEvery, weightsEvery: o.weightsEvery ?? d.weightsEvery,
-    maxPeers: o.maxPeers ?? d.maxPeers, seed: o.seed ?? d.seed,
+    maxPeers: o.maxPeers ?? d.maxPeers, seed: o.seed ?? d.seed, ...((o.overlap ?? d.overlap) ? { overlap: true } : {}),
   };
 }
 
@@ -125,6 +133,8 @@ export interface DevnetRecord {
   miners: string[];
   /** Adversarial miners (node name → behaviour), so a resumed network restarts them as they were. */
   behaviors?: Record<string, BehaviorName>;
+  /** --hosts: the id of the network hosts while they exist (a crashed run's are removed at the next start). */
+  hostsId?: string;
 }
 
 /** Adversarial behaviours (every one but honest). */
@@ -181,7 +191,7 @@ export function checkResume(r: DevnetRecord, o: DevnetOptions): void {
   const saved: Record<string, unknown> = {
     preset: r.preset, blocksPerWindow: r.run.blocksPerWindow, innerSteps: r.run.innerSteps, batch: r.run.batch, seq: r.run.seq,
     innerLr: r.run.innerLr, alpha: r.run.alpha, deadlineS: r.run.deadlineS, weightsEvery: r.run.weightsEvery,
-    checkpointEvery: r.run.checkpointEvery, maxPeers: r.run.maxPeers, indexMode: r.run.indexMode, seed: r.run.seed,
+    checkpointEvery: r.run.checkpointEvery, maxPeers: r.run.maxPeers, indexMode: r.run.indexMode, seed: r.run.seed, overlap: r.run.overlap ?? false,
   };
   for (const [k, v] of Object.entries(o.run)) {
     if (v !== undefined && saved[k] !== v) {

@@ -9,6 +9,7 @@ import { ADAMW_DEFAULTS, adamwInit, lrAt, type AdamWState } from '../optim/index
 import { signPayload, trainingOffsets } from '../protocol/index.js';
 import { makeTrainable, trainStep, type Trainable } from '../train/step.js';
 import { readSafetensors, writeSafetensors } from '../util/safetensors.js';
+import type { Llama } from '../model/index.js';
 import type { Node } from './node.js';
 
 export const MINER_STATE_FILE = 'miner-state.safetensors';
@@ -24,8 +25,12 @@ export interface MinerLocal {
   savedWindow: number;
 }
 
-/** Loads EF and the inner optimizer from dataDir when they belong to this run; fresh zeros otherwise. */
-export function loadMinerLocal(node: Node): MinerLocal {
+/**
+ * Loads EF and the inner optimizer from dataDir when they belong to this run; fresh zeros otherwise.
+ * `model`: the parameters the inner loop trains (node.model, or with overlap a second copy that holds
+ * the training base while θ advances).
+ */
+export function loadMinerLocal(node: Node, model: Llama = node.model): MinerLocal {
   const n = node.model.layout.total, path = join(node.cfg.dataDir, MINER_STATE_FILE);
   const local: MinerLocal = { ef: new Float32Array(n), opt: adamwInit(n), trainable: null as unknown as Trainable, savedWindow: -1 };
   if (existsSync(path)) {
@@ -43,7 +48,7 @@ export function loadMinerLocal(node: Node): MinerLocal {
       node.log(`cannot read ${path} (${(e as Error).message}); starting with fresh local state`);
     }
   }
-  local.trainable = makeTrainable(node.be, node.model, local.opt, { ...ADAMW_DEFAULTS }, INNER_CLIP);
+  local.trainable = makeTrainable(node.be, model, local.opt, { ...ADAMW_DEFAULTS }, INNER_CLIP);
   return local;
 }
 
@@ -61,16 +66,23 @@ export function saveMinerLocal(node: Node, local: MinerLocal, window: number): v
 export type StepBudget = (done: number, msPerStep: number | null) => boolean;
 
 /**
- * Up to H inner steps from θ on the assignment of (seed, uid, W) (or on `batches`: an adversarial
- * miner's choice), in assignment order, while `budget` allows (at least one); returns Δ = θ − θ_local,
- * the steps trained and restores θ exactly (the shared model only changes through aggregates; nothing
- * else may touch node.model.params while this runs — it yields between steps). Linear warmup over
+ * Up to H inner steps from the trained model's parameters (θ, or the overlap base) on the assignment of
+ * (seed, uid, W) (or on `batches`: an adversarial miner's choice), in assignment order, while `budget`
+ * allows (at least one); returns Δ = start − θ_local, the steps trained and restores the parameters
+ * exactly (nothing else may touch them while this runs — it yields between steps). Linear warmup over
  * run.warmup inner steps. delta is null when training diverged (nothing to send this window).
  */
 export async function trainWindow(node: Node, local: MinerLocal, window: number,
   batches: number[][] = trainingOffsets(node.run, node.uid, window, node.data.train.length), budget: StepBudget = () => true,
 ): Promise<{ delta: Float32Array | null; loss: number; steps: number; msPerStep: number | null }> {
-  const { run } = node, params = node.model.params;
+  const { run } = node, params = local.trainable.model.params;
+  const remote = node.data.remote;
+  if (remote) {
+    // A published dataset: fetch and verify this window's sequences first (nothing unverified is trained
+    // on: ensureSequences throws when no mirror serves a verified chunk), then the next window's meanwhile.
+    await remote.ensureSequences(batches.flat(), run.seq);
+    remote.prefetch(trainingOffsets(run, node.uid, window + 1, node.data.train.length).flat(), run.seq, `window ${window + 1}`);
+  }
   const theta = Float32Array.from(params);
   const sched = { maxLr: run.innerLr, minLr: run.innerLr, warmupSteps: run.warmup, totalSteps: run.warmup + 1 };
   let loss = NaN, steps = 0, spent = 0;
