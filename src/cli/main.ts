@@ -14,7 +14,9 @@ import { minerCommand, validatorCommand } from './node.js';
 import { devnetCommand } from './devnet.js';
 import { benchNetworkCommand } from './bench-network.js';
 import { benchAdversarialCommand } from './bench-adversarial.js';
+import { benchHeteroCommand } from './bench-hetero.js';
 import { scoreCommand } from './score.js';
+import { evalCommand, exportCommand, importCommand } from './eval.js';
 
 const program = new Command('tessera')
   .description('tessera: pre-train LLaMA-style models across machines that do not trust each other')
@@ -24,13 +26,16 @@ program.addCommand(dataCommand());
 program.addCommand(modelCommand());
 program.addCommand(trainCommand());
 program.addCommand(generateCommand());
-program.addCommand(benchCommand().addCommand(benchNetworkCommand()).addCommand(benchAdversarialCommand()));
+program.addCommand(benchCommand().addCommand(benchNetworkCommand()).addCommand(benchAdversarialCommand()).addCommand(benchHeteroCommand()));
 program.addCommand(walletCommand());
 program.addCommand(chainCommand());
 program.addCommand(minerCommand());
 program.addCommand(validatorCommand());
 program.addCommand(devnetCommand());
 program.addCommand(scoreCommand());
+program.addCommand(evalCommand());
+program.addCommand(exportCommand());
+program.addCommand(importCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -26,7 +26,7 @@ async function live(url: string): Promise<{ metagraph: Metagraph; commitments: R
 }
 
 /** --chain URL; else --dir (or .tessera/devnet when it holds a devnet): its running chain, else the state it saved. */
-async function openChain(f: ExplainFlags): Promise<ChainView> {
+export async function openChain(f: Pick<ExplainFlags, 'chain' | 'dir'>): Promise<ChainView> {
   if (f.chain !== undefined) {
     try {
       return { source: f.chain, ...(await live(f.chain)) };

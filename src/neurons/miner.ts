@@ -63,8 +63,8 @@ export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promis
       try {
         if (!model.ready) { await bootstrap(node, dir, model); last = null; }
         if (node.run.overlap) {
-          await mineOverlapped(node, dir, model, local, planner, hooks);
-          break;
+          if ((await mineOverlapped(node, dir, model, local, planner, hooks)) === 'stopped') break;
+          continue; // a record mismatch invalidated θ: re-sync, then train again
         }
         const W = await nextTrainingWindow(node, dir, model);
         if (cfg.stopAfterWindow !== undefined && W > cfg.stopAfterWindow) break;
@@ -205,9 +205,10 @@ interface Trained { W: number; sw: Stopwatch; windowS: number; work: Work | null
  * so payloads compress in order. W's timeline entry is written once W's aggregate is applied (one
  * iteration later), so it holds W's training, upload, margin and aggregate, and its window_s is the
  * iteration that trained it: the entries tile the wall clock and Σ train_s ÷ Σ window_s is the
- * miner's compute utilization. Returns after stopAfterWindow; throws on a failure (the caller re-syncs).
+ * miner's compute utilization. Returns 'stopped' after stopAfterWindow, 'resync' when a cross-check
+ * invalidated θ; throws on a failure (the caller re-syncs).
  */
-async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, local: MinerLocal, planner: StepPlanner, hooks?: MinerHooks): Promise<void> {
+async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, local: MinerLocal, planner: StepPlanner, hooks?: MinerHooks): Promise<'stopped' | 'resync'> {
   const stop = node.cfg.stopAfterWindow, H = node.run.innerSteps, trained = local.trainable.model.params;
   const A = await nextTrainingWindow(node, dir, model);
   if (A > 0) await publishProbe(node, A - 1); // θ reached A without applying A − 1 here (see runMiner)
@@ -238,9 +239,9 @@ async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, lo
     await publishProbe(node, W - 1);
     saveMinerLocal(node, local, W - 1);
     if (lastApplied) await checkRecord(node, dir, model, lastApplied);
-    if (!model.ready) throw new SyncError(`window ${W - 1}: re-syncing after a record mismatch`);
+    if (!model.ready) return 'resync';
     lastApplied = after;
-    if (!training) return;
+    if (!training) return 'stopped';
     prev = { W, sw, windowS: (performance.now() - t0) / 1000, work, upload };
     node.status.set('idle');
   }
