@@ -6,12 +6,45 @@ import { DEFAULT_FAUCET_CAP, startDevnetChainServer, type ChainParams, type Devn
 import { armFailpoints } from '../util/failpoint.js';
 import { float, int } from './options.js';
 import { CHAIN_READY_PREFIX, watchParent } from '../devnet/process.js';
+import { openFixture } from '../chain/check.js';
+import { runChainConformance } from '../chain/conformance.js';
+import { NETWORK_ENDPOINTS } from '../chain/subtensor/chain.js';
+import { TesseraError } from '../util/errors.js';
 
 
 interface ChainFlags extends Partial<ChainParams> { dir: string; port: number; host: string; blockMs: number; quiet?: boolean; faucetCap: number; faucetExempt?: string[] }
 
+/** `tessera chain check`: the Chain conformance suite against any endpoint; exit 1 when a check fails. */
+function checkCommand(): Command {
+  return new Command('check')
+    .description('run the Chain conformance suite against an endpoint (devnet http://…, subtensor ws://…) and print passed / failed / skipped')
+    .option('--endpoint <url>', 'chain endpoint: http(s):// for a devnet, ws(s):// for subtensor (writes only on local runtimes with dev RPCs)')
+    .option('--network <name>', `a public Bittensor network instead of --endpoint: ${Object.keys(NETWORK_ENDPOINTS).join(', ')} (read-only checks)`)
+    .option('--netuid <n>', 'subnet (subtensor; on a local runtime it is created)', int('--netuid', 0), 1)
+    .option('--tempo <n>', 'tempo of the subnet created on a local runtime', int('--tempo', 1), 5)
+    .option('--json', 'print the report as JSON')
+    .action(async (o: { endpoint?: string; network?: string; netuid: number; tempo: number; json?: boolean }) => {
+      if (o.network && !NETWORK_ENDPOINTS[o.network]) throw new TesseraError(`unknown --network ${o.network}`, `use one of ${Object.keys(NETWORK_ENDPOINTS).join(', ')}, or --endpoint URL`);
+      const endpoint = o.endpoint ?? (o.network ? NETWORK_ENDPOINTS[o.network] : undefined);
+      if (!endpoint) throw new TesseraError('tessera chain check needs --endpoint URL or --network finney|test', 'e.g. --endpoint http://127.0.0.1:9944 (tessera chain) or --endpoint ws://127.0.0.1:9944 (subtensor)');
+      const log = o.json ? undefined : (line: string): void => console.log(line);
+      const opened = await openFixture(endpoint, { netuid: o.netuid, tempo: o.tempo, log });
+      let report;
+      try {
+        log?.(`chain check: ${opened.fixture.label}`);
+        report = await runChainConformance(opened.fixture, (r) => log?.(`${r.status.padEnd(7)} ${r.name} (${r.ms} ms)${r.detail ? `\n        ${r.detail}` : ''}`));
+      } finally {
+        await opened.close();
+      }
+      if (o.json) console.log(JSON.stringify({ endpoint, ...report }, null, 2));
+      else console.log(`chain check: ${report.passed} passed, ${report.failed} failed, ${report.skipped} skipped; spec version ${report.specVersion ?? 'none (devnet)'}`);
+      if (report.failed > 0) process.exitCode = 1;
+    });
+}
+
 export function chainCommand(): Command {
   return new Command('chain')
+    .addCommand(checkCommand())
     .description('run a devnet chain (blocks, signed calls, Yuma consensus) until Ctrl-C; resumes the state in --dir')
     .option('--dir <dir>', 'state folder (chain-state.json); resumed when present', join('.tessera', 'chain'))
     .option('--port <n>', 'TCP port (0 = any free port)', int('--port', 0), 9944)

@@ -12,7 +12,7 @@ import { float, int } from './options.js';
 interface DevnetFlags extends RunOverrides {
   dir: string; miners: number; validators?: number; adversaries?: string; blockMs?: number; tempo?: number; windows?: number; lateMiner?: number;
   s3?: string; s3AccessKey?: string; s3SecretKey?: string; s3Region: string; ceph?: boolean;
-  data?: string; vocabSize: number; stake: number; plain?: boolean;
+  data?: string; vocabSize: number; stake: number; plain?: boolean; chain: string;
   dashboard: boolean; dashboardPort: number; dashboardHost: string; metrics: boolean;
   hosts?: boolean; up?: string; down?: string; links?: string; link?: string[]; trainShare?: number;
 }
@@ -54,6 +54,7 @@ export function devnetCommand(): Command {
   return new Command('devnet')
     .description('run a whole network here: chain + storage + miners + a validator as separate processes, with a live view (Ctrl-C stops; run again to resume)')
     .option('--dir <dir>', 'folder holding everything (data, chain, wallets, storage, nodes); resumed when it exists', d.dir)
+    .option('--chain <kind>', 'the chain: devnet (tessera\'s own, resumable) or chopsticks (subtensor\'s real runtime, spec 103, in chopsticks: 12 s blocks, Yuma and emission by the runtime; a new --dir each time)', 'devnet')
     .option('--miners <n>', 'miners to run', int('--miners', 1), d.miners)
     .option('--validators <n>', 'validators to run (validator, validator-2, ... with 1/k of the stake each; the next by stake leads when the first stops)', int('--validators', 1))
     .option('--adversaries <list>', `one extra miner per adversarial behaviour (adv-<name>), comma-separated, or all: ${ADVERSARIAL_BEHAVIORS.join(', ')}`)
@@ -96,7 +97,9 @@ export function devnetCommand(): Command {
     .action(async (f: DevnetFlags) => {
       const tty = Boolean(process.stdout.isTTY) && !f.plain;
       let viewing = false;
+      if (f.chain !== 'devnet' && f.chain !== 'chopsticks') throw new TesseraError(`--chain ${f.chain} is not a chain kind`, 'use --chain devnet or --chain chopsticks');
       const opts: DevnetOptions = {
+        chain: f.chain,
         dir: f.dir, miners: f.miners, validators: f.validators, adversaries: f.adversaries === undefined ? undefined : parseAdversaries(f.adversaries), blockMs: f.blockMs, tempo: f.tempo, windows: f.windows, lateMinerWindow: f.lateMiner,
         storage: storageOf(f), data: f.data, vocabSize: f.vocabSize, validatorStake: f.stake, hosts: hostsOf(f), trainShare: f.trainShare,
         run: { preset: f.preset, blocksPerWindow: f.blocksPerWindow, innerSteps: f.innerSteps, batch: f.batch, seq: f.seq, innerLr: f.innerLr,

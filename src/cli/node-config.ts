@@ -10,6 +10,7 @@ import type { CodecConfig } from '../compress/index.js';
 import { makeRunConfig, type RunOverrides } from '../devnet/config.js';
 import { indexDataset, loadDataset } from '../data/index.js';
 import { DevnetChainClient } from '../chain/index.js';
+import { NETWORK_ENDPOINTS, SUBTENSOR_BLOCK_MS, SubtensorChain } from '../chain/subtensor/chain.js';
 import { checkRunTiming } from '../protocol/index.js';
 import { TesseraError } from '../util/errors.js';
 import { DEFAULT_WALLET_DIR } from './wallet.js';
@@ -84,10 +85,11 @@ const remoteData: Check = (v, p) => object<RemoteDataConfig>({
 
 const nodeConfig: Check = object<NodeConfig>({
   role: oneOf('miner', 'validator'), name: (v, p) => (typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,40}$/.test(v) ? v : fail(p, 'a name of lowercase letters, digits and - (≤ 41)', v)),
-  dataDir: str, chainUrl: (v, p) => (typeof v === 'string' && /^https?:\/\/[^\s]+$/.test(v) ? v.replace(/\/+$/, '') : fail(p, 'an http(s) URL', v)),
+  dataDir: str, chainUrl: (v, p) => (typeof v === 'string' && /^(https?|wss?):\/\/[^\s]+$/.test(v) ? v.replace(/\/+$/, '') : fail(p, 'an http(s) URL (devnet) or a ws(s) URL (subtensor)', v)),
+  netuid: int(0),
   walletDir: str, hotkey: str, store, publicRead: store, dataset: str, run, behavior: oneOf(...BEHAVIORS), stopAfterWindow: int(0), stake: num(0),
-  remoteData, datasetMirrors: stores,
-}, ['behavior', 'stopAfterWindow', 'stake', 'dataset', 'remoteData', 'datasetMirrors']);
+  remoteData, datasetMirrors: stores, walletName: str, walletPath: str,
+}, ['behavior', 'stopAfterWindow', 'stake', 'dataset', 'remoteData', 'datasetMirrors', 'netuid', 'walletName', 'walletPath']);
 
 /** Type-checks a NodeConfig (unknown keys refused, every field checked) and makes its paths absolute. */
 export function checkNodeConfig(raw: unknown): NodeConfig {
@@ -95,11 +97,13 @@ export function checkNodeConfig(raw: unknown): NodeConfig {
   if (c.role === 'validator' && c.behavior !== undefined && c.behavior !== 'honest') {
     throw new TesseraError(`config: behavior '${c.behavior}' is for miners; a validator has none`, 'remove behavior from the validator\'s config');
   }
+  if (/^wss?:/.test(c.chainUrl) && c.netuid === undefined) throw new TesseraError(`config: a subtensor chain (${c.chainUrl}) needs netuid`, 'pass --netuid N (the subnet this run trains on)');
   if (c.run.seq > c.run.model.maxSeqLen) throw new TesseraError(`config: run.seq ${c.run.seq} exceeds run.model.maxSeqLen ${c.run.model.maxSeqLen}`, 'lower run.seq or raise maxSeqLen');
   if (c.dataset === undefined && c.remoteData === undefined) throw new TesseraError('config: dataset is missing', 'pass --dataset DIR (a folder prepared by tessera data prepare), or join a run through the chain (no --run, --run-id or run in the config)');
   return {
     ...c, dataDir: resolve(c.dataDir), walletDir: resolve(c.walletDir), ...(c.dataset !== undefined ? { dataset: resolve(c.dataset) } : {}),
     ...(c.remoteData ? { remoteData: { ...c.remoteData, cacheDir: resolve(c.remoteData.cacheDir) } } : {}),
+    ...(c.walletPath ? { walletPath: resolve(c.walletPath) } : {}),
   };
 }
 
@@ -125,7 +129,10 @@ export interface NodeFlags extends RunOverrides {
   name?: string;
   dataDir?: string;
   chain?: string;
+  network?: string;
   walletDir?: string;
+  walletName?: string;
+  walletPath?: string;
   hotkey?: string;
   store?: string;
   publicRead?: string;
@@ -171,6 +178,13 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
   }
   c.role = role;
   const set = (k: string, v: unknown): void => { if (v !== undefined) c[k] = v; };
+  if (f.network !== undefined) {
+    if (f.chain !== undefined) throw new TesseraError('--chain and --network exclude each other', '--network finney|test picks the public endpoint; --chain URL any other');
+    const url = NETWORK_ENDPOINTS[f.network];
+    if (!url) throw new TesseraError(`unknown --network ${f.network}`, `use one of ${Object.keys(NETWORK_ENDPOINTS).join(', ')}, or --chain ws://…`);
+    c.chainUrl = url;
+  }
+  set('netuid', f.netuid); set('walletName', f.walletName); set('walletPath', f.walletPath);
   set('name', f.name); set('dataDir', f.dataDir); set('chainUrl', f.chain); set('walletDir', f.walletDir); set('hotkey', f.hotkey);
   set('dataset', f.dataset); set('behavior', f.behavior); set('stopAfterWindow', f.stopAfterWindow); set('stake', f.stake);
   c.walletDir ??= DEFAULT_WALLET_DIR;
@@ -199,11 +213,20 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
     // No run given at all: join the run the chain's validators publish (neurons/join.ts).
     if (given.length > 0) throw new TesseraError(`run flags (${given.map(([k]) => k).join(', ')}) cannot change a run joined through the chain`, 'drop them: the run manifest sets every hyperparameter');
     if (typeof c.chainUrl !== 'string') throw new TesseraError('no run configuration and no --chain to find one on', 'pass --chain URL (the run is read from its validators), or --config/--run/--run-id');
-    if (f.netuid !== undefined && f.netuid !== DEVNET_NETUID) throw new TesseraError(`--netuid ${f.netuid}: the devnet chain at ${String(c.chainUrl)} serves one subnet (netuid ${DEVNET_NETUID})`, `drop --netuid or pass --netuid ${DEVNET_NETUID}`);
+    const subtensor = /^wss?:/.test(c.chainUrl);
+    const netuid = f.netuid ?? (c.netuid as number | undefined);
+    if (!subtensor && f.netuid !== undefined && f.netuid !== DEVNET_NETUID) throw new TesseraError(`--netuid ${f.netuid}: the devnet chain at ${String(c.chainUrl)} serves one subnet (netuid ${DEVNET_NETUID})`, `drop --netuid or pass --netuid ${DEVNET_NETUID}`);
+    if (subtensor && netuid === undefined) throw new TesseraError(`joining through the subtensor chain ${c.chainUrl} needs --netuid`, 'pass --netuid N (the subnet the run trains on)');
     // A chain that is down for a while (restarting) is waited out, like a node's own calls.
-    const chain = new DevnetChainClient({ url: c.chainUrl.replace(/\/+$/, ''), retries: 30, maxBackoffMs: 2000 });
-    const found = await discoverRun(chain, { waitMs: (f.joinWait ?? 600) * 1000, log: (l) => console.log(`tessera ${role}: ${l}`) });
-    const info = await chain.info().catch((e: Error) => { throw new TesseraError(`cannot reach the chain at ${String(c.chainUrl)} (${e.message})`, 'start the chain first, or check --chain'); });
+    const chain = subtensor ? await SubtensorChain.connect({ endpoint: c.chainUrl, netuid: netuid! }) : new DevnetChainClient({ url: c.chainUrl.replace(/\/+$/, ''), retries: 30, maxBackoffMs: 2000 });
+    let found: Awaited<ReturnType<typeof discoverRun>>;
+    try {
+      found = await discoverRun(chain, { waitMs: (f.joinWait ?? 600) * 1000, log: (l) => console.log(`tessera ${role}: ${l}`) });
+    } finally {
+      if (chain instanceof SubtensorChain) await chain.close();
+    }
+    const info = chain instanceof SubtensorChain ? { blockMs: SUBTENSOR_BLOCK_MS }
+      : await chain.info().catch((e: Error) => { throw new TesseraError(`cannot reach the chain at ${String(c.chainUrl)} (${e.message})`, 'start the chain first, or check --chain'); });
     c.run = found.manifest.run;
     c.remoteData = {
       manifest: found.manifest, cacheDir: f.dataCache ?? join(String(c.dataDir), 'data-cache'),
@@ -214,7 +237,8 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
   } else if (c.run === undefined) {
     if (f.runId === undefined) throw new TesseraError('no run configuration: pass --config FILE, --run FILE, or --run-id ID (with run flags)', 'every node of one network must use the same run id and hyperparameters');
     if (typeof c.dataset !== 'string') throw new TesseraError('config: dataset is missing', 'pass --dataset DIR (a folder prepared by tessera data prepare)');
-    if (f.deadlineS === undefined && typeof c.chainUrl === 'string') {
+    if (typeof c.chainUrl === 'string' && /^wss?:/.test(c.chainUrl)) blockMs = SUBTENSOR_BLOCK_MS;
+    else if (f.deadlineS === undefined && typeof c.chainUrl === 'string') {
       try {
         blockMs = (await new DevnetChainClient({ url: c.chainUrl, retries: 2 }).info()).blockMs;
       } catch (e) {
@@ -233,6 +257,7 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
   if (joined) console.log(describeJoin(cfg, joined));
   // The deadline must end inside a window at the chain's block time. Not needed above (a deadline or a
   // whole run was given): asked once, best effort; a chain that does not answer now is checked by the devnet or not at all.
+  if (/^wss?:/.test(cfg.chainUrl)) blockMs ??= SUBTENSOR_BLOCK_MS;
   blockMs ??= await new DevnetChainClient({ url: cfg.chainUrl, retries: 0, requestTimeoutMs: 2000 }).info().then((i) => i.blockMs, () => undefined);
   if (blockMs !== undefined) checkRunTiming(cfg.run, blockMs);
   return cfg;
@@ -244,7 +269,7 @@ export function describeNodeConfig(c: NodeConfig): string {
     : k === 'manifest' && typeof v === 'object' && v !== null ? `(run manifest: dataset ${String((v as RunManifest).run.dataHash)}, ${(v as RunManifest).mirrors.length} mirror(s))` : v), 2);
 }
 
-/** The devnet chain has one subnet; a subtensor adapter would take --netuid from here. */
+/** The devnet chain has one subnet; on subtensor --netuid names it. */
 export const DEVNET_NETUID = 1;
 
 const mb = (b: number): string => `${(b / 1e6).toFixed(1)} MB`;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createWallet, keyfilePath, loadWallet } from '../wallet/index.js';
 import { DevnetChainClient } from '../chain/index.js';
 import { TesseraError } from '../util/errors.js';
+import { BTCLI_WALLET_PATH, createBtWallet, loadBtColdkey, loadBtHotkey, readColdkeypub } from '../wallet/btcli.js';
 
 export const DEFAULT_WALLET_DIR = join('.tessera', 'wallets');
 
@@ -49,5 +50,63 @@ export function walletCommand(): Command {
       if (o.json) return console.log(JSON.stringify(out));
       for (const [k, v] of Object.entries(out)) console.log(`${k.padEnd(16)}${v === null ? 'not registered' : String(v)}`);
     });
+  btcliCommands(cmd);
   return cmd;
+}
+
+interface BtFlags { walletPath: string; walletName: string; hotkey: string; passwordEnv?: string; coldkeyMnemonicEnv?: string; hotkeyMnemonicEnv?: string; json?: boolean; coldkey?: boolean }
+
+/** A secret from an environment variable (never from argv, which other users can list). */
+function fromEnv(name: string | undefined, what: string): string | undefined {
+  if (name === undefined) return undefined;
+  const v = process.env[name]?.trim();
+  if (!v) throw new TesseraError(`environment variable ${name} (${what}) is empty or unset`, `read -rs ${name} && export ${name}, then run again`);
+  return v;
+}
+
+const btOptions = (c: Command): Command => c
+  .option('--wallet-path <dir>', "btcli's wallet folder (btcli --wallet.path)", BTCLI_WALLET_PATH)
+  .option('--wallet-name <name>', 'wallet (btcli --wallet.name)', 'default')
+  .option('--hotkey <name>', 'hotkey (btcli --wallet.hotkey)', 'default')
+  .option('--json', 'print one JSON object');
+
+/** `tessera wallet btcli-create|btcli-import|btcli-show`: wallets in btcli's layout and format. */
+function btcliCommands(cmd: Command): void {
+  btOptions(cmd.command('btcli-create')
+    .description("create a wallet as btcli keeps it: <wallet-path>/<wallet-name>/coldkey (encrypted), coldkeypub.txt, hotkeys/<hotkey>; the mnemonics are printed once")
+    .requiredOption('--password-env <VAR>', 'environment variable holding the coldkey password (at least 6 characters)'))
+    .action(async (o: BtFlags) => {
+      const w = await createBtWallet(o.walletPath, o.walletName, o.hotkey, { password: fromEnv(o.passwordEnv, 'coldkey password')! });
+      if (o.json) return console.log(JSON.stringify(w));
+      console.log(`created ${w.coldkey} (encrypted), ${w.coldkeypub}, ${w.hotkey}`);
+      console.log(`  coldkey ${w.coldkeyAddress}\n    mnemonic: ${w.coldkeyMnemonic}`);
+      console.log(`  hotkey  ${w.hotkeyAddress}\n    mnemonic: ${w.hotkeyMnemonic}`);
+      console.log('  write both phrases down now: they are the only way to restore the keys');
+    });
+  btOptions(cmd.command('btcli-import')
+    .description('restore a btcli wallet from mnemonics (coldkey and hotkey phrases from environment variables)')
+    .requiredOption('--password-env <VAR>', 'environment variable holding the coldkey password')
+    .requiredOption('--coldkey-mnemonic-env <VAR>', 'environment variable holding the coldkey phrase')
+    .requiredOption('--hotkey-mnemonic-env <VAR>', 'environment variable holding the hotkey phrase'))
+    .action(async (o: BtFlags) => {
+      const w = await createBtWallet(o.walletPath, o.walletName, o.hotkey, {
+        password: fromEnv(o.passwordEnv, 'coldkey password')!, coldkeyMnemonic: fromEnv(o.coldkeyMnemonicEnv, 'coldkey mnemonic'), hotkeyMnemonic: fromEnv(o.hotkeyMnemonicEnv, 'hotkey mnemonic'),
+      });
+      const out = { coldkey: w.coldkeyAddress, hotkey: w.hotkeyAddress, files: [w.coldkey, w.coldkeypub, w.hotkey] };
+      console.log(o.json ? JSON.stringify(out) : `imported: coldkey ${out.coldkey}, hotkey ${out.hotkey}`);
+    });
+  btOptions(cmd.command('btcli-show')
+    .description("print a btcli wallet's coldkey (coldkeypub.txt) and hotkey addresses; with --coldkey also decrypt the coldkey to check the password")
+    .option('--coldkey', 'decrypt the coldkey (needs --password-env)')
+    .option('--password-env <VAR>', 'environment variable holding the coldkey password'))
+    .action(async (o: BtFlags) => {
+      const out: Record<string, unknown> = { coldkeypub: await readColdkeypub(o.walletPath, o.walletName), hotkey: (await loadBtHotkey(o.walletPath, o.walletName, o.hotkey)).address };
+      if (o.coldkey) {
+        const pair = await loadBtColdkey(o.walletPath, o.walletName, fromEnv(o.passwordEnv ?? 'TESSERA_COLDKEY_PASSWORD', 'coldkey password')!);
+        out.coldkey = pair.address;
+        out.coldkeyMatchesPub = pair.address === out.coldkeypub;
+      }
+      if (o.json) return console.log(JSON.stringify(out));
+      for (const [k, v] of Object.entries(out)) console.log(`${k.padEnd(18)}${String(v)}`);
+    });
 }

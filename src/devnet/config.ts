@@ -41,6 +41,8 @@ export interface RunOverrides {
 export type NodeConfigFile = Omit<NodeConfig, 'run'> & { run?: RunConfig };
 
 export interface DevnetOptions {
+  /** 'devnet' (default): tessera's devnet chain; 'chopsticks': subtensor's real runtime in chopsticks (12 s blocks, not resumable). */
+  chain?: 'devnet' | 'chopsticks';
   /** Everything lives here; a second run with the same dir resumes the network. */
   dir: string;
   miners: number;

@@ -6,7 +6,10 @@ import { mkdir, writeFile, rename } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { getPriority, setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DEFAULT_FAUCET_CAP, DevnetChainClient, loadState, metagraphOf, type Metagraph } from '../chain/index.js';
+import { DEFAULT_FAUCET_CAP, DevnetChainClient, loadState, metagraphOf, type Chain, type Metagraph } from '../chain/index.js';
+import { SUBTENSOR_BLOCK_MS, SubtensorChain } from '../chain/subtensor/chain.js';
+import { Chopsticks, devKeys, devRpc, pairSigner, prepareLocalSubnet } from '../chain/subtensor/local.js';
+import { blocksToEpochBlock } from '../chain/check.js';
 import { indexDataset, prepareData, publishDataset } from '../data/index.js';
 import { openStore, type StoreDescriptor } from '../storage/index.js';
 import type { NodeConfig, RunConfig } from '../neurons/types.js';
@@ -109,7 +112,11 @@ export class Devnet {
   private monitor: NodeJS.Timeout | undefined;
   private ticking = false;
   private restarting = false;
-  private client!: DevnetChainClient;
+  private client!: Chain;
+  /** --chain chopsticks: the runtime's process, the adapter the orchestrator uses (with the sudo key) and the block ticker. */
+  private local: { node: Chopsticks; chain: SubtensorChain; ticker?: NodeJS.Timeout } | null = null;
+  /** Subnet of a chopsticks devnet. */
+  static readonly LOCAL_NETUID = 1;
   private storage!: DevnetStorageProvider;
   /** Read-only descriptor of the bucket the dataset is published to (null: a network made before datasets were published). */
   private datasetMirror: StoreDescriptor | null = null;
@@ -130,6 +137,11 @@ export class Devnet {
     await mkdir(root, { recursive: true });
     const saved = readRecord(root);
     let o = { ...opts, data: opts.data === undefined ? undefined : resolve(opts.data) };
+    if (o.chain === 'chopsticks') {
+      if (saved) throw new TesseraError(`${root} holds a devnet already; a chopsticks devnet keeps its chain in memory and cannot resume one`, 'pass a new --dir');
+      if (o.blockMs !== undefined && o.blockMs !== SUBTENSOR_BLOCK_MS) throw new TesseraError(`--block-ms ${o.blockMs}: subtensor's blocks are ${SUBTENSOR_BLOCK_MS} ms apart`, 'drop --block-ms with --chain chopsticks');
+      o = { ...o, blockMs: SUBTENSOR_BLOCK_MS };
+    }
     let calibration: Calibration | null = null;
     const savedBlockMs = saved?.blockMs;
     if (saved) {
@@ -192,11 +204,12 @@ export class Devnet {
     for (const m of miners) await this.addNode(m, 'miner', undefined, behaviorOf.get(m));
     if (late) await this.addNode(late, 'miner', this.opts.lateMinerWindow);
     if (this.opts.hosts) await this.makeHosts();
-    await this.startChain(fresh);
+    if (this.opts.chain === 'chopsticks') await this.startChopsticks();
+    else await this.startChain(fresh);
     await writeRecord(this.root, this.record);
     const storageHost = this.hostNet?.host(STORAGE_HOST);
     this.storage = await openDevnetStorage(this.root, this.opts.storage, this.run.runId, this.log, storageHost ? { netns: storageHost.ns, addr: storageHost.ip } : undefined);
-    this.client = new DevnetChainClient({ url: this.chainUrl, retries: 30, maxBackoffMs: 2000 });
+    this.client = this.local?.chain ?? new DevnetChainClient({ url: this.chainUrl, retries: 30, maxBackoffMs: 2000 });
     // The dataset goes up while wallets register (the chain is running: every second counts); awaited before any node starts.
     const published = this.run.dataHash !== undefined ? this.publishData() : Promise.resolve();
     published.catch(() => {}); // rethrown by the await below
@@ -214,6 +227,7 @@ export class Devnet {
     for (const name of miners) await this.client.register(signer(await loadWallet(this.walletDir, name)));
 
     await published;
+    if (this.local) await this.startTicker();
     const head = await this.client.head();
     const window = windowOf(head.height, this.run.blocksPerWindow);
     if (this.opts.windows !== undefined) this.stopWindow = window + this.opts.windows;
@@ -283,6 +297,58 @@ export class Devnet {
     this.events.push(`${new Date().toISOString().slice(11, 19)} ${line}`);
     if (this.events.length > 100) this.events.shift();
     this.log(line);
+  }
+
+  /**
+   * --chain chopsticks: starts subtensor's spec-103 runtime in chopsticks (Instant blocks during setup),
+   * makes //Alice the sudo key, creates subnet LOCAL_NETUID with tempo = blocks per window and funds
+   * every node's hotkey (remark fees). Registration and stake then go through the runtime's calls.
+   */
+  private async startChopsticks(): Promise<void> {
+    const node = await Chopsticks.start({ dir: join(this.root, 'chain'), log: this.log });
+    try {
+      const hotkeys = [...this.nodes.values()].map((n) => n.hotkey);
+      for (let i = 1; i <= this.opts.miners + (this.opts.adversaries?.length ?? 0) + 1; i++) {
+        const name = `miner-${i}`;
+        if (!existsSync(keyfilePath(this.walletDir, name))) await createWallet(this.walletDir, name);
+        hotkeys.push((await loadWallet(this.walletDir, name)).address);
+      }
+      for (const b of this.opts.adversaries ?? []) {
+        const name = adversaryName(b);
+        if (!existsSync(keyfilePath(this.walletDir, name))) await createWallet(this.walletDir, name);
+        hotkeys.push((await loadWallet(this.walletDir, name)).address);
+      }
+      await prepareLocalSubnet(node.endpoint, { netuid: Devnet.LOCAL_NETUID, tempo: this.opts.tempo ?? this.run.blocksPerWindow, accounts: hotkeys, fund: 100,
+        maxAllowedValidators: [...this.nodes.values()].filter((n) => n.role === 'validator').length, log: this.log });
+      const chain = await SubtensorChain.connect({ endpoint: node.endpoint, netuid: Devnet.LOCAL_NETUID, sudo: pairSigner((await devKeys()).sudo), log: this.log });
+      this.local = { node, chain };
+      this.chainUrl = node.endpoint;
+    } catch (e) {
+      await node.close();
+      throw e;
+    }
+  }
+
+  /**
+   * From here on blocks come every SUBTENSOR_BLOCK_MS on a fixed schedule (Manual mode + dev_newBlock), so
+   * the runtime's timestamps (+12 s a block) keep pace with the clock, as on a real subtensor; extrinsics
+   * wait in the pool for the next block.
+   */
+  private async startTicker(): Promise<void> {
+    const l = this.local!;
+    // Up to the first epoch (and the block that pays it) at Instant speed: the runtime gives the staked
+    // validators their ValidatorPermit there, as they hold it on a live subnet before its nodes start.
+    const tempo = Number((await l.chain.api.query.subtensorModule.tempo(Devnet.LOCAL_NETUID)).toString());
+    await devRpc(l.chain.api, 'dev_newBlock', [{ count: blocksToEpochBlock((await l.chain.head()).height, Devnet.LOCAL_NETUID, tempo) + 1 }]);
+    await devRpc(l.chain.api, 'dev_setBlockBuildMode', ['Manual']);
+    let next = Date.now() + SUBTENSOR_BLOCK_MS;
+    const tick = (): void => {
+      devRpc(l.chain.api, 'dev_newBlock', [{ count: 1 }]).catch((e: Error) => this.event(`chopsticks: dev_newBlock failed: ${e.message}`)).finally(() => {
+        next = Math.max(next + SUBTENSOR_BLOCK_MS, Date.now());
+        if (this.local) l.ticker = setTimeout(tick, next - Date.now());
+      });
+    };
+    l.ticker = setTimeout(tick, SUBTENSOR_BLOCK_MS);
   }
 
   /** Starts the chain process (on the saved port; a new one if that is taken). */
@@ -359,6 +425,7 @@ export class Devnet {
     const joins = n.role === 'miner' && this.datasetMirror !== null;
     const base: NodeConfigFile = {
       role: n.role, name: n.name, dataDir: n.dataDir, chainUrl: this.chainUrl, walletDir: this.walletDir, hotkey: n.name,
+      ...(this.local ? { netuid: Devnet.LOCAL_NETUID } : {}),
       store: stores.write, publicRead: stores.read, ...(joins ? {} : { dataset: this.record.data, run: this.run }),
       ...(n.role === 'validator' && this.datasetMirror ? { datasetMirrors: [this.datasetMirror] } : {}),
       ...(this.stopWindow !== null ? { stopAfterWindow: this.stopWindow } : {}),
@@ -468,6 +535,20 @@ export class Devnet {
         this.log('stopping the chain ...');
         await this.chain.stop('SIGTERM', 10_000);
       }
+      if (this.local) {
+        const l = this.local;
+        this.local = null;
+        clearTimeout(l.ticker);
+        const m = await l.chain.metagraph().catch(() => null);
+        if (m) {
+          const f = (xs: number[]): string => `[${xs.map((x) => +x.toFixed(6)).join(', ')}]`;
+          this.log(`subtensor runtime at block ${m.block} (last epoch ${m.lastEpoch}): Incentive ${f(m.Incentive)}, Dividends ${f(m.Dividends)}, Emission ${f(m.Emission)} TAO, ` +
+            `weights rows set ${m.Weights.filter((r) => r.length > 0).length}, validator permits ${m.validatorPermit.filter(Boolean).length}`);
+        }
+        this.log('stopping chopsticks ...');
+        await l.chain.close().catch(() => {});
+        await l.node.close();
+      }
       if (this.storage) await this.storage.close().catch((e: Error) => this.log(`storage: ${e.message}`));
       if (this.hostNet) {
         this.linkSamples.push({ window: this.linkSamples.at(-1)?.window ?? -1, at: Date.now(), bytes: this.linkBytes() });
@@ -524,7 +605,8 @@ export class Devnet {
         : n.restartAt != null ? `restart in ${Math.max(0, Math.ceil((n.restartAt - Date.now()) / 1000))}s` : n.proc.exit!.code === 0 ? 'stopped' : `exit ${n.proc.exit!.code ?? n.proc.exit!.signal}`,
     }));
     let m: Metagraph | null = null;
-    if (this.client && this.chain?.running) m = await new DevnetChainClient({ url: this.chainUrl, retries: 0, requestTimeoutMs: 2000 }).metagraph().catch(() => null);
+    if (this.local) m = await this.local.chain.metagraph().catch(() => null);
+    else if (this.client && this.chain?.running) m = await new DevnetChainClient({ url: this.chainUrl, retries: 0, requestTimeoutMs: 2000 }).metagraph().catch(() => null);
     else if (this.chain) m = await loadState(join(this.root, 'chain')).then((st) => (st ? metagraphOf(st) : null), () => null); // stopped: its saved state
     if (m) applyMetagraph(rows, m, new Map([...this.nodes.values()].map((n) => [n.name, n.hotkey])));
     const block = m?.block ?? null;

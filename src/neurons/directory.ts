@@ -1,6 +1,7 @@
 // The network as a node sees it: the metagraph and commitments (refreshed on demand), the
 // miners, and read-only stores for any uid's bucket opened from its on-chain descriptor.
 import { DevnetChainClient, type Metagraph } from '../chain/index.js';
+import { SubtensorChain } from '../chain/subtensor/chain.js';
 import { minerUids } from '../protocol/index.js';
 import { DEVNET_PEER_POLICY, openPeerStore, PUBLIC_PEER_POLICY, type PeerPolicy, type ReadOnlyStore } from '../storage/index.js';
 import { retrying } from './retry.js';
@@ -18,7 +19,8 @@ export class Directory {
   readonly peerPolicy: PeerPolicy;
 
   constructor(private readonly node: Node) {
-    this.peerPolicy = node.chain instanceof DevnetChainClient ? DEVNET_PEER_POLICY : PUBLIC_PEER_POLICY;
+    const local = node.chain instanceof DevnetChainClient || (node.chain instanceof SubtensorChain && node.chain.isLocal);
+    this.peerPolicy = local ? DEVNET_PEER_POLICY : PUBLIC_PEER_POLICY;
   }
 
   async refresh(): Promise<this> {

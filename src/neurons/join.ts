@@ -3,6 +3,7 @@
 // against each other and the start record; then open the node's data — the dataset the manifest
 // names, fetched on demand from its mirrors, or a local prepared folder that must hash the same.
 import { DevnetChainClient, type Chain } from '../chain/index.js';
+import { SubtensorChain } from '../chain/subtensor/chain.js';
 import { DEFAULT_CACHE_BYTES, indexDataset, RemoteDataset, type DataMirror, type DatasetIndex } from '../data/index.js';
 import {
   keys, manifestSha256, parseManifest, parseRecord, runHash, validatorOrder, MAX_RECORD_BYTES, type RunManifest, type RunPointer,
@@ -24,7 +25,9 @@ export interface DiscoveredRun {
   leader: number;
 }
 
-export const peerPolicyFor = (chain: Chain): PeerPolicy => (chain instanceof DevnetChainClient ? DEVNET_PEER_POLICY : PUBLIC_PEER_POLICY);
+/** The devnet policy for a devnet chain or a subtensor node on this machine (chopsticks); the public policy otherwise. */
+export const peerPolicyFor = (chain: Chain): PeerPolicy =>
+  (chain instanceof DevnetChainClient || (chain instanceof SubtensorChain && chain.isLocal) ? DEVNET_PEER_POLICY : PUBLIC_PEER_POLICY);
 
 /** The run manifest in one validator's bucket, checked against its pointer and start record; null (with why) when unusable. */
 export async function readRunFrom(store: ReadOnlyStore): Promise<{ ok: true; run: Omit<DiscoveredRun, 'leader'> } | { ok: false; why: string }> {

@@ -6,6 +6,7 @@
 // pipeline: W trains from θ of W − 1 while W − 1's upload lands and its aggregate is gathered and
 // applied (mineOverlapped). A scenario (src/scenario: adversarial miners for tests and demos)
 // may replace what is sent and when through MinerHooks; the honest steps are the defaults.
+import { SubtensorChain } from '../chain/subtensor/chain.js';
 import type { SparseUpdate } from '../compress/index.js';
 import { createLlama } from '../model/index.js';
 import { sha256Hex, trainingBase } from '../protocol/index.js';
@@ -89,6 +90,7 @@ export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promis
   } finally {
     dir.close();
     node.store.close();
+    if (node.chain instanceof SubtensorChain && !opts.chain) await node.chain.close().catch(() => {});
     node.status.set('stopped');
     node.log('stopped');
   }

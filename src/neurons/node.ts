@@ -1,6 +1,8 @@
 // A running node's context and its startup: wallet, registration (idempotent), the read descriptor
 // committed on chain, the node's own bucket, status files, and the run's identity and model layout.
 import { DevnetChainClient, type Chain, type Signer } from '../chain/index.js';
+import { SubtensorChain } from '../chain/subtensor/chain.js';
+import { BTCLI_WALLET_PATH, loadBtHotkey } from '../wallet/btcli.js';
 import { validateCodecConfig } from '../compress/index.js';
 import { getBackend, type Backend } from '../engine/index.js';
 import { createLlama, validateConfig, type Llama } from '../model/index.js';
@@ -78,10 +80,12 @@ export async function startNode(cfg: NodeConfig, opts: NodeOptions): Promise<Nod
     status.note({ metricsUrl: url });
     log(`metrics at ${url}`);
   }
-  const chain = opts.chain ?? new DevnetChainClient({ url: cfg.chainUrl, retries: 3, log });
+  const chain = opts.chain ?? (/^wss?:/.test(cfg.chainUrl)
+    ? await SubtensorChain.connect({ endpoint: cfg.chainUrl, netuid: cfg.netuid ?? 0, log })
+    : new DevnetChainClient({ url: cfg.chainUrl, retries: 3, log }));
   const data = await openNodeData(cfg, chain, log);
   checkRun(cfg.run, data);
-  const pair = await loadWallet(cfg.walletDir, cfg.hotkey);
+  const pair = cfg.walletName !== undefined ? await loadBtHotkey(cfg.walletPath ?? BTCLI_WALLET_PATH, cfg.walletName, cfg.hotkey) : await loadWallet(cfg.walletDir, cfg.hotkey);
   const signer = signerOf(pair);
   status.set('starting', { hotkey: signer.address });
   const ctx = { signal, status, log };

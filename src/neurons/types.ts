@@ -12,8 +12,14 @@ export interface NodeConfig {
   name: string;
   /** This node's local state (status.json, timeline.jsonl, local checkpoints, logs). */
   dataDir: string;
+  /** http(s):// a devnet chain (tessera chain); ws(s):// a subtensor node (then `netuid` names the subnet). */
   chainUrl: string;
+  /** Subtensor subnet (ws(s):// chains only). */
+  netuid?: number;
   walletDir: string;
+  /** A btcli wallet instead of walletDir: the hotkey is <walletPath>/<walletName>/hotkeys/<hotkey> (walletPath default ~/.bittensor/wallets). */
+  walletName?: string;
+  walletPath?: string;
   hotkey: string;
   /** Write access to this node's own bucket. */
   store: StoreDescriptor;

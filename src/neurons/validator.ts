@@ -4,6 +4,7 @@
 // node does, apply it and publish the AggregateRecord → checkpoint → weights → validation loss.
 // Every validator does all of it; which one leads a window follows from the chain's anchors
 // (protocol/aggregation.ts), so a validator that stops is replaced by the next one by stake at once.
+import { SubtensorChain } from '../chain/subtensor/chain.js';
 import { chainHead, deadlineOf } from './chaintime.js';
 import { Directory } from './directory.js';
 import { gatherUploads } from './gather.js';
@@ -57,6 +58,7 @@ export async function runValidator(cfg: NodeConfig, opts: NodeOptions = {}): Pro
   } finally {
     dir.close();
     node.store.close();
+    if (node.chain instanceof SubtensorChain && !opts.chain) await node.chain.close().catch(() => {});
     node.status.set('stopped');
     node.log('stopped');
   }
