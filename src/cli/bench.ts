@@ -12,7 +12,7 @@ import { CONVERGENCE_DEFAULTS, METHODS, runConvergence, type Method } from '../b
 import { convergenceTable, writeConvergenceReport } from '../bench/convergence-report.js';
 import { TesseraError } from '../util/errors.js';
 import { benchCodec, formatCodecBench } from '../bench/codec.js';
-import { validateCodecConfig } from '../compress/index.js';
+import { CODEC_DEFAULTS, validateCodecConfig } from '../compress/index.js';
 
 export function benchCommand(): Command {
   const cmd = new Command('bench').description('benchmarks (results recorded under bench/)');
@@ -64,9 +64,12 @@ export function benchCommand(): Command {
   cmd.command('codec')
     .description('SparseLoCo codec on a ~100M-parameter layout: compression vs dense fp32 (12-bit and entropy-coded indices), encode and 20-peer aggregate time')
     .option('--peers <n>', 'peers aggregated', int('--peers', 1), 20)
+    .option('--vector-chunk <n>', `values per chunk of a 1-D tensor (default ${CODEC_DEFAULTS.vectorChunk} = topk: every value sent; 4096: top-64 of 4096 like the matrices)`, int('--vector-chunk', 1), CODEC_DEFAULTS.vectorChunk)
     .option('--json', 'print one JSON object')
-    .action(async (o: { peers: number; json?: boolean }) => {
-      const r = await benchCodec({ peers: o.peers });
+    .action(async (o: { peers: number; vectorChunk: number; json?: boolean }) => {
+      const cfg = { ...CODEC_DEFAULTS, vectorChunk: o.vectorChunk };
+      validateCodecConfig(cfg);
+      const r = await benchCodec({ peers: o.peers, cfg });
       console.log(o.json ? JSON.stringify(r) : formatCodecBench(r));
     });
   const d = CONVERGENCE_DEFAULTS;
@@ -86,17 +89,19 @@ export function benchCommand(): Command {
     .option('--topk <n>', 'SparseLoCo values kept per 64×64 chunk', int('--topk', 1), d.codec.topk)
     .option('--diloco-lr <x>', 'DiLoCo outer Nesterov learning rate', float('--diloco-lr', 0), d.dilocoLr)
     .option('--diloco-momentum <x>', 'DiLoCo outer Nesterov momentum', float('--diloco-momentum', 0), d.dilocoMomentum)
+    .option('--demo-lr <x>', 'DeMo learning rate (sign step size, scaled by the inner schedule)', float('--demo-lr', 0), d.demo.lr)
+    .option('--eval-batches <n>', 'validation batches (of batch×seq tokens) per measurement', int('--eval-batches', 1), d.evalBatches)
     .option('--eval-every <n>', 'measure validation loss every n rounds (and after the last)', int('--eval-every', 1), d.evalEvery)
     .option('--methods <list>', `comma-separated subset of ${METHODS.join(',')}`, METHODS.join(','))
     .option('--out <dir>', 'where convergence.md/.json/.svg are written', 'bench')
-    .action((o: { preset: string; data: string; replicas: number; innerSteps: number; rounds: number; batch: number; seq: number; innerLr: number; warmup: number; alpha: number; beta: number; topk: number; dilocoLr: number; dilocoMomentum: number; evalEvery: number; methods: string; out: string }) => {
+    .action((o: { preset: string; data: string; replicas: number; innerSteps: number; rounds: number; batch: number; seq: number; innerLr: number; warmup: number; alpha: number; beta: number; topk: number; dilocoLr: number; dilocoMomentum: number; demoLr: number; evalBatches: number; evalEvery: number; methods: string; out: string }) => {
       const methods = o.methods.split(',').map((m) => m.trim()).filter(Boolean) as Method[];
       const bad = methods.filter((m) => !METHODS.includes(m));
       if (bad.length) throw new TesseraError(`unknown method(s): ${bad.join(', ')}`, `choose from ${METHODS.join(', ')}`);
       const model = getPreset(o.preset);
       const data = openTrainData(o.data);
       const opts = { ...d, model, data, replicas: o.replicas, H: o.innerSteps, rounds: o.rounds, batch: o.batch, seq: o.seq,
-        innerLr: o.innerLr, warmup: o.warmup, sparselocoAlpha: o.alpha, dilocoLr: o.dilocoLr, dilocoMomentum: o.dilocoMomentum, evalEvery: o.evalEvery,
+        innerLr: o.innerLr, warmup: o.warmup, sparselocoAlpha: o.alpha, dilocoLr: o.dilocoLr, dilocoMomentum: o.dilocoMomentum, evalEvery: o.evalEvery, evalBatches: o.evalBatches, demo: { ...d.demo, lr: o.demoLr },
         codec: { ...d.codec, beta: o.beta, topk: o.topk }, methods, log: (l: string) => console.log(l) };
       validateCodecConfig(opts.codec);
       const params = modelInfo({ ...model, vocabSize: data.vocabSize }).params;
