@@ -90,11 +90,11 @@ function extras() {
   const sp = bestArgs('sweep-sparseloco-H30-', ['--inner-lr', '4e-3']);
   const v = (name, extra) => job(`extra-sparseloco-H30-${name}`, 'sparseloco', full, 30, [...sp, ...extra], 1);
   return [
-    v('nesterov-a0.7-m0.9', ['--alpha', '0.7', '--sparseloco-momentum', '0.9']),
-    v('alpha1.5', ['--alpha', '1.5']),
+    v('alpha2', ['--alpha', '2']),
+    v('nesterov-a0.5-m0.9', ['--alpha', '0.5', '--sparseloco-momentum', '0.9']),
     v('hwarmup', ['--h-warmup']),
-    v('desloc-every3', ['--moment-sync-every', '3']),
     v('muon', ['--inner-optimizer', 'muon']),
+    v('desloc-every10', ['--moment-sync-every', '10']),
   ];
 }
 
