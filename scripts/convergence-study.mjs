@@ -82,6 +82,7 @@ function final() {
     job('final-demo', 'demo', full, 30, demo, 1),
     job('final-diloco-H10', 'diloco', full, 10, dil, 3),
     job('final-sparseloco-H10', 'sparseloco', full, 10, sp, 3),
+    job('final-sparseloco-H5', 'sparseloco', full, 5, sp, 6),
   ];
 }
 
