@@ -13,6 +13,10 @@ import { convergenceTable, writeConvergenceReport } from '../bench/convergence-r
 import { writeStudyReport } from '../bench/convergence-study.js';
 import { readFileSync } from 'node:fs';
 import { TesseraError } from '../util/errors.js';
+import { dataBenchMarkdown, DATA_BENCH_DEFAULTS, runDataBench } from '../bench/data.js';
+import { machineLine } from '../bench/machine.js';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { benchCodec, formatCodecBench } from '../bench/codec.js';
 import { CODEC_DEFAULTS, validateCodecConfig } from '../compress/index.js';
 
@@ -46,6 +50,28 @@ export function benchCommand(): Command {
     .action((o: { preset: string; batch: number; seq: number; vocabSize: number; steps: number; json?: boolean }) => {
       const r = benchStep(o);
       console.log(o.json ? JSON.stringify(r) : `${r.preset} ${r.batch}×${r.seq} (vocab ${r.vocabSize}): ${r.ms_per_step.toFixed(1)} ms per step (${r.backend}, threads ${r.threads}, median of ${r.steps})`);
+    });
+  cmd.command('data')
+    .description('a ≥ 200 MB dataset on a private Ceph RGW (two mirrors): what a new miner fetches in its first and later windows, after a restart, and with a shard altered on one mirror; appends to bench/data.md')
+    .option('--size-mb <n>', 'dataset size', float('--size-mb', 1), DATA_BENCH_DEFAULTS.sizeMb)
+    .option('--shards <n>', 'train shards', int('--shards', 1), DATA_BENCH_DEFAULTS.shards)
+    .option('--chunk-tokens <n>', 'tokens per verifiable chunk', int('--chunk-tokens', 1), DATA_BENCH_DEFAULTS.chunkTokens)
+    .option('--windows <n>', 'windows of one miner', int('--windows', 2), DATA_BENCH_DEFAULTS.windows)
+    .option('--cache-mb <n>', 'chunk cache bound', float('--cache-mb', 1), DATA_BENCH_DEFAULTS.cacheMb)
+    .option('--out <dir>', 'where data.md is', 'bench')
+    .option('--no-record', 'print only; do not append to data.md')
+    .option('--json', 'print one JSON object')
+    .action(async (o: { sizeMb: number; shards: number; chunkTokens: number; windows: number; cacheMb: number; out: string; record: boolean; json?: boolean }) => {
+      const opts = { ...DATA_BENCH_DEFAULTS, sizeMb: o.sizeMb, shards: o.shards, chunkTokens: o.chunkTokens, windows: o.windows, cacheMb: o.cacheMb };
+      const r = await runDataBench({ ...opts, log: o.json ? undefined : (l) => console.log(`[data] ${l}`) });
+      const md = dataBenchMarkdown(r, opts, machineLine());
+      if (o.json) console.log(JSON.stringify(r));
+      else console.log(md);
+      if (o.record) {
+        const file = join(o.out, 'data.md');
+        if (!existsSync(file)) writeFileSync(file, '# Published datasets: what a miner fetches (tessera bench data)\n\n');
+        appendFileSync(file, md + '\n');
+      }
     });
   cmd.command('soak')
     .description('npm start as a user runs it (tessera devnet at its defaults) for a long time, optionally with busy processes and stop/restart cycles; appends to bench/soak.md')

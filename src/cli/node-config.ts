@@ -8,11 +8,16 @@ import { fsNodeDescriptors, parseDescriptor, serializeDescriptor, type StoreDesc
 import { validateConfig, type ModelConfig } from '../model/config.js';
 import type { CodecConfig } from '../compress/index.js';
 import { makeRunConfig, type RunOverrides } from '../devnet/config.js';
-import { loadDataset } from '../data/index.js';
+import { indexDataset, loadDataset } from '../data/index.js';
 import { DevnetChainClient } from '../chain/index.js';
 import { checkRunTiming } from '../protocol/index.js';
 import { TesseraError } from '../util/errors.js';
 import { DEFAULT_WALLET_DIR } from './wallet.js';
+import { join } from 'node:path';
+import { discoverRun, type RemoteDataConfig } from '../neurons/join.js';
+import { DEFAULT_CACHE_BYTES } from '../data/index.js';
+import { modelInfo } from '../model/info.js';
+import { runHash, type RunManifest } from '../protocol/index.js';
 
 type Check = (v: unknown, path: string) => unknown;
 const fail = (path: string, want: string, v: unknown): never => {
@@ -67,13 +72,22 @@ const run: Check = object<RunConfig>({
   model, blocksPerWindow: int(1), deadlineS: num(0), innerSteps: int(1), batch: int(1), seq: int(2), innerLr: num(0), warmup: int(0),
   alpha: num(0), codec: object<CodecConfig>({ tile: int(1), vectorChunk: int(1), topk: int(1), beta: num(0) }), indexMode: oneOf('12bit', 'entropy'),
   checkpointEvery: int(1), weightsEvery: int(1), maxPeers: int(1), seed: int(0),
-});
+  dataHash: (v, p) => (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? v : fail(p, 'a dataset content hash (64 hex digits)', v)),
+}, ['dataHash']);
+
+const stores: Check = (v, p) => (Array.isArray(v) && v.length <= 16 ? v.map((x, i) => store(x, `${p}[${i}]`)) : fail(p, 'a list of at most 16 store descriptors', v));
+/** Set by the join path from a manifest parseManifest already checked; here only its shape. */
+const remoteData: Check = (v, p) => object<RemoteDataConfig>({
+  manifest: (m, q) => (typeof m === 'object' && m !== null && (m as RunManifest).format === 'tessera-run' ? m : fail(q, 'a run manifest', m)),
+  cacheDir: str, cacheBytes: int(0),
+})(v, p);
 
 const nodeConfig: Check = object<NodeConfig>({
   role: oneOf('miner', 'validator'), name: (v, p) => (typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,40}$/.test(v) ? v : fail(p, 'a name of lowercase letters, digits and - (≤ 41)', v)),
   dataDir: str, chainUrl: (v, p) => (typeof v === 'string' && /^https?:\/\/[^\s]+$/.test(v) ? v.replace(/\/+$/, '') : fail(p, 'an http(s) URL', v)),
   walletDir: str, hotkey: str, store, publicRead: store, dataset: str, run, behavior: oneOf(...BEHAVIORS), stopAfterWindow: int(0), stake: num(0),
-}, ['behavior', 'stopAfterWindow', 'stake']);
+  remoteData, datasetMirrors: stores,
+}, ['behavior', 'stopAfterWindow', 'stake', 'dataset', 'remoteData', 'datasetMirrors']);
 
 /** Type-checks a NodeConfig (unknown keys refused, every field checked) and makes its paths absolute. */
 export function checkNodeConfig(raw: unknown): NodeConfig {
@@ -82,7 +96,11 @@ export function checkNodeConfig(raw: unknown): NodeConfig {
     throw new TesseraError(`config: behavior '${c.behavior}' is for miners; a validator has none`, 'remove behavior from the validator\'s config');
   }
   if (c.run.seq > c.run.model.maxSeqLen) throw new TesseraError(`config: run.seq ${c.run.seq} exceeds run.model.maxSeqLen ${c.run.model.maxSeqLen}`, 'lower run.seq or raise maxSeqLen');
-  return { ...c, dataDir: resolve(c.dataDir), walletDir: resolve(c.walletDir), dataset: resolve(c.dataset) };
+  if (c.dataset === undefined && c.remoteData === undefined) throw new TesseraError('config: dataset is missing', 'pass --dataset DIR (a folder prepared by tessera data prepare), or join a run through the chain (no --run, --run-id or run in the config)');
+  return {
+    ...c, dataDir: resolve(c.dataDir), walletDir: resolve(c.walletDir), ...(c.dataset !== undefined ? { dataset: resolve(c.dataset) } : {}),
+    ...(c.remoteData ? { remoteData: { ...c.remoteData, cacheDir: resolve(c.remoteData.cacheDir) } } : {}),
+  };
 }
 
 export function readConfigFile(file: string): Record<string, unknown> {
@@ -114,6 +132,15 @@ export interface NodeFlags extends RunOverrides {
   dataset?: string;
   runFile?: string;
   runId?: string;
+  /** Join mode: netuid of the subnet (the devnet chain serves one). */
+  netuid?: number;
+  /** Join mode: chunk cache folder and bound. */
+  dataCache?: string;
+  cacheMb?: number;
+  /** Join mode: seconds to wait for a validator to publish a run manifest. */
+  joinWait?: number;
+  /** Validator: a bucket (folder or descriptor JSON, read-only) where the dataset is published; repeatable. */
+  dataMirror?: string[];
   behavior?: string;
   stopAfterWindow?: number;
   stake?: number;
@@ -138,6 +165,7 @@ function storeFlag(text: string, flag: string): StoreDescriptor {
  */
 export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlags): Promise<NodeConfig> {
   const c: Record<string, unknown> = f.config ? readConfigFile(f.config) : {};
+  let joined: { leader: number; manifestSha256: string } | null = null;
   if (c.role !== undefined && c.role !== role) {
     throw new TesseraError(`config file ${f.config} is for a ${String(c.role)}, not a ${role}`, `run \`tessera ${String(c.role)} --config ${f.config}\``);
   }
@@ -159,6 +187,7 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
     throw new TesseraError('an S3 --store needs --public-read with the read-only credentials others will use', 'pass --public-read \'{"v":1,"kind":"s3",...read keys...}\'');
   }
   if (f.runFile !== undefined) c.run = readConfigFile(f.runFile);
+  if (f.dataMirror !== undefined) c.datasetMirrors = f.dataMirror.map((m) => { const d = storeFlag(m, '--data-mirror'); return d.kind === 'fs' ? { ...d, readOnly: true } : d; });
   const runFlags: RunOverrides = {
     preset: f.preset, blocksPerWindow: f.blocksPerWindow, innerSteps: f.innerSteps, batch: f.batch, seq: f.seq, innerLr: f.innerLr,
     alpha: f.alpha, deadlineS: f.deadlineS, weightsEvery: f.weightsEvery, checkpointEvery: f.checkpointEvery, maxPeers: f.maxPeers,
@@ -166,7 +195,23 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
   };
   const given = Object.entries(runFlags).filter(([, v]) => v !== undefined);
   let blockMs: number | undefined;
-  if (c.run === undefined) {
+  if (c.run === undefined && f.runId === undefined) {
+    // No run given at all: join the run the chain's validators publish (neurons/join.ts).
+    if (given.length > 0) throw new TesseraError(`run flags (${given.map(([k]) => k).join(', ')}) cannot change a run joined through the chain`, 'drop them: the run manifest sets every hyperparameter');
+    if (typeof c.chainUrl !== 'string') throw new TesseraError('no run configuration and no --chain to find one on', 'pass --chain URL (the run is read from its validators), or --config/--run/--run-id');
+    if (f.netuid !== undefined && f.netuid !== DEVNET_NETUID) throw new TesseraError(`--netuid ${f.netuid}: the devnet chain at ${String(c.chainUrl)} serves one subnet (netuid ${DEVNET_NETUID})`, `drop --netuid or pass --netuid ${DEVNET_NETUID}`);
+    // A chain that is down for a while (restarting) is waited out, like a node's own calls.
+    const chain = new DevnetChainClient({ url: c.chainUrl.replace(/\/+$/, ''), retries: 30, maxBackoffMs: 2000 });
+    const found = await discoverRun(chain, { waitMs: (f.joinWait ?? 600) * 1000, log: (l) => console.log(`tessera ${role}: ${l}`) });
+    const info = await chain.info().catch((e: Error) => { throw new TesseraError(`cannot reach the chain at ${String(c.chainUrl)} (${e.message})`, 'start the chain first, or check --chain'); });
+    c.run = found.manifest.run;
+    c.remoteData = {
+      manifest: found.manifest, cacheDir: f.dataCache ?? join(String(c.dataDir), 'data-cache'),
+      cacheBytes: Math.round((f.cacheMb ?? DEFAULT_CACHE_BYTES / 1e6) * 1e6),
+    };
+    joined = { leader: found.leader, manifestSha256: found.manifestSha256 };
+    blockMs = info.blockMs;
+  } else if (c.run === undefined) {
     if (f.runId === undefined) throw new TesseraError('no run configuration: pass --config FILE, --run FILE, or --run-id ID (with run flags)', 'every node of one network must use the same run id and hyperparameters');
     if (typeof c.dataset !== 'string') throw new TesseraError('config: dataset is missing', 'pass --dataset DIR (a folder prepared by tessera data prepare)');
     if (f.deadlineS === undefined && typeof c.chainUrl === 'string') {
@@ -176,7 +221,8 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
         throw new TesseraError(`cannot ask the chain at ${c.chainUrl} for its block time (${(e as Error).message})`, 'start the chain first, or pass --deadline-s');
       }
     }
-    c.run = makeRunConfig(runFlags, blockMs ?? 1000, loadDataset(resolve(c.dataset)).manifest.tokenizer.vocabSize, f.runId);
+    // A new run binds its data by content hash (RunConfig.dataHash): nodes with other data get another run hash.
+    c.run = { ...makeRunConfig(runFlags, blockMs ?? 1000, loadDataset(resolve(c.dataset)).manifest.tokenizer.vocabSize, f.runId), dataHash: indexDataset(resolve(c.dataset)).hash };
   } else {
     const r = c.run as Record<string, unknown>;
     if (f.runId !== undefined) r.runId = f.runId;
@@ -184,6 +230,7 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
     for (const [k, v] of given) if (k !== 'preset') r[k] = v;
   }
   const cfg = checkNodeConfig(c);
+  if (joined) console.log(describeJoin(cfg, joined));
   // The deadline must end inside a window at the chain's block time. Not needed above (a deadline or a
   // whole run was given): asked once, best effort; a chain that does not answer now is checked by the devnet or not at all.
   blockMs ??= await new DevnetChainClient({ url: cfg.chainUrl, retries: 0, requestTimeoutMs: 2000 }).info().then((i) => i.blockMs, () => undefined);
@@ -193,7 +240,31 @@ export async function resolveNodeConfig(role: 'miner' | 'validator', f: NodeFlag
 
 /** The resolved config as printable JSON, with secret keys masked. */
 export function describeNodeConfig(c: NodeConfig): string {
-  return JSON.stringify(c, (k, v: unknown) => (k === 'secretAccessKey' && typeof v === 'string' ? `${v.slice(0, 2)}…(${v.length} chars)` : v), 2);
+  return JSON.stringify(c, (k, v: unknown) => (k === 'secretAccessKey' && typeof v === 'string' ? `${v.slice(0, 2)}…(${v.length} chars)`
+    : k === 'manifest' && typeof v === 'object' && v !== null ? `(run manifest: dataset ${String((v as RunManifest).run.dataHash)}, ${(v as RunManifest).mirrors.length} mirror(s))` : v), 2);
+}
+
+/** The devnet chain has one subnet; a subtensor adapter would take --netuid from here. */
+export const DEVNET_NETUID = 1;
+
+const mb = (b: number): string => `${(b / 1e6).toFixed(1)} MB`;
+
+/** What a node that joined through the chain will train and what it needs (printed before it starts). */
+export function describeJoin(cfg: NodeConfig, j: { leader: number; manifestSha256: string }): string {
+  const r = cfg.run, d = cfg.remoteData!.manifest.dataset, info = modelInfo(r.model);
+  const dataBytes = [...d.train.shards, ...d.val.shards].reduce((n, s) => n + s.bytes, 0);
+  const perWindow = r.innerSteps * r.batch * (r.seq + 1);
+  const chunkBytes = d.chunkTokens * (d.dtype === 'uint16' ? 2 : 4);
+  return [
+    `joining run ${r.runId} from validator uid ${j.leader} (manifest ${j.manifestSha256.slice(0, 16)}, run hash ${runHash(r).slice(0, 16)})`,
+    `  model   ${r.model.dim}d × ${r.model.nLayers} layers, ${r.model.nHeads} heads, vocab ${r.model.vocabSize}: ${(info.params / 1e6).toFixed(2)}M parameters`,
+    `  window  H = ${r.innerSteps} inner steps of ${r.batch} × ${r.seq} tokens, ${r.blocksPerWindow} blocks, deadline ${r.deadlineS} s, α ${r.alpha}, inner lr ${r.innerLr}, ${r.indexMode} indices`,
+    `  data    ${r.dataHash}: ${d.train.tokens.toLocaleString('en-US')} train + ${d.val.tokens.toLocaleString('en-US')} val tokens in ${d.train.shards.length + d.val.shards.length} shards (${mb(dataBytes)}), ` +
+      `tokenizer ${d.tokenizer.hash.slice(0, 16)} (vocab ${d.tokenizer.vocabSize}), ${cfg.remoteData!.manifest.mirrors.length} mirror(s)` +
+      `${cfg.dataset ? `; using the local copy ${cfg.dataset} (checked against the hash)` : `; fetched on demand, ${perWindow.toLocaleString('en-US')} tokens per window in chunks of ${d.chunkTokens} tokens`}`,
+    `  disk    chunk cache ≤ ${mb(cfg.remoteData!.cacheBytes)} in ${cfg.remoteData!.cacheDir}, miner state ${mb(3 * info.params * 4)} (error feedback + AdamW moments)`,
+    `  memory  ${mb(info.bytes.total)} for the model (weights, grads, AdamW, error feedback) + ≤ ${mb(Math.min(d.train.tokens * (d.dtype === 'uint16' ? 2 : 4), r.innerSteps * r.batch * chunkBytes * 2))} of token chunks per window (resident at most ${mb(d.train.tokens * (d.dtype === 'uint16' ? 2 : 4))})`,
+  ].join('\n');
 }
 
 export type { RunConfig };

@@ -33,10 +33,16 @@ function nodeCommand(role: 'miner' | 'validator', description: string): Command 
     .option('--chain <url>', 'chain URL, e.g. http://127.0.0.1:9944 (tessera chain)')
     .option('--wallet-dir <dir>', 'wallet folder (tessera wallet create; default .tessera/wallets)')
     .option('--hotkey <name>', 'wallet name of the hotkey')
+    .option('--wallet <name>', 'the same as --hotkey (wallet name)')
+    .option('--netuid <n>', 'subnet to join (the devnet chain serves one: 1)', int('--netuid', 0))
+    .option('--data-cache <dir>', 'joining through the chain: folder of the verified dataset chunk cache (default <data-dir>/data-cache)')
+    .option('--cache-mb <n>', 'joining through the chain: bound of the chunk cache in MB (default 1000)', float('--cache-mb', 0))
+    .option('--join-wait <s>', 'joining through the chain: seconds to wait for a validator to publish the run (default 600)', float('--join-wait', 0))
+    .option('--data-mirror <where>', 'validator: a read-only bucket (folder or descriptor JSON) where the dataset is published (tessera data publish), listed in the run manifest; repeatable', (v: string, prev: string[] = []) => [...prev, v])
     .option('--store <where>', 'own bucket: a folder (filesystem store) or a descriptor JSON {"v":1,"kind":"s3",...} with write keys')
     .option('--public-read <where>', 'descriptor committed on chain for others (default for a folder: the same folder, read-only)')
     .option('--dataset <dir>', 'prepared data folder (tessera data prepare)')
-    .option('--run <file>', 'RunConfig JSON shared by every node of the network')
+    .option('--run <file>', 'RunConfig JSON shared by every node of the network (without --run, --run-id or a run in --config: the run is read from the chain\'s validators)')
     .option('--run-id <id>', 'run id (with no --run/--config: a new run from the devnet defaults and the run flags below)')
     .option('--preset <name>', `model shape for a new run: ${presetNames().join(', ')}`)
     .option('--blocks-per-window <n>', 'blocks per window', int('--blocks-per-window', 1))
@@ -58,8 +64,9 @@ function nodeCommand(role: 'miner' | 'validator', description: string): Command 
       '(default honest; see src/scenario/adversaries.ts)', behaviorArg);
   }
   return cmd
-    .action(async (f: NodeFlags & { run?: string }) => {
-      const flags: NodeFlags = { ...f, runFile: f.run };
+    .action(async (f: NodeFlags & { run?: string; wallet?: string }) => {
+      if (f.wallet !== undefined && f.hotkey !== undefined && f.wallet !== f.hotkey) throw new TesseraError(`--wallet ${f.wallet} and --hotkey ${f.hotkey} name different wallets`, 'pass one of them');
+      const flags: NodeFlags = { ...f, runFile: f.run, hotkey: f.hotkey ?? f.wallet };
       const cfg = await resolveNodeConfig(role, flags);
       console.log(`tessera ${role} ${cfg.name}: resolved config\n${describeNodeConfig(cfg)}`);
       const ac = new AbortController();

@@ -8,4 +8,11 @@ export { writeShard, readShard, crc32, dtypeFor, SHARD_MAGIC, SHARD_VERSION, SHA
 export { prepareData, loadDataset, splitValidation, type PrepareOptions, type Dataset } from './prepare.js';
 export { MANIFEST_FILE, type DataManifest, type ShardInfo, type SplitInfo } from './manifest.js';
 export { unigramCounts, unigramEntropy, unigramCrossEntropy, unigramCrossEntropyCounts } from './entropy.js';
-export { sampleWindows, makeBatch, type Batch } from './sampler.js';
+export { sampleWindows, makeBatch, SAMPLER_VERSION, type Batch } from './sampler.js';
+export {
+  indexDataset, datasetHash, checkIndex, chunkTable, chunkRange, chunkCount, chunkTableFile, DEFAULT_CHUNK_TOKENS, CHUNK_HASH_BYTES,
+  type DatasetIndex, type ShardEntry, type IndexedDataset,
+} from './dataset-index.js';
+export { ChunkCache, type CacheStats } from './chunk-cache.js';
+export { RemoteDataset, fetchIndex, INDEX_OBJECT, DEFAULT_CACHE_BYTES, type DataMirror, type RemoteStats, type RemoteDatasetOptions } from './remote.js';
+export { publishDataset, mirrorId, LARGE_OBJECT, type PublishTarget, type PublishResult } from './publish.js';

@@ -3,6 +3,9 @@
 import { TesseraError } from '../util/errors.js';
 import { makeRng } from '../util/rng.js';
 
+/** The sampler's identity (part of a published dataset's index): what (seed, uid, window) → offsets means. */
+export const SAMPLER_VERSION = 'tessera/sample/v1';
+
 const checkInt = (name: string, v: number, min: number): void => {
   if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer ≥ ${min}, got ${v}`);
 };
@@ -21,7 +24,7 @@ export function sampleWindows(
   if (nTokens < seqLen + 1) {
     throw new TesseraError(`dataset has ${nTokens} tokens, fewer than one sequence needs (${seqLen + 1})`, 'use a larger corpus or a shorter sequence length');
   }
-  const rng = makeRng(`tessera/sample/v1:${String(seed)}:${uid}:${window}`);
+  const rng = makeRng(`${SAMPLER_VERSION}:${String(seed)}:${uid}:${window}`);
   const starts = nTokens - seqLen;
   const out = new Array<number>(count);
   for (let i = 0; i < count; i++) out[i] = rng.nextInt(starts);

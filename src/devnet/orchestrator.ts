@@ -6,7 +6,8 @@ import { mkdir, writeFile, rename } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DEFAULT_FAUCET_CAP, DevnetChainClient, loadState, metagraphOf, type Metagraph } from '../chain/index.js';
-import { prepareData } from '../data/index.js';
+import { indexDataset, prepareData, publishDataset } from '../data/index.js';
+import { openStore, type StoreDescriptor } from '../storage/index.js';
 import type { NodeConfig, RunConfig } from '../neurons/types.js';
 import { checkRunTiming, windowOf } from '../protocol/index.js';
 import { createWallet, keyfilePath, loadWallet, signer } from '../wallet/index.js';
@@ -64,6 +65,9 @@ function freePort(): Promise<number> {
   });
 }
 
+/** The devnet's bucket for the published dataset (not a node). */
+export const DATASET_BUCKET = 'dataset';
+
 export class Devnet {
   readonly nodes = new Map<string, DevnetNode>();
   readonly events: string[] = [];
@@ -84,6 +88,8 @@ export class Devnet {
   private restarting = false;
   private client!: DevnetChainClient;
   private storage!: DevnetStorageProvider;
+  /** Read-only descriptor of the bucket the dataset is published to (null: a network made before datasets were published). */
+  private datasetMirror: StoreDescriptor | null = null;
   private readonly log: (line: string) => void;
 
   private constructor(readonly root: string, readonly opts: DevnetOptions, public record: DevnetRecord) {
@@ -128,8 +134,10 @@ export class Devnet {
       await prepareData({ outDir: data, vocabSize: opts.vocabSize ?? DEVNET_DEFAULTS.vocabSize, onProgress: (m: string) => opts.log?.(`  ${m}`) });
     }
     const vocab = (JSON.parse(readFileSync(join(data, 'manifest.json'), 'utf8')) as { tokenizer: { vocabSize: number } }).tokenizer.vocabSize;
+    // A new network's run names its data by content hash (RunConfig.dataHash): miners fetch it through the run manifest.
     const record: DevnetRecord = saved ?? {
-      format: 'tessera-devnet', version: 1, createdAt: new Date().toISOString(), run: makeRunConfig(o.run, o.blockMs ?? DEVNET_DEFAULTS.blockMs, vocab),
+      format: 'tessera-devnet', version: 1, createdAt: new Date().toISOString(),
+      run: { ...makeRunConfig(o.run, o.blockMs ?? DEVNET_DEFAULTS.blockMs, vocab), dataHash: indexDataset(data).hash },
       preset: o.run.preset ?? DEVNET_DEFAULTS.run.preset, chainPort: await freePort(), blockMs: o.blockMs ?? DEVNET_DEFAULTS.blockMs, storage: o.storage.kind,
       s3Endpoint: o.storage.kind === 's3' ? o.storage.endpoint : undefined, data, miners: [],
     };
@@ -152,6 +160,9 @@ export class Devnet {
     await writeRecord(this.root, this.record);
     this.storage = await openDevnetStorage(this.root, this.opts.storage, this.run.runId, this.log);
     this.client = new DevnetChainClient({ url: this.chainUrl, retries: 30, maxBackoffMs: 2000 });
+    // The dataset goes up while wallets register (the chain is running: every second counts); awaited before any node starts.
+    const published = this.run.dataHash !== undefined ? this.publishData() : Promise.resolve();
+    published.catch(() => {}); // rethrown by the await below
 
     // A resumed network runs every miner it ran before (a late miner of an earlier run included), at least --miners,
     // then one adversarial miner per --adversaries behaviour (adversaries of an earlier run keep their behaviour).
@@ -175,6 +186,7 @@ export class Devnet {
     }
     for (const name of miners) await this.client.register(signer(await loadWallet(this.walletDir, name)));
 
+    await published;
     const head = await this.client.head();
     const window = windowOf(head.height, this.run.blocksPerWindow);
     if (this.opts.windows !== undefined) this.stopWindow = window + this.opts.windows;
@@ -189,6 +201,22 @@ export class Devnet {
   }
 
   get walletDir(): string { return join(this.root, 'wallets'); }
+
+  /** Publishes the dataset to its own bucket (tessera data publish; resumes, skipping what is there) for the miners to fetch. */
+  private async publishData(): Promise<void> {
+    const s = await this.storage.nodeStores(DATASET_BUCKET), store = openStore(s.write, 'write');
+    try {
+      const r = await publishDataset(this.record.data, [{ name: 'dataset bucket', descriptor: s.write, store }], { journalDir: join(this.root, 'publish') });
+      if (r.hash !== this.run.dataHash) {
+        throw new TesseraError(`the dataset in ${this.record.data} changed since this devnet was created: it hashes to ${r.hash}, the run trains on ${this.run.dataHash}`, 'restore that folder, or pass a new --dir');
+      }
+      const m = r.mirrors[0]!;
+      this.log(`dataset ${r.hash.slice(0, 12)} published to the dataset bucket: ${m.uploaded} object(s) uploaded, ${m.skipped} already there`);
+    } finally {
+      store.close();
+    }
+    this.datasetMirror = s.read;
+  }
 
   private event(line: string): void {
     this.events.push(`${new Date().toISOString().slice(11, 19)} ${line}`);
@@ -262,9 +290,13 @@ export class Devnet {
 
   private async spawnNode(n: DevnetNode): Promise<void> {
     const stores = await this.storage.nodeStores(n.name);
-    const cfg: NodeConfig = {
+    // Miners join the way any miner does (tessera miner --chain --wallet --store): run and data from the leader's run
+    // manifest, data fetched from the dataset bucket. Validators keep the local dataset and list the bucket as a mirror.
+    const joins = n.role === 'miner' && this.datasetMirror !== null;
+    const cfg: Omit<NodeConfig, 'run'> & { run?: RunConfig } = {
       role: n.role, name: n.name, dataDir: n.dataDir, chainUrl: this.chainUrl, walletDir: this.walletDir, hotkey: n.name,
-      store: stores.write, publicRead: stores.read, dataset: this.record.data, run: this.run,
+      store: stores.write, publicRead: stores.read, ...(joins ? {} : { dataset: this.record.data, run: this.run }),
+      ...(n.role === 'validator' && this.datasetMirror ? { datasetMirrors: [this.datasetMirror] } : {}),
       ...(this.stopWindow !== null ? { stopAfterWindow: this.stopWindow } : {}),
       ...(n.role === 'validator' ? { stake: this.validatorStake(n.name) } : {}),
       ...(n.behavior ? { behavior: n.behavior } : {}),

@@ -71,6 +71,13 @@ export async function trainWindow(node: Node, local: MinerLocal, window: number,
   batches: number[][] = trainingOffsets(node.run, node.uid, window, node.data.train.length), budget: StepBudget = () => true,
 ): Promise<{ delta: Float32Array | null; loss: number; steps: number; msPerStep: number | null }> {
   const { run } = node, params = node.model.params;
+  const remote = node.data.remote;
+  if (remote) {
+    // A published dataset: fetch and verify this window's sequences first (nothing unverified is trained
+    // on: ensureSequences throws when no mirror serves a verified chunk), then the next window's meanwhile.
+    await remote.ensureSequences(batches.flat(), run.seq);
+    remote.prefetch(trainingOffsets(run, node.uid, window + 1, node.data.train.length).flat(), run.seq, `window ${window + 1}`);
+  }
   const theta = Float32Array.from(params);
   const sched = { maxLr: run.innerLr, minLr: run.innerLr, warmupSteps: run.warmup, totalSteps: run.warmup + 1 };
   let loss = NaN, steps = 0, spent = 0;

@@ -6,7 +6,8 @@ import { getBackend, type Backend } from '../engine/index.js';
 import { createLlama, validateConfig, type Llama } from '../model/index.js';
 import { runHash as hashRun, checkRunId } from '../protocol/index.js';
 import { openStore, serializeDescriptor, type ObjectStore } from '../storage/index.js';
-import { openTrainData, type TrainData } from '../train/batches.js';
+import type { TrainData } from '../train/batches.js';
+import { openNodeData } from './join.js';
 import { TesseraError } from '../util/errors.js';
 import { loadWallet, signer as signerOf } from '../wallet/index.js';
 import { retrying, type RetryContext } from './retry.js';
@@ -55,12 +56,12 @@ export async function startNode(cfg: NodeConfig, opts: NodeOptions): Promise<Nod
   const status = new StatusBoard(cfg.dataDir, { name: cfg.name, role: cfg.role, hotkey: '' });
   const sink = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
   const log = (line: string): void => { const l = `[${cfg.name}] ${line}`; status.logLine(l); sink(l); };
-  const data = openTrainData(cfg.dataset);
+  const chain = opts.chain ?? new DevnetChainClient({ url: cfg.chainUrl, retries: 3, log });
+  const data = await openNodeData(cfg, chain, log);
   checkRun(cfg.run, data);
   const pair = await loadWallet(cfg.walletDir, cfg.hotkey);
   const signer = signerOf(pair);
   status.set('starting', { hotkey: signer.address });
-  const chain = opts.chain ?? new DevnetChainClient({ url: cfg.chainUrl, retries: 3, log });
   const ctx = { signal, status, log };
   const uid = await retrying(ctx, 'register', () => chain.register(signer));
   const commitment = serializeDescriptor(cfg.publicRead);
@@ -70,6 +71,6 @@ export async function startNode(cfg: NodeConfig, opts: NodeOptions): Promise<Nod
   await retrying(ctx, 'create bucket', () => store.ensureBucket());
   const hash = hashRun(cfg.run);
   status.set('starting', { uid });
-  log(`${cfg.role} uid ${uid} hotkey ${signer.address} run ${cfg.run.runId} (${hash.slice(0, 12)}) model ${cfg.run.model.dim}d×${cfg.run.model.nLayers}L`);
+  log(`${cfg.role} uid ${uid} hotkey ${signer.address} run ${cfg.run.runId} (${hash.slice(0, 12)}${cfg.run.dataHash ? `, data ${cfg.run.dataHash.slice(0, 12)}` : ''}) model ${cfg.run.model.dim}d×${cfg.run.model.nLayers}L`);
   return { ...ctx, cfg, run: cfg.run, runHash: hash, chain, signer, uid, store, data, be: getBackend(), model: createLlama(cfg.run.model) };
 }

@@ -10,8 +10,8 @@ import { bootstrap } from './sync.js';
 import { anchorDigest } from './upload.js';
 import type { WindowAggregate } from './window-aggregate.js';
 import type { Node } from './node.js';
-import { encodeCheckpoint, encodeRecord, keys, sha256Hex, validatorOrder, type AggregateRecord, type ProtocolRecord } from '../protocol/index.js';
-import { isStorageError } from '../storage/index.js';
+import { encodeCheckpoint, encodeManifest, encodeRecord, keys, manifestSha256, sha256Hex, validatorOrder, type AggregateRecord, type ProtocolRecord } from '../protocol/index.js';
+import { isStorageError, serializeDescriptor } from '../storage/index.js';
 
 /** Windows a validator ranked k waits (× k) for those above it to start the run. */
 export const START_GRACE_WINDOWS = 2;
@@ -58,16 +58,39 @@ export async function startOrJoinRun(node: Node, dir: Directory, model: SharedMo
     }
     if (!anyStart) node.log(`no validator with more stake started run ${runId}: starting it`);
   }
+  const manifest = await publishRunManifest(node);
   if (!anyStart && rank >= 0) {
     model.seed(await currentWindow(node));
     await writeCheckpoint(node, model);
-    await putRecord(node, keys.startWindow(runId), { kind: 'start', window: model.window, runHash: node.runHash, fingerprint: model.fingerprint });
+    await putRecord(node, keys.startWindow(runId), { kind: 'start', window: model.window, runHash: node.runHash, fingerprint: model.fingerprint, ...(manifest ? { manifest } : {}) });
     node.log(`started run ${runId} at window ${model.window} (seeded model ${model.fingerprint.slice(0, 12)})`);
     return;
   }
   const start = await bootstrap(node, dir, model);
   if (!own) await putRecord(node, keys.startWindow(runId), start);
   node.log(`joined run ${runId} at window ${model.window} (${model.fingerprint.slice(0, 12)})`);
+}
+
+/**
+ * The run manifest (RunConfig, dataset index, mirrors) and the run pointer in this validator's bucket,
+ * so a node that knows only the chain can join (neurons/join.ts). Both are overwritten at every start
+ * (mirrors may change; the run hash in the pointer pins the rest). Returns the manifest's sha256, or
+ * null for a run without a dataHash (its nodes are started with the run flags by hand).
+ */
+export async function publishRunManifest(node: Node): Promise<string | null> {
+  const { run, cfg } = node;
+  if (run.dataHash === undefined || !node.data.index) {
+    node.log(`run ${run.runId} has no dataHash: not publishing a run manifest (every node needs the run flags and the same data)`);
+    return null;
+  }
+  const mirrors = [...new Set([...(cfg.datasetMirrors ?? []).map(serializeDescriptor), ...(cfg.remoteData?.manifest.mirrors ?? [])])];
+  if (mirrors.length === 0) node.log('WARNING: no dataset mirror configured (datasetMirrors): joining miners must bring the dataset themselves (--dataset)');
+  const bytes = encodeManifest({ format: 'tessera-run', version: 1, run, dataset: node.data.index, mirrors });
+  const sha = manifestSha256(bytes);
+  await retrying(node, 'put run manifest', () => node.store.put(keys.runManifest(run.runId), bytes));
+  await retrying(node, 'put run pointer', () => node.store.put(keys.currentRun(), encodeRecord({ kind: 'run', runId: run.runId, runHash: node.runHash, manifest: sha })));
+  node.log(`published the run manifest (${bytes.length} bytes, sha256 ${sha.slice(0, 12)}, dataset ${run.dataHash.slice(0, 12)}, ${mirrors.length} mirror(s))`);
+  return sha;
 }
 
 async function firstStart(node: Node, dir: Directory, order: number[]): Promise<boolean> {

@@ -145,10 +145,16 @@ export class Scorer {
       const m: MinerInput = { uid, status: 'ok', landedAt: v.landedAt, seen: v.seen, steps: v.steps, norm, sketch: indexSketch(v.update, shapes, run.codec, this.params.sketchSize) };
       if (budget.has(uid)) {
         const plan = evalPlan(run, W, uid, this.node.signer.address, this.node.data.train.length, EVAL_BATCHES, v.steps);
+        await this.node.data.remote?.ensureSequences([...plan.own, ...plan.random], run.seq);
         const clipScale = norm > 0 ? Math.min(1, median / norm) : 0;
         m.measured = { plan, clipScale, losses: measureLosses(this.ev, v.update, plan, this.params.scoreStep, clipScale), behind: await this.behind(dir, uid) };
       }
       out.push(m);
+    }
+    const remote = this.node.data.remote;
+    if (remote) { // what the next window evaluates (plans with steps = H), fetched while this one finishes
+      const next = [...budget].flatMap((uid) => { const p = evalPlan(run, W + 1, uid, this.node.signer.address, this.node.data.train.length, EVAL_BATCHES); return [...p.own, ...p.random]; });
+      remote.prefetch(next, run.seq, `window ${W + 1}'s evaluation data`);
     }
     return out;
   }

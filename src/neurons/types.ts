@@ -2,6 +2,7 @@
 // (the devnet orchestrator, tests, the dashboard): resolved configuration in, status files out.
 import type { StoreDescriptor } from '../storage/index.js';
 import type { RunConfig } from '../protocol/run.js';
+import type { RemoteDataConfig } from './join.js';
 
 /** Network hyperparameters (defined by the protocol; re-exported here as part of the contract). */
 export type { RunConfig } from '../protocol/run.js';
@@ -18,9 +19,19 @@ export interface NodeConfig {
   store: StoreDescriptor;
   /** What the node commits on chain so others can read its bucket. */
   publicRead: StoreDescriptor;
-  /** Prepared dataset directory (tessera data prepare). */
-  dataset: string;
+  /**
+   * Prepared dataset directory (tessera data prepare). With run.dataHash set it must hash to it (checked
+   * at start). Absent: the node reads the dataset of `remoteData` from its mirrors.
+   */
+  dataset?: string;
   run: RunConfig;
+  /** A node that joined through the chain: the run manifest it read, and its local chunk cache (neurons/join.ts). */
+  remoteData?: RemoteDataConfig;
+  /**
+   * Validator: read-only descriptors of buckets where the dataset is published (tessera data publish),
+   * listed in the run manifest it publishes so miners can fetch from them.
+   */
+  datasetMirrors?: StoreDescriptor[];
   /**
    * Miner only: adversarial behaviour for tests and demos (src/scenario/adversaries.ts: copy, noise,
    * scaled, signflip, lazy, late, malformed, stale); 'honest' by default. Resolved by the CLI.

@@ -26,7 +26,23 @@ export function runPrefix(runId: string): string {
   return `${ROOT}/v${PROTOCOL_VERSION}/${runId}`;
 }
 
+const HEX64 = /^[0-9a-f]{64}$/;
+const DATA_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 export const keys = {
+  /**
+   * A file of a published dataset (tessera data publish): content-addressed by the dataset's hash, not
+   * scoped by run (one dataset serves many runs): the index (`index.json`), tokenizer, shards, chunk tables.
+   */
+  dataset: (hash: string, file: string): string => {
+    if (!HEX64.test(hash)) throw new RangeError(`dataset hash must be 64 hex digits, got ${JSON.stringify(hash)}`);
+    if (!DATA_FILE.test(file)) throw new RangeError(`dataset file name ${JSON.stringify(file)} is not allowed`);
+    return `${ROOT}/datasets/${hash}/${file}`;
+  },
+  /** The run manifest a validator publishes (RunConfig, dataset index, mirrors, tokenizer; protocol/run-manifest.ts). */
+  runManifest: (runId: string): string => `${runPrefix(runId)}/manifest.json`,
+  /** Which run a validator's bucket serves (overwritten at its start): how a joining node finds the run id. */
+  currentRun: (): string => `${ROOT}/v${PROTOCOL_VERSION}/run.json`,
   /** A miner's signed SparseLoCo payload for window W (its own bucket; immutable). */
   gradient: (runId: string, window: number, uid: number): string => `${runPrefix(runId)}/gradients/${win(window)}/${nat('uid', uid)}.tslc`,
   /** Prefix of all gradients of window W (for listing). */

@@ -13,6 +13,17 @@ export interface StartRecord {
   window: number;
   runHash: string;
   fingerprint: string;
+  /** sha256 of the run manifest bytes (keys.runManifest) the run was started with; absent in older runs. */
+  manifest?: string;
+}
+
+/** Which run a validator's bucket serves (keys.currentRun): how a node that knows only the chain finds the run. */
+export interface RunPointer {
+  kind: 'run';
+  runId: string;
+  runHash: string;
+  /** sha256 of the bytes at keys.runManifest(runId). */
+  manifest: string;
 }
 
 /** Which uids the leader aggregates in window W (best by score) and the reserves that fill failed slots. */
@@ -54,7 +65,7 @@ export interface ProbeRecord {
   values: number[];
 }
 
-export type ProtocolRecord = StartRecord | PeerList | AggregateRecord | CheckpointPointer | ProbeRecord;
+export type ProtocolRecord = StartRecord | RunPointer | PeerList | AggregateRecord | CheckpointPointer | ProbeRecord;
 type Kind = ProtocolRecord['kind'];
 type Of<K extends Kind> = Extract<ProtocolRecord, { kind: K }>;
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: 'too_large' | 'not_json' | 'bad_record'; detail: string };
@@ -94,8 +105,11 @@ function fields(r: Record<string, unknown>, allowed: string[]): string | null {
 }
 
 const checkers: { [K in Kind]: (r: Of<K> & Record<string, unknown>) => string | null } = {
-  start: (r) => fields(r, ['kind', 'window', 'runHash', 'fingerprint'])
-    ?? (!nat(r.window) ? 'window is not an integer ≥ 0' : !hex(r.runHash) || !hex(r.fingerprint) ? 'runHash/fingerprint must be 64 hex digits' : null),
+  start: (r) => fields(r, ['kind', 'window', 'runHash', 'fingerprint', 'manifest'])
+    ?? (!nat(r.window) ? 'window is not an integer ≥ 0' : !hex(r.runHash) || !hex(r.fingerprint) ? 'runHash/fingerprint must be 64 hex digits'
+      : r.manifest !== undefined && !hex(r.manifest) ? 'manifest must be 64 hex digits' : null),
+  run: (r) => fields(r, ['kind', 'runId', 'runHash', 'manifest'])
+    ?? (typeof r.runId !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(r.runId) ? 'runId malformed' : !hex(r.runHash) || !hex(r.manifest) ? 'runHash/manifest must be 64 hex digits' : null),
   peers: (r) => fields(r, ['kind', 'window', 'peers', 'reserves'])
     ?? (!nat(r.window) ? 'window is not an integer ≥ 0' : !natList(r.peers) || !natList(r.reserves) ? 'peers/reserves must be uid lists'
       : new Set([...r.peers, ...r.reserves]).size !== r.peers.length + r.reserves.length ? 'lists a uid twice' : null),

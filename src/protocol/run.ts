@@ -31,6 +31,12 @@ export interface RunConfig {
   maxPeers: number;
   /** Seed of initialization and of the data assignment (seed, uid, window). */
   seed: number;
+  /**
+   * Content hash of the dataset (data/dataset-index.ts datasetHash: tokenizer, every shard's sha256 and
+   * chunk table, the validation split, the sampler): part of the run hash, so nodes training on other
+   * tokens refuse each other. Absent in runs made before datasets were published (then nothing checks the data).
+   */
+  dataHash?: string;
 }
 
 /**

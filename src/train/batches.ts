@@ -2,7 +2,7 @@
 // Training batches come from the deterministic sampler keyed by (seed, uid 0, step), so a resumed
 // run sees exactly the batches an uninterrupted one would have.
 import { join } from 'node:path';
-import { loadDataset, makeBatch, sampleWindows } from '../data/index.js';
+import { loadDataset, makeBatch, sampleWindows, type RemoteDataset, type DatasetIndex } from '../data/index.js';
 
 export type Tokens = Uint16Array | Uint32Array;
 
@@ -14,6 +14,14 @@ export interface TrainData {
   tokenizerPath: string;
   /** Entropy (nats) of the train split's unigram distribution: the loss of a model that knows only token frequencies. */
   unigramEntropy: number;
+  /**
+   * Set when the data is a published dataset read on demand: `train` holds only the chunks fetched so
+   * far, so every reader awaits remote.ensureSequences(offsets, seq) first (data/remote.ts).
+   */
+  remote?: RemoteDataset;
+  /** The dataset's content hash and index, when computed (RunConfig.dataHash; what a validator's run manifest lists). */
+  dataHash?: string;
+  index?: DatasetIndex;
 }
 
 export interface Batch {
