@@ -49,7 +49,9 @@ export interface StudyRow {
 /** Rows of the final table: one per (run, method result), labelled; gap relative to the tuned DDP run. */
 export function studyRows(runs: StudyRun[], prefix: string, ddp: number | null, dilocoBytes: number | null): StudyRow[] {
   const rows: StudyRow[] = [];
-  for (const r of runs.filter((x) => x.name.startsWith(prefix))) {
+  const order = ['ddp', 'solo', 'diloco-H30', 'diloco-H10', 'sparseloco-H30', 'sparseloco-H10', 'sparseloco-H5', 'demo'];
+  const rank = (n: string) => { const i = order.indexOf(n.replace(/^(final|extra)-/, '')); return i < 0 ? order.length : i; };
+  for (const r of runs.filter((x) => x.name.startsWith(prefix)).sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name))) {
     for (const m of r.results) {
       const H = argOf(r.args, '--inner-steps'), local = ['DiLoCo', 'SparseLoCo 12-bit', 'SparseLoCo entropy'].includes(m.method);
       const variant = r.name.replace(/^(final|extra)-[a-z]+(-H\d+)?-?/, '');
@@ -68,13 +70,13 @@ const pct = (x: number | null) => (x === null ? 'n/a' : `${x >= 0 ? '+' : ''}${x
 
 function table(rows: StudyRow[]): string {
   return ['| method | settings | final val loss | vs DDP | MB sent per replica | DiLoCo H=30 bytes ÷ this | rounds | wall s |', '|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.label} | ${r.settings} | ${r.final_loss.toFixed(4)} | ${pct(r.gap_vs_ddp)} | ${(r.bytes_per_replica / 1e6).toFixed(3)} | ${r.diloco_bytes_over_this === null ? '—' : `${r.diloco_bytes_over_this.toFixed(1)}×`} | ${r.rounds} | ${r.wall_s.toFixed(0)} |`)].join('\n');
+    ...rows.map((r) => `| ${r.label} | ${r.settings} | ${r.final_loss.toFixed(4)} | ${pct(r.gap_vs_ddp)} | ${(r.bytes_per_replica / 1e6).toFixed(3)} | ${r.diloco_bytes_over_this === null ? '—' : `${r.diloco_bytes_over_this < 10 ? r.diloco_bytes_over_this.toPrecision(2) : r.diloco_bytes_over_this.toFixed(1)}×`} | ${r.rounds} | ${r.wall_s.toFixed(0)} |`)].join('\n');
 }
 
 export interface StudyReport {
   machine: string; preset: string; params: number; replicas: number; tokens_per_replica: number; tokens_per_param: number;
   methods: StudyRow[]; extras: StudyRow[]; sweeps: { run: string; settings: string; final_loss: number; wall_s: number }[];
-  targets: { sparseloco_within_3pct_of_ddp: boolean | null; sparseloco_not_worse_than_diloco: boolean | null; sparseloco_100x_fewer_bytes: boolean | null };
+  targets: { sparseloco_within_3pct_of_ddp: boolean | null; sparseloco_not_worse_than_diloco: boolean | null; sparseloco_100x_fewer_bytes_12bit: boolean | null; sparseloco_100x_fewer_bytes_entropy: boolean | null };
 }
 
 /** Builds the report from the runs in `dir` and writes convergence.md/.json/.svg to `out`; returns it. */
@@ -88,6 +90,7 @@ export function writeStudyReport(dir: string, out: string, params: number, prese
   const tokensPerReplica = any?.curve.at(-1)?.tokensPerReplica ?? 0;
   const sweeps = runs.filter((r) => r.name.startsWith('sweep-')).map((r) => ({ run: r.name, settings: settingsOf(r.args), final_loss: r.results[0]!.finalValLoss, wall_s: r.results[0]!.wallS }));
   const sp = methods.find((r) => r.run === 'final-sparseloco-H30' && r.label.startsWith('SparseLoCo 12-bit'));
+  const spE = methods.find((r) => r.run === 'final-sparseloco-H30' && r.label.startsWith('SparseLoCo entropy'));
   const dil = methods.find((r) => r.run === 'final-diloco-H30');
   const report: StudyReport = {
     machine: machineLine(), preset, params, replicas, tokens_per_replica: tokensPerReplica, tokens_per_param: (replicas * tokensPerReplica) / params,
@@ -95,7 +98,8 @@ export function writeStudyReport(dir: string, out: string, params: number, prese
     targets: {
       sparseloco_within_3pct_of_ddp: sp?.gap_vs_ddp == null ? null : sp.gap_vs_ddp <= 3,
       sparseloco_not_worse_than_diloco: sp && dil ? sp.final_loss <= dil.final_loss : null,
-      sparseloco_100x_fewer_bytes: sp?.diloco_bytes_over_this == null ? null : sp.diloco_bytes_over_this >= 100,
+      sparseloco_100x_fewer_bytes_12bit: sp?.diloco_bytes_over_this == null ? null : sp.diloco_bytes_over_this >= 100,
+      sparseloco_100x_fewer_bytes_entropy: spE?.diloco_bytes_over_this == null ? null : spE.diloco_bytes_over_this >= 100,
     },
   };
   mkdirSync(out, { recursive: true });
