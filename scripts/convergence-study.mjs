@@ -83,6 +83,7 @@ function final() {
     job('final-diloco-H10', 'diloco', full, 10, dil, 3),
     job('final-sparseloco-H10', 'sparseloco', full, 10, sp, 3),
     job('final-sparseloco-H5', 'sparseloco', full, 5, sp, 6),
+    job('final-diloco-H5', 'diloco', full, 5, dil, 6),
   ];
 }
 

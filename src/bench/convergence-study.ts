@@ -49,7 +49,7 @@ export interface StudyRow {
 /** Rows of the final table: one per (run, method result), labelled; gap relative to the tuned DDP run. */
 export function studyRows(runs: StudyRun[], prefix: string, ddp: number | null, dilocoBytes: number | null): StudyRow[] {
   const rows: StudyRow[] = [];
-  const order = ['ddp', 'solo', 'diloco-H30', 'diloco-H10', 'sparseloco-H30', 'sparseloco-H10', 'sparseloco-H5', 'demo'];
+  const order = ['ddp', 'solo', 'diloco-H30', 'diloco-H10', 'diloco-H5', 'sparseloco-H30', 'sparseloco-H10', 'sparseloco-H5', 'demo'];
   const rank = (n: string) => { const i = order.indexOf(n.replace(/^(final|extra)-/, '')); return i < 0 ? order.length : i; };
   for (const r of runs.filter((x) => x.name.startsWith(prefix)).sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name))) {
     for (const m of r.results) {
