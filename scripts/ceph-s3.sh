@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A single-node Ceph S3 server (mon + 1 memstore OSD + radosgw) on 127.0.0.1 for tests and devnets.
+# A single-node Ceph S3 server (mon + 1 memstore OSD + radosgw) on 127.0.0.1 for tests and devnets
+# (CEPH_S3_ADDR=IP at start binds it to another local address instead, e.g. a network namespace's).
 # No cephx; S3 auth (SigV4) is enforced by radosgw. Needs: apt-get install -y --no-install-recommends
 #   ceph-mon ceph-osd radosgw ceph-common
 #
@@ -22,26 +23,29 @@ usage() { sed -n '5,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 CMD=${1:-}; D=${2:-}
 [[ -n "$CMD" && -n "$D" ]] || usage
 MARK=.tessera-ceph
+# The address everything binds to: CEPH_S3_ADDR at start, then the one recorded in DIR/endpoint.
+ADDR=${CEPH_S3_ADDR:-127.0.0.1}
+if [[ "$CMD" != start && -f "$D/endpoint" ]]; then ep0=$(cat "$D/endpoint"); ep0=${ep0#http://}; ADDR=${ep0%:*}; fi
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_busy() { (exec 3<>"/dev/tcp/$ADDR/$1") 2>/dev/null; }
 free_port() {
   local p
   for _ in $(seq 1 200); do
     p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
     port_busy "$p" || { echo "$p"; return 0; }
   done
-  die "no free TCP port found on 127.0.0.1"
+  die "no free TCP port found on $ADDR"
 }
 rand_key() { # rand_key LENGTH CHARSET
   local out=''
   while ((${#out} < $1)); do out+=$(head -c 256 /dev/urandom | LC_ALL=C tr -dc "$2" || true); done
   echo "${out:0:$1}"
 }
-# http_ok PORT: true when something answers an HTTP GET / on 127.0.0.1:PORT (no curl needed).
+# http_ok PORT: true when something answers an HTTP GET / on $ADDR:PORT (no curl needed).
 http_ok() {
   local line
-  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
-  printf 'GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  { exec 3<>"/dev/tcp/$ADDR/$1"; } 2>/dev/null || return 1
+  printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$ADDR" >&3
   IFS= read -r -t 5 line <&3 || line=''
   exec 3<&- 3>&-
   [[ "$line" == HTTP/* ]]
@@ -63,15 +67,15 @@ start() {
   mkdir -p "$D"/{mon,osd0,rgw,run,log,users}; touch "$D/$MARK"
   D=$(cd "$D" && pwd)
   [[ -n "$port" ]] || port=$(free_port)
-  port_busy "$port" && die "port $port on 127.0.0.1 is in use; pick another"
+  port_busy "$port" && die "port $port on $ADDR is in use; pick another"
   local monport; monport=$(free_port)
   local fsid; fsid=$(cat /proc/sys/kernel/random/uuid)
   # The 'ms ... mode = crc' lines matter: without them radosgw loops on get_initial_auth_request -13.
   cat > "$D/ceph.conf" <<CONF
 [global]
 fsid = $fsid
-mon host = v2:127.0.0.1:$monport/0
-public addr = 127.0.0.1
+mon host = v2:$ADDR:$monport/0
+public addr = $ADDR
 ms bind ipv4 = true
 ms bind ipv6 = false
 auth cluster required = none
@@ -116,7 +120,7 @@ osd memory target = 939524096
 osd op num shards = 2
 osd op num threads per shard = 1
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$port
+rgw frontends = beast endpoint=$ADDR:$port
 rgw data = $D/rgw
 rgw dns name = localhost
 rgw thread pool size = 64
@@ -125,7 +129,7 @@ CONF
   set -E
   trap 'echo "ceph-s3: start failed at line $LINENO; stopping what started (logs in $D/log)" >&2; stop >/dev/null 2>&1 || true' ERR
   ceph-authtool --create-keyring "$D/mon.keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
-  monmaptool --create --addv a "[v2:127.0.0.1:$monport]" --fsid "$fsid" "$D/monmap" >/dev/null
+  monmaptool --create --addv a "[v2:$ADDR:$monport]" --fsid "$fsid" "$D/monmap" >/dev/null
   ceph-mon $c --mkfs -i a --monmap "$D/monmap" --keyring "$D/mon.keyring" >>"$D/log/start.log" 2>&1
   ceph-mon $c -i a >>"$D/log/start.log" 2>&1
   local uuid id; uuid=$(cat /proc/sys/kernel/random/uuid)
@@ -141,14 +145,14 @@ CONF
   radosgw $c -n client.rgw.a >>"$D/log/start.log" 2>&1
   local ok=''
   for _ in $(seq 1 300); do http_ok "$port" && { ok=1; break; }; sleep 0.2; done
-  [[ -n "$ok" ]] || { stop; die "radosgw did not answer on 127.0.0.1:$port within 60 s; see $D/log/client.rgw.a.log"; }
+  [[ -n "$ok" ]] || { stop; die "radosgw did not answer on $ADDR:$port within 60 s; see $D/log/client.rgw.a.log"; }
   local ak sk; ak=$(rand_key 20 'A-Z0-9'); sk=$(rand_key 40 'A-Za-z0-9')
   radosgw-admin $c user create --uid=tessera-admin --display-name=tessera-admin --access-key="$ak" \
     --secret-key="$sk" --caps='users=*;buckets=*;metadata=*;usage=*' >/dev/null 2>>"$D/log/start.log"
-  printf 'S3_ENDPOINT=http://127.0.0.1:%s\nS3_REGION=us-east-1\nS3_ADMIN_ACCESS_KEY=%s\nS3_ADMIN_SECRET_KEY=%s\n' \
-    "$port" "$ak" "$sk" > "$D/s3.env"
-  echo "http://127.0.0.1:$port" > "$D/endpoint"
-  echo "ceph-s3: up: S3 endpoint http://127.0.0.1:$port (region us-east-1); admin keys in $D/s3.env"
+  printf 'S3_ENDPOINT=http://%s:%s\nS3_REGION=us-east-1\nS3_ADMIN_ACCESS_KEY=%s\nS3_ADMIN_SECRET_KEY=%s\n' \
+    "$ADDR" "$port" "$ak" "$sk" > "$D/s3.env"
+  echo "http://$ADDR:$port" > "$D/endpoint"
+  echo "ceph-s3: up: S3 endpoint http://$ADDR:$port (region us-east-1); admin keys in $D/s3.env"
 }
 
 stop() {

@@ -11,7 +11,8 @@
 // delete in node B's bucket", run for the filesystem and S3 stores).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadState, metagraphOf, startDevnetChainServer } from '../src/chain/index.js';
@@ -23,7 +24,8 @@ import { TesseraError } from '../src/util/errors.js';
 import { keys, parseRecord, type AggregateRecord } from '../src/protocol/index.js';
 import { cephInstalled, openStore, type StoreDescriptor } from '../src/storage/index.js';
 import { checkNodeConfig, resolveNodeConfig } from '../src/cli/node-config.js';
-import { utilization72b, valLossHistory } from '../src/bench/network.js';
+import { linkReport, utilization72b, valLossHistory } from '../src/bench/network.js';
+import { hostsUnavailable } from '../src/hosts/netns.js';
 
 const tmp = (p: string): string => mkdtempSync(join(tmpdir(), `tessera-net-${p}-`));
 
@@ -342,6 +344,46 @@ test('devnet on S3 (private Ceph RGW): per-node users, same agreement, learning 
     ok = true;
   } finally {
     await net.stop();
+    if (ok && !process.env.TESSERA_KEEP) rmSync(dir, { recursive: true, force: true });
+    else t.diagnostic(`kept ${dir} for inspection`);
+  }
+});
+
+// Real network hosts (src/devnet/hosts.ts): every process in its own namespace, links shaped with tc.
+const hostsWhy = (await hostsUnavailable()) ?? (cephInstalled() ? null : 'Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)');
+test('devnet on network hosts: chain, Ceph RGW and every node in its own namespace on shaped links (a slow miner among them); overlapped miners agree and are aggregated; nothing is left behind', { timeout: 240_000, skip: hostsWhy ? `network hosts unavailable: ${hostsWhy}` : false }, async (t) => {
+  const data = await tinyData();
+  const dir = tmp('hosts');
+  const net = await Devnet.start(options(dir, data, { windows: 12, miners: 2, run: { ...TINY, blocksPerWindow: 16 }, storage: { kind: 'ceph' }, hosts: { up: '20mbit', down: '50mbit', per: { 'miner-2': { up: '2mbit', down: '8mbit' } } } }));
+  const id = net.hostNet!.id;
+  let ok = false;
+  try {
+    assert.match(net.chainUrl, /^http:\/\/10\.77\.\d+\.10:\d+$/, 'the chain listens on its own host');
+    const cfg = JSON.parse(readFileSync(net.nodes.get('miner-1')!.configFile, 'utf8')) as { store: { endpoint: string } };
+    assert.match(cfg.store.endpoint, /^http:\/\/10\.77\.\d+\.11:\d+$/, 'the storage is on its own host');
+    const inNs = (pid: number): string => readlinkSync(`/proc/${pid}/ns/net`);
+    assert.notEqual(inNs(net.nodes.get('miner-1')!.proc!.pid!), inNs(process.pid), 'miner-1 runs in another network namespace');
+    assert.notEqual(inNs(net.nodes.get('miner-1')!.proc!.pid!), inNs(net.nodes.get('miner-2')!.proc!.pid!), 'each node has its own');
+    await net.nodesDone;
+    const links = linkReport(net)!;
+    t.diagnostic(`links: ${Object.entries(links).map(([n, l]) => `${n} ${l.up ?? '-'}/${l.down ?? '-'} sent ${(l.bytes_up / 1e3).toFixed(0)} kB received ${(l.bytes_down / 1e3).toFixed(0)} kB per window`).join('; ')}`);
+    assert.equal(links['miner-2']!.up, '2mbit');
+    for (const m of ['miner-1', 'miner-2']) assert.ok(links[m]!.bytes_up > 1000 && links[m]!.bytes_down > 1000, `${m} moved bytes over its link: ${JSON.stringify(links[m])}`);
+    const fps = new Map([...net.nodes.values()].map((n) => [n.name, readFingerprints(n.dataDir)]));
+    const common = [...fps.get('validator')!.keys()].filter((w) => [...fps.values()].every((m) => m.has(w)));
+    assert.ok(common.length >= 3, `common windows ${common.join(', ')}`);
+    for (const w of common) assert.equal(new Set([...fps.values()].map((m) => m.get(w))).size, 1, `window ${w}: fingerprints differ`);
+    const timeline = readTimeline(net.nodes.get('miner-2')!.dataDir);
+    assert.ok(timeline.length > 0 && timeline.every((e) => e.overlapped === true), 'miner-2 trained with overlap');
+    const uid2 = readStatus(net.nodes.get('miner-2')!.dataDir)!.uid!;
+    const aggregated = timeline.filter((e) => e.aggregated?.includes(uid2)).map((e) => e.window);
+    t.diagnostic(`the slow miner (uid ${uid2}) was aggregated in windows ${aggregated.join(', ')}`);
+    assert.ok(aggregated.length >= 2, 'the miner on the slow link was aggregated');
+    ok = true;
+  } finally {
+    await net.stop();
+    const left = execFileSync('ip', ['-o', 'link', 'show']).toString() + execFileSync('ip', ['netns', 'list']).toString();
+    assert.ok(!left.includes(id), `network hosts ${id} left behind:\n${left.split('\n').filter((l) => l.includes(id)).join('\n')}`);
     if (ok && !process.env.TESSERA_KEEP) rmSync(dir, { recursive: true, force: true });
     else t.diagnostic(`kept ${dir} for inspection`);
   }

@@ -87,8 +87,17 @@ export function learningReport(validatorEntries: readonly TimelineEntry[], hones
   };
 }
 
+/** --hosts: a host's link as shaped and the bytes it sent/received per window (mean over the windows after the first). */
+export interface LinkReport { up: string | null; down: string | null; bytes_up: number; bytes_down: number }
+
 export interface NetworkReport extends LearningReport, Pick<TimelineEntry, (typeof PHASES)[number]> {
   windows: number;
+  /** Whether miners overlapped communication with compute (RunConfig.overlap). */
+  overlap: boolean;
+  /** Per miner: Σ (train + encode) ÷ Σ window time over its complete windows (the mean of these is `utilization`). */
+  miner_utilization: number[];
+  /** --hosts: every host's link and bytes per window (null: all nodes on loopback). */
+  links: Record<string, LinkReport> | null;
   fingerprints_agree: boolean;
   windows_compared: number;
   mismatched_windows: number[];
@@ -126,7 +135,10 @@ export function utilization72b(bitsPerParam: number): Pick<NetworkReport, 'utili
 export async function networkReport(net: Devnet): Promise<NetworkReport> {
   const snap = await net.snapshot();
   const miners = [...net.nodes.values()].filter((n) => n.role === 'miner' && n.proc !== null);
-  const entries: TimelineEntry[] = miners.flatMap((n) => readTimeline(n.dataDir).slice(1));
+  const perMiner = miners.map((n) => readTimeline(n.dataDir).slice(1));
+  const entries: TimelineEntry[] = perMiner.flat();
+  const utilOf = (es: TimelineEntry[]): number => es.reduce((a, e) => a + e.train_s + e.encode_s, 0) / es.reduce((a, e) => a + e.window_s, 0);
+  const minerUtil = perMiner.filter((es) => es.length > 0).map(utilOf);
   const params = modelInfo(net.run.model).params;
   const sum = (k: keyof TimelineEntry): number => entries.reduce((a, e) => a + (e[k] as number), 0);
   const payloads = entries.map((e) => e.payloadBytes).filter((b) => b > 0);
@@ -140,13 +152,16 @@ export async function networkReport(net: Devnet): Promise<NetworkReport> {
   return {
     ...learningReport(readTimeline(validator.dataDir), honest),
     windows: a.windowsChecked,
+    overlap: net.run.overlap === true,
+    miner_utilization: minerUtil,
+    links: linkReport(net),
     fingerprints_agree: a.windowsChecked > 0 && a.mismatches.length === 0,
     windows_compared: a.windowsChecked,
     mismatched_windows: a.mismatches,
     miners: miners.length,
     params,
     ...(Object.fromEntries(PHASES.map((k) => [k, mean(entries.map((e) => e[k]))])) as Pick<NetworkReport, (typeof PHASES)[number]>),
-    utilization: (sum('train_s') + sum('encode_s')) / sum('window_s'),
+    utilization: mean(minerUtil),
     payload_bytes: payload,
     bits_per_param: bitsPerParam,
     val_loss_first: valLosses[0] ?? null,
@@ -156,6 +171,20 @@ export async function networkReport(net: Devnet): Promise<NetworkReport> {
     ...utilization72b(bitsPerParam),
     covenant_reported_utilization: COVENANT.reportedUtilization,
   };
+}
+
+/** Bytes per window per host from the devnet's link samples (one per window change, one at the stop), from the second window on: Δbytes × window time ÷ Δt. */
+export function linkReport(net: Pick<Devnet, 'hostNet' | 'linkSamples' | 'run' | 'record'>): Record<string, LinkReport> | null {
+  if (!net.hostNet) return null;
+  const s = net.linkSamples.filter((x) => x.window >= 0);
+  const first = s[Math.min(1, s.length - 1)], last = s.at(-1);
+  const windowMs = net.run.blocksPerWindow * net.record.blockMs, per = first && last && last.at > first.at ? windowMs / (last.at - first.at) : 0;
+  const out: Record<string, LinkReport> = {};
+  for (const h of net.hostNet.hosts) {
+    const a = first?.bytes[h.name], b = last?.bytes[h.name];
+    out[h.name] = { up: h.up, down: h.down, bytes_up: a && b ? Math.round((b.up - a.up) * per) : 0, bytes_down: a && b ? Math.round((b.down - a.down) * per) : 0 };
+  }
+  return out;
 }
 
 /** A node's validation losses as the devnet sampled them from its status.json (one per change). */
@@ -177,7 +206,7 @@ export async function benchNetwork(o: BenchNetworkOptions = {}): Promise<Network
   const t0 = performance.now();
   const net = await Devnet.start({
     dir, miners: o.miners ?? 3, run: o.run ?? {}, blockMs: o.blockMs ?? 1000, windows: o.windows ?? 5, storage: o.storage ?? { kind: 'fs' },
-    data: o.data, vocabSize: o.vocabSize, tempo: o.tempo, nodeEnv: o.nodeEnv, log: o.log,
+    data: o.data, vocabSize: o.vocabSize, tempo: o.tempo, nodeEnv: o.nodeEnv, log: o.log, hosts: o.hosts, trainShare: o.trainShare, minBlocks: o.minBlocks,
   });
   try {
     await net.done;

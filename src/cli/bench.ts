@@ -4,6 +4,7 @@ import { getBackend } from '../engine/select.js';
 import { benchEngine } from '../bench/engine.js';
 import { benchStep } from '../bench/step.js';
 import { recordSoak, runSoak, soakMarkdown } from '../bench/soak.js';
+import { recordChaos, runChaos, parseFaults, FAULT_KINDS } from '../bench/chaos.js';
 import { float, int } from './options.js';
 import { getPreset } from '../model/index.js';
 import { modelInfo } from '../model/info.js';
@@ -88,6 +89,30 @@ export function benchCommand(): Command {
       const title = o.title ?? `${o.minutes} min${o.busy ? `, ${o.busy} busy` : ''}${o.restarts ? `, ${o.restarts} restarts` : ''}`;
       if (o.record) console.error(`recorded in ${recordSoak(o.out, r, title)}`);
       console.log(o.json ? JSON.stringify(r) : soakMarkdown(r, title));
+    });
+  cmd.command('chaos')
+    .description('a devnet (chain, storage, 3 miners, 2 validators) hit by seeded faults (kill -9 at failpoints, outages, a cut link, a full disk, damaged state, the leader killed); checks nothing is lost or corrupt and all agree; appends to bench/chaos.md')
+    .option('--seed <n>', 'seed of the fault order, targets and moments', int('--seed', 0), 1)
+    .option('--faults <list>', `'all' (22 faults), 'ci' (5), or a comma-separated list of kinds: ${FAULT_KINDS.join(', ')}`, 'all')
+    .option('--storage <kind>', "'ceph' (a private Ceph RGW; default when installed) or 'fs' (faults that need a gateway are skipped)")
+    .option('--block-ms <ms>', 'block time (a window is 12 blocks)', int('--block-ms', 100), 500)
+    .option('--recover-windows <n>', 'windows a fault may take to recover before it counts as not survived', int('--recover-windows', 1), 8)
+    .option('--dir <dir>', 'keep the devnet in this folder (default: a temporary one, removed afterwards)')
+    .option('--out <dir>', 'where chaos.md is', 'bench')
+    .option('--no-record', 'print only; do not append to chaos.md')
+    .option('--json', 'print one JSON object')
+    .action(async (o: { seed: number; faults: string; storage?: string; blockMs: number; recoverWindows: number; dir?: string; out: string; record: boolean; json?: boolean }) => {
+      if (o.storage !== undefined && o.storage !== 'ceph' && o.storage !== 'fs') throw new TesseraError(`--storage must be 'ceph' or 'fs' (got '${o.storage}')`);
+      let faults;
+      try { faults = parseFaults(o.faults); } catch (e) { throw new TesseraError((e as Error).message, 'see tessera bench chaos --help'); }
+      const r = await runChaos({ seed: o.seed, faults, storage: o.storage as 'ceph' | 'fs' | undefined, blockMs: o.blockMs, recoverWindows: o.recoverWindows,
+        dir: o.dir, keep: o.dir !== undefined, log: o.json ? (l) => console.error(`[chaos] ${l}`) : (l) => console.log(`[chaos] ${l}`) });
+      if (o.record) console.error(`recorded in ${recordChaos(o.out, r)}`);
+      if (o.json) {
+        const { faults_injected, faults_survived, uploads_lost, objects_corrupt_seen, windows_to_recover, fingerprints_agree, ...rest } = r;
+        console.log(JSON.stringify({ faults_injected, faults_survived, uploads_lost, objects_corrupt_seen, windows_to_recover, fingerprints_agree, ...rest }));
+      } else console.log(JSON.stringify(r, null, 2));
+      if (r.faults_survived < r.faults_injected || r.uploads_lost > 0 || r.objects_corrupt_seen > 0 || !r.fingerprints_agree) process.exitCode = 1;
     });
   cmd.command('codec')
     .description('SparseLoCo codec on a ~100M-parameter layout: compression vs dense fp32 (12-bit and entropy-coded indices), encode and 20-peer aggregate time')

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { join } from 'node:path';
 import { DEFAULT_FAUCET_CAP, startDevnetChainServer, type ChainParams, type DevnetServerOptions } from '../chain/index.js';
+import { armFailpoints } from '../util/failpoint.js';
 import { float, int } from './options.js';
 import { CHAIN_READY_PREFIX, watchParent } from '../devnet/process.js';
 
@@ -37,6 +38,7 @@ export function chainCommand(): Command {
       const params: Array<keyof ChainParams> = ['tempo', 'kappa', 'bondsMovingAverage', 'maxAllowedValidators', 'maxAllowedUids',
         'weightsRateLimit', 'activityCutoff', 'emissionPerBlock', 'ownerCut'];
       for (const k of params) if (f[k] !== undefined) (opts as unknown as Record<string, unknown>)[k] = f[k];
+      armFailpoints(f.dir);
       const server = await startDevnetChainServer(opts);
       console.log(`${CHAIN_READY_PREFIX}${server.url} (chain ${server.chainId.slice(0, 18)}…, state in ${f.dir})`);
       await new Promise<void>((resolve) => {

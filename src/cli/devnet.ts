@@ -4,13 +4,33 @@ import { Command } from 'commander';
 import { ADVERSARIAL_BEHAVIORS, Devnet, DEVNET_DEFAULTS, parseAdversaries, renderFrame, renderLine, type DevnetOptions, type DevnetStorage, type RunOverrides } from '../devnet/index.js';
 import { presetNames } from '../model/index.js';
 import { TesseraError } from '../util/errors.js';
+import { DASHBOARD_DEFAULT_PORT, startDashboard } from '../dashboard/index.js';
+import { METRICS_PORT_ENV } from './node.js';
+import { checkRates, parseLinkOption, type HostsOptions } from '../devnet/hosts.js';
 import { float, int } from './options.js';
 
 interface DevnetFlags extends RunOverrides {
   dir: string; miners: number; validators?: number; adversaries?: string; blockMs?: number; tempo?: number; windows?: number; lateMiner?: number;
   s3?: string; s3AccessKey?: string; s3SecretKey?: string; s3Region: string; ceph?: boolean;
   data?: string; vocabSize: number; stake: number; plain?: boolean;
+  dashboard: boolean; dashboardPort: number; dashboardHost: string; metrics: boolean;
+  hosts?: boolean; up?: string; down?: string; links?: string; link?: string[]; trainShare?: number;
 }
+
+/** --hosts with --up/--down/--links/--link → the hosts harness's options (undefined: no hosts; rates without --hosts are an error). */
+export function hostsOf(f: Pick<DevnetFlags, 'hosts' | 'up' | 'down' | 'links' | 'link'>): HostsOptions | undefined {
+  const shaped = f.up !== undefined || f.down !== undefined || f.links !== undefined || (f.link?.length ?? 0) > 0;
+  if (!f.hosts) {
+    if (shaped) throw new TesseraError('--up, --down, --links and --link shape the links of network hosts', 'add --hosts (every node in its own network namespace; needs root and --ceph)');
+    return undefined;
+  }
+  if (f.links !== undefined && f.links !== 'covenant') throw new TesseraError(`--links ${f.links} is not a profile`, 'the profile is covenant; or give plain rates with --up/--down');
+  const o: HostsOptions = { up: f.up, down: f.down, links: f.links as 'covenant' | undefined, per: Object.fromEntries((f.link ?? []).map(parseLinkOption)) };
+  checkRates(o);
+  return o;
+}
+
+const collect = (v: string, acc: string[] = []): string[] => [...acc, v];
 
 const d = DEVNET_DEFAULTS;
 
@@ -49,6 +69,9 @@ export function devnetCommand(): Command {
     .option('--weights-every <n>', `validator sets weights every n windows (new network; default ${d.run.weightsEvery})`, int('--weights-every', 1))
     .option('--checkpoint-every <n>', `validator checkpoints every n windows (new network; default ${d.run.checkpointEvery})`, int('--checkpoint-every', 1))
     .option('--seed <n>', `run seed (new network; default ${d.run.seed})`, int('--seed', 0))
+    .option('--train-share <x>', 'window calibration of a new network: the share of a window H inner steps may take (default 0.9 with overlap, 0.5 without)', float('--train-share', 0))
+    .option('--overlap', 'train window W from the model of W − 1 while W − 1 is uploaded, gathered and applied (new network; the default)')
+    .option('--no-overlap', 'train window W only once the aggregate of W − 1 is applied (new network)')
     .option('--tempo <n>', 'chain blocks per Yuma epoch (new chain; default: blocks per window)', int('--tempo', 1))
     .option('--windows <n>', 'stop after this many windows (default: run until Ctrl-C)', int('--windows', 1))
     .option('--late-miner <window>', 'start one extra miner once the chain reaches this window', int('--late-miner', 0))
@@ -61,20 +84,35 @@ export function devnetCommand(): Command {
     .option('--vocab-size <n>', 'BPE vocabulary when preparing <dir>/data', int('--vocab-size', 257), d.vocabSize)
     .option('--stake <x>', 'faucet stake of the validator', float('--stake', 1), d.validatorStake)
     .option('--plain', 'print a compact status line every few seconds instead of the full-screen view')
+    .option('--dashboard-port <n>', `web dashboard port (a taken default falls back to a free one; 0: any free port)`, int('--dashboard-port', 0), DASHBOARD_DEFAULT_PORT)
+    .option('--dashboard-host <host>', 'address the dashboard listens on', '127.0.0.1')
+    .option('--no-dashboard', 'do not serve the web dashboard')
+    .option('--no-metrics', 'do not serve Prometheus metrics from the nodes (default: each node on a free 127.0.0.1 port, its URL in status.json)')
+    .option('--hosts', 'run every node (chain, storage, validators, miners) on its own network host: a Linux network namespace on a bridge (needs root and --ceph)')
+    .option('--up <rate>', 'with --hosts: every miner\'s and validator\'s upload rate, as tc writes it (e.g. 110mbit)')
+    .option('--down <rate>', 'with --hosts: every miner\'s and validator\'s download rate (e.g. 500mbit)')
+    .option('--links <profile>', 'with --hosts: covenant = rates giving this model Covenant-72B\'s communication-to-compute ratio (72B on 110/500 Mb/s, ~20 min compute)')
+    .option('--link <name=up/down>', 'with --hosts: one host\'s rates (chain, storage, validator, miner-N; - for unshaped), repeatable', collect)
     .action(async (f: DevnetFlags) => {
       const tty = Boolean(process.stdout.isTTY) && !f.plain;
       let viewing = false;
       const opts: DevnetOptions = {
         dir: f.dir, miners: f.miners, validators: f.validators, adversaries: f.adversaries === undefined ? undefined : parseAdversaries(f.adversaries), blockMs: f.blockMs, tempo: f.tempo, windows: f.windows, lateMinerWindow: f.lateMiner,
-        storage: storageOf(f), data: f.data, vocabSize: f.vocabSize, validatorStake: f.stake,
+        storage: storageOf(f), data: f.data, vocabSize: f.vocabSize, validatorStake: f.stake, hosts: hostsOf(f), trainShare: f.trainShare,
         run: { preset: f.preset, blocksPerWindow: f.blocksPerWindow, innerSteps: f.innerSteps, batch: f.batch, seq: f.seq, innerLr: f.innerLr,
-          alpha: f.alpha, deadlineS: f.deadlineS, weightsEvery: f.weightsEvery, checkpointEvery: f.checkpointEvery, seed: f.seed },
+          alpha: f.alpha, deadlineS: f.deadlineS, weightsEvery: f.weightsEvery, checkpointEvery: f.checkpointEvery, seed: f.seed, overlap: f.overlap },
         log: (line: string) => { if (!viewing) console.log(`[devnet] ${line}`); },
+        ...(f.metrics ? { nodeEnv: { [METRICS_PORT_ENV]: '0' } } : {}),
       };
       const net = await Devnet.start(opts);
       const r = net.run;
       console.log(`[devnet] run ${r.runId}: ${net.record.preset} (dim ${r.model.dim}, ${r.model.nLayers} layers, vocab ${r.model.vocabSize}), ` +
         `${r.blocksPerWindow} blocks × ${net.record.blockMs} ms per window, H=${r.innerSteps}, batch ${r.batch}×${r.seq}, lr ${r.innerLr}, α ${r.alpha}, ${r.indexMode} indices`);
+      const dash = f.dashboard ? await startDashboard({ devnet: net, host: f.dashboardHost, port: f.dashboardPort, fallback: true }).catch((e: Error) => {
+        console.log(`[devnet] dashboard not started: ${e.message}`);
+        return null;
+      }) : null;
+      if (dash) console.log(`[devnet] dashboard: ${dash.url}`);
       let forced = false;
       const onSignal = (sig: string): void => {
         if (forced) return;
@@ -96,7 +134,7 @@ export function devnetCommand(): Command {
         const s = await net.snapshot();
         if (finished) return; // the final frame is printed below
         // Home, each line then clear-to-end-of-line, then clear below: redraws in place without flicker.
-        if (viewing) process.stdout.write(`\x1b[H${renderFrame(s).split('\n').map((l) => `${l}\x1b[K`).join('\n')}\n\x1b[J`);
+        if (viewing) process.stdout.write(`\x1b[H${(renderFrame(s) + (dash ? `\ndashboard ${dash.url}` : '')).split('\n').map((l) => `${l}\x1b[K`).join('\n')}\n\x1b[J`);
         else if (Date.now() - lastLine >= 5000) { console.log(renderLine(s)); lastLine = Date.now(); }
       };
       const timer = setInterval(() => { if (!stopRequested) draw().catch(() => {}); }, 1000);
@@ -107,6 +145,7 @@ export function devnetCommand(): Command {
       const s = await net.snapshot();
       console.log(tty ? renderFrame(s) : renderLine(s));
       const a = s.agreement;
+      await dash?.close();
       console.log(`[devnet] ${a.windowsChecked} windows compared, fingerprints ${a.mismatches.length ? `DISAGREED at ${a.mismatches.join(', ')}` : 'agreed'}; state kept in ${net.root}`);
     });
 }

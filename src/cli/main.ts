@@ -2,7 +2,7 @@
 // resolves its options once, prints them, and calls into the library; TesseraErrors become one
 // clear message plus a hint and exit code 1.
 import { Command } from 'commander';
-import { TesseraError } from '../util/errors.js';
+import { runProgram } from './run.js';
 import { dataCommand } from './data.js';
 import { modelCommand } from './model.js';
 import { trainCommand, startCommand } from './train.js';
@@ -14,7 +14,10 @@ import { minerCommand, validatorCommand } from './node.js';
 import { devnetCommand } from './devnet.js';
 import { benchNetworkCommand } from './bench-network.js';
 import { benchAdversarialCommand } from './bench-adversarial.js';
+import { benchHeteroCommand } from './bench-hetero.js';
 import { scoreCommand } from './score.js';
+import { dashboardCommand } from './dashboard.js';
+import { evalCommand, exportCommand, importCommand } from './eval.js';
 
 const program = new Command('tessera')
   .description('tessera: pre-train LLaMA-style models across machines that do not trust each other')
@@ -24,21 +27,16 @@ program.addCommand(dataCommand());
 program.addCommand(modelCommand());
 program.addCommand(trainCommand());
 program.addCommand(generateCommand());
-program.addCommand(benchCommand().addCommand(benchNetworkCommand()).addCommand(benchAdversarialCommand()));
+program.addCommand(benchCommand().addCommand(benchNetworkCommand()).addCommand(benchAdversarialCommand()).addCommand(benchHeteroCommand()));
 program.addCommand(walletCommand());
 program.addCommand(chainCommand());
 program.addCommand(minerCommand());
 program.addCommand(validatorCommand());
 program.addCommand(devnetCommand());
 program.addCommand(scoreCommand());
+program.addCommand(dashboardCommand());
+program.addCommand(evalCommand());
+program.addCommand(exportCommand());
+program.addCommand(importCommand());
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof TesseraError) {
-    console.error(`error: ${e.message}`);
-    if (e.hint) console.error(`  what to do: ${e.hint}`);
-    process.exit(1);
-  }
-  throw e;
-}
+await runProgram(program);

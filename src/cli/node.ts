@@ -12,7 +12,19 @@ import { float, int } from './options.js';
 import { watchParent } from '../devnet/process.js';
 
 
-type Runner = (cfg: NodeConfig, opts?: { signal?: AbortSignal; log?: (line: string) => void }) => Promise<void>;
+type Runner = (cfg: NodeConfig, opts?: { signal?: AbortSignal; log?: (line: string) => void; metricsPort?: number; metricsHost?: string }) => Promise<void>;
+
+/** Environment fallback for --metrics-port (tessera devnet sets it to 0 for every node: any free port). */
+export const METRICS_PORT_ENV = 'TESSERA_METRICS_PORT';
+
+/** --metrics-port, else TESSERA_METRICS_PORT, else none. */
+export function metricsPortOf(flag: number | undefined, env: string | undefined): number | undefined {
+  if (flag !== undefined) return flag;
+  if (env === undefined || env === '') return undefined;
+  const n = Number(env);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 65535) throw new TesseraError(`${METRICS_PORT_ENV}=${env} is not a port`, 'set it to a port number (0: any free port) or unset it');
+  return n;
+}
 
 /** Commander parser for --behavior: parseBehavior's message and hint as an option error. */
 export function behaviorArg(v: string): BehaviorName {
@@ -58,15 +70,19 @@ function nodeCommand(role: 'miner' | 'validator', description: string): Command 
     .option('--index-mode <mode>', 'payload index coding: 12bit or entropy')
     .option('--seed <n>', 'run seed', int('--seed', 0))
     .option('--stake <x>', 'validator on a devnet: faucet stake to take when the hotkey holds none (default 1000; 0 = none)', float('--stake', 0))
-    .option('--stop-after-window <n>', 'exit after this window (default: run until Ctrl-C)', int('--stop-after-window', 0));
+    .option('--stop-after-window <n>', 'exit after this window (default: run until Ctrl-C)', int('--stop-after-window', 0))
+    .option('--metrics-port <n>', `serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port; the URL is logged and written to status.json; or ${METRICS_PORT_ENV})`, int('--metrics-port', 0))
+    .option('--metrics-host <host>', 'address the metrics server listens on', '127.0.0.1');
   if (role === 'miner') {
     cmd.option('--behavior <name>', `adversarial behaviour for tests and demos, attacking what the Gauntlet scores: ${BEHAVIORS.join(', ')} ` +
       '(default honest; see src/scenario/adversaries.ts)', behaviorArg);
   }
   return cmd
-    .action(async (f: NodeFlags & { run?: string; wallet?: string }) => {
+    .action(async (f: NodeFlags & { run?: string; wallet?: string; metricsPort?: number; metricsHost: string }) => {
       if (f.wallet !== undefined && f.hotkey !== undefined && f.wallet !== f.hotkey) throw new TesseraError(`--wallet ${f.wallet} and --hotkey ${f.hotkey} name different wallets`, 'pass one of them');
-      const flags: NodeFlags = { ...f, runFile: f.run, hotkey: f.hotkey ?? f.wallet };
+      const { metricsPort: _mp, metricsHost, ...rest } = f;
+      const metricsPort = metricsPortOf(f.metricsPort, process.env[METRICS_PORT_ENV]);
+      const flags: NodeFlags = { ...rest, runFile: f.run, hotkey: f.hotkey ?? f.wallet };
       const cfg = await resolveNodeConfig(role, flags);
       console.log(`tessera ${role} ${cfg.name}: resolved config\n${describeNodeConfig(cfg)}`);
       const ac = new AbortController();
@@ -83,7 +99,7 @@ function nodeCommand(role: 'miner' | 'validator', description: string): Command 
       // The node appends its log to <dataDir>/node.log itself; when stdout already is that file (the devnet), do not write lines twice.
       const log = stdoutIs(join(cfg.dataDir, 'node.log')) ? (): void => {} : (line: string): void => console.log(`${new Date().toISOString()} ${line}`);
       try {
-        await run(cfg, { signal: ac.signal, log });
+        await run(cfg, { signal: ac.signal, log, metricsPort, metricsHost });
       } finally {
         if (watch) clearInterval(watch);
       }

@@ -1,6 +1,8 @@
 // SparseLoCo aggregation (docs/protocol.md "SparseLoCo"): dequantize each peer, clip each tensor to that
 // tensor's median peer norm (Templar's rule), per-coordinate mean over the peers that sent the coordinate,
 // θ ← θ − α·agg; plus a model fingerprint.
+// A sender may hold only some tensors (SparseUpdate.held: a pipeline group missing a stage); its other
+// tensors count as not sent (nor in that tensor's median), and such an aggregate runs on the TS path (same definition, same bits).
 // Native hot loop (native/aggregate.cc) and a TS reference that give the same bits, for any thread count.
 //
 // Exact definition (what "bit-identical" means; f32 = round to float32, peers in the given order):
@@ -111,10 +113,11 @@ function addonFor(impl: AggregateOptions['impl']): AggregateAddon | null {
 }
 
 /** TS twin of aggregateScan: validates indices/codes and counts codes per bin; -1 or the first bad pair p·T + t. */
-function scanTs(idx: Uint16Array[], codes: Uint8Array[], plan: Plan, hist: Float64Array): number {
+function scanTs(idx: Uint16Array[], codes: Uint8Array[], plan: Plan, hist: Float64Array, held: Uint8Array | null = null): number {
   const T = plan.kept.length, tab = plan.table;
   let bad = -1;
   for (let q = 0; q < idx.length; q++) {
+    if (held && !held[q]) continue;
     const ip = idx[q]!, cp = codes[q]!, t = q % T;
     let ok = true;
     for (let c = plan.tensorChunks[t]!; c < plan.tensorChunks[t + 1]! && ok; c++) {
@@ -134,7 +137,7 @@ function scanTs(idx: Uint16Array[], codes: Uint8Array[], plan: Plan, hist: Float
 
 /** TS twin of aggregateApply (same operation order and roundings; see native/aggregate.cc). */
 function applyTs(idx: Uint16Array[], codes: Uint8Array[], plan: Plan, scaled: Float32Array,
-  out: Float32Array | null, params: Float32Array | null, alpha: number, covered: Float64Array): void {
+  out: Float32Array | null, params: Float32Array | null, alpha: number, covered: Float64Array, held: Uint8Array | null = null): void {
   const T = plan.kept.length, P = idx.length / T, tab = plan.table, nch = tab.length / ROW;
   const sum = new Float32Array(plan.maxSize), cnt = new Uint32Array(plan.maxSize);
   for (let c = 0; c < nch; c++) {
@@ -142,6 +145,7 @@ function applyTs(idx: Uint16Array[], codes: Uint8Array[], plan: Plan, scaled: Fl
     const width = tab[o + 4]!, stride = tab[o + 5]!, voff = tab[o + 6]!;
     for (let p = 0; p < P; p++) {
       const q = p * T + t, ip = idx[q]!, cp = codes[q]!, so = q * 4;
+      if (held && !held[q]) continue;
       for (let j = voff; j < voff + k; j++) {
         const pos = ip[j]!;
         sum[pos] += scaled[so + (cp[j]! & 3)]!; // float32 add: the double sum of two floats, rounded once
@@ -171,11 +175,17 @@ function run(peers: readonly SparseUpdate[], specs: readonly TensorPlace[], cfg:
   if (out && out.length !== total) throw new RangeError(`aggregate: out has ${out.length} values, expected ${total}`);
   if (params && params.length !== total) throw new RangeError(`aggregate: params has ${params.length} values, expected ${total}`);
   const plan = planOf(specs, cfg, total), T = specs.length, P = peers.length;
-  const addon = addonFor(opts.impl);
+  // Partial senders (pipeline stages, SparseUpdate.held) take the TS path: the same bits, see applyTs.
+  const partial = peers.some((u) => u.held && u.held.some((h) => !h));
+  const held = partial ? new Uint8Array(P * T) : null;
+  const addon = partial ? null : addonFor(opts.impl);
   const idx: Uint16Array[] = [], codes: Uint8Array[] = [];
   peers.forEach((u, p) => {
     if (u.tensors.length !== T) throw new RangeError(`aggregate: peer ${p} has ${u.tensors.length} tensors, expected ${T}`);
+    if (u.held && u.held.length !== T) throw new RangeError(`aggregate: peer ${p} says which of ${u.held.length} tensors it holds, expected ${T}`);
     u.tensors.forEach((s, t) => {
+      if (held) held[p * T + t] = !u.held || u.held[t] ? 1 : 0;
+      if (held && !held[p * T + t]) { idx.push(new Uint16Array(0)); codes.push(new Uint8Array(0)); return; }
       if (s.idx.length !== plan.kept[t] || s.codes.length !== plan.kept[t] || s.table.length !== 4)
         throw new RangeError(`aggregate: peer ${p} tensor ${t}: expected ${plan.kept[t]} indices and codes and a 4-entry table`);
       idx.push(s.idx);
@@ -183,7 +193,7 @@ function run(peers: readonly SparseUpdate[], specs: readonly TensorPlace[], cfg:
     });
   });
   const hist = new Float64Array(P * T * 4);
-  const bad = P === 0 || T === 0 ? -1 : addon ? addon.aggregateScan(idx, codes, plan.table, plan.tensorChunks, hist) : scanTs(idx, codes, plan, hist);
+  const bad = P === 0 || T === 0 ? -1 : addon ? addon.aggregateScan(idx, codes, plan.table, plan.tensorChunks, hist) : scanTs(idx, codes, plan, hist, held);
   if (bad >= 0) throw new RangeError(`aggregate: peer ${Math.floor(bad / T)} tensor ${bad % T}: indices must ascend strictly within a chunk and stay inside it; codes must be 0..3`);
   // ‖p, t‖² = Σ_b n_tb · table_tb² (float64, bins in order: exact counts, same on both paths).
   const tensorNorms = peers.map((u, p) => u.tensors.map((st, t) => {
@@ -198,7 +208,8 @@ function run(peers: readonly SparseUpdate[], specs: readonly TensorPlace[], cfg:
   }));
   const norms = tensorNorms.map((sq) => Math.sqrt(sq.reduce((a, b) => a + b, 0)));
   for (const sq of tensorNorms) for (let t = 0; t < T; t++) sq[t] = Math.sqrt(sq[t]!);
-  const tensorMedians = Array.from({ length: T }, (_, t) => lowerMedian(tensorNorms.map((n) => n[t]!)));
+  // The clip level of tensor t: the lower median over the peers that hold t (a partial sender's missing tensors do not count).
+  const tensorMedians = Array.from({ length: T }, (_, t) => lowerMedian(tensorNorms.filter((_, p) => !held || held[p * T + t]).map((n) => n[t]!)));
   const scales = tensorNorms.map((ns) => ns.map((n, t) => (n > 0 ? Math.min(1, tensorMedians[t]! / n) : 0)));
   // Scaled tables: f32(table_b · scale_pt), computed once here for both paths.
   const scaled = new Float32Array(P * T * 4);
@@ -210,10 +221,10 @@ function run(peers: readonly SparseUpdate[], specs: readonly TensorPlace[], cfg:
   if (T === 0) { /* no tensors: out is all gaps */ } else if (addon) {
     const skipped = addon.aggregateApply(idx, codes, plan.table, T, scaled, out, params, alpha, covered);
     if (skipped !== 0) throw new Error(`aggregate: native kernel skipped ${skipped} indices after a clean scan`);
-  } else applyTs(idx, codes, plan, scaled, out, params, alpha, covered);
+  } else applyTs(idx, codes, plan, scaled, out, params, alpha, covered, held);
   let cov = 0;
   for (const c of covered) cov += c;
-  const kept = peers.map(() => plan.kept.reduce((a, b) => a + b, 0));
+  const kept = peers.map((u) => plan.kept.reduce((a, b, t) => a + (!u.held || u.held[t] ? b : 0), 0));
   return { peers: P, norms, tensorNorms, tensorMedians, scales, clipped: scales.filter((sc) => sc.some((x) => x < 1)).length, kept, covered: cov, total, impl: addon ? 'native' : 'ts' };
 }
 

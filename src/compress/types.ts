@@ -38,4 +38,10 @@ export interface SparseTensor {
 /** A whole compressed pseudo-gradient: one SparseTensor per parameter spec, in layout order. */
 export interface SparseUpdate {
   tensors: SparseTensor[];
+  /**
+   * Which tensors this sender holds (absent: all). A pipeline stage's payload holds only its own
+   * tensors; the aggregate averages each coordinate over the senders that hold it (docs/hetero.md).
+   * A tensor not held has empty idx/codes.
+   */
+  held?: readonly boolean[];
 }

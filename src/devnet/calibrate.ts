@@ -2,8 +2,11 @@
 // in a child process with one native thread (what each node process gets), then
 //   contention = max(1, (miners + VALIDATOR_LOAD) / cores)       (every node shares the cores)
 //   train_s    = H × step_ms × contention / 1000                    (one miner's window of training)
-//   window_s   = max(minimum, train_s / TRAIN_SHARE)                (training at most half a window idle,
-//                                                                    so one more busy process still fits)
+//   window_s   = max(minimum, train_s / share)                      (share = TRAIN_SHARE: training at most
+//                                                                    half a window, so one more busy process
+//                                                                    still fits; with overlap OVERLAP_TRAIN_SHARE:
+//                                                                    miners train back to back, and a slower
+//                                                                    window borrows from the next one's float)
 // and blocksPerWindow = ceil(window_s × 1000 / blockMs). Miners still plan their steps each window
 // (neurons/miner.ts), so a machine busier than this stays in time with fewer steps.
 import { spawnSync } from 'node:child_process';
@@ -15,6 +18,12 @@ import { projectRoot } from '../util/paths.js';
 export const VALIDATOR_LOAD = 1;
 /** Share of an idle window the training may take. */
 export const TRAIN_SHARE = 0.5;
+/**
+ * With overlap: a window is trained from θ of W − 1 and its upload is due a window and 40% later, so a
+ * miner whose training takes longer than calibrated starts later (up to a window) instead of missing its
+ * deadline; the share can be close to 1. (Measured: bench/network.md "Communication behind compute".)
+ */
+export const OVERLAP_TRAIN_SHARE = 0.9;
 
 export interface Calibration {
   stepMs: number;
@@ -25,13 +34,20 @@ export interface Calibration {
   blocksPerWindow: number;
 }
 
-export interface CalibrationInput { preset: string; batch: number; seq: number; vocabSize: number; innerSteps: number; miners: number; blockMs: number; minBlocks: number }
+export interface CalibrationInput {
+  preset: string; batch: number; seq: number; vocabSize: number; innerSteps: number; miners: number; blockMs: number; minBlocks: number; overlap?: boolean;
+  /** Share of the window the training may take (default TRAIN_SHARE, or OVERLAP_TRAIN_SHARE with overlap). */
+  share?: number;
+}
+
+/** The share a calibration uses. */
+export const trainShareOf = (o: Pick<CalibrationInput, 'overlap' | 'share'>): number => o.share ?? (o.overlap ? OVERLAP_TRAIN_SHARE : TRAIN_SHARE);
 
 /** The window for a measured step time (pure: see the header). */
 export function windowFor(stepMs: number, o: Omit<CalibrationInput, 'preset' | 'batch' | 'seq' | 'vocabSize'>, cores: number): Calibration {
   const contention = Math.max(1, (o.miners + VALIDATOR_LOAD) / cores);
   const trainS = (o.innerSteps * stepMs * contention) / 1000;
-  const blocksPerWindow = Math.max(o.minBlocks, Math.ceil(((trainS / TRAIN_SHARE) * 1000) / o.blockMs));
+  const blocksPerWindow = Math.max(o.minBlocks, Math.ceil(((trainS / trainShareOf(o)) * 1000) / o.blockMs));
   return { stepMs, cores, contention, trainS, windowS: (blocksPerWindow * o.blockMs) / 1000, blocksPerWindow };
 }
 

@@ -2,14 +2,15 @@
 // sized so a window takes ~10–30 s on a 2-core machine with 3 miners + a validator, and devnet.json,
 // the record that lets a second run resume the same network (same run id, chain, wallets, storage).
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CODEC_DEFAULTS } from '../compress/index.js';
 import { getPreset } from '../model/config.js';
-import type { RunConfig } from '../neurons/types.js';
+import type { NodeConfig, RunConfig } from '../neurons/types.js';
 import { BEHAVIORS, parseBehavior, type BehaviorName } from '../scenario/adversaries.js';
 import { TesseraError } from '../util/errors.js';
+import type { HostsOptions } from './hosts.js';
+import { DEVNET_DIR, type DevnetRecord } from './record.js';
+
+export { DEVNET_DIR, RECORD_FILE, readRecord, writeRecord, type DevnetRecord } from './record.js';
 
 /** How the devnet provides object storage. */
 export type DevnetStorage =
@@ -32,7 +33,12 @@ export interface RunOverrides {
   maxPeers?: number;
   indexMode?: RunConfig['indexMode'];
   seed?: number;
+  /** Train window W from θ of W − 1 while W − 1 is uploaded, gathered and applied (RunConfig.overlap). */
+  overlap?: boolean;
 }
+
+/** What the devnet writes to a node's config.json: a miner that joins through the run manifest has no run (nor dataset) in it. */
+export type NodeConfigFile = Omit<NodeConfig, 'run'> & { run?: RunConfig };
 
 export interface DevnetOptions {
   /** Everything lives here; a second run with the same dir resumes the network. */
@@ -64,11 +70,18 @@ export interface DevnetOptions {
   /** Restart node processes that die, with backoff (default true; src/devnet/orchestrator.ts restartDelayMs). */
   supervise?: boolean;
   nodeEnv?: Record<string, string>;
+  /** Window calibration of a new network: the share of a window H steps may take (calibrate.ts), and the fewest blocks. */
+  trainShare?: number;
+  minBlocks?: number;
+  /** Run every node on its own network host with shaped links (hosts.ts; needs root and --ceph); undefined = loopback. */
+  hosts?: HostsOptions;
+  /** Hook (the chaos suite): rewrites a node's NodeConfig before it is written, e.g. to route its chain and store through a relay. */
+  nodeConfig?: (name: string, cfg: NodeConfigFile) => NodeConfigFile;
   log?: (line: string) => void;
 }
 
 export const DEVNET_DEFAULTS = {
-  dir: join('.tessera', 'devnet'),
+  dir: DEVNET_DIR,
   miners: 3,
   blockMs: 1000,
   vocabSize: 8192,
@@ -76,7 +89,7 @@ export const DEVNET_DEFAULTS = {
   run: {
     // Measured on 2 cores with 3 miners + validator (small preset): ~7 s of training in a 15 s window.
     preset: 'small', blocksPerWindow: 15, innerSteps: 30, batch: 8, seq: 128, innerLr: 2e-3, alpha: 1.0,
-    weightsEvery: 1, checkpointEvery: 5, maxPeers: 20, indexMode: 'entropy', seed: 1,
+    weightsEvery: 1, checkpointEvery: 5, maxPeers: 20, indexMode: 'entropy', seed: 1, overlap: true,
   } satisfies Required<Omit<RunOverrides, 'deadlineS'>>,
 };
 
@@ -100,30 +113,10 @@ export function makeRunConfig(o: RunOverrides, blockMs: number, vocabSize: numbe
     innerSteps, batch: o.batch ?? d.batch, seq, innerLr: o.innerLr ?? d.innerLr, warmup: innerSteps,
     alpha: o.alpha ?? d.alpha, codec: { ...CODEC_DEFAULTS }, indexMode: o.indexMode ?? d.indexMode,
     checkpointEvery: o.checkpointEvery ?? d.checkpointEvery, weightsEvery: o.weightsEvery ?? d.weightsEvery,
-    maxPeers: o.maxPeers ?? d.maxPeers, seed: o.seed ?? d.seed,
+    maxPeers: o.maxPeers ?? d.maxPeers, seed: o.seed ?? d.seed, ...((o.overlap ?? d.overlap) ? { overlap: true } : {}),
   };
 }
 
-/** What <dir>/devnet.json records so the next run resumes the same network. */
-export interface DevnetRecord {
-  format: 'tessera-devnet';
-  version: 1;
-  createdAt: string;
-  run: RunConfig;
-  preset: string;
-  chainPort: number;
-  blockMs: number;
-  storage: DevnetStorage['kind'];
-  /** S3 endpoint (external S3 only; credentials are never stored here). */
-  s3Endpoint?: string;
-  data: string;
-  /** Validators the network runs (absent: 1). */
-  validators?: number;
-  /** Every miner ever started, in uid order of first start (late miners included). */
-  miners: string[];
-  /** Adversarial miners (node name → behaviour), so a resumed network restarts them as they were. */
-  behaviors?: Record<string, BehaviorName>;
-}
 
 /** Adversarial behaviours (every one but honest). */
 export const ADVERSARIAL_BEHAVIORS: readonly BehaviorName[] = BEHAVIORS.filter((b) => b !== 'honest');
@@ -150,36 +143,12 @@ export function parseAdversaries(list: string): BehaviorName[] {
 /** The node name of the adversarial miner of a behaviour. */
 export const adversaryName = (b: BehaviorName): string => `adv-${b}`;
 
-export const RECORD_FILE = 'devnet.json';
-
-export function readRecord(dir: string): DevnetRecord | null {
-  const file = join(dir, RECORD_FILE);
-  if (!existsSync(file)) return null;
-  let r: DevnetRecord;
-  try {
-    r = JSON.parse(readFileSync(file, 'utf8')) as DevnetRecord;
-  } catch (e) {
-    throw new TesseraError(`${file} is not valid JSON (${(e as Error).message})`, `move ${dir} away to start a new devnet`);
-  }
-  if (r?.format !== 'tessera-devnet' || r.version !== 1) {
-    throw new TesseraError(`${file} is not a tessera devnet record of version 1`, `point --dir at a devnet folder, or at an empty one for a new network`);
-  }
-  return r;
-}
-
-export async function writeRecord(dir: string, r: DevnetRecord): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const file = join(dir, RECORD_FILE);
-  await writeFile(`${file}.tmp`, JSON.stringify(r, null, 2) + '\n');
-  await rename(`${file}.tmp`, file);
-}
-
 /** A resumed network keeps its hyperparameters: an explicit option that differs is an error, not a silent change. */
 export function checkResume(r: DevnetRecord, o: DevnetOptions): void {
   const saved: Record<string, unknown> = {
     preset: r.preset, blocksPerWindow: r.run.blocksPerWindow, innerSteps: r.run.innerSteps, batch: r.run.batch, seq: r.run.seq,
     innerLr: r.run.innerLr, alpha: r.run.alpha, deadlineS: r.run.deadlineS, weightsEvery: r.run.weightsEvery,
-    checkpointEvery: r.run.checkpointEvery, maxPeers: r.run.maxPeers, indexMode: r.run.indexMode, seed: r.run.seed,
+    checkpointEvery: r.run.checkpointEvery, maxPeers: r.run.maxPeers, indexMode: r.run.indexMode, seed: r.run.seed, overlap: r.run.overlap ?? false,
   };
   for (const [k, v] of Object.entries(o.run)) {
     if (v !== undefined && saved[k] !== v) {

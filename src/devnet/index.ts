@@ -6,3 +6,4 @@ export { renderFrame, renderLine, fingerprintAgreement, readFingerprints, readSt
 export { bucketName } from './storage.js';
 export { ensureNodeUser, signV4, type S3Admin } from './rgw-admin.js';
 export { CHAIN_READY_PREFIX, PARENT_ENV, TesseraProcess, watchParent } from './process.js';
+export { devnetChainView, liveChainView, validatorStore, storeKindOf, type ChainView } from './chain-view.js';

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile, rename } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { getPriority, setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_FAUCET_CAP, DevnetChainClient, loadState, metagraphOf, type Metagraph } from '../chain/index.js';
 import { indexDataset, prepareData, publishDataset } from '../data/index.js';
@@ -13,8 +14,12 @@ import { checkRunTiming, windowOf } from '../protocol/index.js';
 import { createWallet, keyfilePath, loadWallet, signer } from '../wallet/index.js';
 import { TesseraError } from '../util/errors.js';
 import type { BehaviorName } from '../scenario/adversaries.js';
-import { calibrateWindow } from './calibrate.js';
-import { adversaryName, checkResume, defaultDeadlineS, DEVNET_DEFAULTS, makeRunConfig, readRecord, writeRecord, type DevnetOptions, type DevnetRecord } from './config.js';
+import { modelInfo } from '../model/index.js';
+import { covenantLinks } from '../hosts/links.js';
+import { HostNet, hostsUnavailable, removeHosts } from '../hosts/netns.js';
+import { calibrateWindow, trainShareOf, type Calibration } from './calibrate.js';
+import { CHAIN_HOST, hostSpecs, linkCounters, STORAGE_HOST } from './hosts.js';
+import { adversaryName, checkResume, defaultDeadlineS, DEVNET_DEFAULTS, makeRunConfig, readRecord, writeRecord, type DevnetOptions, type DevnetRecord, type NodeConfigFile } from './config.js';
 import { CHAIN_READY_PREFIX, fileSize, TesseraProcess, waitForLine } from './process.js';
 import { openDevnetStorage, type DevnetStorageProvider } from './storage.js';
 import { applyMetagraph, fingerprintAgreement, readFingerprints, readStatus, type DevnetSnapshot, type NodeRow } from './view.js';
@@ -54,6 +59,18 @@ export function restartDelayMs(recent: number): number | null {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Miners run this much nicer than the rest: on one machine the nodes stand for separate machines, and
+ * a miner that trains back to back (overlap) must not take the CPU the validator scores with, or the
+ * chain and the storage answer with.
+ */
+export const MINER_NICE = 5;
+
+function lowerPriority(pid: number | undefined, by: number): void {
+  if (pid === undefined) return;
+  try { setPriority(pid, Math.min(19, getPriority(process.pid) + by)); } catch { /* not permitted: leave it */ }
+}
+
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
@@ -75,6 +92,12 @@ export class Devnet {
   readonly history = new Map<string, Array<{ at: number; window: number; phase: string; loss: number | null; valLoss: number | null }>>();
   chain: TesseraProcess | null = null;
   chainUrl = '';
+  /** --hosts: the network namespaces every process runs in (null: all on this host's loopback). */
+  hostNet: HostNet | null = null;
+  /** --hosts: each host's link byte counters, sampled when the chain enters a new window. */
+  readonly linkSamples: Array<{ window: number; at: number; bytes: Record<string, { up: number; down: number }> }> = [];
+  /** A new network's window calibration (null: given by --blocks-per-window, or a resumed network). */
+  calibration: Calibration | null = null;
   stopWindow: number | null = null;
   /** Resolves when the network has stopped (after --windows, or stop()). */
   readonly done: Promise<void>;
@@ -107,6 +130,7 @@ export class Devnet {
     await mkdir(root, { recursive: true });
     const saved = readRecord(root);
     let o = { ...opts, data: opts.data === undefined ? undefined : resolve(opts.data) };
+    let calibration: Calibration | null = null;
     const savedBlockMs = saved?.blockMs;
     if (saved) {
       checkResume(saved, o);
@@ -123,7 +147,7 @@ export class Devnet {
       // A new network's window: sized from this machine unless given (calibrate.ts), then checked with
       // the deadline before the corpus is prepared or anything starts (makeRunConfig's defaults).
       const blockMs = o.blockMs ?? DEVNET_DEFAULTS.blockMs;
-      if (o.run.blocksPerWindow === undefined) o = { ...o, run: { ...o.run, blocksPerWindow: calibratedBlocks(o, blockMs) } };
+      if (o.run.blocksPerWindow === undefined) { calibration = calibrate(o, blockMs); o = { ...o, run: { ...o.run, blocksPerWindow: calibration?.blocksPerWindow ?? DEVNET_DEFAULTS.run.blocksPerWindow } }; }
       const blocksPerWindow = o.run.blocksPerWindow ?? DEVNET_DEFAULTS.run.blocksPerWindow;
       checkRunTiming({ blocksPerWindow, deadlineS: o.run.deadlineS ?? defaultDeadlineS(blocksPerWindow, blockMs) }, blockMs);
     }
@@ -142,6 +166,7 @@ export class Devnet {
       s3Endpoint: o.storage.kind === 's3' ? o.storage.endpoint : undefined, data, miners: [],
     };
     const d = new Devnet(root, o, record);
+    d.calibration = calibration;
     try {
       await d.boot(saved === null);
     } catch (e) {
@@ -156,13 +181,6 @@ export class Devnet {
     // Validator wallets first: the chain exempts them from its faucet cap (docs/security.md).
     const validators = validatorNames(Math.max(this.opts.validators ?? 1, this.record.validators ?? 1));
     for (const v of validators) await this.addNode(v, 'validator');
-    await this.startChain(fresh);
-    await writeRecord(this.root, this.record);
-    this.storage = await openDevnetStorage(this.root, this.opts.storage, this.run.runId, this.log);
-    this.client = new DevnetChainClient({ url: this.chainUrl, retries: 30, maxBackoffMs: 2000 });
-    // The dataset goes up while wallets register (the chain is running: every second counts); awaited before any node starts.
-    const published = this.run.dataHash !== undefined ? this.publishData() : Promise.resolve();
-    published.catch(() => {}); // rethrown by the await below
 
     // A resumed network runs every miner it ran before (a late miner of an earlier run included), at least --miners,
     // then one adversarial miner per --adversaries behaviour (adversaries of an earlier run keep their behaviour).
@@ -173,6 +191,15 @@ export class Devnet {
       ...(this.opts.adversaries ?? []).map(adversaryName)])].filter((m) => m !== late);
     for (const m of miners) await this.addNode(m, 'miner', undefined, behaviorOf.get(m));
     if (late) await this.addNode(late, 'miner', this.opts.lateMinerWindow);
+    if (this.opts.hosts) await this.makeHosts();
+    await this.startChain(fresh);
+    await writeRecord(this.root, this.record);
+    const storageHost = this.hostNet?.host(STORAGE_HOST);
+    this.storage = await openDevnetStorage(this.root, this.opts.storage, this.run.runId, this.log, storageHost ? { netns: storageHost.ns, addr: storageHost.ip } : undefined);
+    this.client = new DevnetChainClient({ url: this.chainUrl, retries: 30, maxBackoffMs: 2000 });
+    // The dataset goes up while wallets register (the chain is running: every second counts); awaited before any node starts.
+    const published = this.run.dataHash !== undefined ? this.publishData() : Promise.resolve();
+    published.catch(() => {}); // rethrown by the await below
     if (validators.length > (this.record.validators ?? 1)) { this.record.validators = validators.length; await writeRecord(this.root, this.record); }
 
     // The validators (uids 0.. on a new chain) get stake from the faucet, hence validator permits; the first
@@ -202,6 +229,40 @@ export class Devnet {
 
   get walletDir(): string { return join(this.root, 'wallets'); }
 
+  /**
+   * --hosts: one network namespace per node (hosts.ts), links shaped as asked; what a crashed earlier
+   * run of this devnet left behind is removed first. Needs root; refuses with the reason otherwise.
+   */
+  private async makeHosts(): Promise<void> {
+    const h = this.opts.hosts!;
+    const why = await hostsUnavailable();
+    if (why) throw new TesseraError(`--hosts: ${why}`, 'run as root on Linux, or without --hosts');
+    if (this.opts.storage.kind !== 'ceph') throw new TesseraError('--hosts needs --ceph: the object storage must be a server on its own network host', 'add --ceph (a private Ceph RGW in its own namespace)');
+    if (this.record.hostsId) await removeHosts(this.record.hostsId);
+    let covenant = null;
+    if (h.links === 'covenant') {
+      const c = this.calibration ?? calibrate({ ...this.opts, run: { ...this.opts.run, blocksPerWindow: this.run.blocksPerWindow } }, this.record.blockMs);
+      if (!c) throw new TesseraError('--links covenant needs the compute time of a window, and timing an inner step failed', 'give plain rates with --up/--down');
+      covenant = covenantLinks(modelInfo(this.run.model).params, c.trainS);
+      this.log(`links covenant: ${modelInfo(this.run.model).params} parameters computing ~${c.trainS.toFixed(1)} s per window → every miner up ${covenant.up}, down ${covenant.down} (Covenant-72B's 110/500 Mb/s scaled by params and compute time)`);
+    }
+    const specs = hostSpecs([...this.nodes.values()], h, covenant);
+    this.hostNet = await HostNet.create(specs);
+    this.record.hostsId = this.hostNet.id;
+    await writeRecord(this.root, this.record);
+    for (const x of this.hostNet.hosts) this.log(`host ${x.name}: ${x.ip} (netns ${x.ns}), up ${x.up ?? 'unshaped'}, down ${x.down ?? 'unshaped'}`);
+  }
+
+  /** --hosts: bytes each host has sent and received so far. */
+  linkBytes(): Record<string, { up: number; down: number }> {
+    const out: Record<string, { up: number; down: number }> = {};
+    for (const x of this.hostNet?.hosts ?? []) {
+      const c = linkCounters(this.hostNet!.veth(x.name));
+      if (c) out[x.name] = c;
+    }
+    return out;
+  }
+
   /** Publishes the dataset to its own bucket (tessera data publish; resumes, skipping what is there) for the miners to fetch. */
   private async publishData(): Promise<void> {
     const s = await this.storage.nodeStores(DATASET_BUCKET), store = openStore(s.write, 'write');
@@ -229,6 +290,8 @@ export class Devnet {
     const dir = join(this.root, 'chain');
     for (let attempt = 0; ; attempt++) {
       const args = ['chain', '--dir', dir, '--port', String(this.record.chainPort), '--block-ms', String(this.record.blockMs)];
+      const host = this.hostNet?.host(CHAIN_HOST);
+      if (host) args.push('--host', host.ip);
       // The faucet gives others at most a tenth of the smallest validator stake (and DEFAULT_FAUCET_CAP at most).
       const vals = [...this.nodes.values()].filter((n) => n.role === 'validator');
       const cap = Math.min(DEFAULT_FAUCET_CAP, ...vals.map((n) => this.validatorStake(n.name) / 10));
@@ -237,10 +300,11 @@ export class Devnet {
       else if (this.opts.tempo !== undefined) args.push('--tempo', String(this.opts.tempo));
       const logFile = join(dir, 'chain.log');
       const from = fileSize(logFile);
-      this.chain = new TesseraProcess('chain', args, logFile);
+      this.chain = new TesseraProcess('chain', args, logFile, {}, host?.ns);
       try {
         const rest = await waitForLine(this.chain, from, CHAIN_READY_PREFIX, 30_000);
         this.chainUrl = rest.split(' ')[0]!;
+        this.record.chainUrl = this.chainUrl;
         return;
       } catch (e) {
         if (attempt === 0 && /cannot listen/.test((e as Error).message)) {
@@ -293,7 +357,7 @@ export class Devnet {
     // Miners join the way any miner does (tessera miner --chain --wallet --store): run and data from the leader's run
     // manifest, data fetched from the dataset bucket. Validators keep the local dataset and list the bucket as a mirror.
     const joins = n.role === 'miner' && this.datasetMirror !== null;
-    const cfg: Omit<NodeConfig, 'run'> & { run?: RunConfig } = {
+    const base: NodeConfigFile = {
       role: n.role, name: n.name, dataDir: n.dataDir, chainUrl: this.chainUrl, walletDir: this.walletDir, hotkey: n.name,
       store: stores.write, publicRead: stores.read, ...(joins ? {} : { dataset: this.record.data, run: this.run }),
       ...(n.role === 'validator' && this.datasetMirror ? { datasetMirrors: [this.datasetMirror] } : {}),
@@ -301,11 +365,13 @@ export class Devnet {
       ...(n.role === 'validator' ? { stake: this.validatorStake(n.name) } : {}),
       ...(n.behavior ? { behavior: n.behavior } : {}),
     };
+    const cfg = this.opts.nodeConfig ? this.opts.nodeConfig(n.name, base) : base; // the chaos suite's relays
     await mkdir(n.dataDir, { recursive: true });
     await writeFile(`${n.configFile}.tmp`, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
     await rename(`${n.configFile}.tmp`, n.configFile);
     const env: Record<string, string> = { TESSERA_THREADS: process.env.TESSERA_THREADS ?? '1', ...this.opts.nodeEnv };
-    n.proc = new TesseraProcess(n.name, [n.role, '--config', n.configFile], n.logFile, env);
+    n.proc = new TesseraProcess(n.name, [n.role, '--config', n.configFile], n.logFile, env, this.hostNet?.host(n.name).ns);
+    if (n.role === 'miner') lowerPriority(n.proc.pid, MINER_NICE);
     if (n.role === 'miner' && (!this.record.miners.includes(n.name) || (n.behavior && this.record.behaviors?.[n.name] !== n.behavior))) {
       if (!this.record.miners.includes(n.name)) this.record.miners.push(n.name);
       if (n.behavior) this.record.behaviors = { ...this.record.behaviors, [n.name]: n.behavior };
@@ -360,9 +426,12 @@ export class Devnet {
     }
     const waiting = [...this.nodes.values()].filter((n) => n.proc === null && n.startAtWindow !== undefined);
     let window: number | null = null;
-    if (waiting.length || this.stopWindow !== null) {
+    if (waiting.length || this.stopWindow !== null || this.hostNet) {
       const head = await this.client.head().catch(() => null);
       if (head) window = windowOf(head.height, this.run.blocksPerWindow);
+    }
+    if (window !== null && this.hostNet && this.linkSamples.at(-1)?.window !== window) {
+      this.linkSamples.push({ window, at: Date.now(), bytes: this.linkBytes() });
     }
     if (window !== null) {
       for (const n of waiting) {
@@ -400,6 +469,13 @@ export class Devnet {
         await this.chain.stop('SIGTERM', 10_000);
       }
       if (this.storage) await this.storage.close().catch((e: Error) => this.log(`storage: ${e.message}`));
+      if (this.hostNet) {
+        this.linkSamples.push({ window: this.linkSamples.at(-1)?.window ?? -1, at: Date.now(), bytes: this.linkBytes() });
+        await this.hostNet.destroy().catch((e: Error) => this.log(`network hosts: ${e.message}`));
+        this.log(`removed the ${this.hostNet.hosts.length} network hosts (${this.hostNet.id}*)`);
+        delete this.record.hostsId;
+        await writeRecord(this.root, this.record).catch(() => {});
+      }
       this.log(`devnet stopped; state kept in ${this.root} (run again to resume)`);
       this.resolveDone();
     })();
@@ -433,7 +509,7 @@ export class Devnet {
     await this.spawnNode(n);
   }
 
-  /** Last resort (a second Ctrl-C): SIGKILL every process this devnet started; Ceph is cleaned up on the next start. */
+  /** Last resort (a second Ctrl-C): SIGKILL every process this devnet started; Ceph and network hosts are cleaned up on the next start. */
   kill(): void {
     clearInterval(this.monitor);
     for (const n of this.nodes.values()) n.proc?.signal('SIGKILL');
@@ -461,19 +537,20 @@ export class Devnet {
   }
 }
 
-/** blocksPerWindow for a new network from a measured step time (the default when the measurement fails); says what it chose. */
-function calibratedBlocks(o: DevnetOptions, blockMs: number): number {
+/** The window of a new network from a measured step time (null when the measurement fails: the default window); says what it chose. */
+function calibrate(o: DevnetOptions, blockMs: number): Calibration | null {
   const r = o.run, d = DEVNET_DEFAULTS.run;
   const miners = o.miners + (o.adversaries?.length ?? 0) + (o.lateMinerWindow !== undefined ? 1 : 0);
   const innerSteps = r.innerSteps ?? d.innerSteps;
   o.log?.(`calibrating the window: timing one inner step of ${r.preset ?? d.preset} ${r.batch ?? d.batch}×${r.seq ?? d.seq} on one thread ...`);
+  const overlap = r.overlap ?? d.overlap;
   const c = calibrateWindow({ preset: r.preset ?? d.preset, batch: r.batch ?? d.batch, seq: r.seq ?? d.seq, vocabSize: o.vocabSize ?? DEVNET_DEFAULTS.vocabSize,
-    innerSteps, miners, blockMs, minBlocks: d.blocksPerWindow });
-  if (!c) { o.log?.(`calibration failed; using the default window of ${d.blocksPerWindow} blocks`); return d.blocksPerWindow; }
+    innerSteps, miners, blockMs, minBlocks: o.minBlocks ?? d.blocksPerWindow, overlap, share: o.trainShare });
+  if (!c) { o.log?.(`calibration failed; using the default window of ${d.blocksPerWindow} blocks`); return null; }
   o.log?.(`calibrated: one inner step takes ${c.stepMs.toFixed(0)} ms here; ${miners} miner(s) and a validator share ${c.cores} core(s) (×${c.contention.toFixed(2)}), ` +
     `so H=${innerSteps} steps take ~${c.trainS.toFixed(1)} s; window = ${c.blocksPerWindow} blocks × ${blockMs} ms = ${c.windowS.toFixed(0)} s ` +
-    `(training at most half of it; at least ${d.blocksPerWindow} blocks; --blocks-per-window overrides)`);
-  return c.blocksPerWindow;
+    `(training at most ${Math.round(trainShareOf({ overlap, share: o.trainShare }) * 100)}% of it${overlap ? ', overlapped with the upload and aggregate of the window before' : ''}; at least ${o.minBlocks ?? d.blocksPerWindow} blocks; --blocks-per-window overrides)`);
+  return c;
 }
 
 /** 'validator', then 'validator-2', 'validator-3', ... */

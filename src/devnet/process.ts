@@ -20,11 +20,13 @@ export class TesseraProcess {
   exit: Exit | null = null;
   readonly startedAt = Date.now();
 
-  constructor(readonly name: string, readonly args: string[], readonly logFile: string, env: Record<string, string> = {}) {
+  /** `netns`: run inside this network namespace (`ip netns exec` execs the command: the pid, signals and parent stay the same). */
+  constructor(readonly name: string, readonly args: string[], readonly logFile: string, env: Record<string, string> = {}, readonly netns?: string) {
     mkdirSync(dirname(logFile), { recursive: true });
     const fd = openSync(logFile, 'a');
+    const argv = [join(projectRoot(), 'bin', 'tessera.js'), ...args];
     try {
-      this.child = spawn(process.execPath, [join(projectRoot(), 'bin', 'tessera.js'), ...args], {
+      this.child = spawn(netns ? 'ip' : process.execPath, netns ? ['netns', 'exec', netns, process.execPath, ...argv] : argv, {
         stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, ...env, [PARENT_ENV]: String(process.pid) },
       });
     } finally {

@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   cephInstalled, CEPH_INSTALL_HINT, fsNodeDescriptors, S3Store, startGateway, startRgw, stopGateway, stopRgw,
-  type RgwCluster, type S3Descriptor, type StoreDescriptor,
+  type RgwCluster, type RgwPlace, type S3Descriptor, type StoreDescriptor,
 } from '../storage/index.js';
 import { TesseraError } from '../util/errors.js';
 import type { DevnetStorage } from './config.js';
@@ -32,7 +32,8 @@ export interface DevnetStorageProvider {
 /** S3 bucket of a node: unique per run so several devnets can share one S3 server. */
 export const bucketName = (runId: string, node: string): string => `tessera-${runId}-${node}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/-+$/, '');
 
-export async function openDevnetStorage(root: string, s: DevnetStorage, runId: string, log: (l: string) => void): Promise<DevnetStorageProvider> {
+/** `place`: --ceph inside a network host (the hosts harness): the cluster runs in that namespace, bound to its address. */
+export async function openDevnetStorage(root: string, s: DevnetStorage, runId: string, log: (l: string) => void, place?: RgwPlace): Promise<DevnetStorageProvider> {
   if (s.kind === 'fs') {
     const base = join(root, 'storage');
     return {
@@ -45,17 +46,17 @@ export async function openDevnetStorage(root: string, s: DevnetStorage, runId: s
       async close() {},
     };
   }
-  if (s.kind === 'ceph') return openCeph(join(root, 'ceph'), runId, log);
+  if (s.kind === 'ceph') return openCeph(join(root, 'ceph'), runId, log, place);
   return openS3(s, runId, log);
 }
 
-async function openCeph(dir: string, runId: string, log: (l: string) => void): Promise<DevnetStorageProvider> {
+async function openCeph(dir: string, runId: string, log: (l: string) => void, place?: RgwPlace): Promise<DevnetStorageProvider> {
   if (!cephInstalled()) throw new TesseraError('--ceph needs the Ceph binaries (ceph-mon, ceph-osd, radosgw)', `install them: ${CEPH_INSTALL_HINT}; or use filesystem storage (no option) or --s3 URL`);
   // A previous run killed without cleanup leaves daemons behind: stop them (pids in run/) before a fresh start.
-  if (existsSync(join(dir, 'run')) && readdirSync(join(dir, 'run')).some((f) => f.endsWith('.pid'))) await stopRgw(dir).catch(() => {});
-  log(`starting Ceph RGW in ${dir} ...`);
+  if (existsSync(join(dir, 'run')) && readdirSync(join(dir, 'run')).some((f) => f.endsWith('.pid'))) await stopRgw(dir).catch(() => {}); // by pid: works from any namespace
+  log(`starting Ceph RGW in ${dir}${place ? ` on network host ${place.addr}` : ''} ...`);
   const t0 = Date.now();
-  const cluster: RgwCluster = await startRgw(dir);
+  const cluster: RgwCluster = await startRgw(dir, undefined, place);
   log(`Ceph RGW up at ${cluster.endpoint} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   // Per-node users through the Admin Ops API with the cluster's admin keys (the same path as --s3).
   const s3 = await openS3({ kind: 's3', endpoint: cluster.endpoint, region: cluster.region, ...cluster.admin }, runId, log);
@@ -63,11 +64,11 @@ async function openCeph(dir: string, runId: string, log: (l: string) => void): P
     kind: 'ceph', describe: `Ceph RGW ${cluster.endpoint} (private, under ${dir})`,
     nodeStores: (name) => s3.nodeStores(name),
     async restart(downMs) {
-      await stopGateway(dir);
+      await stopGateway(dir, place);
       await new Promise((r) => setTimeout(r, downMs));
-      await startGateway(dir);
+      await startGateway(dir, place);
     },
-    async close() { await stopRgw(dir); },
+    async close() { await stopRgw(dir, place); },
   };
 }
 

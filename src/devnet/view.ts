@@ -140,14 +140,21 @@ export function renderFrame(s: DevnetSnapshot, width = Math.max(80, process.stdo
   return lines.map((l) => l.slice(0, width + 20)).join('\n');
 }
 
-/** One compact line for non-TTY output. */
+/**
+ * One compact line for non-TTY output (README "The plain live view"): block and window; per node its
+ * phase (or process state), the window it works on (wN), its loss (miners) or val loss (validators)
+ * and its emission in the last epoch; then the newest window ≥ 2 nodes applied, its fingerprint
+ * prefix and how many of the nodes reporting it agree.
+ */
 export function renderLine(s: DevnetSnapshot): string {
   const nodes = s.nodes.map((r) => {
     const st = r.status;
     const loss = r.role === 'validator' ? `val ${num(st?.valLoss)}` : `loss ${num(st?.loss)}`;
-    return `${r.name}${r.behavior && r.behavior !== 'honest' ? `[${r.behavior}]` : ''} ${r.state === 'running' ? (st?.phase ?? 'starting') : r.state} w${st?.window ?? '-'} ${loss}${r.emission ? ` em ${num(r.emission, 3)}` : ''}`;
+    const state = r.state === 'running' ? `phase ${st?.phase ?? 'starting'}` : r.state;
+    return `${r.name}${r.behavior && r.behavior !== 'honest' ? `[${r.behavior}]` : ''} ${state} w${st?.window ?? '-'} ${loss}${r.emission ? ` emission ${num(r.emission, 2)}` : ''}`;
   });
   const a = s.agreement;
-  const fp = a.window === null ? 'fp -' : `fp ${a.fingerprint!.slice(0, 8)} ${a.agreeing}/${a.reporting}@w${a.window}${a.mismatches.length ? ` MISMATCH×${a.mismatches.length}` : ''}`;
-  return `[devnet] block ${s.block ?? '?'} w${s.window ?? '?'} | ${nodes.join(' | ')} | ${fp}`;
+  const fp = a.window === null ? 'fingerprints: none compared yet'
+    : `fingerprints ${a.fingerprint!.slice(0, 8)} agree ${a.agreeing}/${a.reporting} nodes at w${a.window}${a.mismatches.length ? ` MISMATCH×${a.mismatches.length}` : ''}`;
+  return `[devnet] block ${s.block ?? '?'} window ${s.window ?? '?'} | ${nodes.join(' | ')} | ${fp}`;
 }

@@ -38,8 +38,11 @@ function row(r: ScoreReceipt, m: MinerResult): string {
 const HEAD = ['window', 'upload', 'score', 'own/random', 'ind', 'rank', 'ordinal', 'ma (corr.)', 'sync', 'final', 'weight', 'penalties'];
 const WIDTHS = [8, 8, 10, 20, 4, 5, 8, 15, 5, 9, 7, 0];
 
-/** A readable account of uid's scores over the given receipts (any order; one validator's). */
-export function explainUid(receipts: readonly ScoreReceipt[], uid: number): string {
+/**
+ * A readable account of uid's scores over the given receipts (any order; one validator's): the table
+ * of every window, then `window` (default: the newest in which uid was scored) taken apart.
+ */
+export function explainUid(receipts: readonly ScoreReceipt[], uid: number, opts: { window?: number } = {}): string {
   const rs = [...receipts].sort((a, b) => a.window - b.window);
   const seen = rs.map((r) => ({ r, m: r.result.miners.find((x) => x.uid === uid) })).filter((x): x is { r: ScoreReceipt; m: MinerResult } => x.m !== undefined);
   if (seen.length === 0) {
@@ -51,7 +54,12 @@ export function explainUid(receipts: readonly ScoreReceipt[], uid: number): stri
     HEAD.map((h, i) => pad(h, WIDTHS[i]!)).join(' ').trimEnd(),
     ...seen.map(({ r, m }) => row(r, m)),
   ];
-  const { r, m } = seen[seen.length - 1]!;
+  const picked = opts.window === undefined ? seen[seen.length - 1]! : seen.find((x) => x.r.window === opts.window);
+  if (!picked) {
+    out.push('', `window ${opts.window}: uid ${uid} was not scored in it (scored windows: ${seen.map((x) => x.r.window).join(', ')})`);
+    return out.join('\n');
+  }
+  const { r, m } = picked;
   out.push('', `window ${r.window}: ${m.status === 'ok' ? 'upload accepted' : `upload ${m.status}`}; ${role(r, m)}; weight ${f(weightOf(r, uid), 4)}`);
   if (m.evaluated) {
     const plan = r.inputs.miners.find((x) => x.uid === uid)?.measured?.plan;
@@ -64,7 +72,7 @@ export function explainUid(receipts: readonly ScoreReceipt[], uid: number): stri
   if (m.evaluated && m.penalties.length === 0 && !m.gate) {
     out.push(`  final ${f(m.final, 4)} = max(0, ordinal ${f(m.ordinal, 3)} + ${r.params.ordinalShift}) × max(0, indicator average ${f(m.ma, 4)}) × sync ${f(m.sync, 3)}`);
   } else out.push(`  final ${f(m.final, 4)}`);
-  const history = seen.flatMap(({ r: rr, m: mm }) => mm.penalties.map((p) => `  window ${rr.window}: ${p.kind} — ${p.reason}`));
+  const history = seen.filter((x) => x.r.window <= r.window).flatMap(({ r: rr, m: mm }) => mm.penalties.map((p) => `  window ${rr.window}: ${p.kind} — ${p.reason}`));
   if (history.length > 0) out.push('', `penalties (${history.length}):`, ...history.slice(-20));
   return out.join('\n');
 }

@@ -5,7 +5,8 @@
 // lazy or stale miner, noise) flips a coin, an honest one wins nearly always.
 // Evaluation data is seeded by (window, uid, validator hotkey): any validator's choice can be
 // recomputed, and nothing reads a clock (Templar drew it from wall-clock time).
-import { trainingOffsets, type RunConfig } from '../protocol/index.js';
+import { trainingOffsets } from '../protocol/assignment.js';
+import type { RunConfig } from '../protocol/run.js';
 import { makeRng } from '../util/rng.js';
 import type { GauntletParams } from './params.js';
 

@@ -8,7 +8,7 @@
 // uploads); an input may state the inner steps the miner declared (MinerInput.steps), and every
 // evaluation plan records the steps its batches were picked among (loss-score.ts evalPlan), so the
 // plan can be re-derived from the run, the data and the receipt.
-import { canonicalJson, sha256Hex } from '../protocol/index.js';
+import { canonicalJson, sha256Hex } from '../protocol/hash.js';
 import { checkParams, type GauntletParams } from './params.js';
 import { parseState, type GauntletState } from './state.js';
 import { scoreWindow, type WindowInputs, type WindowResult } from './window.js';

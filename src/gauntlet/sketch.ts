@@ -2,7 +2,8 @@
 // it) and a bottom-k sketch of its top-k index set. Two sketches estimate the overlap |A∩B| / k of
 // the index sets (Broder's bottom-k Jaccard estimate; error ~ 1/√size): honest miners overlap ~10%
 // (shared large-gradient coordinates), a copy or a re-sent old update overlaps 100%.
-import { chunksOf, type CodecConfig, type SparseUpdate, type TensorShape } from '../compress/index.js';
+import { chunksOf, type TensorShape } from '../compress/geometry.js';
+import type { CodecConfig, SparseUpdate } from '../compress/types.js';
 
 /** ‖update‖₂ = sqrt(Σ_t Σ_b n_tb · table_tb²) in float64, tensors then bins (compress/aggregate.ts's peer norm). */
 export function updateNorm(update: SparseUpdate): number {

@@ -23,7 +23,7 @@
 // (weights.ts selectPeers): only positive, unbarred finals — the peers are the best maxPeers, the
 // reserves the next `reserves` among the miners past the own-data warm-up (provenMiners). The window's aggregate is not decided here: the nodes aggregate the
 // valid uploads of the peer list the leader published for the window, reserves filling failed slots.
-import { medianOf } from '../compress/index.js';
+import { medianOf } from '../compress/aggregate.js';
 import { detectCopies, type PastUpload } from './copies.js';
 import { biasCorrected, foldIndicator, lossScore, ownDataOk, type EvalPlan, type LossMeasure } from './loss-score.js';
 import type { GauntletParams } from './params.js';

@@ -62,7 +62,7 @@ export class HostNet {
     for (const s of specs) {
       for (const r of [s.up, s.down]) if (r !== undefined && parseRate(r) === null) throw new TesseraError(`link rate '${r}' of host ${s.name} is not a rate`, 'write it as tc does: 110mbit, 500kbit, 1gbit');
     }
-    const id = `${HOSTS_PREFIX}${randomBytes(2).toString('hex')}`, third = o.subnet ?? 0;
+    const id = `${HOSTS_PREFIX}${randomBytes(2).toString('hex')}`, third = o.subnet ?? (await freeSubnet());
     const net = new HostNet(id, `${id}br`, [], `${SUBNET}.${third}.1`);
     try {
       await ip('link', 'add', net.bridge, 'type', 'bridge');
@@ -93,6 +93,11 @@ export class HostNet {
     return { name: s.name, ns, ip: addr, up: s.up ?? null, down: s.down ?? null };
   }
 
+  /** The bridge side of a host's veth (its counters: rx = what the host sent, tx = what it received). */
+  veth(name: string): string {
+    return `${this.id}v${this.hosts.indexOf(this.host(name))}a`;
+  }
+
   host(name: string): Host {
     const h = this.hosts.find((x) => x.name === name);
     if (!h) throw new TesseraError(`no host '${name}'`, `hosts: ${this.hosts.map((x) => x.name).join(', ')}`);
@@ -106,14 +111,20 @@ export class HostNet {
 
   /** Cuts (or restores) a host's link: the bridge side of its veth goes down (up). */
   async setLink(name: string, on: boolean): Promise<void> {
-    const i = this.hosts.indexOf(this.host(name));
-    await ip('link', 'set', `${this.id}v${i}a`, on ? 'up' : 'down');
+    await ip('link', 'set', this.veth(name), on ? 'up' : 'down');
   }
 
   /** Removes every namespace and link of this HostNet (processes inside namespaces must be stopped first). Idempotent. */
   async destroy(): Promise<void> {
     await removeMatching((n) => n === this.bridge || n.startsWith(`${this.id}v`), (ns) => ns.startsWith(`${this.id}-`));
   }
+}
+
+/** A third octet of 10.77.x.0/24 that no interface here uses yet (several HostNets may run at once). */
+async function freeSubnet(): Promise<number> {
+  const used = new Set([...(await ip('-o', '-4', 'addr', 'show').catch(() => '')).matchAll(/inet 10\.77\.(\d+)\./g)].map((m) => Number(m[1])));
+  for (let x = 0; x < 255; x++) if (!used.has(x)) return x;
+  throw new TesseraError('every 10.77.x.0/24 subnet is in use by network hosts', 'stop other devnets with --hosts, or remove stale ones (tessera devnet cleans up its own)');
 }
 
 /** A tbf burst that lets the rate be reached with 1 ms timer granularity (at least 32 kbit). */
@@ -127,6 +138,12 @@ async function removeMatching(link: (name: string) => boolean, namespace: (ns: s
   for (const ns of nss) await ip('netns', 'del', ns).catch(() => undefined);
   const links = (await ip('-o', 'link', 'show').catch(() => '')).split('\n').map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? '').filter((n) => n && link(n));
   for (const l of links) await ip('link', 'del', l).catch(() => undefined);
+}
+
+/** Removes what the HostNet with this id left behind (a crash of the process that made it). */
+export async function removeHosts(id: string): Promise<void> {
+  if (!new RegExp(`^${HOSTS_PREFIX}[0-9a-f]{4}$`).test(id)) throw new TesseraError(`'${id}' is not the id of network hosts`, `ids look like ${HOSTS_PREFIX}1a2b`);
+  await removeMatching((n) => n === `${id}br` || n.startsWith(`${id}v`), (ns) => ns.startsWith(`${id}-`));
 }
 
 /** Removes what any earlier HostNet left behind (a crash): every `tsr…` namespace, veth and bridge. */

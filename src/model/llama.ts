@@ -6,7 +6,7 @@ import type { I32 } from '../engine/backend.js';
 import { headDim, validateConfig, type ModelConfig } from './config.js';
 import { paramLayout, type ParamLayout } from './params.js';
 
-interface LayerWeights {
+export interface LayerWeights {
   attnNorm: Tensor; wq: Tensor; wk: Tensor; wv: Tensor; wo: Tensor;
   ffnNorm: Tensor; w1: Tensor; w2: Tensor; w3: Tensor;
 }
@@ -74,18 +74,26 @@ export function forward(g: Graph, m: Llama, ids: I32, B: number, T: number): Ten
   const c = m.config;
   if (ids.length !== B * T) throw new Error(`forward: ${ids.length} ids for B=${B}, T=${T}`);
   if (T > c.maxSeqLen) throw new Error(`forward: sequence length ${T} exceeds the model's maxSeqLen ${c.maxSeqLen}`);
-  const Dh = headDim(c);
   let h = embedding(g, m.tok, ids);
-  for (const L of m.layers) {
-    const x = rmsnorm(g, h, L.attnNorm, c.normEps);
-    const q = rope(g, linear(g, x, L.wq), B, T, c.nHeads, Dh, m.ropeCos, m.ropeSin);
-    const k = rope(g, linear(g, x, L.wk), B, T, c.nKvHeads, Dh, m.ropeCos, m.ropeSin);
-    const v = linear(g, x, L.wv);
-    h = add(g, h, linear(g, attention(g, q, k, v, B, T, c.nHeads, c.nKvHeads, Dh), L.wo));
-    const y = rmsnorm(g, h, L.ffnNorm, c.normEps);
-    h = add(g, h, linear(g, swiglu(g, linear(g, y, L.w1), linear(g, y, L.w3)), L.w2));
-  }
-  return linear(g, rmsnorm(g, h, m.norm, c.normEps), m.output);
+  for (const L of m.layers) h = block(g, m, L, h, B, T);
+  return head(g, m, h);
+}
+
+/** One decoder block on the residual stream h [B·T × dim] → the next residual stream. */
+export function block(g: Graph, m: Llama, L: LayerWeights, h: Tensor, B: number, T: number): Tensor {
+  const c = m.config, Dh = headDim(c);
+  const x = rmsnorm(g, h, L.attnNorm, c.normEps);
+  const q = rope(g, linear(g, x, L.wq), B, T, c.nHeads, Dh, m.ropeCos, m.ropeSin);
+  const k = rope(g, linear(g, x, L.wk), B, T, c.nKvHeads, Dh, m.ropeCos, m.ropeSin);
+  const v = linear(g, x, L.wv);
+  h = add(g, h, linear(g, attention(g, q, k, v, B, T, c.nHeads, c.nKvHeads, Dh), L.wo));
+  const y = rmsnorm(g, h, L.ffnNorm, c.normEps);
+  return add(g, h, linear(g, swiglu(g, linear(g, y, L.w1), linear(g, y, L.w3)), L.w2));
+}
+
+/** Final norm and output projection: residual stream → logits [B·T × vocab]. */
+export function head(g: Graph, m: Llama, h: Tensor): Tensor {
+  return linear(g, rmsnorm(g, h, m.norm, m.config.normEps), m.output);
 }
 
 /** Mean next-token cross-entropy; the logits' buffer is reused for their gradient. */

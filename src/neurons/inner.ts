@@ -1,6 +1,8 @@
 // The miner's own work per window (docs/protocol.md "SparseLoCo"): up to H inner AdamW steps on its assigned
 // data from θ, the pseudo-gradient Δ = θ − θ_local, and its compression with the persistent
-// error-feedback buffer into a signed payload. Local state (EF + inner AdamW) survives restarts.
+// error-feedback buffer into a signed payload. Local state (EF + inner AdamW) survives restarts; its file
+// carries a sha256 of the tensors, so a damaged one is detected and replaced by fresh state (with a message).
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { compress, encodePayload, type SparseUpdate } from '../compress/index.js';
@@ -9,6 +11,8 @@ import { ADAMW_DEFAULTS, adamwInit, lrAt, type AdamWState } from '../optim/index
 import { signPayload, trainingOffsets } from '../protocol/index.js';
 import { makeTrainable, trainStep, type Trainable } from '../train/step.js';
 import { readSafetensors, writeSafetensors } from '../util/safetensors.js';
+import { failpoint } from '../util/failpoint.js';
+import type { Llama } from '../model/index.js';
 import type { Node } from './node.js';
 
 export const MINER_STATE_FILE = 'miner-state.safetensors';
@@ -24,16 +28,22 @@ export interface MinerLocal {
   savedWindow: number;
 }
 
-/** Loads EF and the inner optimizer from dataDir when they belong to this run; fresh zeros otherwise. */
-export function loadMinerLocal(node: Node): MinerLocal {
+/**
+ * Loads EF and the inner optimizer from dataDir when they belong to this run; fresh zeros otherwise.
+ * `model`: the parameters the inner loop trains (node.model, or with overlap a second copy that holds
+ * the training base while θ advances).
+ */
+export function loadMinerLocal(node: Node, model: Llama = node.model): MinerLocal {
   const n = node.model.layout.total, path = join(node.cfg.dataDir, MINER_STATE_FILE);
   const local: MinerLocal = { ef: new Float32Array(n), opt: adamwInit(n), trainable: null as unknown as Trainable, savedWindow: -1 };
   if (existsSync(path)) {
     try {
       const st = readSafetensors(path);
-      const meta = JSON.parse(st.metadata.tessera ?? '{}') as { runHash?: string; step?: number; window?: number };
+      const meta = JSON.parse(st.metadata.tessera ?? '{}') as { runHash?: string; step?: number; window?: number; sha256?: string };
       const [ef, m, v] = ['ef', 'adamw.m', 'adamw.v'].map((k) => st.tensors[k]?.data);
-      if (meta.runHash === node.runHash && ef instanceof Float32Array && m instanceof Float32Array && v instanceof Float32Array && ef.length === n && m.length === n && v.length === n) {
+      const damaged = meta.sha256 !== undefined && ef instanceof Float32Array && m instanceof Float32Array && v instanceof Float32Array && localStateSha256(ef, m, v) !== meta.sha256;
+      if (damaged) node.log(`LOCAL STATE DAMAGED: ${path} does not match its checksum (a disk or copy error?); starting with fresh error feedback and inner optimizer (the shared model is unaffected)`);
+      else if (meta.runHash === node.runHash && ef instanceof Float32Array && m instanceof Float32Array && v instanceof Float32Array && ef.length === n && m.length === n && v.length === n) {
         local.ef.set(ef); local.opt.m.set(m); local.opt.v.set(v);
         local.opt.step = meta.step ?? 0;
         local.savedWindow = meta.window ?? -1;
@@ -43,8 +53,15 @@ export function loadMinerLocal(node: Node): MinerLocal {
       node.log(`cannot read ${path} (${(e as Error).message}); starting with fresh local state`);
     }
   }
-  local.trainable = makeTrainable(node.be, node.model, local.opt, { ...ADAMW_DEFAULTS }, INNER_CLIP);
+  local.trainable = makeTrainable(node.be, model, local.opt, { ...ADAMW_DEFAULTS }, INNER_CLIP);
   return local;
+}
+
+/** sha256 over the local state's tensors (ef, adamw.m, adamw.v), stored in the file's metadata. */
+export function localStateSha256(ef: Float32Array, m: Float32Array, v: Float32Array): string {
+  const h = createHash('sha256');
+  for (const a of [ef, m, v]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return h.digest('hex');
 }
 
 export function saveMinerLocal(node: Node, local: MinerLocal, window: number): void {
@@ -53,7 +70,7 @@ export function saveMinerLocal(node: Node, local: MinerLocal, window: number): v
     ef: { dtype: 'F32', shape: [n], data: local.ef },
     'adamw.m': { dtype: 'F32', shape: [n], data: local.opt.m },
     'adamw.v': { dtype: 'F32', shape: [n], data: local.opt.v },
-  }, { tessera: JSON.stringify({ runHash: node.runHash, step: local.opt.step, window, uid: node.uid }) });
+  }, { tessera: JSON.stringify({ runHash: node.runHash, step: local.opt.step, window, uid: node.uid, sha256: localStateSha256(local.ef, local.opt.m, local.opt.v) }) });
   local.savedWindow = window;
 }
 
@@ -61,16 +78,16 @@ export function saveMinerLocal(node: Node, local: MinerLocal, window: number): v
 export type StepBudget = (done: number, msPerStep: number | null) => boolean;
 
 /**
- * Up to H inner steps from θ on the assignment of (seed, uid, W) (or on `batches`: an adversarial
- * miner's choice), in assignment order, while `budget` allows (at least one); returns Δ = θ − θ_local,
- * the steps trained and restores θ exactly (the shared model only changes through aggregates; nothing
- * else may touch node.model.params while this runs — it yields between steps). Linear warmup over
+ * Up to H inner steps from the trained model's parameters (θ, or the overlap base) on the assignment of
+ * (seed, uid, W) (or on `batches`: an adversarial miner's choice), in assignment order, while `budget`
+ * allows (at least one); returns Δ = start − θ_local, the steps trained and restores the parameters
+ * exactly (nothing else may touch them while this runs — it yields between steps). Linear warmup over
  * run.warmup inner steps. delta is null when training diverged (nothing to send this window).
  */
 export async function trainWindow(node: Node, local: MinerLocal, window: number,
   batches: number[][] = trainingOffsets(node.run, node.uid, window, node.data.train.length), budget: StepBudget = () => true,
 ): Promise<{ delta: Float32Array | null; loss: number; steps: number; msPerStep: number | null }> {
-  const { run } = node, params = node.model.params;
+  const { run } = node, params = local.trainable.model.params;
   const remote = node.data.remote;
   if (remote) {
     // A published dataset: fetch and verify this window's sequences first (nothing unverified is trained
@@ -88,6 +105,7 @@ export async function trainWindow(node: Node, local: MinerLocal, window: number,
     loss = trainStep(local.trainable, b.inputs, b.targets, run.batch, run.seq, lrAt(sched, local.opt.step)).loss;
     spent += performance.now() - t;
     steps++;
+    if (steps === 1) failpoint('miner.train');
     await new Promise<void>((resolve) => setImmediate(resolve)); // let other work (I/O, other nodes of a devnet process) run between steps
   }
   const msPerStep = steps > 0 ? spent / steps : null;

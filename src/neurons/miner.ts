@@ -2,10 +2,13 @@
 // plan the inner steps that fit before W's deadline → train → compress + sign → upload + anchor on
 // chain → once the chain is past W's deadline, compute W's aggregate itself (window-aggregate.ts:
 // no validator on the path) and apply it → probe → save local state → cross-check the leader's
-// record of the window before. A scenario (src/scenario: adversarial miners for tests and demos)
+// record of the window before. With run.overlap (docs/protocol.md "Overlap") the same steps run as a
+// pipeline: W trains from θ of W − 1 while W − 1's upload lands and its aggregate is gathered and
+// applied (mineOverlapped). A scenario (src/scenario: adversarial miners for tests and demos)
 // may replace what is sent and when through MinerHooks; the honest steps are the defaults.
 import type { SparseUpdate } from '../compress/index.js';
-import { sha256Hex } from '../protocol/index.js';
+import { createLlama } from '../model/index.js';
+import { sha256Hex, trainingBase } from '../protocol/index.js';
 import { TesseraError } from '../util/errors.js';
 import { blockIntervalMs, blockTimestamp, chainNow, currentWindow, expectedDeadline, nextBlock } from './chaintime.js';
 import { Directory } from './directory.js';
@@ -52,11 +55,16 @@ export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promis
   const planner = new StepPlanner(node);
   if (hooks) node.log(`ADVERSARIAL behavior '${hooks.name}' (tests and demos)`);
   try {
-    const local = loadMinerLocal(node);
+    // With overlap the inner loop trains a second copy of the parameters (the base θ of W − 1) while θ advances.
+    const local = loadMinerLocal(node, node.run.overlap ? createLlama(node.run.model) : node.model);
     let last: Applied | null = null;
     for (let failures = 0; ;) {
       try {
         if (!model.ready) { await bootstrap(node, dir, model); last = null; }
+        if (node.run.overlap) {
+          if ((await mineOverlapped(node, dir, model, local, planner, hooks)) === 'stopped') break;
+          continue; // a record mismatch invalidated θ: re-sync, then train again
+        }
         const W = await nextTrainingWindow(node, dir, model);
         if (cfg.stopAfterWindow !== undefined && W > cfg.stopAfterWindow) break;
         // θ reached W without applying W − 1 here (a start, a restart, a checkpoint jump): publish the probe
@@ -112,6 +120,18 @@ class StepPlanner {
   uploadMs: number | null = null;
   constructor(private readonly node: Node) {}
 
+  /**
+   * A skipped window: the measured encode and upload times are dropped (the next window plans with the
+   * defaults). One upload stretched by an outage (retries while the chain or storage was down) would
+   * otherwise hold a reserve larger than the window for good, and the miner would never upload again.
+   */
+  forget(W: number): void {
+    if (this.encodeMs === null && this.uploadMs === null) return;
+    this.node.log(`window ${W}: planning the next window with default encode and upload reserves (the last measured: encode ${Math.round(this.encodeMs ?? 0)} ms, upload ${Math.round(this.uploadMs ?? 0)} ms)`);
+    this.encodeMs = null;
+    this.uploadMs = null;
+  }
+
   reserveMs(): number {
     const block = blockIntervalMs(this.node), windowMs = this.node.run.blocksPerWindow * block;
     return (this.encodeMs ?? 0.05 * windowMs) + (this.uploadMs ?? 0.02 * windowMs) + block + Math.max(block, SAFETY_MARGIN * windowMs);
@@ -125,12 +145,14 @@ class StepPlanner {
   }
 }
 
-async function mineWindow(node: Node, dir: Directory, model: SharedModel, local: MinerLocal, planner: StepPlanner, W: number, hooks?: MinerHooks): Promise<Applied> {
-  const sw = new Stopwatch(), ctx: MinerContext = { node, dir, local, W, sw }, H = node.run.innerSteps;
-  const honest = async (batches?: number[][]): Promise<Work | null> => {
+/** The honest train + encode of window W (from the trained model's current parameters); `beforeEncode` runs between them. */
+function honestWork(node: Node, local: MinerLocal, planner: StepPlanner, W: number, sw: Stopwatch, beforeEncode: () => Promise<void> = async () => {}): (batches?: number[][]) => Promise<Work | null> {
+  const H = node.run.innerSteps;
+  return async (batches?: number[][]): Promise<Work | null> => {
     const plan = await planner.budget(W);
     if (plan.leftMs() <= 0) {
       node.log(`window ${W}: LATE: no time left to train before the deadline (${new Date(plan.deadline).toISOString()}, reserve ${Math.round(planner.reserveMs())} ms); skipping this window`);
+      planner.forget(W);
       return null;
     }
     node.status.set('train', { window: W });
@@ -140,12 +162,18 @@ async function mineWindow(node: Node, dir: Directory, model: SharedModel, local:
         `before the deadline less the reserve (${Math.round(planner.reserveMs())} ms for encode, upload, one block and the safety margin)`);
     }
     if (!t.delta) return null;
+    await beforeEncode();
     node.status.set('encode', { loss: t.loss });
     const t0 = performance.now();
     const p = await sw.time('encode', () => makePayload(node, local, t.delta!, W, t.steps));
     planner.encodeMs = performance.now() - t0;
     return { bytes: p.bytes, update: p.update, efNext: p.efNext, loss: t.loss, steps: t.steps };
   };
+}
+
+async function mineWindow(node: Node, dir: Directory, model: SharedModel, local: MinerLocal, planner: StepPlanner, W: number, hooks?: MinerHooks): Promise<Applied> {
+  const sw = new Stopwatch(), ctx: MinerContext = { node, dir, local, W, sw }, H = node.run.innerSteps;
+  const honest = honestWork(node, local, planner, W, sw);
   const work = hooks?.produce ? await hooks.produce(ctx, honest) : await honest();
   const own = new Map<string, Uint8Array>();
   let outcome: UploadOutcome | 'none' = 'none';
@@ -171,11 +199,104 @@ async function mineWindow(node: Node, dir: Directory, model: SharedModel, local:
   }
   node.log(`window ${W}: applied the aggregate of uids [${applied.uids.join(' ')}] (leader ${applied.leader ?? 'none'}) → ${model.fingerprint.slice(0, 12)}`);
   await publishProbe(node, W);
-  saveMinerLocal(node, local, W);
+  try {
+    saveMinerLocal(node, local, W);
+  } catch (e) {
+    // A full or failing disk must not stop the miner: θ and the local state are fine in memory; the file
+    // (written atomically) still holds the last state saved, and the next window tries again.
+    node.log(`window ${W}: cannot save local state (${(e as Error).message}); keeping it in memory and saving again after the next window`);
+  }
   node.status.note({ marginMs: margin, steps: work?.steps ?? 0 });
-  node.status.timeline({ ...sw.entry(W, model.fingerprint), steps: work?.steps ?? 0, outcome, margin_ms: margin, aggregated: applied.uids, leader: applied.leader });
+  node.status.timeline({ ...sw.entry(W, model.fingerprint), steps: work?.steps ?? 0, ...(work ? { loss: work.loss } : {}), outcome, margin_ms: margin, aggregated: applied.uids, leader: applied.leader });
   node.status.set('idle');
   return { window: W, fingerprint: model.fingerprint, leader: applied.leader };
+}
+
+/** A window trained with overlap whose upload may still be in flight and whose aggregate is not applied yet. */
+interface Trained { W: number; sw: Stopwatch; windowS: number; work: Work | null; upload: Promise<UploadOutcome | 'none'> }
+
+/**
+ * The miner loop with overlap (run.overlap): iteration W trains W from θ of W − 1 (copied into the
+ * trained parameters) while, concurrently, θ advances through W − 1 (its deadline, then gather and
+ * apply) and W − 1's upload finishes. The error feedback of W − 1 is committed before W is encoded,
+ * so payloads compress in order. W's timeline entry is written once W's aggregate is applied (one
+ * iteration later), so it holds W's training, upload, margin and aggregate, and its window_s is the
+ * iteration that trained it: the entries tile the wall clock and Σ train_s ÷ Σ window_s is the
+ * miner's compute utilization. Returns 'stopped' after stopAfterWindow, 'resync' when a cross-check
+ * invalidated θ; throws on a failure (the caller re-syncs).
+ */
+async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, local: MinerLocal, planner: StepPlanner, hooks?: MinerHooks): Promise<'stopped' | 'resync'> {
+  const stop = node.cfg.stopAfterWindow, H = node.run.innerSteps, trained = local.trainable.model.params;
+  const A = await nextTrainingWindow(node, dir, model);
+  if (A > 0) await publishProbe(node, A - 1); // θ reached A without applying A − 1 here (see runMiner)
+  const own = new Map<string, Uint8Array>();
+  let prev: Trained | null = null, lastApplied: Applied | null = null;
+  for (let W = A + 1; ; W++) {
+    const base = trainingBase(node.run, W);
+    if (model.window !== base) throw new SyncError(`overlap: training window ${W} needs θ of window ${base}, the model is at ${model.window}`);
+    const training = stop === undefined || W <= stop;
+    const sw = new Stopwatch(), t0 = performance.now(), aggSw = new Stopwatch();
+    trained.set(node.model.params); // the base of W: θ of W − 1
+    const advancing = advance(node, dir, model, { sw: aggSw, own });
+    advancing.catch(() => {}); // awaited below; a failure must not go unhandled while W trains
+    let work: Work | null = null, upload: Promise<UploadOutcome | 'none'> = Promise.resolve('none');
+    if (training) {
+      const before = prev;
+      const ctx: MinerContext = { node, dir, local, W, sw };
+      const honest = honestWork(node, local, planner, W, sw, async () => { if (before) await before.upload; });
+      work = hooks?.produce ? await hooks.produce(ctx, honest) : await honest();
+      if (prev) await prev.upload; // a scenario's produce may skip honest(): W − 1's error feedback still lands first
+      if (work) upload = uploadWork(node, local, planner, W, work, sw, own, hooks, ctx);
+      upload.catch(() => {});
+    }
+    const applied = await advancing; // θ is now at W
+    const after: Applied = { window: W - 1, fingerprint: model.fingerprint, leader: applied.leader };
+    if (prev) await finishOverlapped(node, prev, applied.uids, applied.leader, model.fingerprint, aggSw);
+    else node.log(`window ${W - 1}: applied the aggregate of uids [${applied.uids.join(' ')}] (leader ${applied.leader ?? 'none'}) → ${model.fingerprint.slice(0, 12)}`);
+    await publishProbe(node, W - 1);
+    saveMinerLocal(node, local, W - 1);
+    if (lastApplied) await checkRecord(node, dir, model, lastApplied);
+    if (!model.ready) return 'resync';
+    lastApplied = after;
+    if (!training) return 'stopped';
+    prev = { W, sw, windowS: (performance.now() - t0) / 1000, work, upload };
+    node.status.set('idle');
+  }
+}
+
+/** Uploads W's payload (the scenario's upload hook honoured); commits its error feedback once it landed. */
+async function uploadWork(node: Node, local: MinerLocal, planner: StepPlanner, W: number, work: Work, sw: Stopwatch, own: Map<string, Uint8Array>, hooks: MinerHooks | undefined, ctx: MinerContext): Promise<UploadOutcome> {
+  const t0 = performance.now();
+  const put = (): Promise<UploadOutcome> => uploadGradient(node, W, work.bytes);
+  const outcome = await sw.time('upload', () => (hooks?.upload ? hooks.upload(ctx, work.bytes, put) : put()));
+  planner.uploadMs = performance.now() - t0;
+  if (outcome === 'uploaded' || outcome === 'already_uploaded') {
+    if (work.efNext) local.ef = work.efNext;
+    hooks?.uploaded?.(W, work);
+    sw.payloadBytes = work.bytes.length;
+    own.set(sha256Hex(work.bytes), work.bytes);
+    for (const k of [...own.keys()].slice(0, Math.max(0, own.size - 4))) own.delete(k);
+  }
+  node.log(`window ${W}: loss ${work.loss.toFixed(4)}, ${work.steps}/${node.run.innerSteps} steps, payload ${work.bytes.length} bytes ${outcome} (overlapped)`);
+  return outcome;
+}
+
+/** W's aggregate is applied: its margin, log line and timeline entry (see mineOverlapped). */
+async function finishOverlapped(node: Node, t: Trained, uids: number[], leader: number | null, fingerprint: string, aggSw: Stopwatch): Promise<void> {
+  const outcome = await t.upload;
+  const margin = await marginOf(node, t.W, outcome);
+  if (margin !== null) {
+    if (margin < 0) node.log(`window ${t.W}: LATE: the anchor was included ${-margin} ms after the deadline`);
+    else if (margin < 2000) node.log(`window ${t.W}: close to the deadline: anchored ${margin} ms before it`);
+  }
+  node.log(`window ${t.W}: applied the aggregate of uids [${uids.join(' ')}] (leader ${leader ?? 'none'}) → ${fingerprint.slice(0, 12)}`);
+  node.status.note({ marginMs: margin, steps: t.work?.steps ?? 0 });
+  const e = t.sw.entry(t.W, fingerprint), r = (x: number): number => Math.round(x * 1e4) / 1e4;
+  const trainS = e.train_s, encodeS = e.encode_s;
+  node.status.timeline({
+    ...e, gather_s: r(aggSw.s.gather), apply_s: r(aggSw.s.apply), bytesDown: aggSw.bytesDown, window_s: r(t.windowS), idle_s: r(Math.max(0, t.windowS - trainS - encodeS)),
+    overlapped: true, steps: t.work?.steps ?? 0, outcome, margin_ms: margin, aggregated: uids, leader,
+  });
 }
 
 /** Deadline minus the timestamp of the block that included this miner's anchor of W (null: nothing anchored). */
@@ -196,6 +317,7 @@ async function checkRecord(node: Node, dir: Directory, model: SharedModel, prev:
   } catch (e) {
     if (!(e instanceof SyncError)) throw e;
     node.log(`SYNC MISMATCH: ${e.message} — re-syncing from the newest checkpoint`);
+    node.status.metrics.syncMismatch();
     node.status.set('sync', { lastError: e.message });
     model.invalidate();
   }

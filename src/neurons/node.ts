@@ -9,8 +9,10 @@ import { openStore, serializeDescriptor, type ObjectStore } from '../storage/ind
 import type { TrainData } from '../train/batches.js';
 import { openNodeData } from './join.js';
 import { TesseraError } from '../util/errors.js';
+import { armFailpoints } from '../util/failpoint.js';
 import { loadWallet, signer as signerOf } from '../wallet/index.js';
 import { retrying, type RetryContext } from './retry.js';
+import { serveMetrics } from './metrics.js';
 import { StatusBoard } from './status.js';
 import type { NodeConfig, RunConfig } from './types.js';
 
@@ -19,6 +21,9 @@ export interface NodeOptions {
   log?: (line: string) => void;
   /** Injected chain client (tests); default: DevnetChainClient on cfg.chainUrl. */
   chain?: Chain;
+  /** Serve Prometheus metrics at http://metricsHost:metricsPort/metrics (0: any free port; the URL goes to status.json and the log). */
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 export interface Node extends RetryContext {
@@ -53,9 +58,26 @@ export function checkRun(run: RunConfig, data: TrainData): void {
 /** Startup shared by both roles; status.json says 'starting' until the node is registered and committed. */
 export async function startNode(cfg: NodeConfig, opts: NodeOptions): Promise<Node> {
   const signal = opts.signal ?? new AbortController().signal;
+  armFailpoints(cfg.dataDir);
+  // Output is best-effort: when stdout/stderr are a file on a full disk, a write error is an 'error' event
+  // that would end the process; the status board counts what could not be written.
+  for (const s of [process.stdout, process.stderr]) if (s.listenerCount('error') === 0) s.on('error', () => {});
   const status = new StatusBoard(cfg.dataDir, { name: cfg.name, role: cfg.role, hotkey: '' });
   const sink = opts.log ?? ((line: string) => process.stdout.write(line + '\n'));
-  const log = (line: string): void => { const l = `[${cfg.name}] ${line}`; status.logLine(l); sink(l); };
+  const log = (line: string): void => {
+    const l = `[${cfg.name}] ${line}`;
+    status.logLine(l);
+    try { sink(l); } catch { /* stdout unwritable (a full disk): status.logLine counts the lost lines */ }
+  };
+  if (opts.metricsPort !== undefined) {
+    const host = opts.metricsHost ?? '127.0.0.1';
+    const { url, server } = await serveMetrics(status.metrics, opts.metricsPort, host).catch((e: Error) => {
+      throw new TesseraError(`cannot serve metrics on ${host}:${opts.metricsPort}: ${e.message}`, 'pick another --metrics-port (0: any free port)');
+    });
+    signal.addEventListener('abort', () => server.close(), { once: true });
+    status.note({ metricsUrl: url });
+    log(`metrics at ${url}`);
+  }
   const chain = opts.chain ?? new DevnetChainClient({ url: cfg.chainUrl, retries: 3, log });
   const data = await openNodeData(cfg, chain, log);
   checkRun(cfg.run, data);

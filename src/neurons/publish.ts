@@ -12,6 +12,7 @@ import type { WindowAggregate } from './window-aggregate.js';
 import type { Node } from './node.js';
 import { encodeCheckpoint, encodeManifest, encodeRecord, keys, manifestSha256, sha256Hex, validatorOrder, type AggregateRecord, type ProtocolRecord } from '../protocol/index.js';
 import { isStorageError, serializeDescriptor } from '../storage/index.js';
+import { failpoint } from '../util/failpoint.js';
 
 /** Windows a validator ranked k waits (× k) for those above it to start the run. */
 export const START_GRACE_WINDOWS = 2;
@@ -163,6 +164,7 @@ export async function writeCheckpoint(node: Node, model: SharedModel): Promise<v
     await retrying(node, `put ${key}`, () => node.store.putLarge(key, bytes));
     node.status.addBytes(bytes.length, 0);
   } else await putOnce(node, key, bytes);
+  failpoint('validator.checkpoint');
   const ptr = encodeRecord({ kind: 'checkpoint', window: model.window, key, sha256: sha256Hex(bytes), fingerprint: model.fingerprint });
   await retrying(node, 'update latest checkpoint pointer', () => node.store.put(keys.latestCheckpoint(runId), ptr));
   node.log(`checkpoint of window ${model.window}: ${bytes.length} bytes`);

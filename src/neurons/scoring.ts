@@ -180,24 +180,4 @@ export class Scorer {
   }
 }
 
-/** Prefix under which a validator's bucket holds the score receipts of a run (keys.receipt). */
-export const receiptsPrefix = (runId: string): string => `${runPrefix(runId)}/receipts/`;
-
-/**
- * Every score receipt of `runId` in a validator's bucket, ascending by window (the reader's side of
- * keys.receipt: `tessera score explain`, the adversarial scenario). Receipts are untrusted bytes: the
- * ones that do not parse come back in `rejected` with the reason; verifyReceipt checks the numbers.
- */
-export async function readReceipts(store: ReadOnlyStore, runId: string): Promise<{ receipts: ScoreReceipt[]; rejected: { key: string; reason: string }[] }> {
-  const receipts: ScoreReceipt[] = [], rejected: { key: string; reason: string }[] = [];
-  for (const key of await store.list(receiptsPrefix(runId))) {
-    if (!key.endsWith('.json')) continue;
-    const bytes = await store.get(key);
-    if (!bytes) continue; // gone between list and get
-    const r = parseReceipt(bytes);
-    if (r.ok) receipts.push(r.receipt);
-    else rejected.push({ key, reason: r.reason });
-  }
-  receipts.sort((a, b) => a.window - b.window);
-  return { receipts, rejected };
-}
+export { readReceipts, receiptsPrefix, type ReadReceiptsOptions } from './receipts.js';

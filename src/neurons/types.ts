@@ -71,6 +71,8 @@ export interface NodeStatus {
   /** Validator: the weights it last set, by uid. */
   weights?: Record<number, number>;
   lastError?: string;
+  /** Where this node serves its Prometheus metrics (--metrics-port), if it does. */
+  metricsUrl?: string;
   updatedAt: string;
 }
 
@@ -92,8 +94,12 @@ export interface TimelineEntry {
   fingerprint: string;
   /** Miner: inner steps trained, what became of the upload, deadline − anchor inclusion time (ms). */
   steps?: number;
+  /** Miner: the inner-loop training loss of the window's work (absent when it sent nothing). */
+  loss?: number;
   outcome?: string;
   margin_ms?: number | null;
+  /** Miner with run.overlap: upload, gather and apply ran during the next window's training (idle_s = window_s − train − encode). */
+  overlapped?: boolean;
   /** The uids whose uploads made the window's aggregate, and the leader whose peer list chose them. */
   aggregated?: number[];
   leader?: number | null;

@@ -8,6 +8,7 @@ import { isStorageError } from '../storage/index.js';
 import { chainHead, knownDeadline } from './chaintime.js';
 import { fetchObject } from './model-state.js';
 import { retrying } from './retry.js';
+import { failpoint } from '../util/failpoint.js';
 import type { Node } from './node.js';
 
 /** Parameter values a probe carries. */
@@ -29,7 +30,9 @@ export async function uploadGradient(node: Node, window: number, bytes: Uint8Arr
     node.log(`window ${window}: LATE: training ended ${head.timestamp - deadline} ms after the upload deadline (${new Date(deadline).toISOString()}); not uploading`);
     return 'late';
   }
+  failpoint('miner.put');
   const outcome = await putGradient(node, window, key, bytes);
+  failpoint('miner.upload');
   await anchorDigest(node, window, sha256Hex(outcome.bytes));
   return outcome.outcome;
 }
@@ -38,6 +41,7 @@ export async function uploadGradient(node: Node, window: number, bytes: Uint8Arr
 export async function anchorDigest(node: Node, window: number, digest: string): Promise<boolean> {
   try {
     await retrying(node, `anchor window ${window}`, () => node.chain.anchor(node.signer, window, digest));
+    failpoint('node.anchor');
     return true;
   } catch (e) {
     if (!(e instanceof ChainError && e.code === 'anchored')) throw e;

@@ -16,6 +16,15 @@ import { Stopwatch } from './status.js';
 import { advance, crossCheck } from './sync.js';
 import type { NodeConfig } from './types.js';
 import { gatherAggregate, planWindow, windowAnchors } from './window-aggregate.js';
+import { windowOf } from '../protocol/index.js';
+
+/**
+ * A validator this many windows behind the chain or fewer (an outage, a restart) still scores the
+ * window it catches up on (its in-time uploads are anchored and in the miners' buckets: not scoring
+ * them would lose them), only without publishing the next window's peer list (too late to count).
+ * Further behind, it applies windows unscored until it is this close again.
+ */
+export const SCORE_BEHIND_WINDOWS = 4;
 
 /** Devnet faucet stake a validator takes when it holds none (NodeConfig.stake overrides). */
 export const DEFAULT_STAKE = 1000;
@@ -70,11 +79,14 @@ async function validateWindow(node: Node, dir: Directory, model: SharedModel, sc
   const sw = new Stopwatch();
   node.status.set('wait', { window: W });
   const anchors = await windowAnchors(node, W);
-  // Too far behind to publish W+1's peer list in time (a restart): apply W like any catching-up node.
+  // Too late to publish W+1's peer list in time (a restart, an outage): still score W when at most
+  // SCORE_BEHIND_WINDOWS behind; further behind, apply W like any catching-up node.
   const head = await chainHead(node);
-  if (head.height > (W + 2) * node.run.blocksPerWindow && head.timestamp > (await deadlineOf(node, W + 1))) {
+  const late = head.height > (W + 2) * node.run.blocksPerWindow && head.timestamp > (await deadlineOf(node, W + 1));
+  const behind = windowOf(head.height, node.run.blocksPerWindow) - W;
+  if (late && behind > SCORE_BEHIND_WINDOWS) {
     const r = await advance(node, dir, model, { sw, recordsFirst: true });
-    node.log(`window ${W}: catching up (not scored): applied uids [${r.uids.join(' ')}] → ${model.fingerprint.slice(0, 12)}`);
+    node.log(`window ${W}: catching up (not scored: ${behind} windows behind, more than ${SCORE_BEHIND_WINDOWS}): applied uids [${r.uids.join(' ')}] → ${model.fingerprint.slice(0, 12)}`);
     return;
   }
   const candidates = [...new Set([...(await (await dir.refresh()).miners()), ...[...anchors.inTime.keys(), ...anchors.late.keys()].filter((u) => u !== node.uid && !isValidator(dir, u))])].sort((a, b) => a - b);
@@ -82,7 +94,9 @@ async function validateWindow(node: Node, dir: Directory, model: SharedModel, sc
   const gathered = await sw.time('gather', () => gatherUploads(node, dir, anchors, candidates, sw));
   node.status.set('score');
   const result = await sw.time('score', () => scorer.scoreWindow(W, dir, candidates, gathered));
-  if (result.peers.length + result.reserves.length > 0) await publishPeers(node, W + 1, result.peers, result.reserves);
+  node.status.metrics.scored(result.miners, gathered.rejected);
+  if (late) node.log(`window ${W}: scored ${behind} window(s) late (an outage or a restart): no peer list for window ${W + 1}, it would not count`);
+  else if (result.peers.length + result.reserves.length > 0) await publishPeers(node, W + 1, result.peers, result.reserves);
   else node.log(`window ${W}: no miner is eligible yet (evaluated, positive final score, no recent offence): no peer list for window ${W + 1}, so the last list (or the open start) stands`);
   node.status.set('apply');
   const plan = await planWindow(node, dir, W);

@@ -1,6 +1,6 @@
 // Deterministic choices every node can recompute from public seeds: a miner's training data for a
 // window, the validator's held-out scoring batch, and the parameter indices a probe reports.
-import { sampleWindows } from '../data/index.js';
+import { sampleWindows } from '../data/sampler.js';
 import { makeRng } from '../util/rng.js';
 import type { RunConfig } from './run.js';
 

@@ -2,7 +2,7 @@
 // identity, payload signing and verification, the leader's records, peer ranking, deterministic
 // assignments, and the checkpoint object.
 export type { RunConfig } from './run.js';
-export { checkRunTiming } from './run.js';
+export { checkRunTiming, trainingBase } from './run.js';
 export { windowOf, firstBlockOf, deadlineBlockOf, uploadDeadlineMs, isLate } from './window.js';
 export { keys, runPrefix, checkRunId, PROTOCOL_VERSION } from './keys.js';
 export { canonicalJson, sha256Hex, runHash } from './hash.js';

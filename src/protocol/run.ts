@@ -32,11 +32,22 @@ export interface RunConfig {
   /** Seed of initialization and of the data assignment (seed, uid, window). */
   seed: number;
   /**
+   * Communication behind compute (docs/protocol.md "Overlap"): a miner trains window W from θ of
+   * window W − 1 (the model before W − 1's aggregate), so the upload of W − 1 and the gather and apply
+   * of W − 1's aggregate run while W trains. Absent/false: W trains from θ of W (nothing overlapped).
+   */
+  overlap?: boolean;
+  /**
    * Content hash of the dataset (data/dataset-index.ts datasetHash: tokenizer, every shard's sha256 and
    * chunk table, the validation split, the sampler): part of the run hash, so nodes training on other
    * tokens refuse each other. Absent in runs made before datasets were published (then nothing checks the data).
    */
   dataHash?: string;
+}
+
+/** The window whose model θ a miner trains window W from: W − 1 with overlap, W without. */
+export function trainingBase(run: Pick<RunConfig, 'overlap'>, W: number): number {
+  return run.overlap ? W - 1 : W;
 }
 
 /**

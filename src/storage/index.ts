@@ -19,5 +19,5 @@ export { MAX_ERROR_BODY_BYTES, MAX_SDK_BODY_BYTES, MIN_PART_SIZE, S3Store, type 
 export { backoffDelay, withRetry, type RetryOptions } from './retry.js';
 export {
   CEPH_INSTALL_HINT, CEPH_PACKAGES, cephInstalled, cephScript, createNodeCredentials, missingCephBinaries, readRgw,
-  startGateway, startRgw, stopGateway, stopRgw, type NodeCredentials, type RgwCluster,
+  startGateway, startRgw, stopGateway, stopRgw, type NodeCredentials, type RgwCluster, type RgwPlace,
 } from './rgw.js';

@@ -55,11 +55,16 @@ export function cephScript(): string {
   throw new TesseraError('scripts/ceph-s3.sh not found above ' + fileURLToPath(import.meta.url), 'run from a tessera checkout');
 }
 
-function runScript(args: string[], timeoutMs = 180_000): Promise<string> {
+/** Where a cluster runs: inside a network namespace (`ip netns exec`), bound to that namespace's address. */
+export interface RgwPlace { netns: string; addr: string }
+
+function runScript(args: string[], timeoutMs = 180_000, place?: RgwPlace): Promise<string> {
+  const [cmd, argv] = place ? ['ip', ['netns', 'exec', place.netns, 'bash', cephScript(), ...args]] : ['bash', [cephScript(), ...args]];
+  const env = place ? { ...process.env, CEPH_S3_ADDR: place.addr } : process.env;
   return new Promise((res, rej) => {
-    execFile('bash', [cephScript(), ...args], { timeout: timeoutMs, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    execFile(cmd, argv, { timeout: timeoutMs, maxBuffer: 1 << 20, env }, (err, stdout, stderr) => {
       if (err) {
-        rej(new TesseraError(`scripts/ceph-s3.sh ${args.join(' ')} failed: ${stderr.trim() || err.message}`,
+        rej(new TesseraError(`scripts/ceph-s3.sh ${args.join(' ')}${place ? ` (in network namespace ${place.netns})` : ''} failed: ${stderr.trim() || err.message}`,
           cephInstalled() ? `see the logs under ${args[1]}/log` : `install ceph: ${CEPH_INSTALL_HINT}`));
       } else res(stdout);
     });
@@ -67,27 +72,27 @@ function runScript(args: string[], timeoutMs = 180_000): Promise<string> {
 }
 
 /** Starts a fresh single-node cluster in `dir` (empty or made by the script); ~12 s. */
-export async function startRgw(dir: string, port?: number): Promise<RgwCluster> {
+export async function startRgw(dir: string, port?: number, place?: RgwPlace): Promise<RgwCluster> {
   const abs = resolve(dir);
-  await runScript(['start', abs, ...(port ? [String(port)] : [])]);
+  await runScript(['start', abs, ...(port ? [String(port)] : [])], 180_000, place);
   return readRgw(abs);
 }
 
-export async function stopRgw(dir: string): Promise<void> {
-  await runScript(['stop', resolve(dir)], 60_000);
+export async function stopRgw(dir: string, place?: RgwPlace): Promise<void> {
+  await runScript(['stop', resolve(dir)], 60_000, place);
 }
 
 /**
  * Stops only the cluster's radosgw (an S3 outage: connections are refused; the monitor, the OSD and the
  * objects stay). startGateway() brings it back on the same endpoint with the same users and buckets.
  */
-export async function stopGateway(dir: string): Promise<void> {
-  await runScript(['rgw-stop', resolve(dir)], 30_000);
+export async function stopGateway(dir: string, place?: RgwPlace): Promise<void> {
+  await runScript(['rgw-stop', resolve(dir)], 30_000, place);
 }
 
 /** Starts the radosgw of a cluster stopped by stopGateway(); resolves once S3 answers again. */
-export async function startGateway(dir: string): Promise<void> {
-  await runScript(['rgw-start', resolve(dir)], 90_000);
+export async function startGateway(dir: string, place?: RgwPlace): Promise<void> {
+  await runScript(['rgw-start', resolve(dir)], 90_000, place);
 }
 
 /** Reads the endpoint and admin keys of a cluster that `start` wrote to DIR/s3.env. */

@@ -20,6 +20,7 @@ import { CallScope, getCap, limitsOf, listCap, readBody, tooLarge, type Limits }
 import { checkPeerDescriptor, endpointLimiter, guardedLookup, type PeerPolicy, type Resolver, type TokenBucket } from './policy.js';
 import type { ListOptions, ObjectInfo, ObjectStore, PutOptions, ReadOptions, S3Descriptor, StoreTuning } from './types.js';
 import { StorageError } from './types.js';
+import { failpoint } from '../util/failpoint.js';
 
 export const MIN_PART_SIZE = 5 << 20;
 const MAX_PARTS = 10_000;
@@ -208,6 +209,7 @@ export class S3Store implements ObjectStore {
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.concurrency, count) }, worker));
+      failpoint('s3.multipart');
       await this.call('putLarge', key, {}, (scope) => this.client.send(new CompleteMultipartUploadCommand({
         Bucket: this.bucket, Key: key, UploadId: uploadId,
         MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },

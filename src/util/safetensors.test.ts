@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TesseraError } from './errors.js';
 import {
-  getTensor, parseSafetensors, readSafetensors, serializeSafetensors, toInt32, writeSafetensors,
+  bf16ToFloat32, getTensor, halfToFloat32, parseSafetensors, readSafetensors, serializeSafetensors, toInt32, writeSafetensors,
   type Tensor,
 } from './safetensors.js';
 
@@ -140,7 +140,7 @@ test('corrupted headers are rejected, naming the file', () => {
   // bad metadata, bad entries, unknown dtype
   assertCorrupt(() => parseSafetensors(craft({ __metadata__: { a: 1 } }), 'meta.st'), 'meta.st', /__metadata__/);
   assertCorrupt(() => parseSafetensors(craft({ x: 3 }), 'ent.st'), 'ent.st');
-  assertCorrupt(() => parseSafetensors(craft({ x: { dtype: 'BF16', shape: [1], data_offsets: [0, 2] } }, 2), 'bf.st'), 'bf.st', /BF16/);
+  assertCorrupt(() => parseSafetensors(craft({ x: { dtype: 'F8_E4M3', shape: [1], data_offsets: [0, 1] } }, 1), 'f8.st'), 'f8.st', /F8_E4M3/);
   assertCorrupt(() => parseSafetensors(craft({ x: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, 4), 'neg.st'), 'neg.st', /shape/);
   assertCorrupt(() => parseSafetensors(craft({ x: { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } }, 4), 'frac.st'), 'frac.st', /shape/);
 });
@@ -247,3 +247,12 @@ for (const variant of ['untied', 'tied'] as const) {
     }
   });
 }
+
+test('F16 and BF16 are read as their bit patterns and widened exactly', () => {
+  const f = craft({ h: { dtype: 'F16', shape: [6], data_offsets: [0, 12] }, b: { dtype: 'BF16', shape: [3], data_offsets: [12, 18] } },
+    new Uint8Array(Uint16Array.from([0x3c00, 0xc000, 0x0001, 0x7bff, 0x7c00, 0x3555, 0x3f80, 0xc049, 0x0000]).buffer));
+  const c = parseSafetensors(f, 'half.st');
+  assert.equal(c.tensors.h!.dtype, 'F16');
+  assert.deepEqual([...halfToFloat32(c.tensors.h!.data as Uint16Array)], [1, -2, 2 ** -24, 65504, Infinity, Math.fround(0.333251953125)]);
+  assert.deepEqual([...bf16ToFloat32(c.tensors.b!.data as Uint16Array)], [1, Math.fround(-3.140625), 0]);
+});

@@ -6,7 +6,8 @@
 //              (may be padded at the end with spaces, 0x20; we pad so that 8 + N is a multiple of 8)
 //   [rest]     the data buffer; data_offsets are relative to its start. Little-endian, row-major.
 //
-// Supported dtypes: F32, F64, I32, I64, U16, U8. Anything else (F16, BF16, ...) is rejected with a
+// Supported dtypes: F32, F64, I32, I64, U16, U8, and F16 / BF16 as their raw 16-bit patterns in a
+// Uint16Array (halfToFloat32 / bf16ToFloat32 widen them). Anything else is rejected with a
 // TesseraError rather than silently misread.
 //
 // I64 policy: I64 tensors are read losslessly into a BigInt64Array. Use `toInt32()` to get an
@@ -29,7 +30,7 @@ import { endianness } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { TesseraError } from './errors.js';
 
-export type Dtype = 'F32' | 'F64' | 'I32' | 'I64' | 'U16' | 'U8';
+export type Dtype = 'F32' | 'F64' | 'I32' | 'I64' | 'U16' | 'U8' | 'F16' | 'BF16';
 
 export interface DtypeArrays {
   F32: Float32Array;
@@ -38,6 +39,10 @@ export interface DtypeArrays {
   I64: BigInt64Array;
   U16: Uint16Array;
   U8: Uint8Array;
+  /** IEEE half-precision bit patterns. */
+  F16: Uint16Array;
+  /** bfloat16 bit patterns (the upper half of a float32). */
+  BF16: Uint16Array;
 }
 
 export type TensorData = DtypeArrays[Dtype];
@@ -65,6 +70,8 @@ const DTYPE_INFO: { [D in Dtype]: { size: number; ctor: { new(buffer: ArrayBuffe
   I64: { size: 8, ctor: BigInt64Array },
   U16: { size: 2, ctor: Uint16Array },
   U8: { size: 1, ctor: Uint8Array },
+  F16: { size: 2, ctor: Uint16Array },
+  BF16: { size: 2, ctor: Uint16Array },
 };
 
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
@@ -215,7 +222,7 @@ function makeView<D extends Dtype>(bytes: Uint8Array, byteStart: number, byteLen
       case 'F64': (out as Float64Array)[i] = dv.getFloat64(o, true); break;
       case 'I32': (out as Int32Array)[i] = dv.getInt32(o, true); break;
       case 'I64': (out as BigInt64Array)[i] = dv.getBigInt64(o, true); break;
-      case 'U16': (out as Uint16Array)[i] = dv.getUint16(o, true); break;
+      case 'U16': case 'F16': case 'BF16': (out as Uint16Array)[i] = dv.getUint16(o, true); break;
       case 'U8': (out as Uint8Array)[i] = dv.getUint8(o); break;
     }
   }
@@ -270,7 +277,7 @@ function toLittleEndianBytes(t: Tensor): Uint8Array {
       case 'F64': dv.setFloat64(o, (d as Float64Array)[i]!, true); break;
       case 'I32': dv.setInt32(o, (d as Int32Array)[i]!, true); break;
       case 'I64': dv.setBigInt64(o, (d as BigInt64Array)[i]!, true); break;
-      case 'U16': dv.setUint16(o, (d as Uint16Array)[i]!, true); break;
+      case 'U16': case 'F16': case 'BF16': dv.setUint16(o, (d as Uint16Array)[i]!, true); break;
     }
   }
   return out;
@@ -401,4 +408,21 @@ export function getTensor<D extends Dtype>(contents: SafetensorsContents, file: 
     throw new TesseraError(`${file}: tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`, 'The file was written for a different model configuration; re-create it.');
   }
   return t as Tensor<D>;
+}
+
+/** bfloat16 bit patterns → float32 (exact: bf16 is the upper half of a float32). */
+export function bf16ToFloat32(bits: Uint16Array): Float32Array {
+  const u = new Uint32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) u[i] = bits[i]! << 16;
+  return new Float32Array(u.buffer);
+}
+
+/** IEEE half bit patterns → float32 (exact, subnormals, infinities and NaN included). */
+export function halfToFloat32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i]!, sign = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    out[i] = e === 0 ? sign * m * 2 ** -24 : e === 31 ? (m ? NaN : sign * Infinity) : sign * (1 + m / 1024) * 2 ** (e - 15);
+  }
+  return out;
 }

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TesseraError } from '../../util/errors.js';
+import { failpoint } from '../../util/failpoint.js';
 import { ChainError, type ChainErrorCode, type ChainParams } from '../types.js';
 import { canonicalJson, parseSignedCall } from './call.js';
 import { ChainStore, loadChain } from './persist.js';
@@ -153,6 +154,7 @@ export async function startDevnetChainServer(opts: DevnetServerOptions): Promise
       const { state: next, result } = applyCall(state, body);
       state = next;
       await store.appendCall(at, body, next);
+      failpoint('chain.journaled');
       log(`devnet: ${body.method} by ${body.hotkey} in block ${at + 1}`);
       return { result, block: at + 1 };
     }
