@@ -9,7 +9,7 @@ import { applyAggregate, fingerprint, type AggregateOptions } from '../compress/
 import { compress, nativeCodecAvailable, type CodecImpl } from '../compress/codec.js';
 import { decodePayload, encodePayload, type IndexMode } from '../compress/wire.js';
 import type { TensorShape } from '../compress/geometry.js';
-import { CODEC_DEFAULTS, type CodecConfig, type SparseUpdate } from '../compress/types.js';
+import { CODEC_DEFAULTS, vectorPolicy, type CodecConfig, type SparseUpdate } from '../compress/types.js';
 import { loadNativeAddon } from '../engine/native.js';
 
 export interface CodecBenchOptions {
@@ -28,6 +28,8 @@ export interface CodecBenchOptions {
 
 export interface CodecBenchResult {
   params: number; tensors: number; peers: number; kept_values: number; density: number;
+  /** How 1-D tensors are compressed (compress/types.ts vectorPolicy), their values and how many of them are kept. */
+  vector_policy: string; vector_values: number; vector_kept: number;
   payload_bytes_12bit: number; payload_bytes_entropy: number;
   bits_per_value_12bit: number; bits_per_value_entropy: number;
   bits_per_param_12bit: number; bits_per_param_entropy: number;
@@ -135,6 +137,7 @@ export async function benchCodec(o: CodecBenchOptions = {}): Promise<CodecBenchR
   }
 
   const kept = stats.kept[0] ?? 0;
+  const vecs = specs.map((sp, t) => ({ sp, t })).filter((x) => x.sp.shape.length === 1);
   const bits12 = 8 * b12.length, bitsEnt = 8 * entropyBytes;
   const aggregate_s = decode_s + apply_s;
   const r = {
@@ -142,6 +145,8 @@ export async function benchCodec(o: CodecBenchOptions = {}): Promise<CodecBenchR
   };
   return {
     params: total, tensors: specs.length, peers: P, kept_values: kept, density: kept / total,
+    vector_policy: vectorPolicy(cfg), vector_values: vecs.reduce((a, x) => a + x.sp.size, 0),
+    vector_kept: vecs.reduce((a, x) => a + first.tensors[x.t]!.idx.length, 0),
     payload_bytes_12bit: b12.length, payload_bytes_entropy: Math.round(entropyBytes),
     bits_per_value_12bit: bits12 / kept, bits_per_value_entropy: bitsEnt / kept,
     bits_per_param_12bit: bits12 / total, bits_per_param_entropy: bitsEnt / total,
@@ -160,6 +165,7 @@ export function formatCodecBench(r: CodecBenchResult): string {
   const ok = (b: boolean) => (b ? 'ok' : 'MISSED');
   return [
     `layout: ${(r.params / 1e6).toFixed(1)}M params in ${r.tensors} tensors, ${r.kept_values} kept values per peer (${(100 * r.density).toFixed(2)}%), ${r.peers} peers`,
+    `vectors: ${r.vector_policy}; ${r.vector_kept} of ${r.vector_values} values kept`,
     `12-bit  payload ${r.payload_bytes_12bit} B: ${r.bits_per_value_12bit.toFixed(2)} bit/value, ${r.bits_per_param_12bit.toFixed(4)} bit/param, ${r.ratio_12bit.toFixed(1)}× vs fp32 (target ≥ 146: ${ok(r.targets.ratio_12bit)})`,
     `entropy payload ${r.payload_bytes_entropy} B: ${r.bits_per_value_entropy.toFixed(2)} bit/value, ${r.bits_per_param_entropy.toFixed(4)} bit/param, ${r.ratio_entropy.toFixed(1)}× vs fp32 (target ≥ 200: ${ok(r.targets.ratio_entropy)})`,
     `encode ${r.encode_s.toFixed(3)} s (first call ${r.encode_first_s.toFixed(3)} s; target < 2 s: ${ok(r.targets.encode)}); wire encode 12-bit ${r.wire_encode_12bit_s.toFixed(3)} s, entropy ${r.wire_encode_entropy_s.toFixed(3)} s`,

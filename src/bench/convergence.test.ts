@@ -7,7 +7,7 @@ import { getBackend } from '../engine/select.js';
 import { getPreset } from '../model/index.js';
 import { makeRng } from '../util/rng.js';
 import type { TrainData } from '../train/batches.js';
-import { CONVERGENCE_DEFAULTS, METHODS, runConvergence, type ConvergenceOptions } from './convergence.js';
+import { CONVERGENCE_DEFAULTS, METHODS, roundPlan, runConvergence, type ConvergenceOptions } from './convergence.js';
 
 /** A first-order Markov chain over `vocab` tokens where each token has 4 likely successors: learnable, low entropy. */
 function markovTokens(n: number, vocab: number, seed: number): Uint16Array {
@@ -67,4 +67,34 @@ test('bench convergence: --eval-every measures every n rounds and after the last
   // A method's result does not depend on which methods ran before it in the same process.
   const alone = runConvergence(getBackend(), { ...o, methods: ['sparseloco'] });
   assert.deepEqual(alone[0]!.curve, every[1]!.curve);
+});
+
+test('bench convergence: H warm-up plan, and the gap-closing variants (outer Nesterov, moment sync, Muon inner) train and count their bytes', () => {
+  assert.deepEqual(roundPlan(3, 4, false), [4, 4, 4]);
+  assert.deepEqual(roundPlan(3, 4, true), [1, 2, 4, 4, 1]);
+  assert.deepEqual(roundPlan(2, 30, true), [1, 2, 4, 8, 16, 29]);
+  const vocab = 512, data = markovData(40_000, 4_000, vocab, 5);
+  const o: ConvergenceOptions = {
+    ...CONVERGENCE_DEFAULTS, model: getPreset('tiny'), data, replicas: 2, H: 3, rounds: 6, batch: 4, seq: 16, warmup: 3,
+    innerLr: 1e-2, evalBatches: 1, evalEvery: 100, methods: ['sparseloco'], log: () => {},
+  };
+  const base = runConvergence(getBackend(), o)[0]!;
+  assert.ok(base.finalValLoss < Math.log(vocab) - 0.1, `plain SparseLoCo: ${base.finalValLoss}`); // 18 steps: a smoke, learning is test 1's
+  const variants = {
+    nesterov: { sparselocoMomentum: 0.5 }, hwarm: { hWarmup: true },
+    sync: { momentSyncEvery: 2 }, muon: { innerOptimizer: 'muon' as const },
+  };
+  for (const [name, v] of Object.entries(variants)) {
+    const r = runConvergence(getBackend(), { ...o, ...v })[0]!;
+    // Trains without diverging (outer momentum on top of error feedback can be worse than plain SGD: bench/convergence.md).
+    assert.ok(Number.isFinite(r.finalValLoss) && r.finalValLoss < Math.log(vocab), `${name}: ${r.finalValLoss}`);
+    assert.notEqual(r.finalValLoss, base.finalValLoss, `${name} changes the run`);
+    assert.equal(r.curve.at(-1)!.tokensPerReplica, base.curve.at(-1)!.tokensPerReplica, `${name}: same tokens`);
+    if (name === 'hwarm') assert.equal(r.rounds, roundPlan(o.rounds, o.H, true).length);
+    if (name === 'sync') { // rounds 2, 4, 6 add m and v (8 bytes per parameter); the sparse payloads are the same size
+      const extra = r.bytesPerReplica - base.bytesPerReplica;
+      assert.ok(extra > 0 && extra % 24 === 0, `extra bytes ${extra}`);
+      assert.equal(extra / 24, base.bitsPerParamPerRound > 0 ? Math.round((8 * base.bytesPerReplica) / base.rounds / base.bitsPerParamPerRound) : -1);
+    }
+  }
 });

@@ -7,6 +7,8 @@
 import type { Backend } from '../engine/backend.js';
 import { createLlama, initParams, type ModelConfig } from '../model/index.js';
 import { adamwInit, adamwUpdate, clipGradNorm, lrAt, nesterovInit, outerNesterov, ADAMW_DEFAULTS, type AdamWState, type ScheduleConfig } from '../optim/index.js';
+import { muonInit, muonSpecs, muonUpdate, MUON_DEFAULTS, type MuonState } from '../optim/muon.js';
+import type { ParamSpec } from '../model/params.js';
 import { makeTrainable, computeGradients, trainStep, type Trainable } from '../train/step.js';
 import { validationBatches, type Batch, type TrainData } from '../train/batches.js';
 import { makeBatch, sampleWindows } from '../data/index.js';
@@ -33,6 +35,14 @@ export interface ConvergenceOptions {
   sparselocoAlpha: number;
   dilocoLr: number;
   dilocoMomentum: number;
+  /** SparseLoCo outer momentum: 0 = plain SGD θ ← θ − α·agg (the protocol); > 0 = Nesterov with lr α on the sparse aggregate. */
+  sparselocoMomentum: number;
+  /** Warm-up of H (DiLoCo, SparseLoCo): rounds of 1, 2, 4, … inner steps up to H, same total steps. */
+  hWarmup: boolean;
+  /** DES-LOC-style: every this many rounds the replicas average their AdamW moments (8 bytes per parameter each, counted); 0 = never. */
+  momentSyncEvery: number;
+  /** Inner optimizer of DiLoCo and SparseLoCo replicas: AdamW, or Muon on the hidden matrices (MuLoCo) with AdamW elsewhere. */
+  innerOptimizer: 'adamw' | 'muon';
   demo: DemoConfig;
   codec: CodecConfig;
   evalBatches: number;
@@ -62,6 +72,10 @@ interface Sim {
   val: Batch[];
   sched: ScheduleConfig;
   n: number;
+  /** Outer rounds' inner steps (DiLoCo, SparseLoCo). */
+  plan: number[];
+  muonSpecs: ParamSpec[];
+  adamwOnly: ParamSpec[];
 }
 
 function setup(be: Backend, o: ConvergenceOptions): Sim {
@@ -70,9 +84,11 @@ function setup(be: Backend, o: ConvergenceOptions): Sim {
   initParams(cfg, model.layout, model.params, o.seed);
   const t = makeTrainable(be, model, adamwInit(0), ADAMW_DEFAULTS, o.clip);
   const steps = o.rounds * o.H;
+  const ms = o.innerOptimizer === 'muon' ? muonSpecs(model.layout.specs) : [];
   return {
     o, t, init: model.params.slice(), val: validationBatches(o.data, o.batch, o.seq, o.evalBatches),
     sched: { maxLr: o.innerLr, minLr: o.innerLr / 10, warmupSteps: o.warmup, totalSteps: steps }, n: model.layout.total,
+    plan: roundPlan(o.rounds, o.H, o.hWarmup), muonSpecs: ms, adamwOnly: model.layout.specs.filter((p) => !ms.includes(p)),
   };
 }
 
@@ -81,14 +97,41 @@ const batch = (s: Sim, uid: number, step: number): Batch =>
   makeBatch(s.o.data.train, sampleWindows(s.o.seed, uid, step, s.o.batch, s.o.data.train.length, s.o.seq), s.o.seq);
 const valLoss = (s: Sim) => evaluate(s.t.be, s.t.model, s.val, s.o.batch, s.o.seq);
 
-/** H inner AdamW steps of replica `uid` starting from `theta`; leaves the result in model.params. */
-function innerSteps(s: Sim, uid: number, opt: AdamWState, theta: Float32Array, firstStep: number): void {
-  s.t.model.params.set(theta);
-  s.t.opt = opt;
-  for (let h = 0; h < s.o.H; h++) {
-    const b = batch(s, uid, firstStep + h);
-    trainStep(s.t, b.inputs, b.targets, s.o.batch, s.o.seq, lrAt(s.sched, firstStep + h));
+/** A replica's inner optimizer state: AdamW over everything, or AdamW beside Muon on the hidden matrices. */
+interface Inner { adamw: AdamWState; muon: MuonState | null }
+const innerInit = (s: Sim): Inner => ({ adamw: adamwInit(s.n), muon: s.o.innerOptimizer === 'muon' ? muonInit(s.n) : null });
+
+/** `h` inner steps of replica `uid` starting from `theta`; leaves the result in model.params. */
+function innerSteps(s: Sim, uid: number, opt: Inner, theta: Float32Array, firstStep: number, h: number): void {
+  const { t } = s, m = t.model;
+  m.params.set(theta);
+  t.opt = opt.adamw;
+  for (let i = 0; i < h; i++) {
+    const b = batch(s, uid, firstStep + i), lr = lrAt(s.sched, firstStep + i);
+    if (!opt.muon) { trainStep(t, b.inputs, b.targets, s.o.batch, s.o.seq, lr); continue; }
+    computeGradients(t, b.inputs, b.targets, s.o.batch, s.o.seq);
+    if (t.clip > 0) clipGradNorm(t.be, m.grads, t.clip);
+    adamwUpdate(t.be, s.adamwOnly, m.params, m.grads, opt.adamw, t.adamw, lr);
+    muonUpdate(s.muonSpecs, m.params, m.grads, opt.muon, MUON_DEFAULTS, lr);
   }
+}
+
+/** Inner steps per round: H every round, or (hWarmup) 1, 2, 4, … up to H; the same total steps either way. */
+export function roundPlan(rounds: number, H: number, warmup: boolean): number[] {
+  const total = rounds * H, out: number[] = [];
+  for (let done = 0, h = warmup ? 1 : H; done < total; h = Math.min(H, 2 * h)) { const k = Math.min(h, total - done); out.push(k); done += k; }
+  return out;
+}
+
+/** DES-LOC-style moment sync: every replica's AdamW m and v replaced by their mean; returns bytes sent per replica. */
+function syncMoments(opts: Inner[]): number {
+  const n = opts[0]!.adamw.m.length, R = opts.length;
+  for (const key of ['m', 'v'] as const) {
+    const mean = new Float32Array(n);
+    for (const o of opts) { const a = o.adamw[key]; for (let i = 0; i < n; i++) mean[i] = mean[i]! + a[i]! / R; }
+    for (const o of opts) o.adamw[key].set(mean);
+  }
+  return 8 * n;
 }
 
 /** AdamW on the gradient averaged over `R` replicas every step (R = 1: one replica alone, nothing sent). */
@@ -110,7 +153,7 @@ function runDdp(s: Sim, curve: CurvePoint[], R = s.o.replicas): number {
     if (o.clip > 0) clipGradNorm(t.be, m.grads, o.clip);
     adamwUpdate(t.be, m.layout.specs, m.params, m.grads, opt, t.adamw, lrAt(s.sched, step));
     if (R > 1) bytes += 4 * s.n; // each replica sends its dense fp32 gradient every step
-    if ((step + 1) % o.H === 0 && due(s, (step + 1) / o.H)) record(s, curve, (step + 1) * o.batch * o.seq, bytes);
+    if ((step + 1) % o.H === 0 && due(s, (step + 1) / o.H, o.rounds)) record(s, curve, (step + 1) * o.batch * o.seq, bytes);
   }
   return bytes;
 }
@@ -118,20 +161,23 @@ function runDdp(s: Sim, curve: CurvePoint[], R = s.o.replicas): number {
 function runDiloco(s: Sim, curve: CurvePoint[]): number {
   const { o } = s, R = o.replicas;
   const theta = s.init.slice(), delta = new Float32Array(s.n);
-  const opts = Array.from({ length: R }, () => adamwInit(s.n));
+  const opts = Array.from({ length: R }, () => innerInit(s));
   const nest = nesterovInit(s.n);
-  let bytes = 0;
-  for (let w = 0; w < o.rounds; w++) {
+  let bytes = 0, step = 0;
+  for (let w = 0; w < s.plan.length; w++) {
+    const h = s.plan[w]!;
     delta.fill(0);
     for (let r = 0; r < R; r++) {
-      innerSteps(s, r, opts[r]!, theta, w * o.H);
+      innerSteps(s, r, opts[r]!, theta, step, h);
       const p = s.t.model.params;
       for (let i = 0; i < s.n; i++) delta[i] = delta[i]! + (theta[i]! - p[i]!) / R;
     }
+    step += h;
+    if (o.momentSyncEvery > 0 && (w + 1) % o.momentSyncEvery === 0) bytes += syncMoments(opts);
     outerNesterov(theta, delta, nest, o.dilocoLr, o.dilocoMomentum);
     bytes += 4 * s.n;
     s.t.model.params.set(theta);
-    if (due(s, w + 1)) record(s, curve, (w + 1) * o.H * o.batch * o.seq, bytes);
+    if (due(s, w + 1)) record(s, curve, step * o.batch * o.seq, bytes);
   }
   return bytes;
 }
@@ -157,7 +203,7 @@ function runDemo(s: Sim, curve: CurvePoint[]): number {
     }
     demoApply(tr, { ...cfg, lr: cfg.lr * lrAt(s.sched, step) / o.innerLr }, m.params, sum, dense);
     bytes += Math.ceil((kept * (32 + 12)) / 8); // fp32 value + 12-bit in-tile index per kept coefficient
-    if ((step + 1) % o.H === 0 && due(s, (step + 1) / o.H)) record(s, curve, (step + 1) * o.batch * o.seq, bytes);
+    if ((step + 1) % o.H === 0 && due(s, (step + 1) / o.H, o.rounds)) record(s, curve, (step + 1) * o.batch * o.seq, bytes);
   }
   return bytes;
 }
@@ -166,14 +212,16 @@ function runSparseLoco(s: Sim, curve: CurvePoint[], entropyCurve: CurvePoint[]):
   const { o } = s, R = o.replicas, specs = s.t.model.layout.specs;
   const shapes = specs.map((p) => p.shape);
   const theta = s.init.slice(), delta = new Float32Array(s.n), agg = new Float32Array(s.n);
-  const opts = Array.from({ length: R }, () => adamwInit(s.n));
+  const opts = Array.from({ length: R }, () => innerInit(s));
+  const nest = nesterovInit(s.n);
   const efs = Array.from({ length: R }, () => new Float32Array(s.n));
   const modelHash = '00'.repeat(32);
-  let bytes12 = 0, bytesEntropy = 0;
-  for (let w = 0; w < o.rounds; w++) {
+  let bytes12 = 0, bytesEntropy = 0, step = 0;
+  for (let w = 0; w < s.plan.length; w++) {
     const peers: { uid: number; update: SparseUpdate }[] = [];
+    const h = s.plan[w]!;
     for (let r = 0; r < R; r++) {
-      innerSteps(s, r, opts[r]!, theta, w * o.H);
+      innerSteps(s, r, opts[r]!, theta, step, h);
       const p = s.t.model.params;
       for (let i = 0; i < s.n; i++) delta[i] = theta[i]! - p[i]!;
       const update = compress(delta, efs[r]!, specs, o.codec);
@@ -186,11 +234,14 @@ function runSparseLoco(s: Sim, curve: CurvePoint[], entropyCurve: CurvePoint[]):
       peers.push({ uid: r, update: dE.payload.update });
       if (r === 0) { bytes12 += wire12.length; bytesEntropy += wireE.length; }
     }
+    step += h;
+    if (o.momentSyncEvery > 0 && (w + 1) % o.momentSyncEvery === 0) { const b = syncMoments(opts); bytes12 += b; bytesEntropy += b; }
     aggregateByUid(peers, specs, o.codec, s.n, agg);
-    for (let i = 0; i < s.n; i++) theta[i] = theta[i]! - o.sparselocoAlpha * agg[i]!;
+    if (o.sparselocoMomentum > 0) outerNesterov(theta, agg, nest, o.sparselocoAlpha, o.sparselocoMomentum);
+    else for (let i = 0; i < s.n; i++) theta[i] = theta[i]! - o.sparselocoAlpha * agg[i]!;
     s.t.model.params.set(theta);
     if (!due(s, w + 1)) continue;
-    const tokens = (w + 1) * o.H * o.batch * o.seq;
+    const tokens = step * o.batch * o.seq;
     const v = record(s, curve, tokens, bytes12);
     entropyCurve.push({ tokensPerReplica: tokens, bytesPerReplica: bytesEntropy, valLoss: v });
   }
@@ -205,8 +256,8 @@ function sameUpdate(a: SparseUpdate, b: SparseUpdate): boolean {
   });
 }
 
-/** Whether validation loss is measured after round `round` (1-based). */
-const due = (s: Sim, round: number): boolean => round % s.o.evalEvery === 0 || round === s.o.rounds;
+/** Whether validation loss is measured after round `round` (1-based) of `last`. */
+const due = (s: Sim, round: number, last = s.plan.length): boolean => round % s.o.evalEvery === 0 || round === last;
 
 function record(s: Sim, curve: CurvePoint[], tokens: number, bytes: number): number {
   const v = valLoss(s);
@@ -230,13 +281,13 @@ export function runConvergence(be: Backend, o: ConvergenceOptions, onProgress?: 
     });
     if (method === 'ddp') done('AdamW DDP', curve, runDdp(s, curve), syncRounds);
     else if (method === 'solo') done('solo (1 replica)', curve, runDdp(s, curve, 1), 0);
-    else if (method === 'diloco') done('DiLoCo', curve, runDiloco(s, curve), o.rounds);
+    else if (method === 'diloco') done('DiLoCo', curve, runDiloco(s, curve), s.plan.length);
     else if (method === 'demo') done('DeMo', curve, runDemo(s, curve), syncRounds);
     else {
       const ec: CurvePoint[] = [];
       const [b12, bE] = runSparseLoco(s, curve, ec);
-      done('SparseLoCo 12-bit', curve, b12, o.rounds);
-      done('SparseLoCo entropy', ec, bE, o.rounds);
+      done('SparseLoCo 12-bit', curve, b12, s.plan.length);
+      done('SparseLoCo entropy', ec, bE, s.plan.length);
     }
     onProgress?.(results);
   }
@@ -245,5 +296,5 @@ export function runConvergence(be: Backend, o: ConvergenceOptions, onProgress?: 
 
 export const CONVERGENCE_DEFAULTS = {
   replicas: 4, H: 5, rounds: 102, batch: 8, seq: 256, seed: 1, innerLr: 2e-3, warmup: 50, clip: 1.0,
-  sparselocoAlpha: 1.0, dilocoLr: 0.7, dilocoMomentum: 0.9, demo: DEMO_DEFAULTS, codec: CODEC_DEFAULTS, evalBatches: 8, evalEvery: 1,
+  sparselocoAlpha: 1.0, dilocoLr: 0.7, dilocoMomentum: 0.9, sparselocoMomentum: 0, hWarmup: false, momentSyncEvery: 0, innerOptimizer: 'adamw' as 'adamw' | 'muon', demo: DEMO_DEFAULTS, codec: CODEC_DEFAULTS, evalBatches: 8, evalEvery: 1,
 };

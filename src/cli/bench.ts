@@ -11,13 +11,15 @@ import { modelInfo } from '../model/info.js';
 import { openTrainData } from '../train/batches.js';
 import { CONVERGENCE_DEFAULTS, METHODS, runConvergence, type Method } from '../bench/convergence.js';
 import { convergenceTable, writeConvergenceReport } from '../bench/convergence-report.js';
+import { writeStudyReport } from '../bench/convergence-study.js';
+import { readFileSync } from 'node:fs';
 import { TesseraError } from '../util/errors.js';
 import { dataBenchMarkdown, DATA_BENCH_DEFAULTS, runDataBench } from '../bench/data.js';
 import { machineLine } from '../bench/machine.js';
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchCodec, formatCodecBench } from '../bench/codec.js';
-import { validateCodecConfig } from '../compress/index.js';
+import { CODEC_DEFAULTS, validateCodecConfig } from '../compress/index.js';
 
 export function benchCommand(): Command {
   const cmd = new Command('bench').description('benchmarks (results recorded under bench/)');
@@ -115,9 +117,12 @@ export function benchCommand(): Command {
   cmd.command('codec')
     .description('SparseLoCo codec on a ~100M-parameter layout: compression vs dense fp32 (12-bit and entropy-coded indices), encode and 20-peer aggregate time')
     .option('--peers <n>', 'peers aggregated', int('--peers', 1), 20)
+    .option('--vector-chunk <n>', `values per chunk of a 1-D tensor (default ${CODEC_DEFAULTS.vectorChunk} = topk: every value sent; 4096: top-64 of 4096 like the matrices)`, int('--vector-chunk', 1), CODEC_DEFAULTS.vectorChunk)
     .option('--json', 'print one JSON object')
-    .action(async (o: { peers: number; json?: boolean }) => {
-      const r = await benchCodec({ peers: o.peers });
+    .action(async (o: { peers: number; vectorChunk: number; json?: boolean }) => {
+      const cfg = { ...CODEC_DEFAULTS, vectorChunk: o.vectorChunk };
+      validateCodecConfig(cfg);
+      const r = await benchCodec({ peers: o.peers, cfg });
       console.log(o.json ? JSON.stringify(r) : formatCodecBench(r));
     });
   const d = CONVERGENCE_DEFAULTS;
@@ -137,22 +142,43 @@ export function benchCommand(): Command {
     .option('--topk <n>', 'SparseLoCo values kept per 64×64 chunk', int('--topk', 1), d.codec.topk)
     .option('--diloco-lr <x>', 'DiLoCo outer Nesterov learning rate', float('--diloco-lr', 0), d.dilocoLr)
     .option('--diloco-momentum <x>', 'DiLoCo outer Nesterov momentum', float('--diloco-momentum', 0), d.dilocoMomentum)
+    .option('--sparseloco-momentum <x>', 'SparseLoCo outer Nesterov momentum on the sparse aggregate with lr --alpha (0: plain SGD, the protocol)', float('--sparseloco-momentum', 0), d.sparselocoMomentum)
+    .option('--h-warmup', 'DiLoCo/SparseLoCo: rounds of 1, 2, 4, … inner steps up to H first (same total steps)')
+    .option('--moment-sync-every <n>', 'DiLoCo/SparseLoCo: average the replicas\' AdamW moments every n rounds (DES-LOC; 8 bytes per parameter, counted); 0 = never', int('--moment-sync-every', 0), d.momentSyncEvery)
+    .option('--inner-optimizer <name>', 'DiLoCo/SparseLoCo inner optimizer: adamw, or muon (Muon on hidden matrices, AdamW elsewhere: MuLoCo)', 'adamw')
+    .option('--demo-lr <x>', 'DeMo learning rate (sign step size, scaled by the inner schedule)', float('--demo-lr', 0), d.demo.lr)
+    .option('--eval-batches <n>', 'validation batches (of batch×seq tokens) per measurement', int('--eval-batches', 1), d.evalBatches)
     .option('--eval-every <n>', 'measure validation loss every n rounds (and after the last)', int('--eval-every', 1), d.evalEvery)
     .option('--methods <list>', `comma-separated subset of ${METHODS.join(',')}`, METHODS.join(','))
     .option('--out <dir>', 'where convergence.md/.json/.svg are written', 'bench')
-    .action((o: { preset: string; data: string; replicas: number; innerSteps: number; rounds: number; batch: number; seq: number; innerLr: number; warmup: number; alpha: number; beta: number; topk: number; dilocoLr: number; dilocoMomentum: number; evalEvery: number; methods: string; out: string }) => {
+    .action((o: { preset: string; data: string; replicas: number; innerSteps: number; rounds: number; batch: number; seq: number; innerLr: number; warmup: number; alpha: number; beta: number; topk: number; dilocoLr: number; dilocoMomentum: number; sparselocoMomentum: number; hWarmup?: boolean; momentSyncEvery: number; innerOptimizer: string; demoLr: number; evalBatches: number; evalEvery: number; methods: string; out: string }) => {
       const methods = o.methods.split(',').map((m) => m.trim()).filter(Boolean) as Method[];
       const bad = methods.filter((m) => !METHODS.includes(m));
       if (bad.length) throw new TesseraError(`unknown method(s): ${bad.join(', ')}`, `choose from ${METHODS.join(', ')}`);
+      if (o.innerOptimizer !== 'adamw' && o.innerOptimizer !== 'muon') throw new TesseraError(`unknown --inner-optimizer ${o.innerOptimizer}`, 'choose adamw or muon');
       const model = getPreset(o.preset);
       const data = openTrainData(o.data);
       const opts = { ...d, model, data, replicas: o.replicas, H: o.innerSteps, rounds: o.rounds, batch: o.batch, seq: o.seq,
-        innerLr: o.innerLr, warmup: o.warmup, sparselocoAlpha: o.alpha, dilocoLr: o.dilocoLr, dilocoMomentum: o.dilocoMomentum, evalEvery: o.evalEvery,
+        innerLr: o.innerLr, warmup: o.warmup, sparselocoAlpha: o.alpha, dilocoLr: o.dilocoLr, dilocoMomentum: o.dilocoMomentum, evalEvery: o.evalEvery, evalBatches: o.evalBatches, sparselocoMomentum: o.sparselocoMomentum, hWarmup: !!o.hWarmup, momentSyncEvery: o.momentSyncEvery, innerOptimizer: o.innerOptimizer as 'adamw' | 'muon', demo: { ...d.demo, lr: o.demoLr },
         codec: { ...d.codec, beta: o.beta, topk: o.topk }, methods, log: (l: string) => console.log(l) };
       validateCodecConfig(opts.codec);
       const params = modelInfo({ ...model, vocabSize: data.vocabSize }).params;
       const results = runConvergence(getBackend(), opts, (partial) => writeConvergenceReport(o.out, partial, opts, params));
       console.log(convergenceTable(results));
+      console.log(`written: ${o.out}/convergence.md, convergence.json, convergence.svg`);
+    });
+  cmd.command('convergence-study')
+    .description('report of the convergence study (runs left by scripts/convergence-study.mjs): final loss vs tuned DDP, bytes per replica, tokens per parameter; writes convergence.md/.json/.svg')
+    .option('--dir <dir>', 'the study\'s runs', 'runs/study')
+    .option('--preset <name>', 'model shape of the runs', 'micro')
+    .option('--data <dir>', 'prepared data of the runs (for the vocabulary)', 'data/v512')
+    .option('--notes <file>', 'markdown appended to convergence.md (the reading of the results)')
+    .option('--out <dir>', 'where convergence.md/.json/.svg are written', 'bench')
+    .action((o: { dir: string; preset: string; data: string; notes?: string; out: string }) => {
+      const model = getPreset(o.preset), data = openTrainData(o.data);
+      const params = modelInfo({ ...model, vocabSize: data.vocabSize }).params;
+      const r = writeStudyReport(o.dir, o.out, params, o.preset, o.notes ? readFileSync(o.notes, 'utf8') : '');
+      console.log(JSON.stringify({ tokens_per_param: r.tokens_per_param, targets: r.targets, methods: r.methods.map((m) => [m.label, m.final_loss, m.gap_vs_ddp]) }, null, 1));
       console.log(`written: ${o.out}/convergence.md, convergence.json, convergence.svg`);
     });
   return cmd;

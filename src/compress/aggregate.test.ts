@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { aggregate, aggregateByUid, applyAggregate, fingerprint, medianOf, outerStep, type AggregateOptions } from './aggregate.js';
+import { aggregate, aggregateByUid, applyAggregate, fingerprint, lowerMedian, medianOf, outerStep, type AggregateOptions } from './aggregate.js';
 import { chunksOf, flatIndex, keptTotal, type TensorShape } from './geometry.js';
 import type { CodecConfig, SparseTensor, SparseUpdate } from './types.js';
 import { loadNativeAddon, nativeLoadError } from '../engine/native.js';
@@ -49,28 +49,34 @@ function randomUpdate(specs: Spec[], cfg: CodecConfig, r: () => number): SparseU
   };
 }
 
-/** Independent oracle: dense per-peer decode through flatIndex, float32 sums in peer order, float32 mean. */
+/** Independent lower median (torch.median): sort ascending, take position ⌊(n − 1)/2⌋. */
+const torchMedian = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? 0;
+
+/**
+ * Independent oracle: dense per-peer, per-tensor decode through flatIndex; each tensor clipped to the
+ * lower median of the peers' norms of that tensor; float32 sums in peer order, float32 mean.
+ */
 function oracle(peers: SparseUpdate[], specs: Spec[], cfg: CodecConfig, total: number): Float32Array {
   const dense = peers.map((u) => {
-    const d = new Float32Array(total), has = new Uint8Array(total);
-    let s2 = 0;
-    u.tensors.forEach((st, t) => {
-      let v = 0;
+    const d = new Float32Array(total), has = new Uint8Array(total), owner = new Int32Array(total).fill(-1);
+    const norms = u.tensors.map((st, t) => {
+      let v = 0, s2 = 0;
       const n = [0, 0, 0, 0];
       for (const ch of chunksOf(specs[t]!.shape, cfg))
         for (let j = 0; j < ch.k; j++, v++) {
           const f = specs[t]!.offset + flatIndex(ch, st.idx[v]!);
-          d[f] = st.table[st.codes[v]!]!; has[f] = 1; n[st.codes[v]!]! += 1;
+          d[f] = st.table[st.codes[v]!]!; has[f] = 1; owner[f] = t; n[st.codes[v]!]! += 1;
         }
-      for (let b = 0; b < 4; b++) if (n[b]) s2 += n[b]! * st.table[b]! * st.table[b]!; // ‖·‖² by definition: Σ_t Σ_b n_tb·table_tb²
+      for (let b = 0; b < 4; b++) if (n[b]) s2 += n[b]! * st.table[b]! * st.table[b]!; // ‖·‖² by definition: Σ_b n_tb·table_tb²
+      return Math.sqrt(s2);
     });
-    return { d, has, norm: Math.sqrt(s2) };
+    return { d, has, owner, norms };
   });
-  const med = medianOf(dense.map((x) => x.norm));
+  const med = specs.map((_, t) => torchMedian(dense.map((x) => x.norms[t]!)));
   const sum = new Float32Array(total), cnt = new Uint32Array(total);
-  for (const { d, has, norm } of dense) {
-    const sc = norm > 0 ? Math.min(1, med / norm) : 0;
-    for (let i = 0; i < total; i++) if (has[i]) { sum[i] += Math.fround(d[i]! * sc); cnt[i] += 1; }
+  for (const { d, has, owner, norms } of dense) {
+    const sc = norms.map((n, t) => (n > 0 ? Math.min(1, med[t]! / n) : 0));
+    for (let i = 0; i < total; i++) if (has[i]) { sum[i] += Math.fround(d[i]! * sc[owner[i]!]!); cnt[i] += 1; }
   }
   return sum.map((s, i) => (cnt[i] ? s / cnt[i]! : 0));
 }
@@ -83,12 +89,17 @@ const H = layout([[8], [2, 4]]);
 const st = (idx: number[], codes: number[], table: number[]): SparseTensor =>
   ({ idx: Uint16Array.from(idx), codes: Uint8Array.from(codes), table: Float32Array.from(table) });
 // Chunks: V0 = flat 0..3, V1 = 4..7; tile M0 local 0,1,2,3 → flat 8,9,12,13; tile M1 → 10,11,14,15.
-const A: SparseUpdate = { tensors: [st([0, 2, 1, 3], [2, 1, 0, 1], [-1, 1, 3, 0]), st([0, 1, 2, 3], [1, 0, 1, 1], [-1, 1, 3, 0])] }; // ‖A‖ = √16 = 4
-const B: SparseUpdate = { tensors: [st([0, 1, 0, 1], [1, 0, 0, 0], [0, 2, 0, 0]), st([0, 1, 0, 1], [0, 0, 0, 0], [0, 2, 0, 0])] };  // ‖B‖ = 2
-const C: SparseUpdate = { tensors: [st([0, 3, 2, 3], [1, 0, 2, 2], [-4, 4, 0, 0]), st([1, 2, 0, 3], [0, 1, 2, 2], [-4, 4, 0, 0])] }; // ‖C‖ = 8 → ×0.5
+const A: SparseUpdate = { tensors: [st([0, 2, 1, 3], [2, 1, 0, 1], [-1, 1, 3, 0]), st([0, 1, 2, 3], [1, 0, 1, 1], [-1, 1, 3, 0])] }; // ‖A‖ = √(12 + 4) = 4
+const B: SparseUpdate = { tensors: [st([0, 1, 0, 1], [1, 0, 0, 0], [0, 2, 0, 0]), st([0, 1, 0, 1], [0, 0, 0, 0], [0, 2, 0, 0])] };  // ‖B‖ = √(4 + 0) = 2
+const C: SparseUpdate = { tensors: [st([0, 3, 2, 3], [1, 0, 2, 2], [-4, 4, 0, 0]), st([1, 2, 0, 3], [0, 1, 2, 2], [-4, 4, 0, 0])] }; // ‖C‖ = √(32 + 32) = 8
 const f = Math.fround;
-//                   0        1  2   3   4    5   6    7    8    9  10 11 12 13 14   15
-const HAND = [f(7 / 3), 0, 1, -2, 0, -0.5, 0, 0.5, 0.5, -1, 0, 0, 2, 0, 1, 0.5];
+// Per tensor (Templar's clip): vector norms √12, 2, √32 → median √12, C scaled by s = √(12/32);
+// matrix norms 2, 0, √32 → median 2, C scaled by u = 2/√32, B (norm 0) by 0.
+const sV = Math.sqrt(12) / Math.sqrt(32), uM = 2 / Math.sqrt(32);
+/** Float32 mean of float32 values summed in order, as the aggregator computes it. */
+const mean32 = (...v: number[]) => { let s = 0; for (const x of v) s = f(s + f(x)); return f(s / v.length); };
+//                                 0  1  2              3  4     5  6    7    8                              9  10 11              12 13 14   15
+const HAND = [mean32(3, 2, 4 * sV), 0, 1, -f(4 * sV), 0, -0.5, 0, 0.5, 0.5, mean32(-1, 0, -4 * uM), 0, 0, f(4 * uM), 0, 1, 0.5];
 
 const child = !!process.env.TESSERA_AGG_CHILD;
 const BIG = layout([[200, 130], [70], [64, 64], [5000], [129, 65]]);
@@ -106,24 +117,25 @@ if (child) {
       const s = aggregate([A, B, C], H.specs, HCFG, H.total, out, { impl });
       assert.deepEqual(Array.from(out), HAND);
       assert.deepEqual(s.norms, [4, 2, 8]);
-      assert.equal(s.median, 4);
-      assert.deepEqual(s.scales, [1, 1, 0.5]);
-      assert.equal(s.clipped, 1);
+      assert.deepEqual(s.tensorNorms, [[Math.sqrt(12), 2], [2, 0], [Math.sqrt(32), Math.sqrt(32)]]);
+      assert.deepEqual(s.tensorMedians, [Math.sqrt(12), 2]);
+      assert.deepEqual(s.scales, [[1, 1], [1, 0], [sV, uM]]);
+      assert.equal(s.clipped, 2); // B's zero matrix counts as scaled to 0
       assert.equal(s.covered, 15); // flat 13: nobody
       assert.deepEqual(s.kept, [8, 8, 8]);
       assert.equal(s.impl, impl);
     });
 
-    test(`hand-computed: two disjoint peers, even-count median (${impl})`, { skip: skipNative(impl) }, () => {
+    test(`hand-computed: two disjoint peers, even-count (lower) median (${impl})`, { skip: skipNative(impl) }, () => {
       const cfg: CodecConfig = { tile: 2, vectorChunk: 4, topk: 1, beta: 0.95 };
       const L = layout([[8]]);
       const X: SparseUpdate = { tensors: [st([1, 2], [3, 0], [0, 0, 0, 3])] };  // 3 at flat 1, 0 at flat 6; ‖X‖ = 3
       const Y: SparseUpdate = { tensors: [st([0, 3], [0, 1], [-1, 0, 0, 0])] }; // −1 at flat 0, 0 at flat 7; ‖Y‖ = 1
       const out = new Float32Array(8);
       const s = aggregate([X, Y], L.specs, cfg, 8, out, { impl });
-      assert.equal(s.median, 2); // (1 + 3) / 2
-      assert.deepEqual(s.scales, [2 / 3, 1]);
-      assert.deepEqual(Array.from(out), [-1, f(3 * (2 / 3)), 0, 0, 0, 0, 0, 0]);
+      assert.deepEqual(s.tensorMedians, [1]); // torch.median: the lower of 1 and 3, not (1 + 3) / 2
+      assert.deepEqual(s.scales, [[1 / 3], [1]]);
+      assert.deepEqual(Array.from(out), [-1, f(3 * (1 / 3)), 0, 0, 0, 0, 0, 0]);
       assert.equal(s.covered, 4);
     });
 
@@ -143,7 +155,7 @@ if (child) {
       const out = new Float32Array(H.total).fill(7);
       const s = aggregate([], H.specs, HCFG, H.total, out, { impl });
       assert.ok(out.every((v) => Object.is(v, 0)));
-      assert.equal(s.median, 0);
+      assert.deepEqual(s.tensorMedians, [0, 0]);
       assert.equal(s.covered, 0);
     });
 

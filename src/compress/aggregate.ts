@@ -1,13 +1,15 @@
-// SparseLoCo aggregation (docs/protocol.md "SparseLoCo"): dequantize each peer, clip to the median peer norm,
-// per-coordinate mean over the peers that sent the coordinate, θ ← θ − α·agg; plus a model fingerprint.
+// SparseLoCo aggregation (docs/protocol.md "SparseLoCo"): dequantize each peer, clip each tensor to that
+// tensor's median peer norm (Templar's rule), per-coordinate mean over the peers that sent the coordinate,
+// θ ← θ − α·agg; plus a model fingerprint.
 // A sender may hold only some tensors (SparseUpdate.held: a pipeline group missing a stage); its other
-// tensors count as not sent, and such an aggregate runs on the TS path (same definition, same bits).
+// tensors count as not sent (nor in that tensor's median), and such an aggregate runs on the TS path (same definition, same bits).
 // Native hot loop (native/aggregate.cc) and a TS reference that give the same bits, for any thread count.
 //
 // Exact definition (what "bit-identical" means; f32 = round to float32, peers in the given order):
-//   ‖peer‖ = sqrt(Σ_t Σ_b n_tb · table_tb²) in float64, tensors then bins in order (n_tb = codes equal to b)
-//   median = middle sorted norm, or (a + b) / 2 of the two middle ones; scale = min(1, median / ‖peer‖), 0 if ‖peer‖ = 0
-//   v = f32(table[code] · scale);  sum_j = float32 running sum of v over peers;  agg_j = f32(sum_j / cnt_j), 0 if cnt_j = 0
+//   ‖peer, t‖ = sqrt(Σ_b n_tb · table_tb²) in float64, bins in order (n_tb = codes of tensor t equal to b)
+//   median_t = lower median of ‖·, t‖ over the peers (the ⌈P/2⌉-th smallest, as torch.median takes it)
+//   scale_pt = min(1, median_t / ‖p, t‖), 0 if ‖p, t‖ = 0
+//   v = f32(table[code] · scale_pt);  sum_j = float32 running sum of v over peers;  agg_j = f32(sum_j / cnt_j), 0 if cnt_j = 0
 //   θ_j = f32(θ_j − α·agg_j) evaluated in float64 (no fused multiply-add)
 import { createHash } from 'node:crypto';
 import { loadNativeAddon } from '../engine/native.js';
@@ -26,13 +28,15 @@ export interface AggregateStats {
   peers: number;
   /** Peer uids in aggregation order (aggregateByUid only). */
   uids?: number[];
-  /** ‖dequantized values‖₂ per peer (float64). */
+  /** ‖dequantized values‖₂ per peer over the whole update (float64; reported, not used to clip). */
   norms: number[];
-  /** Median of norms: middle value, or the mean of the two middle values for an even count; 0 without peers. */
-  median: number;
-  /** Clip scale per peer: min(1, median / norm); 0 for a zero norm. */
-  scales: number[];
-  /** Peers with scale < 1. */
+  /** ‖dequantized values of tensor t‖₂ per peer: tensorNorms[p][t]. */
+  tensorNorms: number[][];
+  /** Per tensor, the lower median of the peers' norms of that tensor (lowerMedian); 0 without peers. */
+  tensorMedians: number[];
+  /** Clip scale per peer and tensor: scales[p][t] = min(1, tensorMedians[t] / tensorNorms[p][t]); 0 for a zero norm. */
+  scales: number[][];
+  /** Peers with at least one tensor scaled below 1. */
   clipped: number;
   /** Kept values per peer. */
   kept: number[];
@@ -191,25 +195,26 @@ function run(peers: readonly SparseUpdate[], specs: readonly TensorPlace[], cfg:
   const hist = new Float64Array(P * T * 4);
   const bad = P === 0 || T === 0 ? -1 : addon ? addon.aggregateScan(idx, codes, plan.table, plan.tensorChunks, hist) : scanTs(idx, codes, plan, hist, held);
   if (bad >= 0) throw new RangeError(`aggregate: peer ${Math.floor(bad / T)} tensor ${bad % T}: indices must ascend strictly within a chunk and stay inside it; codes must be 0..3`);
-  // ‖peer‖² = Σ_t Σ_b n_tb · table_tb² (float64, tensors then bins in order: exact counts, same on both paths).
-  const norms = peers.map((u, p) => {
+  // ‖p, t‖² = Σ_b n_tb · table_tb² (float64, bins in order: exact counts, same on both paths).
+  const tensorNorms = peers.map((u, p) => u.tensors.map((st, t) => {
     let s = 0;
-    u.tensors.forEach((st, t) => {
-      for (let b = 0; b < 4; b++) {
-        const n = hist[(p * T + t) * 4 + b]!, v = st.table[b]!;
-        if (n === 0) continue;
-        if (!Number.isFinite(v)) throw new RangeError(`aggregate: peer ${p} tensor ${t}: table entry ${b} is not finite`);
-        s += n * v * v;
-      }
-    });
-    return Math.sqrt(s);
-  });
-  const median = medianOf(norms);
-  const scales = norms.map((n) => (n > 0 ? Math.min(1, median / n) : 0));
-  // Scaled tables: f32(table_b · scale_p), computed once here for both paths.
+    for (let b = 0; b < 4; b++) {
+      const n = hist[(p * T + t) * 4 + b]!, v = st.table[b]!;
+      if (n === 0) continue;
+      if (!Number.isFinite(v)) throw new RangeError(`aggregate: peer ${p} tensor ${t}: table entry ${b} is not finite`);
+      s += n * v * v;
+    }
+    return s;
+  }));
+  const norms = tensorNorms.map((sq) => Math.sqrt(sq.reduce((a, b) => a + b, 0)));
+  for (const sq of tensorNorms) for (let t = 0; t < T; t++) sq[t] = Math.sqrt(sq[t]!);
+  // The clip level of tensor t: the lower median over the peers that hold t (a partial sender's missing tensors do not count).
+  const tensorMedians = Array.from({ length: T }, (_, t) => lowerMedian(tensorNorms.filter((_, p) => !held || held[p * T + t]).map((n) => n[t]!)));
+  const scales = tensorNorms.map((ns) => ns.map((n, t) => (n > 0 ? Math.min(1, tensorMedians[t]! / n) : 0)));
+  // Scaled tables: f32(table_b · scale_pt), computed once here for both paths.
   const scaled = new Float32Array(P * T * 4);
   peers.forEach((u, p) => u.tensors.forEach((st, t) => {
-    for (let b = 0; b < 4; b++) scaled[(p * T + t) * 4 + b] = st.table[b]! * scales[p]!;
+    for (let b = 0; b < 4; b++) scaled[(p * T + t) * 4 + b] = st.table[b]! * scales[p]![t]!;
   }));
   if (out) for (const [a, b] of plan.gaps) out.fill(0, a, b);
   const covered = new Float64Array(plan.table.length / ROW);
@@ -220,7 +225,17 @@ function run(peers: readonly SparseUpdate[], specs: readonly TensorPlace[], cfg:
   let cov = 0;
   for (const c of covered) cov += c;
   const kept = peers.map((u) => plan.kept.reduce((a, b, t) => a + (!u.held || u.held[t] ? b : 0), 0));
-  return { peers: P, norms, median, scales, clipped: scales.filter((s) => s < 1).length, kept, covered: cov, total, impl: addon ? 'native' : 'ts' };
+  return { peers: P, norms, tensorNorms, tensorMedians, scales, clipped: scales.filter((sc) => sc.some((x) => x < 1)).length, kept, covered: cov, total, impl: addon ? 'native' : 'ts' };
+}
+
+/**
+ * The lower median: the ⌈n/2⌉-th smallest value (for an even count the lower of the two middle ones,
+ * which is what torch.median returns and Templar clips to); 0 when empty.
+ */
+export function lowerMedian(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const s = Float64Array.from(values).sort();
+  return s[(s.length - 1) >> 1]!;
 }
 
 /** Median: the middle of the sorted values, or the mean of the two middle ones for an even count; 0 when empty. */

@@ -29,7 +29,7 @@ const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInt
 export function validateCodecConfig(cfg: CodecConfig): void {
   const bad = (field: keyof CodecConfig, want: string): never => {
     throw new TesseraError(`codec config: ${field} must be ${want} (got ${String(cfg[field])})`,
-      'Templar defaults: tile 64, vectorChunk 4096, topk 64, beta 0.95');
+      'defaults: tile 64, vectorChunk 64 (every vector value sent, as Templar does), topk 64, beta 0.95');
   };
   if (!isInt(cfg.tile) || cfg.tile < 1 || cfg.tile * cfg.tile > MAX_CHUNK) bad('tile', `an integer ≥ 1 with tile² ≤ ${MAX_CHUNK}`);
   if (!isInt(cfg.vectorChunk) || cfg.vectorChunk < 1 || cfg.vectorChunk > MAX_CHUNK) bad('vectorChunk', `an integer in [1, ${MAX_CHUNK}]`);

@@ -5,7 +5,11 @@
 export interface CodecConfig {
   /** Matrices are cut into tile×tile chunks (Templar: 64 → 4096 values). */
   tile: number;
-  /** Vectors are cut into contiguous chunks of this many values (default 4096). */
+  /**
+   * Vectors (1-D tensors: norm gains, biases) are cut into contiguous chunks of this many values.
+   * Default 64 = topk, so every value of a vector is sent, as Templar does (it chunks a vector by the
+   * largest divisor of its length up to 64 and keeps min(64, chunk) values, i.e. all of them).
+   */
   vectorChunk: number;
   /** Values kept per full chunk (Templar: 64 of 4096 = 1.56% density); partial chunks keep proportionally (≥ 1). */
   topk: number;
@@ -13,7 +17,13 @@ export interface CodecConfig {
   beta: number;
 }
 
-export const CODEC_DEFAULTS: CodecConfig = { tile: 64, vectorChunk: 4096, topk: 64, beta: 0.95 };
+export const CODEC_DEFAULTS: CodecConfig = { tile: 64, vectorChunk: 64, topk: 64, beta: 0.95 };
+
+/** How the codec treats 1-D tensors under `cfg`: 'whole' when every value is kept, else 'top-k of n'. */
+export function vectorPolicy(cfg: CodecConfig): string {
+  return cfg.topk >= cfg.vectorChunk ? `whole (vectorChunk ${cfg.vectorChunk} ≤ topk ${cfg.topk}: every value sent, Templar's rule)`
+    : `top-${cfg.topk} of every ${cfg.vectorChunk} values`;
+}
 
 /** One tensor's compressed update. Values are listed chunk after chunk, indices ascending within a chunk. */
 export interface SparseTensor {

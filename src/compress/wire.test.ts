@@ -110,7 +110,8 @@ test('bits: writer/reader round trip; reads past the end fail without throwing',
 test('entropy: Golomb indices round trip at ~7.44 bits per index for 64 of 4096', () => {
   const rng = makeRng('golomb');
   assert.equal(golombParam(4096, 64), 44); assert.equal(golombParam(5, 5), 1);
-  const chunks = chunksOf([4096 * 200], CODEC_DEFAULTS), u = randomUpdate(rng, [[4096 * 200]], CODEC_DEFAULTS).tensors[0]!;
+  const cfg = { ...CODEC_DEFAULTS, vectorChunk: 4096 }; // a vector cut like a tile: 64 of every 4096
+  const chunks = chunksOf([4096 * 200], cfg), u = randomUpdate(rng, [[4096 * 200]], cfg).tensors[0]!;
   const bytes = encodeIndices(u.idx, chunks);
   assert.deepEqual(decodeIndices(bytes, chunks, u.idx.length), u.idx);
   const bpi = (8 * bytes.length) / u.idx.length;
@@ -168,7 +169,7 @@ test('wire: encoder refuses updates that break the geometry', () => {
 });
 
 test('wire: every rejection reason from a crafted payload', () => {
-  const rng = makeRng('reject'), shapes: TensorShape[] = [[70, 130], [100]], cfg = CODEC_DEFAULTS;
+  const rng = makeRng('reject'), shapes: TensorShape[] = [[70, 130], [100]], cfg = { ...CODEC_DEFAULTS, vectorChunk: 4096 };
   const expect: Expectation = { shapes, cfg, modelHash: HASH }, u = randomUpdate(rng, shapes, cfg);
   const p12 = encode(u, shapes, cfg, '12bit'), pe = encode(u, shapes, cfg, 'entropy');
   const e1 = 76 + 28; // second tensor's table entry ([100]: one chunk of 100, k = 2)
@@ -254,7 +255,7 @@ test('wire: fuzzed payloads are rejected with a reason or decode to valid data, 
   for (const reason of ['hash_mismatch', 'bad_indices', 'bad_codes', 'truncated'] as const) assert.ok((counts.get(reason) ?? 0) > 0, `fuzz never reached ${reason}`);
 });
 
-/** Top-k per chunk of a Gaussian tensor (optionally with log-normal row scales), binned as Templar does. */
+/** Top-k per chunk of a Gaussian tensor (optionally with log-normal row scales), binned by tessera's symmetric 2-bit rule (not Templar's: see templar.test.ts). */
 function realisticUpdate(rng: Rng, shapes: readonly TensorShape[], cfg: CodecConfig, rowScaled: boolean): SparseUpdate {
   return {
     tensors: shapes.map((s) => {
@@ -291,10 +292,18 @@ test('wire: 150M-layout ratios and throughput (whole layout with TESSERA_WIRE_BE
       const r = decodePayload(bytes, { shapes, cfg }), dec = performance.now() - t0;
       assert.ok(r.ok);
       const m = measurePayload(bytes, shapes, cfg);
+      if (!full && !rowScaled) {
+        const mats = shapes.slice(1), um = { tensors: u.tensors.slice(1) };
+        const mm = measurePayload(encode(um, mats, cfg, mode), mats, cfg);
+        console.log(`  ${mode}, matrices only: ${mm.ratioVsFp32.toFixed(1)}x vs fp32`);
+        assert.ok(mm.ratioVsFp32 >= (mode === '12bit' ? 146 : 200), `${mode}, matrices: ${mm.ratioVsFp32}x`);
+      }
       console.log(`  ${mode}: ${m.parameters} params, ${m.keptValues} kept, ${m.bytes} bytes, ${m.bitsPerValue.toFixed(3)} bits/value, `
         + `${m.bitsPerParameter.toFixed(4)} bits/param, ${m.ratioVsFp32.toFixed(1)}x vs fp32; encode ${enc.toFixed(0)} ms `
         + `(${(m.keptValues / enc / 1e3).toFixed(1)} M values/s), decode ${dec.toFixed(0)} ms (${(m.keptValues / dec / 1e3).toFixed(1)} M values/s)`);
-      if (!rowScaled) assert.ok(m.ratioVsFp32 >= (mode === '12bit' ? 146 : 200), `${mode}: ${m.ratioVsFp32}x`);
+      // Matrices at 1/64 density: ≥ 146× (12-bit) / ≥ 200× (entropy). Vectors are sent whole (every value at
+      // 2 bits + its index), which costs the one-block sample 1.3%: it is held to 144× / 200×.
+      if (!rowScaled) assert.ok(m.ratioVsFp32 >= (mode === '12bit' ? (full ? 145 : 144) : 200), `${mode}: ${m.ratioVsFp32}x`);
     }
   }
 });

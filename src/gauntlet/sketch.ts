@@ -28,7 +28,8 @@ function fmix32(h: number): number {
 const keyHash = (t: number, c: number, p: number): number => fmix32(Math.imul(t + 1, 0x9e3779b1) ^ fmix32(Math.imul(c + 1, 0x27d4eb2f) ^ p));
 
 /**
- * The `size` smallest distinct hashes of the update's kept positions, ascending. The chunk of each kept
+ * The `size` smallest distinct hashes of the update's kept positions, ascending, leaving out chunks that
+ * keep every value (vectors are sent whole: their positions are the same in every upload). The chunk of each kept
  * value comes from the codec geometry (every chunk keeps exactly k values), so equal index sets give
  * equal sketches whatever the values or the window.
  */
@@ -48,7 +49,11 @@ export function indexSketch(update: SparseUpdate, shapes: readonly TensorShape[]
   update.tensors.forEach((t, ti) => {
     const chunks = chunksOf(shapes[ti]!, cfg);
     let j = 0;
-    chunks.forEach((ch, c) => { for (let q = 0; q < ch.k && j < t.idx.length; q++, j++) offer(keyHash(ti, c, t.idx[j]!)); });
+    chunks.forEach((ch, c) => {
+      // A chunk that keeps every value (a vector, sent whole) has the same positions in every upload: no evidence of copying.
+      if (ch.k >= ch.size) { j += ch.k; return; }
+      for (let q = 0; q < ch.k && j < t.idx.length; q++, j++) offer(keyHash(ti, c, t.idx[j]!));
+    });
   });
   return Array.from(best.subarray(0, n));
 }

@@ -4,7 +4,7 @@
 // the coordinate, against an independent dense oracle; overlapping stages are refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aggregateByUid, chunksOf, compress, fingerprint, flatIndex, medianOf, CODEC_DEFAULTS, type CodecConfig, type SparseUpdate } from '../compress/index.js';
+import { aggregateByUid, chunksOf, compress, fingerprint, flatIndex, CODEC_DEFAULTS, type CodecConfig, type SparseUpdate } from '../compress/index.js';
 import { createLlama, type ModelConfig } from '../model/index.js';
 import type { ParamSpec } from '../model/params.js';
 import { makeRng } from '../util/rng.js';
@@ -49,26 +49,28 @@ test('a complete group\'s stage payloads merge into exactly the whole replica\'s
 
 /** Dense oracle: per sender decode through flatIndex (held tensors only), norm Σ n_b·table_b², median clip, float32 mean over senders that sent each coordinate. */
 function oracle(peers: SparseUpdate[], sp: readonly ParamSpec[]): Float32Array {
+  // Each tensor clipped to the lower median (torch.median) of the norms of the peers holding it.
   const dense = peers.map((u) => {
-    const d = new Float32Array(total), has = new Uint8Array(total);
-    let s2 = 0;
-    u.tensors.forEach((st, t) => {
-      if (u.held && !u.held[t]) return;
+    const d = new Float32Array(total), has = new Uint8Array(total), owner = new Int32Array(total).fill(-1);
+    const norms = u.tensors.map((st, t) => {
+      if (u.held && !u.held[t]) return -1;
       const n = [0, 0, 0, 0];
-      let v = 0;
+      let v = 0, s2 = 0;
       for (const ch of chunksOf(sp[t]!.shape, codec)) for (let j = 0; j < ch.k; j++, v++) {
         const f = sp[t]!.offset + flatIndex(ch, st.idx[v]!);
-        d[f] = st.table[st.codes[v]!]!; has[f] = 1; n[st.codes[v]!]! += 1;
+        d[f] = st.table[st.codes[v]!]!; has[f] = 1; owner[f] = t; n[st.codes[v]!]! += 1;
       }
       for (let b = 0; b < 4; b++) if (n[b]) s2 += n[b]! * st.table[b]! * st.table[b]!;
+      return Math.sqrt(s2);
     });
-    return { d, has, norm: Math.sqrt(s2) };
+    return { d, has, owner, norms };
   });
-  const med = medianOf(dense.map((x) => x.norm));
+  const lower = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? 0;
+  const med = sp.map((_, t) => lower(dense.map((x) => x.norms[t]!).filter((n) => n >= 0)));
   const sum = new Float32Array(total), cnt = new Uint32Array(total);
-  for (const { d, has, norm } of dense) {
-    const sc = norm > 0 ? Math.min(1, med / norm) : 0;
-    for (let i = 0; i < total; i++) if (has[i]) { sum[i] += Math.fround(d[i]! * sc); cnt[i] += 1; }
+  for (const { d, has, owner, norms } of dense) {
+    const sc = norms.map((n, t) => (n > 0 ? Math.min(1, med[t]! / n) : 0));
+    for (let i = 0; i < total; i++) if (has[i]) { sum[i] += Math.fround(d[i]! * sc[owner[i]!]!); cnt[i] += 1; }
   }
   return sum.map((s, i) => (cnt[i] ? s / cnt[i]! : 0));
 }
@@ -88,7 +90,7 @@ test('aggregate with a group missing a stage: mean over the senders holding each
   const only = new Float32Array(total);
   aggregateByUid(peers.slice(0, 3), specs, codec, total, only);
   const stage1 = stageSpecs(specs, splitLayers(cfg.nLayers, 2), 1);
-  const scalesEqual = stats.scales.slice(0, 3).every((s) => s === 1);
+  const scalesEqual = stats.scales.slice(0, 3).every((s) => s.every((x) => x === 1));
   if (scalesEqual) for (const p of stage1) for (let i = p.offset; i < p.offset + p.size; i++) assert.ok(Object.is(out[i], only[i]), `${p.name}[${i - p.offset}]`);
   // The same senders in another order give the same bits (identical on every node).
   const again = new Float32Array(total);

@@ -24,6 +24,7 @@ const base = { normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false };
 
 export const PRESETS: Record<string, ModelConfig & { note: string }> = {
   tiny: { ...base, vocabSize: 512, dim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnHidden: 192, maxSeqLen: 64, note: 'unit tests' },
+  micro: { ...base, vocabSize: 512, dim: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnHidden: 96, maxSeqLen: 64, note: 'the convergence study at 20 tokens per parameter on 2 cores (bench/convergence.md)' },
   small: { ...base, vocabSize: 8192, dim: 128, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnHidden: 384, maxSeqLen: 128, note: 'quick demos and network tests' },
   reference: { ...base, vocabSize: 8192, dim: 256, nLayers: 4, nHeads: 8, nKvHeads: 2, ffnHidden: llamaFfn(256), maxSeqLen: 256, note: "the engine's reference shape (bench engine, 10-minute training)" },
   '150m': { ...base, vocabSize: 32000, dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnHidden: 2048, maxSeqLen: 2048, note: 'GPT-2-small-sized LLaMA' },

@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// The convergence study at the literature's budget (issue 17): short per-method sweeps, then final
+// runs with each method's best setting, each run one `tessera bench convergence` process writing
+// runs/study/<name>/convergence.json. Resumable (a run whose json exists is skipped); `--workers N`
+// runs N at once with TESSERA_THREADS=1 each. `node scripts/convergence-study.mjs --phase P`, where
+// P is baselines | sparse | final | extras | all; then `tessera bench convergence-study-report`.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const arg = (k, d) => { const i = process.argv.indexOf(k); return i > 0 ? process.argv[i + 1] : d; };
+const phase = arg('--phase', 'all');
+const workers = Number(arg('--workers', '2'));
+const dir = arg('--dir', 'runs/study');
+const data = arg('--data', 'data/v512');
+const preset = arg('--preset', 'micro');
+/** Inner steps of a full run (1140 = 38 rounds of H = 30; 8×32 tokens per replica-step: 20.3 tokens per parameter of micro at R = 4). */
+const full = Number(arg('--steps', '1140'));
+const short = Math.round(full / 3);
+mkdirSync(dir, { recursive: true });
+
+const common = ['--preset', preset, '--data', data, '--replicas', '4', '--batch', '8', '--seq', '32', '--warmup', '50', '--eval-batches', '32'];
+/** A run of `method` for `steps` inner steps at H (rounds = steps / H); extra CLI args appended. */
+function job(name, method, steps, H, extra = [], evalEvery = 1000) {
+  return { name, args: [...common, '--methods', method, '--inner-steps', String(H), '--rounds', String(Math.round(steps / H)), '--eval-every', String(evalEvery), ...extra] };
+}
+const result = (name) => {
+  const f = join(dir, name, 'convergence.json');
+  if (!existsSync(f)) return undefined;
+  return JSON.parse(readFileSync(f, 'utf8')).results[0];
+};
+/** The sweep run with the lowest final loss among `names` (those finished). */
+function best(names) {
+  let b;
+  for (const n of names) { const r = result(n); if (r && (!b || r.finalValLoss < b.loss)) b = { name: n, loss: r.finalValLoss }; }
+  return b?.name;
+}
+const lrs = (xs) => xs.map((x) => x.toExponential(0).replace('+', ''));
+
+function baselines() {
+  const j = [];
+  for (const lr of [2e-3, 4e-3, 8e-3, 1.6e-2]) j.push(job(`sweep-ddp-lr${lrs([lr])}`, 'ddp', short, 30, ['--inner-lr', String(lr)]));
+  for (const lr of [4e-3, 8e-3, 1.6e-2]) j.push(job(`sweep-solo-lr${lrs([lr])}`, 'solo', short, 30, ['--inner-lr', String(lr)]));
+  for (const lr of [4e-3, 8e-3]) for (const [olr, mu] of [[0.4, 0.9], [0.7, 0.9], [1.0, 0.9], [1.0, 0]]) {
+    j.push(job(`sweep-diloco-H30-lr${lrs([lr])}-o${olr}-m${mu}`, 'diloco', short, 30, ['--inner-lr', String(lr), '--diloco-lr', String(olr), '--diloco-momentum', String(mu)]));
+  }
+  for (const dlr of [3e-4, 1e-3, 3e-3]) j.push(job(`sweep-demo-lr${lrs([dlr])}`, 'demo', short, 30, ['--inner-lr', '4e-3', '--demo-lr', String(dlr)]));
+  return j;
+}
+
+function sparse() {
+  const j = [];
+  for (const lr of [4e-3, 8e-3, 1.6e-2]) j.push(job(`sweep-sparseloco-H30-lr${lrs([lr])}`, 'sparseloco', short, 30, ['--inner-lr', String(lr)]));
+  return j;
+}
+
+/** The flags of the best sweep run of a family (its name encodes them; we reread the job list). */
+function bestArgs(prefix, fallback) {
+  const all = [...baselines(), ...sparse()].filter((x) => x.name.startsWith(prefix));
+  const b = best(all.map((x) => x.name));
+  const jb = all.find((x) => x.name === b);
+  if (!jb) { console.log(`[study] no finished sweep for ${prefix}; using ${fallback.join(' ')}`); return fallback; }
+  const keep = [];
+  for (const k of ['--inner-lr', '--diloco-lr', '--diloco-momentum', '--demo-lr']) {
+    const i = jb.args.indexOf(k);
+    if (i > 0) keep.push(k, jb.args[i + 1]);
+  }
+  return keep;
+}
+
+function final() {
+  const ddp = bestArgs('sweep-ddp-', ['--inner-lr', '4e-3']);
+  const solo = bestArgs('sweep-solo-', ['--inner-lr', '4e-3']);
+  const dil = bestArgs('sweep-diloco-H30-', ['--inner-lr', '4e-3', '--diloco-lr', '0.7', '--diloco-momentum', '0.9']);
+  const demo = bestArgs('sweep-demo-', ['--inner-lr', '4e-3', '--demo-lr', '1e-3']);
+  const sp = bestArgs('sweep-sparseloco-H30-', ['--inner-lr', '4e-3']);
+  return [
+    job('final-ddp', 'ddp', full, 30, ddp, 1),
+    job('final-solo', 'solo', full, 30, solo, 1),
+    job('final-diloco-H30', 'diloco', full, 30, dil, 1),
+    job('final-sparseloco-H30', 'sparseloco', full, 30, sp, 1),
+    job('final-demo', 'demo', full, 30, demo, 1),
+    job('final-diloco-H10', 'diloco', full, 10, dil, 3),
+    job('final-sparseloco-H10', 'sparseloco', full, 10, sp, 3),
+    job('final-sparseloco-H5', 'sparseloco', full, 5, sp, 6),
+    job('final-diloco-H5', 'diloco', full, 5, dil, 6),
+  ];
+}
+
+/** Gap-closing variants of SparseLoCo at H = 30 (issue 17, step 3), at the full budget. */
+function extras() {
+  const sp = bestArgs('sweep-sparseloco-H30-', ['--inner-lr', '4e-3']);
+  const v = (name, extra) => job(`extra-sparseloco-H30-${name}`, 'sparseloco', full, 30, [...sp, ...extra], 1);
+  return [
+    v('alpha2', ['--alpha', '2']),
+    v('nesterov-a0.5-m0.9', ['--alpha', '0.5', '--sparseloco-momentum', '0.9']),
+    v('hwarmup', ['--h-warmup']),
+    v('muon', ['--inner-optimizer', 'muon']),
+    v('desloc-every10', ['--moment-sync-every', '10']),
+  ];
+}
+
+const phases = { baselines, sparse, final, extras };
+const order = phase === 'all' ? ['baselines', 'sparse', 'final', 'extras'] : phase.split(',');
+
+async function runAll(jobs) {
+  const queue = jobs.filter((x) => !existsSync(join(dir, x.name, 'convergence.json')));
+  console.log(`[study] ${jobs.length} runs, ${queue.length} to do, ${workers} at once`);
+  const one = (x) => new Promise((resolve) => {
+    const t0 = Date.now();
+    const out = join(dir, x.name);
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'args.json'), JSON.stringify(x.args));
+    const p = spawn('nice', ['-n', '19', process.execPath, 'bin/tessera.js', 'bench', 'convergence', ...x.args, '--out', out],
+      { env: { ...process.env, TESSERA_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    p.stdout.on('data', (d) => { log += d; });
+    p.stderr.on('data', (d) => { log += d; });
+    p.on('close', (code) => {
+      writeFileSync(join(out, 'run.log'), log);
+      const r = result(x.name);
+      console.log(`[study] ${new Date().toISOString()} ${x.name}: ${code === 0 && r ? `loss ${r.finalValLoss.toFixed(4)}` : `FAILED (exit ${code})`} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      resolve();
+    });
+  });
+  const lanes = Array.from({ length: workers }, async () => { for (let x; (x = queue.shift());) await one(x); });
+  await Promise.all(lanes);
+}
+
+for (const ph of order) {
+  console.log(`[study] phase ${ph}`);
+  await runAll(phases[ph]());
+}
