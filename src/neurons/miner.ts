@@ -43,6 +43,8 @@ export interface MinerOptions extends NodeOptions { hooks?: MinerHooks }
 
 /** Kept free before the deadline beyond encode + upload + one block: this share of a window (at least one block). */
 export const SAFETY_MARGIN = 0.08;
+/** With overlap: training plans to end this share of a window earlier still (StepPlanner.budget). */
+export const OVERLAP_FLOAT = 0.5;
 
 export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promise<void> {
   const hooks = opts.hooks;
@@ -139,9 +141,15 @@ class StepPlanner {
     return (this.encodeMs ?? 0.05 * windowMs) + (this.uploadMs ?? 0.02 * windowMs) + block + Math.max(block, SAFETY_MARGIN * windowMs);
   }
 
+  /**
+   * With overlap, W's deadline is a window and 40% after its training can start: a miner slower than its
+   * window would drift towards the deadline window after window, so it plans to end half a window
+   * before it (OVERLAP_FLOAT), keeping that much float for a slow upload or a busier machine.
+   */
   async budget(W: number): Promise<{ budget: StepBudget; deadline: number; leftMs: () => number }> {
     const deadline = await expectedDeadline(this.node, W);
-    const reserve = this.reserveMs();
+    const float = this.node.run.overlap ? OVERLAP_FLOAT * this.node.run.blocksPerWindow * blockIntervalMs(this.node) : 0;
+    const reserve = this.reserveMs() + float;
     const leftMs = (): number => deadline - (chainNow(this.node) ?? Date.now()) - reserve;
     return { deadline, leftMs, budget: (_done, ms) => leftMs() >= (ms ?? 0) * 1.15 };
   }
