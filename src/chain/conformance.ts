@@ -118,11 +118,12 @@ export const CHAIN_CHECKS: Check[] = [
     const window = 7_000_000 + Math.floor(Math.random() * 1e6);
     const d1 = digestOf(`a${window}`);
     await c.f.chain.anchor(hotkey, window, d1);
-    const head = await c.f.chain.head();
     const list = await c.f.chain.anchors(window);
     const mine = list.filter((a) => a.uid === uid);
     assert.equal(mine.length, 1);
     assert.equal(mine[0].digest, d1);
+    // The including block may be the one being produced as the list is read: it exists soon after.
+    const head = await c.f.chain.waitForBlock(mine[0].block, 30_000);
     assert.ok(mine[0].block >= 1 && mine[0].block <= head.height, `anchor block ${mine[0].block} ≤ head ${head.height}`);
     await c.f.chain.anchor(hotkey, window, d1);
     assert.equal((await c.f.chain.anchors(window)).filter((a) => a.uid === uid).length, 1);
