@@ -266,8 +266,15 @@ test('two validators: the leader is SIGKILLed mid-run; the next by stake leads w
   const net = await Devnet.start(options(dir, data, { windows: 18, validators: 2 }));
   let ok = false;
   try {
-    const first = (await net.snapshot()).window!;
-    await untilWindow(net, first + 6, 90_000); // with overlap the first peer list (the validator's lead) exists from about first + 4
+    // Kill the leader once it has led a window (as validator-2 recorded it): its peer lists exist from the
+    // first window with scored miners on (about the fifth of the run).
+    const ledOnce = async (): Promise<boolean> => {
+      const v = readStatus(net.nodes.get('validator')!.dataDir)?.uid;
+      return v != null && readTimeline(net.nodes.get('validator-2')!.dataDir).some((e) => e.leader === v);
+    };
+    for (const until = Date.now() + 120_000; !(await ledOnce()); await new Promise((r) => setTimeout(r, 250))) {
+      if (Date.now() > until) throw new Error('the first validator did not lead a window within 120 s');
+    }
     const killedIn = (await net.snapshot()).window!;
     net.killNode('validator');
     await untilWindow(net, killedIn + 5, 90_000);
