@@ -367,7 +367,7 @@ const hostsWhy = (await hostsUnavailable()) ?? (cephInstalled() ? null : 'Ceph i
 test('devnet on network hosts: chain, Ceph RGW and every node in its own namespace on shaped links (a slow miner among them); overlapped miners agree and are aggregated; nothing is left behind', { timeout: 240_000, skip: hostsWhy ? `network hosts unavailable: ${hostsWhy}` : false }, async (t) => {
   const data = await tinyData();
   const dir = tmp('hosts');
-  const net = await Devnet.start(options(dir, data, { windows: 12, miners: 2, run: { ...TINY, blocksPerWindow: 16, overlap: true }, storage: { kind: 'ceph' }, hosts: { up: '20mbit', down: '50mbit', per: { 'miner-2': { up: '2mbit', down: '8mbit' } } } }));
+  const net = await Devnet.start(options(dir, data, { windows: 12, miners: 2, run: { ...TINY, blocksPerWindow: 16 }, storage: { kind: 'ceph' }, hosts: { up: '20mbit', down: '50mbit', per: { 'miner-2': { up: '2mbit', down: '8mbit' } } } }));
   const id = net.hostNet!.id;
   let ok = false;
   try {

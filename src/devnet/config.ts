@@ -91,7 +91,7 @@ export const DEVNET_DEFAULTS = {
   run: {
     // Measured on 2 cores with 3 miners + validator (small preset): ~7 s of training in a 15 s window.
     preset: 'small', blocksPerWindow: 15, innerSteps: 30, batch: 8, seq: 128, innerLr: 2e-3, alpha: 1.0,
-    weightsEvery: 1, checkpointEvery: 5, maxPeers: 20, indexMode: 'entropy', seed: 1, overlap: false,
+    weightsEvery: 1, checkpointEvery: 5, maxPeers: 20, indexMode: 'entropy', seed: 1, overlap: true,
   } satisfies Required<Omit<RunOverrides, 'deadlineS'>>,
 };
 
