@@ -65,7 +65,13 @@ export async function nextBlock(node: Node): Promise<BlockHead> {
   return waitForBlock(node, (await chainHead(node)).height + 1);
 }
 
-/** Timestamp of a block (cached; 0 for a block older than the chain's timestamp history: long past). */
+/**
+ * Timestamp of a block (cached; 0 for a block older than the chain's timestamp history: long past).
+ * A block that does not exist yet is waited for: a chain may list an anchor in the block it is about to
+ * seal (the devnet serves calls journaled for the next block), and that anchor's time is the block's,
+ * which comes after the head's; reading it as "long past" would count a late anchor in time on the
+ * nodes that happen to read it before the block is sealed, and not on the others.
+ */
 export async function blockTimestamp(node: Node, height: number): Promise<number> {
   const c = clockOf(node), hit = c.timestamps.get(height);
   if (hit !== undefined) return hit;
@@ -74,6 +80,10 @@ export async function blockTimestamp(node: Node, height: number): Promise<number
     ts = await retrying(node, `read timestamp of block ${height}`, () => node.chain.blockTimestamp(height));
   } catch (e) {
     if (!(e instanceof ChainError && e.code === 'not_found')) throw e;
+    if (height > (await chainHead(node)).height) {
+      await waitForBlock(node, height);
+      return blockTimestamp(node, height);
+    }
     ts = 0;
   }
   c.timestamps.set(height, ts);
