@@ -101,6 +101,7 @@ export function checkState(raw: unknown): DevnetState {
     const e = obj('epoch', s.epoch);
     int('epoch.block', e.block, 0, height);
     for (const k of ['Rank', 'Trust', 'Consensus', 'Incentive', 'Dividends', 'ValidatorTrust', 'Emission']) {
+      if (k === 'Trust' && e[k] === undefined) continue; // legacy, written by older devnets only
       const v = arr(`epoch.${k}`, e[k]);
       if (v.length > n) fail(`epoch.${k}`, `${v.length} entries`, `at most one per uid (${n})`);
       v.forEach((x, i) => num(`epoch.${k}[${i}]`, x, 0, F));

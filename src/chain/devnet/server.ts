@@ -16,6 +16,7 @@ import {
   type DevnetState,
 } from './state.js';
 import { cryptoReady, publicKeyOf, verifyCall } from './verify.js';
+import { activityCutoffBlocks } from '../yuma.js';
 
 /**
  * Server options plus the chain parameters (tempo, kappa, ... see ChainParams) for a new chain; for an
@@ -79,7 +80,8 @@ async function openState(opts: DevnetServerOptions): Promise<{ state: DevnetStat
     }
     return { state: withFaucet(existing, opts), seq: loaded.seq, resumed: true };
   }
-  const params = checkParams({ ...DEFAULT_PARAMS, ...given });
+  // subtensor derives the activity cutoff from the tempo: a new chain gets the cutoff of its own tempo unless given.
+  const params = checkParams({ ...DEFAULT_PARAMS, activityCutoff: activityCutoffBlocks(given.tempo ?? DEFAULT_PARAMS.tempo), ...given });
   const now = Date.now();
   const chainId = '0x' + createHash('sha256').update(`tessera-devnet-genesis\n${canonicalJson(params)}\n${now}\n`).update(randomBytes(16)).digest('hex');
   return { state: withFaucet(genesis(chainId, params, now), opts), seq: 0, resumed: false };

@@ -2,8 +2,8 @@
 // block being built, height + 1) and produceBlock (advance height, run Yuma every `tempo` blocks).
 // Inputs are never mutated; the server adds clocks, signatures, persistence and HTTP.
 import { ChainError, type Anchor, type ChainParams, type Metagraph, type SparseRow } from '../types.js';
-import { yumaEpoch } from '../yuma.js';
-import { isTopkNonzero } from '../yuma-math.js';
+import { activityCutoffBlocks, DEFAULT_KAPPA, yumaEpoch } from '../yuma.js';
+import { fixedFraction, isTopkNonzero } from '../yuma-math.js';
 import { callHash, type UnsignedCall } from './call.js';
 
 export const STATE_FORMAT = 'tessera-devnet-state';
@@ -47,9 +47,14 @@ export interface FaucetConfig {
   exempt: string[];
 }
 
+/**
+ * Defaults as subtensor's (14bc6f9) where it has one: kappa 32767/65535, bonds EMA 0.9, bonds penalty 1, and
+ * the activity cutoff derived from the tempo (activityCutoffBlocks: 13 889 ‰ of a tempo; a new chain with
+ * another tempo gets the cutoff of its tempo unless activityCutoff is given).
+ */
 export const DEFAULT_PARAMS: ChainParams = {
-  tempo: 10, kappa: 0.5, bondsMovingAverage: 0.9, bondsPenalty: 1, maxAllowedValidators: 64,
-  maxAllowedUids: 256, weightsRateLimit: 1, activityCutoff: 5000, emissionPerBlock: 1, ownerCut: 0.18,
+  tempo: 10, kappa: DEFAULT_KAPPA, bondsMovingAverage: 0.9, bondsPenalty: 1, maxAllowedValidators: 64,
+  maxAllowedUids: 256, weightsRateLimit: 1, activityCutoff: activityCutoffBlocks(10), emissionPerBlock: 1, ownerCut: 0.18,
 };
 
 /** Checks chain parameters; the message names the bad one. */
@@ -83,7 +88,9 @@ export interface Neuron {
 
 export interface EpochResult {
   block: number;
-  Rank: number[]; Trust: number[]; Consensus: number[]; Incentive: number[]; Dividends: number[];
+  Rank: number[]; Consensus: number[]; Incentive: number[]; Dividends: number[];
+  /** Legacy: written by devnets before subtensor's Trust was dropped; read by nothing. */
+  Trust?: number[];
   ValidatorTrust: number[]; Emission: number[]; Bonds: SparseRow[]; ValidatorPermit: boolean[];
   OwnerEmission: number;
 }
@@ -122,8 +129,14 @@ export function genesis(chainId: string, params: ChainParams, timestamp: number)
 
 export const uidOf = (s: DevnetState, hotkey: string): number => s.neurons.findIndex((n) => n.hotkey === hotkey);
 
-/** Live ValidatorPermit: top-K non-zero stake (subtensor recomputes it each epoch; the devnet uses it at once). */
-export const permits = (s: DevnetState): boolean[] => isTopkNonzero(s.neurons.map((n) => n.stake), s.params.maxAllowedValidators);
+/**
+ * Live ValidatorPermit: top-K non-zero stake (subtensor recomputes it each epoch; the devnet uses it at once).
+ * Stake counts as subtensor's I32F32 fraction of the total: a hotkey holding under 2^-32 of it has none.
+ */
+export function permits(s: DevnetState): boolean[] {
+  const total = totalStake(s);
+  return isTopkNonzero(s.neurons.map((n) => fixedFraction(n.stake, total)), s.params.maxAllowedValidators);
+}
 
 function bad(message: string, hint: string): never {
   throw new ChainError('bad_request', message, hint);
@@ -208,7 +221,7 @@ function replaceUid(s: DevnetState, uid: number, neuron: Neuron): void {
   s.neurons = s.neurons.map((x, i) => (i === uid ? neuron : x.weights.some(([j]) => j === uid) ? { ...x, weights: x.weights.filter(([j]) => j !== uid) } : x));
   if (s.epoch) {
     const e: EpochResult = { ...s.epoch };
-    for (const k of ['Rank', 'Trust', 'Consensus', 'Incentive', 'Dividends', 'ValidatorTrust', 'Emission'] as const) {
+    for (const k of ['Rank', 'Consensus', 'Incentive', 'Dividends', 'ValidatorTrust', 'Emission'] as const) {
       if (uid < e[k].length) { e[k] = e[k].slice(); e[k][uid] = 0; }
     }
     if (uid < e.ValidatorPermit.length) { e.ValidatorPermit = e.ValidatorPermit.slice(); e.ValidatorPermit[uid] = false; }
@@ -358,9 +371,10 @@ export function produceBlock(state: DevnetState, timestamp: number, onEpochError
   }
 }
 
-// blockAtRegistration is not passed to Yuma: when a registration replaces a uid, replaceUid already
-// removes the old hotkey's weights column, bonds and results, which is what subtensor's outdated-weights
-// and recently-registered-bonds masks achieve.
+// The epoch gets what subtensor's reads: LastUpdate, BlockAtRegistration (outdated weights and the bonds to
+// uids registered since the last epoch are masked; replaceUid also drops the old hotkey's weights and bonds),
+// and the block of the last epoch as LastMechansimStepBlock (0 before the first). The devnet has no subnet
+// owner hotkey (subtensor's get_owner_uid is None), so no uid gets the owner exemption.
 function runEpoch(state: DevnetState): DevnetState {
   const p = state.params, n = state.neurons.length;
   const r = yumaEpoch({
@@ -368,16 +382,17 @@ function runEpoch(state: DevnetState): DevnetState {
     bonds: state.epoch?.Bonds, kappa: p.kappa, bondsMovingAverage: p.bondsMovingAverage, bondsPenalty: p.bondsPenalty,
     emission: p.emissionPerBlock * p.tempo, ownerCut: p.ownerCut, maxAllowedValidators: p.maxAllowedValidators,
     currentBlock: state.height, lastUpdate: state.neurons.map((x) => x.lastUpdate), activityCutoff: p.activityCutoff,
+    blockAtRegistration: state.neurons.map((x) => x.registeredAt), tempo: p.tempo, lastMechanismStepBlock: state.epoch?.block ?? 0,
   });
   const finite = (what: string, v: readonly number[]): void => {
     v.forEach((x, i) => { if (!Number.isFinite(x)) throw new Error(`epoch at block ${state.height}: ${what}[${i}] = ${x} is not finite`); });
   };
-  for (const k of ['Rank', 'Trust', 'Consensus', 'Incentive', 'Dividends', 'ValidatorTrust', 'Emission'] as const) finite(k, r[k]);
+  for (const k of ['Rank', 'Consensus', 'Incentive', 'Dividends', 'ValidatorTrust', 'Emission'] as const) finite(k, r[k]);
   finite('OwnerEmission', [r.OwnerEmission]);
   r.Bonds.forEach((row, i) => finite(`Bonds[${i}]`, row.map(([, v]) => v)));
   const neurons = state.neurons.map((x, i) => ({ ...x, totalEmission: x.totalEmission + r.Emission[i] }));
   const epoch: EpochResult = {
-    block: state.height, Rank: r.Rank, Trust: r.Trust, Consensus: r.Consensus, Incentive: r.Incentive, Dividends: r.Dividends,
+    block: state.height, Rank: r.Rank, Consensus: r.Consensus, Incentive: r.Incentive, Dividends: r.Dividends,
     ValidatorTrust: r.ValidatorTrust, Emission: r.Emission, Bonds: r.Bonds, ValidatorPermit: r.ValidatorPermit, OwnerEmission: r.OwnerEmission,
   };
   return n === 0 ? state : { ...state, neurons, epoch, ownerEmission: state.ownerEmission + r.OwnerEmission };
@@ -413,7 +428,7 @@ export function metagraphOf(s: DevnetState): Metagraph {
     block: s.height, timestamp: s.timestamp, n, uids: Array.from({ length: n }, (_, i) => i),
     hotkeys: s.neurons.map((x) => x.hotkey), stake: s.neurons.map((x) => x.stake), validatorPermit: permits(s),
     lastUpdate: s.neurons.map((x) => x.lastUpdate), blockAtRegistration: s.neurons.map((x) => x.registeredAt),
-    lastEpoch: e?.block ?? 0, Rank: vec(e?.Rank), Trust: vec(e?.Trust), Consensus: vec(e?.Consensus), Incentive: vec(e?.Incentive),
+    lastEpoch: e?.block ?? 0, Rank: vec(e?.Rank), Trust: vec(undefined), Consensus: vec(e?.Consensus), Incentive: vec(e?.Incentive),
     Dividends: vec(e?.Dividends), ValidatorTrust: vec(e?.ValidatorTrust), Emission: vec(e?.Emission),
     Bonds: Array.from({ length: n }, (_, i) => e?.Bonds[i] ?? []), Weights: s.neurons.map((x) => x.weights),
     tempo: s.params.tempo, kappa: s.params.kappa, bondsMovingAverage: s.params.bondsMovingAverage,
