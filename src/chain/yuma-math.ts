@@ -33,6 +33,27 @@ export function fixedFraction(x: number, total: number): number {
   return Math.floor((x / total) * FIXED_ONE);
 }
 
+/** I32F32 product of two raw integers, rounded down like fixed-point multiplication: ⌊a·b / 2^32⌋. */
+export function mulFixed(a: number, b: number): number {
+  if (a === 0 || b === 0) return 0;
+  const p = a * b;
+  if (Math.abs(p) < 2 ** 53) return Math.floor(p / FIXED_ONE);
+  return Number((BigInt(a) * BigInt(b)) >> 32n);
+}
+
+/** I32F32 quotient of two raw integers, rounded down: ⌊a·2^32 / b⌋ (b > 0). */
+export function divFixed(a: number, b: number): number {
+  if (a === 0) return 0;
+  return Number((BigInt(a) << 32n) / BigInt(b));
+}
+
+/** Column sums then column division in I32F32 (subtensor `inplace_col_normalize_sparse`); `m` is n × n raw, changed in place. */
+export function colNormalizeFixed(m: Float64Array, n: number): void {
+  const sum = new Float64Array(n);
+  for (let k = 0; k < n * n; k++) if (m[k] !== 0) sum[k % n] += m[k];
+  for (let k = 0; k < n * n; k++) if (m[k] !== 0 && sum[k % n] !== 0) m[k] = divFixed(m[k], sum[k % n]);
+}
+
 /** Sum-to-one in I32F32 (subtensor `inplace_normalize` on fixed values): raw integers in, raw integers out. */
 export function normalizeFixed(raw: ArrayLike<number>): number[] {
   let sum = 0;

@@ -27,7 +27,7 @@ test('1 validator, 2 miners: incentive = its weights, all dividends to it, 18% o
 test('2 validators agreeing: dividends follow stake, incentive follows the shared weights', () => {
   const r = yumaEpoch(base({ stake: [30, 70, 0, 0], weights: [[[2, 1], [3, 1]], [[2, 5], [3, 5]]] }));
   close(r.Incentive, [0, 0, 0.5, 0.5], 1e-12, 'I');
-  close(r.Dividends, [0.3, 0.7, 0, 0], 1e-9, 'D'); // stake fractions are I32F32-truncated (2^-32)
+  close(r.Dividends, [0.3, 0.7, 0, 0], 1e-8, 'D'); // stake fractions are I32F32-truncated (2^-32)
   close(r.Emission, [12.3, 28.7, 20.5, 20.5], 1e-7, 'E');
 });
 
@@ -98,7 +98,7 @@ test('weighted median matches subtensor tests/math.rs test_math_weighted_median{
 const FULL: Array<[number, number]> = [[4, 16383], [5, 32767], [6, 49149], [7, 65535]];
 const self = (u: number): Array<[number, number]> => [[u, 65535]];
 const bondRows = (c456: number[], c7: number[]): Array<Array<[number, number]>> =>
-  c456.map((b, i) => [[4, b], [5, b], [6, b], [7, c7[i]]]);
+  c456.map((b, i) => [[4, b / 65535], [5, b / 65535], [6, b / 65535], [7, c7[i] / 65535]]); // stored u16 as proportions
 const EPOCHS: Array<{ w: Array<Array<[number, number]>>; b?: number[][]; d: number[]; e: number[]; out: [number, number[]] }> = [
   { w: [FULL, FULL, FULL, FULL], d: [0.0999999978, 0.1999999983, 0.3000000012, 0.4000000022],
     e: [49999998, 99999999, 150000000, 200000001, 49998779, 100000610, 149996337, 200004272], out: [4, [16383, 32767, 49151, 65535]] },

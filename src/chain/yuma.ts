@@ -5,7 +5,7 @@
 // is float64 and agrees with subtensor to ~1e-9. Bonds come out quantized to u16 as subtensor stores them.
 // docs/chain.md "The devnet's Yuma epoch" lists each rule and where it comes from.
 import { TesseraError } from '../util/errors.js';
-import { FIXED_ONE, fixedFraction, isTopkNonzero, normalize, normalizeFixed, u16Quantize, weightedMedianCol } from './yuma-math.js';
+import { colNormalizeFixed, divFixed, FIXED_ONE, fixedFraction, isTopkNonzero, mulFixed, normalize, normalizeFixed, u16Quantize, weightedMedianCol } from './yuma-math.js';
 
 /** One row of Weights or Bonds: dense (length n) or sparse [[uid, value], ...] like subtensor's Vec<(u16, u16)>. */
 export type MatrixRow = ReadonlyArray<number> | ReadonlyArray<readonly [number, number]>;
@@ -148,13 +148,6 @@ function colNormalize(m: Float64Array, n: number): void {
   }
 }
 
-/** ranks_j = Σ_i m_ij · s_i (subtensor `matmul` / `matmul_sparse`). */
-function colDot(m: Float64Array, s: Float64Array, n: number): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) if (s[i] !== 0) for (let j = 0; j < n; j++) out[j] += m[i * n + j] * s[i];
-  return out;
-}
-
 /** An already-normalized [0, 1] value as an I32F32 raw integer (truncated). */
 const toFixed = (x: number): number => Math.floor(x * FIXED_ONE);
 
@@ -173,7 +166,7 @@ export function yumaEpoch(input: YumaInput): YumaOutput {
   // Kappa is a u16 on subtensor; get_float_kappa divides it by 65535 in I32F32.
   const kappaU16 = Math.round(fraction('kappa', input.kappa, DEFAULT_KAPPA) * 65535);
   const kappaFixed = Number((BigInt(kappaU16) << 32n) / 65535n);
-  const alpha = 1 - fraction('bondsMovingAverage', input.bondsMovingAverage, 0.9); // EMA weight of the new ΔB
+  const alpha = 1 - fraction('bondsMovingAverage', input.bondsMovingAverage, 0.9); // EMA weight of the new ΔB (Yuma3)
   const penalty = fraction('bondsPenalty', input.bondsPenalty, 1);
   const ownerCut = fraction('ownerCut', input.ownerCut, 0.18);
   const emission = input.emission ?? 1;
@@ -220,40 +213,52 @@ export function yumaEpoch(input: YumaInput): YumaOutput {
 
   // == Consensus (stake-weighted median with kappa, exact in I32F32), clipping, validator trust ==
   const Wfixed = Float64Array.from(W, toFixed); // W holds multiples of 2^-32: exact
-  const consensus = weightedMedianCol(activeFixed, Wfixed, n, kappaFixed, true).map((x) => x / FIXED_ONE);
-  const clipped = new Float64Array(n * n);
+  const consensusFixed = weightedMedianCol(activeFixed, Wfixed, n, kappaFixed, true);
+  const consensus = consensusFixed.map((x) => x / FIXED_ONE);
+  // Clipped weights, validator trust (row sums) and ranks (Σ_i c_ij · s_i) in I32F32: clipping takes the
+  // smaller of two multiples of 2^-32, so everything here is exact integers of 2^-32.
+  const clippedFixed = new Float64Array(n * n);
   const validatorTrust = new Float64Array(n);
+  const ranksFixed = new Array<number>(n).fill(0);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-    const v = Math.min(W[i * n + j], consensus[j]);
-    clipped[i * n + j] = v;
-    validatorTrust[i] += v;
+    const k = i * n + j;
+    const v = Math.min(Wfixed[k], consensusFixed[j]);
+    if (v === 0) continue;
+    clippedFixed[k] = v;
+    validatorTrust[i] += v / FIXED_ONE;
+    ranksFixed[j] += mulFixed(v, activeFixed[i]);
   }
+  const clipped = Float64Array.from(clippedFixed, (x) => x / FIXED_ONE);
 
   // == Ranks = incentive (subtensor no longer computes Trust) ==
-  const incentive = normalize(colDot(clipped, activeStake, n));
+  const incentiveFixed = normalizeFixed(ranksFixed);
+  const incentive = Float64Array.from(incentiveFixed, (x) => x / FIXED_ONE);
 
-  // == Bonds ==
+  // == Bonds: the stored u16 proportions, minus those to uids registered since the last epoch ==
   const B = denseMatrix(input.bonds, n, 'bonds');
-  if (input.yuma3) for (let k = 0; k < n * n; k++) B[k] = Math.min(65535, Math.round(B[k] * 65535)) / 65535;
+  for (let k = 0; k < n * n; k++) {
+    if (B[k] > 1) throw new TesseraError(`yuma: bonds[${Math.floor(k / n)}][${k % n}] = ${B[k]} is above 1`, 'pass Bonds as stored: u16 proportions in [0, 1] (YumaOutput.Bonds)');
+    B[k] = Math.round(B[k] * 65535); // the u16 subtensor stores
+  }
   if (currentBlock !== undefined && blockAtRegistration) {
     const lms = input.lastMechanismStepBlock ?? 0;
     const lastTempo = lms > 0 ? lms + 1 : input.tempo !== undefined ? Math.max(0, currentBlock - input.tempo) : undefined;
     if (lastTempo !== undefined) for (let j = 0; j < n; j++) if (lastTempo <= blockAtRegistration[j]) for (let i = 0; i < n; i++) B[i * n + j] = 0;
   }
-  // weights for bonds: W interpolated towards clipped by bondsPenalty
-  const wb = new Float64Array(n * n);
-  for (let k = 0; k < n * n; k++) wb[k] = W[k] + penalty * (clipped[k] - W[k]);
-  const ema = new Float64Array(n * n);
+  const ema = new Float64Array(n * n); // as stored: a [0, 1] proportion per bond
   const divRaw = new Float64Array(n);
+  let dividends: Float64Array;
   if (input.yuma3) {
-    // Yuma3: EMA of the weights themselves towards the bonds (no stake, no normalization), per-bond rate with liquid alpha.
+    // Yuma3 (float64): EMA of the weights themselves towards the bonds (read as u16 / 65535; no stake, no
+    // normalization), a per-bond rate with liquid alpha; dividends weigh each validator's bonds by its stake.
     const useLiquid = liquid !== null && consensus.some((c) => c !== 0);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
       const k = i * n + j;
+      const b = B[k] / 65535, wb = W[k] + penalty * (clipped[k] - W[k]);
       if (useLiquid) {
-        const a = alphaSigmoid(consensus[j], wb[k], B[k], liquid.alphaLow, liquid.alphaHigh, liquid.steepness);
-        ema[k] = Math.min(1, (1 - a) * B[k] + Math.max(0, a * wb[k]));
-      } else ema[k] = alpha * wb[k] + (1 - alpha) * B[k];
+        const a = alphaSigmoid(consensus[j], wb, b, liquid.alphaLow, liquid.alphaHigh, liquid.steepness);
+        ema[k] = Math.min(1, (1 - a) * b + Math.max(0, a * wb));
+      } else ema[k] = alpha * wb + (1 - alpha) * b;
     }
     const norm = Float64Array.from(ema);
     colNormalize(norm, n);
@@ -261,20 +266,41 @@ export function yumaEpoch(input: YumaInput): YumaOutput {
       for (let j = 0; j < n; j++) divRaw[i] += norm[i * n + j] * incentive[j];
       divRaw[i] *= activeStake[i];
     }
+    dividends = normalize(divRaw);
   } else {
-    colNormalize(B, n);
+    // Classic Yuma in I32F32, step for step as subtensor: B column-normalized; ΔB = (W interpolated to the
+    // clipped weights by bondsPenalty) ∘ S, column-normalized; EMA; column-normalized; d_i = Σ_j b_ij · I_j.
+    const Bf = Float64Array.from(B, (u) => u * FIXED_ONE);
+    colNormalizeFixed(Bf, n);
+    const penaltyFixed = divFixed(Math.round(penalty * 65535) * FIXED_ONE, 65535 * FIXED_ONE);
     const delta = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) delta[i * n + j] = wb[i * n + j] * activeStake[i];
-    colNormalize(delta, n);
-    for (let k = 0; k < n * n; k++) ema[k] = alpha * delta[k] + (1 - alpha) * B[k];
-    colNormalize(ema, n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) divRaw[i] += ema[i * n + j] * incentive[j];
-    // stored column max-upscaled
+    for (let i = 0; i < n; i++) {
+      if (activeFixed[i] === 0) continue;
+      for (let j = 0; j < n; j++) {
+        const k = i * n + j;
+        const wb = Wfixed[k] + mulFixed(penaltyFixed, clippedFixed[k] - Wfixed[k]);
+        delta[k] = mulFixed(wb, activeFixed[i]);
+      }
+    }
+    colNormalizeFixed(delta, n);
+    // alpha = 1 − BondsMovingAverage / 10^6, the moving average truncated to I32F32
+    const keep = Math.floor(fraction('bondsMovingAverage', input.bondsMovingAverage, 0.9) * FIXED_ONE);
+    const alphaFixed = FIXED_ONE - keep;
+    const e = new Float64Array(n * n);
+    for (let k = 0; k < n * n; k++) e[k] = mulFixed(alphaFixed, delta[k]) + mulFixed(keep, Bf[k]);
+    colNormalizeFixed(e, n);
+    const divFixedRaw = new Array<number>(n).fill(0);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) divFixedRaw[i] += mulFixed(e[i * n + j], incentiveFixed[j]);
+    dividends = Float64Array.from(normalizeFixed(divFixedRaw), (x) => x / FIXED_ONE);
+    // stored column max-upscaled (inplace_col_max_upscale_sparse), then u16 (fixed_proportion_to_u16)
     const colMax = new Float64Array(n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) colMax[j] = Math.max(colMax[j], ema[i * n + j]);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (colMax[j] > 0) ema[i * n + j] /= colMax[j];
+    for (let k = 0; k < n * n; k++) colMax[k % n] = Math.max(colMax[k % n], e[k]);
+    for (let k = 0; k < n * n; k++) {
+      if (e[k] === 0) continue;
+      const up = divFixed(e[k], colMax[k % n]);
+      ema[k] = Math.floor((up * 65535) / FIXED_ONE) / 65535;
+    }
   }
-  const dividends = normalize(divRaw);
 
   // == Emission: owner cut, then incentive and dividends normalized on their joint sum (½ / ½) ==
   const toSplit = emission * (1 - ownerCut);
@@ -295,7 +321,7 @@ export function yumaEpoch(input: YumaInput): YumaOutput {
   const bondsOut: SparseRow[] = [];
   for (let i = 0; i < n; i++) {
     const row: SparseRow = [];
-    if (newPermit[i]) for (let j = 0; j < n; j++) { const v = u16Quantize(ema[i * n + j]); if (v > 0) row.push([j, v]); }
+    if (newPermit[i]) for (let j = 0; j < n; j++) { const v = input.yuma3 ? u16Quantize(ema[i * n + j]) : ema[i * n + j]; if (v > 0) row.push([j, v]); }
     bondsOut.push(row);
   }
 
