@@ -6,7 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { activityCutoffBlocks, DEFAULT_KAPPA, yumaEpoch, type YumaInput, type YumaOutput } from './yuma.js';
 import { FIXED_ONE, toU16Proportion, weightedMedian } from './yuma-math.js';
-import { DEFAULT_PARAMS } from './devnet/state.js';
+import { applyCall, DEFAULT_PARAMS, genesis, permits } from './devnet/state.js';
+import type { UnsignedCall, WriteMethod } from './devnet/call.js';
+import { ChainError } from './types.js';
+import { DevnetChainClient, startDevnetChainServer } from './index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const close = (got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void => {
   assert.equal(got.length, want.length, `${what}: length`);
@@ -228,4 +234,33 @@ test('commit-reveal column mask: weights to a uid registered after the validator
   // no live commit (or commit-reveal off: commitBlocks not given): nothing is masked (test_epoch_no_mask_when_commit_reveal_disabled)
   close(yumaEpoch(input).Incentive.slice(1), [1 / 3, 1 / 3, 1 / 3], 1e-9, 'I (no mask)');
   close(yumaEpoch({ ...input, commitBlocks: [undefined, undefined, undefined, undefined] }).Incentive.slice(1), [1 / 3, 1 / 3, 1 / 3], 1e-9, 'I (no commit)');
+});
+
+// The devnet chain applies the same rules.
+test('devnet: a hotkey holding under 2^-32 of the stake gets no permit (setWeights answers no_permit)', () => {
+  let s = genesis('0xchain', { ...DEFAULT_PARAMS, maxAllowedValidators: 8 }, 0);
+  let nonce = 0;
+  const call = (hotkey: string, method: WriteMethod, params: Record<string, unknown> = {}): UnsignedCall => ({ method, hotkey, nonce: ++nonce, params: { hotkey, ...params } });
+  for (const h of ['big', 'tiny', 'miner']) s = applyCall(s, call(h, 'register')).state;
+  s = applyCall(s, call('big', 'addStake', { amount: 1e12 })).state;
+  s = applyCall(s, call('tiny', 'addStake', { amount: 1e-4 })).state; // 1e-16 of the total
+  assert.deepEqual(permits(s), [true, false, false]);
+  assert.throws(() => applyCall(s, call('tiny', 'setWeights', { uids: [2], weights: [1] })), (e: unknown) => e instanceof ChainError && e.code === 'no_permit');
+  s = applyCall(s, call('tiny', 'addStake', { amount: 1e3 })).state; // 1e-9 of the total: above 2^-32
+  assert.deepEqual(permits(s), [true, true, false]);
+});
+
+test('devnet: a new chain\'s activity cutoff follows its tempo unless given', async () => {
+  for (const [opts, want] of [[{ tempo: 360 }, 5000], [{ tempo: 4 }, 55], [{ tempo: 4, activityCutoff: 9 }, 9]] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-yuma-'));
+    const server = await startDevnetChainServer({ dir, blockMs: 1000, ...opts });
+    try {
+      const m = await new DevnetChainClient({ url: server.url }).metagraph();
+      assert.equal(m.activityCutoff, want, JSON.stringify(opts));
+      assert.equal(m.kappa, 32767 / 65535);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 });
