@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { activityCutoffBlocks, DEFAULT_KAPPA, yumaEpoch, type YumaInput, type YumaOutput } from './yuma.js';
 import { FIXED_ONE, toU16Proportion, weightedMedian } from './yuma-math.js';
-import { applyCall, DEFAULT_PARAMS, genesis, permits } from './devnet/state.js';
+import { applyCall, DEFAULT_PARAMS, genesis, metagraphOf, permits, produceBlock, type DevnetState } from './devnet/state.js';
 import type { UnsignedCall, WriteMethod } from './devnet/call.js';
 import { ChainError } from './types.js';
 import { DevnetChainClient, startDevnetChainServer } from './index.js';
@@ -262,5 +262,53 @@ test('devnet: a new chain\'s activity cutoff follows its tempo unless given', as
       await server.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+});
+
+test('devnet commit-reveal (option, off by default): weights land at the epoch RevealPeriodEpochs after their own, LastUpdate = that block', async () => {
+  let nonce = 0;
+  const call = (hotkey: string, method: WriteMethod, params: Record<string, unknown> = {}): UnsignedCall => ({ method, hotkey, nonce: ++nonce, params: { hotkey, ...params } });
+  const start = (cr: boolean): DevnetState => {
+    let s = genesis('0xchain', { ...DEFAULT_PARAMS, tempo: 5, maxAllowedValidators: 1 }, 0);
+    if (cr) s = { ...s, commitReveal: { revealPeriodEpochs: 1 } };
+    for (const h of ['val', 'm1', 'm2']) s = applyCall(s, call(h, 'register')).state;
+    s = applyCall(s, call('val', 'addStake', { amount: 10 })).state;
+    s = produceBlock(s, 1); // block 1 registered them; weights go in block 2 (epoch 0)
+    return applyCall(s, call('val', 'setWeights', { uids: [1, 2], weights: [1, 3] })).state;
+  };
+  const to = (s: DevnetState, h: number): DevnetState => { while (s.height < h) s = produceBlock(s, s.height + 1); return s; };
+  // off (the default): in Weights at once, paid at the first epoch (block 5)
+  const off = to(start(false), 5);
+  assert.equal(genesis('0xchain', DEFAULT_PARAMS, 0).commitReveal, undefined);
+  assert.deepEqual(metagraphOf(off).Weights[0], [[1, 1], [2, 3]]);
+  close(metagraphOf(off).Incentive, [0, 0.25, 0.75], 1e-9, 'I (off)');
+  // on, 1 epoch: held at block 2 (epoch 0), revealed by the epoch at block 5 (epoch 1), which pays at once
+  let on = start(true);
+  assert.deepEqual(metagraphOf(on).Weights[0], []);
+  assert.equal(on.neurons[0].pendingWeights?.length, 1);
+  on = to(on, 4);
+  assert.deepEqual(metagraphOf(on).Weights[0], []);
+  on = to(on, 5);
+  assert.deepEqual(metagraphOf(on).Weights[0], [[1, 1], [2, 3]]);
+  assert.equal(metagraphOf(on).lastUpdate[0], 5);
+  assert.equal(on.neurons[0].pendingWeights, undefined);
+  close(metagraphOf(on).Incentive, [0, 0.25, 0.75], 1e-9, 'I (on)');
+  // a commit in the epoch-1 block range (block 6) waits for the epoch at block 10; the revealed row stays meanwhile
+  on = applyCall(on, call('val', 'setWeights', { uids: [1], weights: [1] })).state;
+  on = to(on, 9);
+  assert.deepEqual(metagraphOf(on).Weights[0], [[1, 1], [2, 3]]);
+  on = to(on, 10);
+  assert.deepEqual(metagraphOf(on).Weights[0], [[1, 1]]);
+  close(metagraphOf(on).Incentive, [0, 1, 0], 1e-9, 'I (second reveal)');
+  // the server takes the option for a new chain and refuses another value on resume
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-yuma-'));
+  try {
+    const server = await startDevnetChainServer({ dir, blockMs: 1000, commitRevealEpochs: 1 });
+    await server.close();
+    await assert.rejects(startDevnetChainServer({ dir, blockMs: 1000, commitRevealEpochs: 0 }), /created with commit-reveal over 1 epochs, not 0/);
+    const again = await startDevnetChainServer({ dir, blockMs: 1000 });
+    await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

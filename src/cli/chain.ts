@@ -12,7 +12,7 @@ import { NETWORK_ENDPOINTS } from '../chain/subtensor/chain.js';
 import { TesseraError } from '../util/errors.js';
 
 
-interface ChainFlags extends Partial<ChainParams> { dir: string; port: number; host: string; blockMs: number; quiet?: boolean; faucetCap: number; faucetExempt?: string[] }
+interface ChainFlags extends Partial<ChainParams> { dir: string; port: number; host: string; blockMs: number; quiet?: boolean; faucetCap: number; faucetExempt?: string[]; commitReveal?: number }
 
 /** `tessera chain check`: the Chain conformance suite against any endpoint; exit 1 when a check fails. */
 function checkCommand(): Command {
@@ -62,10 +62,11 @@ export function chainCommand(): Command {
     .option('--faucet-cap <x>', 'most stake the devnet faucet (addStake) gives one hotkey', float('--faucet-cap', 0), DEFAULT_FAUCET_CAP)
     .option('--faucet-exempt <hotkeys>', 'comma-separated SS58 hotkeys exempt from the faucet cap and never replaced by a registration (the devnet\'s own validators; kept from the last start when not given)',
       (v: string) => v.split(',').map((a) => a.trim()).filter((a) => a !== ''))
+    .option('--commit-reveal <epochs>', 'new chains only: hold each setWeights as a commit revealed this many epochs later, as subtensor\'s commit-reveal (0 = off, the devnet default; subtensor defaults to on, 1 epoch)', int('--commit-reveal', 0))
     .option('--quiet', 'do not log calls and epochs')
     .action(async (f: ChainFlags) => {
       const opts: DevnetServerOptions = {
-        dir: f.dir, port: f.port, host: f.host, blockMs: f.blockMs, faucetCap: f.faucetCap, faucetExempt: f.faucetExempt,
+        dir: f.dir, port: f.port, host: f.host, blockMs: f.blockMs, faucetCap: f.faucetCap, faucetExempt: f.faucetExempt, commitRevealEpochs: f.commitReveal,
         log: f.quiet ? undefined : (line: string) => console.log(`${new Date().toISOString()} ${line}`),
       };
       const params: Array<keyof ChainParams> = ['tempo', 'kappa', 'bondsMovingAverage', 'maxAllowedValidators', 'maxAllowedUids',

@@ -4,7 +4,7 @@
 import { TesseraError } from '../../util/errors.js';
 import type { ChainParams } from '../types.js';
 import {
-  checkParams, DEFAULT_PARAMS, MAX_COMMITMENT_CHARS, MAX_STAKE_PER_HOTKEY, MAX_TOTAL_STAKE, STATE_FORMAT, STATE_VERSION, TIMESTAMP_HISTORY,
+  checkParams, DEFAULT_PARAMS, MAX_COMMITMENT_CHARS, MAX_PENDING_WEIGHTS, MAX_REVEAL_PERIOD_EPOCHS, MAX_STAKE_PER_HOTKEY, MAX_TOTAL_STAKE, STATE_FORMAT, STATE_VERSION, TIMESTAMP_HISTORY,
   type DevnetState,
 } from './state.js';
 
@@ -88,6 +88,16 @@ export function checkState(raw: unknown): DevnetState {
     nullable(nr.commitment, (v) => (str(`${f}.commitment`, v).length <= MAX_COMMITMENT_CHARS ? v : fail(`${f}.commitment`, v, `at most ${MAX_COMMITMENT_CHARS} chars`)));
     nullable(nr.commitmentBlock, (v) => int(`${f}.commitmentBlock`, v, 0, height + 1));
     num(`${f}.totalEmission`, nr.totalEmission, 0, F);
+    if (nr.pendingWeights !== undefined) {
+      const pw = arr(`${f}.pendingWeights`, nr.pendingWeights);
+      if (pw.length > MAX_PENDING_WEIGHTS) fail(`${f}.pendingWeights`, `${pw.length} commits`, `at most ${MAX_PENDING_WEIGHTS}`);
+      pw.forEach((c, k) => {
+        const g = `${f}.pendingWeights[${k}]`, cw = obj(g, c);
+        sparse(`${g}.weights`, cw.weights, F);
+        int(`${g}.block`, cw.block, 0, height + 1);
+        int(`${g}.epoch`, cw.epoch, 0, height + 1);
+      });
+    }
   });
   if (!(total <= MAX_TOTAL_STAKE)) fail('neurons[*].stake', `a total of ${total}`, `a total stake of at most ${MAX_TOTAL_STAKE}`);
 
@@ -138,6 +148,7 @@ export function checkState(raw: unknown): DevnetState {
     int('registrations.block', r.block, 0, height + 1);
     int('registrations.count', r.count);
   }
+  if (s.commitReveal !== undefined) int('commitReveal.revealPeriodEpochs', obj('commitReveal', s.commitReveal).revealPeriodEpochs, 1, MAX_REVEAL_PERIOD_EPOCHS);
   if (s.faucet !== undefined) {
     const fc = obj('faucet', s.faucet);
     num('faucet.cap', fc.cap, 0, MAX_STAKE_PER_HOTKEY);

@@ -84,7 +84,21 @@ export interface Neuron {
   commitment: string | null;     // Commitments.CommitmentOf
   commitmentBlock: number | null;
   totalEmission: number;         // sum of this uid's Emission over epochs (kept apart from stake)
+  /** Commit-reveal (DevnetState.commitReveal): weights set but not yet revealed, oldest first; absent = none. */
+  pendingWeights?: PendingWeights[];
 }
+
+/** A setWeights held back by commit-reveal: the row, the block that took it and that block's epoch index. */
+export interface PendingWeights {
+  weights: SparseRow;
+  block: number;
+  epoch: number;
+}
+
+/** Commits one hotkey may hold at once (subtensor's queue of weight commits per hotkey holds 10). */
+export const MAX_PENDING_WEIGHTS = 10;
+/** Longest reveal period a devnet takes, in epochs. */
+export const MAX_REVEAL_PERIOD_EPOCHS = 100;
 
 export interface EpochResult {
   block: number;
@@ -115,6 +129,14 @@ export interface DevnetState {
   registrations?: { block: number; count: number };
   /** Faucet cap and its exempt hotkeys; absent = no cap but MAX_STAKE_PER_HOTKEY. */
   faucet?: FaucetConfig;
+  /**
+   * Commit-reveal of weights (subtensor CommitRevealWeightsEnabled, RevealPeriodEpochs); absent = off. On:
+   * a setWeights is held as a commit and lands in Weights (LastUpdate = that block) at the first epoch
+   * `revealPeriodEpochs` or more epochs after the one it was set in, like subtensor's timelocked (v4) commits
+   * that the chain reveals itself; the epoch masks w_ij where i's oldest unrevealed commit predates j's
+   * registration (run_epoch.rs commit-reveal column mask).
+   */
+  commitReveal?: { revealPeriodEpochs: number };
 }
 
 /** window → uid → the anchored digest and the block that included it. */
@@ -218,7 +240,15 @@ export function uidToReplace(s: DevnetState, block: number): number {
 
 /** Gives `uid` to a new neuron in `s` (the caller's copy): the old hotkey's weights, bonds, epoch results and anchors go with it. */
 function replaceUid(s: DevnetState, uid: number, neuron: Neuron): void {
-  s.neurons = s.neurons.map((x, i) => (i === uid ? neuron : x.weights.some(([j]) => j === uid) ? { ...x, weights: x.weights.filter(([j]) => j !== uid) } : x));
+  const drop = (row: SparseRow): SparseRow => row.filter(([j]) => j !== uid);
+  const names = (row: SparseRow): boolean => row.some(([j]) => j === uid);
+  s.neurons = s.neurons.map((x, i) => {
+    if (i === uid) return neuron;
+    let y = names(x.weights) ? { ...x, weights: drop(x.weights) } : x;
+    // unrevealed commits lose the uid too (an empty one stays: its block still counts for the column mask)
+    if (y.pendingWeights?.some((c) => names(c.weights))) y = { ...y, pendingWeights: y.pendingWeights.map((c) => ({ ...c, weights: drop(c.weights) })) };
+    return y;
+  });
   if (s.epoch) {
     const e: EpochResult = { ...s.epoch };
     for (const k of ['Rank', 'Consensus', 'Incentive', 'Dividends', 'ValidatorTrust', 'Emission'] as const) {
@@ -321,7 +351,14 @@ export function applyCall(state: DevnetState, call: UnsignedCall): { state: Devn
         throw new ChainError('rate_limited', `uid ${uid} set weights at block ${last}; the limit is one call per ${s.params.weightsRateLimit} blocks`,
           `wait until block ${last + s.params.weightsRateLimit}`, { nextBlock: last + s.params.weightsRateLimit });
       }
-      set(uid, { weights: row, weightsSetAt: block, lastUpdate: block });
+      if (s.commitReveal) {
+        const pending = s.neurons[uid].pendingWeights ?? [];
+        if (pending.length >= MAX_PENDING_WEIGHTS) {
+          throw new ChainError('rate_limited', `uid ${uid} holds ${MAX_PENDING_WEIGHTS} unrevealed weight commits (commit-reveal is on)`,
+            `wait for the next epoch to reveal them (block ${(Math.floor(block / s.params.tempo) + 1) * s.params.tempo})`, { nextBlock: (Math.floor(block / s.params.tempo) + 1) * s.params.tempo });
+        }
+        set(uid, { pendingWeights: [...pending, { weights: row, block, epoch: epochIndex(s, block) }], weightsSetAt: block });
+      } else set(uid, { weights: row, weightsSetAt: block, lastUpdate: block });
       break;
     }
     case 'anchor': {
@@ -348,6 +385,31 @@ export function applyCall(state: DevnetState, call: UnsignedCall): { state: Devn
   return { state: s, result };
 }
 
+/** The epoch a block belongs to: epochs run at multiples of tempo, so block b is in epoch ⌊b / tempo⌋. */
+export const epochIndex = (s: DevnetState, block: number): number => Math.floor(block / s.params.tempo);
+
+/**
+ * Commit-reveal at an epoch block: every commit set `revealPeriodEpochs` or more epochs ago lands (the newest
+ * of them per uid; LastUpdate = this block); the rest stay. Returns the state and, per uid, the block of its
+ * oldest commit still held (for the column mask). The same state when commit-reveal is off.
+ */
+export function revealWeights(s: DevnetState): { state: DevnetState; commitBlocks?: Array<number | undefined> } {
+  if (!s.commitReveal) return { state: s };
+  const now = epochIndex(s, s.height), period = s.commitReveal.revealPeriodEpochs;
+  let changed = false;
+  const neurons = s.neurons.map((x) => {
+    const pending = x.pendingWeights ?? [];
+    const due = pending.filter((c) => c.epoch + period <= now);
+    if (due.length === 0) return x;
+    changed = true;
+    const rest = pending.filter((c) => c.epoch + period > now);
+    const { pendingWeights: _p, ...plain } = x;
+    return { ...plain, weights: due[due.length - 1].weights, lastUpdate: s.height, ...(rest.length > 0 ? { pendingWeights: rest } : {}) };
+  });
+  const state = changed ? { ...s, neurons } : s;
+  return { state, commitBlocks: state.neurons.map((x) => x.pendingWeights?.[0]?.block) };
+}
+
 /**
  * Seals block height + 1 at `timestamp` (kept non-decreasing) and runs the Yuma epoch when height % tempo = 0.
  * An epoch that throws (or yields a non-finite number) is skipped: the block is sealed with the previous
@@ -364,7 +426,8 @@ export function produceBlock(state: DevnetState, timestamp: number, onEpochError
   if (state.anchors && from > state.history.from) s.anchors = pruneAnchors(state.anchors, from);
   if (height % s.params.tempo !== 0) return s;
   try {
-    return runEpoch(s);
+    const revealed = revealWeights(s);
+    return runEpoch(revealed.state, revealed.commitBlocks);
   } catch (e) {
     onEpochError?.(e instanceof Error ? e : new Error(String(e)));
     return s;
@@ -375,7 +438,7 @@ export function produceBlock(state: DevnetState, timestamp: number, onEpochError
 // uids registered since the last epoch are masked; replaceUid also drops the old hotkey's weights and bonds),
 // and the block of the last epoch as LastMechansimStepBlock (0 before the first). The devnet has no subnet
 // owner hotkey (subtensor's get_owner_uid is None), so no uid gets the owner exemption.
-function runEpoch(state: DevnetState): DevnetState {
+function runEpoch(state: DevnetState, commitBlocks?: Array<number | undefined>): DevnetState {
   const p = state.params, n = state.neurons.length;
   const r = yumaEpoch({
     stake: state.neurons.map((x) => x.stake), validatorPermit: permits(state), weights: state.neurons.map((x) => x.weights),
@@ -383,6 +446,7 @@ function runEpoch(state: DevnetState): DevnetState {
     emission: p.emissionPerBlock * p.tempo, ownerCut: p.ownerCut, maxAllowedValidators: p.maxAllowedValidators,
     currentBlock: state.height, lastUpdate: state.neurons.map((x) => x.lastUpdate), activityCutoff: p.activityCutoff,
     blockAtRegistration: state.neurons.map((x) => x.registeredAt), tempo: p.tempo, lastMechanismStepBlock: state.epoch?.block ?? 0,
+    commitBlocks,
   });
   const finite = (what: string, v: readonly number[]): void => {
     v.forEach((x, i) => { if (!Number.isFinite(x)) throw new Error(`epoch at block ${state.height}: ${what}[${i}] = ${x} is not finite`); });
