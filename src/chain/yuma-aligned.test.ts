@@ -10,7 +10,7 @@ import { applyCall, DEFAULT_PARAMS, genesis, metagraphOf, permits, produceBlock,
 import type { UnsignedCall, WriteMethod } from './devnet/call.js';
 import { ChainError } from './types.js';
 import { DevnetChainClient, startDevnetChainServer } from './index.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -308,6 +308,44 @@ test('devnet commit-reveal (option, off by default): weights land at the epoch R
     await assert.rejects(startDevnetChainServer({ dir, blockMs: 1000, commitRevealEpochs: 0 }), /created with commit-reveal over 1 epochs, not 0/);
     const again = await startDevnetChainServer({ dir, blockMs: 1000 });
     await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('devnet options: the owner hotkey gets the exemption (test_can_set_self_weight_as_subnet_owner on the chain); Yuma3 and liquid alpha are off unless chosen', async () => {
+  let nonce = 0;
+  const call = (hotkey: string, method: WriteMethod, params: Record<string, unknown> = {}): UnsignedCall => ({ method, hotkey, nonce: ++nonce, params: { hotkey, ...params } });
+  const run = (yuma: DevnetState['yuma']): DevnetState => {
+    let s: DevnetState = { ...genesis('0xchain', { ...DEFAULT_PARAMS, tempo: 5, maxAllowedValidators: 1 }, 0), ...(yuma ? { yuma } : {}) };
+    for (const h of ['owner', 'other', 'idle']) s = applyCall(s, call(h, 'register')).state;
+    s = applyCall(s, call('owner', 'addStake', { amount: 5000 })).state;
+    s = produceBlock(s, 1);
+    s = applyCall(s, call('owner', 'setWeights', { uids: [0, 1], weights: [32767, 32767] })).state;
+    while (s.height < 5) s = produceBlock(s, s.height + 1);
+    return s;
+  };
+  close(metagraphOf(run({ ownerHotkey: 'owner' })).Incentive, [0.5, 0.5, 0], 1e-9, 'I (owner keeps its self-weight)');
+  close(metagraphOf(run(undefined)).Incentive, [0, 1, 0], 1e-9, 'I (no owner)');
+  // an owner without stake still holds a permit and may set weights
+  let s: DevnetState = { ...genesis('0xchain', { ...DEFAULT_PARAMS, maxAllowedValidators: 1 }, 0), yuma: { ownerHotkey: 'owner' } };
+  for (const h of ['val', 'owner', 'm']) s = applyCall(s, call(h, 'register')).state;
+  s = applyCall(s, call('val', 'addStake', { amount: 10 })).state;
+  assert.deepEqual(permits(s), [true, true, false]);
+  s = produceBlock(s, 1);
+  applyCall(s, call('owner', 'setWeights', { uids: [2], weights: [1] }));
+  // the server stores the options with a new chain and refuses other values on resume
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-yuma-'));
+  try {
+    const owner = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY';
+    const server = await startDevnetChainServer({ dir, blockMs: 1000, ownerHotkey: owner, yuma3: true });
+    await server.close();
+    await assert.rejects(startDevnetChainServer({ dir, blockMs: 1000, yuma3: false }), /created with yuma3 = true, not false/);
+    await (await startDevnetChainServer({ dir, blockMs: 1000, ownerHotkey: owner })).close();
+    const fresh = mkdtempSync(join(tmpdir(), 'tessera-yuma-'));
+    await (await startDevnetChainServer({ dir: fresh, blockMs: 1000 })).close();
+    assert.equal(JSON.parse(readFileSync(join(fresh, 'chain-state.json'), 'utf8')).yuma, undefined, 'all off by default');
+    rmSync(fresh, { recursive: true, force: true });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

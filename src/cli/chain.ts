@@ -12,7 +12,7 @@ import { NETWORK_ENDPOINTS } from '../chain/subtensor/chain.js';
 import { TesseraError } from '../util/errors.js';
 
 
-interface ChainFlags extends Partial<ChainParams> { dir: string; port: number; host: string; blockMs: number; quiet?: boolean; faucetCap: number; faucetExempt?: string[]; commitReveal?: number }
+interface ChainFlags extends Partial<ChainParams> { dir: string; port: number; host: string; blockMs: number; quiet?: boolean; faucetCap: number; faucetExempt?: string[]; commitReveal?: number; ownerHotkey?: string; yuma3?: boolean; liquidAlpha?: boolean }
 
 /** `tessera chain check`: the Chain conformance suite against any endpoint; exit 1 when a check fails. */
 function checkCommand(): Command {
@@ -63,10 +63,13 @@ export function chainCommand(): Command {
     .option('--faucet-exempt <hotkeys>', 'comma-separated SS58 hotkeys exempt from the faucet cap and never replaced by a registration (the devnet\'s own validators; kept from the last start when not given)',
       (v: string) => v.split(',').map((a) => a.trim()).filter((a) => a !== ''))
     .option('--commit-reveal <epochs>', 'new chains only: hold each setWeights as a commit revealed this many epochs later, as subtensor\'s commit-reveal (0 = off, the devnet default; subtensor defaults to on, 1 epoch)', int('--commit-reveal', 0))
+    .option('--owner-hotkey <ss58>', 'new chains only: the subnet owner hotkey; once registered it gets subtensor\'s owner exemption (always a permit, no stake threshold, its self-weight kept)')
+    .option('--yuma3', 'new chains only: Yuma3 bonds (subtensor Yuma3On; off by default as there)')
+    .option('--liquid-alpha', 'new chains only: liquid alpha for Yuma3 bonds (subtensor LiquidAlphaOn; off by default as there)')
     .option('--quiet', 'do not log calls and epochs')
     .action(async (f: ChainFlags) => {
       const opts: DevnetServerOptions = {
-        dir: f.dir, port: f.port, host: f.host, blockMs: f.blockMs, faucetCap: f.faucetCap, faucetExempt: f.faucetExempt, commitRevealEpochs: f.commitReveal,
+        dir: f.dir, port: f.port, host: f.host, blockMs: f.blockMs, faucetCap: f.faucetCap, faucetExempt: f.faucetExempt, commitRevealEpochs: f.commitReveal, ownerHotkey: f.ownerHotkey, yuma3: f.yuma3, liquidAlpha: f.liquidAlpha,
         log: f.quiet ? undefined : (line: string) => console.log(`${new Date().toISOString()} ${line}`),
       };
       const params: Array<keyof ChainParams> = ['tempo', 'kappa', 'bondsMovingAverage', 'maxAllowedValidators', 'maxAllowedUids',

@@ -149,6 +149,11 @@ export function checkState(raw: unknown): DevnetState {
     int('registrations.count', r.count);
   }
   if (s.commitReveal !== undefined) int('commitReveal.revealPeriodEpochs', obj('commitReveal', s.commitReveal).revealPeriodEpochs, 1, MAX_REVEAL_PERIOD_EPOCHS);
+  if (s.yuma !== undefined) {
+    const y = obj('yuma', s.yuma);
+    if (y.ownerHotkey !== undefined) str('yuma.ownerHotkey', y.ownerHotkey);
+    for (const k of ['yuma3', 'liquidAlpha']) if (y[k] !== undefined && typeof y[k] !== 'boolean') fail(`yuma.${k}`, y[k], 'true or false');
+  }
   if (s.faucet !== undefined) {
     const fc = obj('faucet', s.faucet);
     num('faucet.cap', fc.cap, 0, MAX_STAKE_PER_HOTKEY);

@@ -44,6 +44,10 @@ export interface DevnetServerOptions extends Partial<ChainParams> {
    * chain keeps what it was created with, and a different value given is refused.
    */
   commitRevealEpochs?: number;
+  /** DevnetState.yuma, new chains only (a resumed chain keeps its own; a different value given is refused). */
+  ownerHotkey?: string;
+  yuma3?: boolean;
+  liquidAlpha?: boolean;
   /** Open connections at most (server.maxConnections); more are refused. Default MAX_CONNECTIONS. */
   maxConnections?: number;
   /** Time a client has to send its request headers / whole request. Defaults HEADERS_TIMEOUT_MS / REQUEST_TIMEOUT_MS. */
@@ -89,8 +93,16 @@ async function openState(opts: DevnetServerOptions): Promise<{ state: DevnetStat
       throw new TesseraError(`the devnet in ${opts.dir} was created with commit-reveal ${have ? `over ${have} epochs` : 'off'}, not ${opts.commitRevealEpochs}`,
         `drop --commit-reveal to resume this chain, or use a new --dir`);
     }
+    for (const k of ['ownerHotkey', 'yuma3', 'liquidAlpha'] as const) {
+      const was = existing.yuma?.[k];
+      if (opts[k] !== undefined && opts[k] !== was && !(opts[k] === false && was === undefined)) {
+        throw new TesseraError(`the devnet in ${opts.dir} was created with ${k} = ${String(was ?? 'none')}, not ${String(opts[k])}`, `drop that option to resume this chain, or use a new --dir`);
+      }
+    }
     return { state: withFaucet(existing, opts), seq: loaded.seq, resumed: true };
   }
+  if (opts.ownerHotkey !== undefined) publicKeyOf(opts.ownerHotkey);
+  const yuma = { ...(opts.ownerHotkey !== undefined ? { ownerHotkey: opts.ownerHotkey } : {}), ...(opts.yuma3 ? { yuma3: true } : {}), ...(opts.liquidAlpha ? { liquidAlpha: true } : {}) };
   const cr = opts.commitRevealEpochs ?? 0;
   if (!Number.isSafeInteger(cr) || cr < 0 || cr > MAX_REVEAL_PERIOD_EPOCHS) {
     throw new TesseraError(`commit-reveal period ${cr} must be an integer in [0, ${MAX_REVEAL_PERIOD_EPOCHS}] epochs`, 'pass e.g. --commit-reveal 1 (subtensor\'s RevealPeriodEpochs), or 0 for off');
@@ -99,7 +111,7 @@ async function openState(opts: DevnetServerOptions): Promise<{ state: DevnetStat
   const params = checkParams({ ...DEFAULT_PARAMS, activityCutoff: activityCutoffBlocks(given.tempo ?? DEFAULT_PARAMS.tempo), ...given });
   const now = Date.now();
   const chainId = '0x' + createHash('sha256').update(`tessera-devnet-genesis\n${canonicalJson(params)}\n${now}\n`).update(randomBytes(16)).digest('hex');
-  const fresh = genesis(chainId, params, now);
+  const fresh = { ...genesis(chainId, params, now), ...(Object.keys(yuma).length > 0 ? { yuma } : {}) };
   return { state: withFaucet(cr > 0 ? { ...fresh, commitReveal: { revealPeriodEpochs: cr } } : fresh, opts), seq: 0, resumed: false };
 }
 

@@ -137,6 +137,13 @@ export interface DevnetState {
    * registration (run_epoch.rs commit-reveal column mask).
    */
   commitReveal?: { revealPeriodEpochs: number };
+  /**
+   * The epoch's subtensor options, fixed at genesis; absent = all off (subtensor's defaults):
+   * `ownerHotkey` (SubnetOwnerHotkey: its uid, once registered, gets the owner exemption: no stake
+   * threshold, a permit, its self-weight kept), `yuma3` (Yuma3On) and `liquidAlpha` (LiquidAlphaOn, with
+   * subtensor's default AlphaValues and steepness; used by Yuma3 only).
+   */
+  yuma?: { ownerHotkey?: string; yuma3?: boolean; liquidAlpha?: boolean };
 }
 
 /** window → uid → the anchored digest and the block that included it. */
@@ -157,7 +164,18 @@ export const uidOf = (s: DevnetState, hotkey: string): number => s.neurons.findI
  */
 export function permits(s: DevnetState): boolean[] {
   const total = totalStake(s);
-  return isTopkNonzero(s.neurons.map((n) => fixedFraction(n.stake, total)), s.params.maxAllowedValidators);
+  const p = isTopkNonzero(s.neurons.map((n) => fixedFraction(n.stake, total)), s.params.maxAllowedValidators);
+  const owner = ownerUid(s);
+  if (owner !== undefined) p[owner] = true; // run_epoch.rs: the owner's permit is always set
+  return p;
+}
+
+/** The uid of the subnet owner hotkey (DevnetState.yuma.ownerHotkey) when it is registered. */
+export function ownerUid(s: DevnetState): number | undefined {
+  const h = s.yuma?.ownerHotkey;
+  if (h === undefined) return undefined;
+  const uid = s.neurons.findIndex((n) => n.hotkey === h);
+  return uid >= 0 ? uid : undefined;
 }
 
 function bad(message: string, hint: string): never {
@@ -436,8 +454,8 @@ export function produceBlock(state: DevnetState, timestamp: number, onEpochError
 
 // The epoch gets what subtensor's reads: LastUpdate, BlockAtRegistration (outdated weights and the bonds to
 // uids registered since the last epoch are masked; replaceUid also drops the old hotkey's weights and bonds),
-// and the block of the last epoch as LastMechansimStepBlock (0 before the first). The devnet has no subnet
-// owner hotkey (subtensor's get_owner_uid is None), so no uid gets the owner exemption.
+// and the block of the last epoch as LastMechansimStepBlock (0 before the first), and the options of
+// DevnetState.yuma (owner hotkey, Yuma3, liquid alpha: all off unless the chain was created with them).
 function runEpoch(state: DevnetState, commitBlocks?: Array<number | undefined>): DevnetState {
   const p = state.params, n = state.neurons.length;
   const r = yumaEpoch({
@@ -446,7 +464,7 @@ function runEpoch(state: DevnetState, commitBlocks?: Array<number | undefined>):
     emission: p.emissionPerBlock * p.tempo, ownerCut: p.ownerCut, maxAllowedValidators: p.maxAllowedValidators,
     currentBlock: state.height, lastUpdate: state.neurons.map((x) => x.lastUpdate), activityCutoff: p.activityCutoff,
     blockAtRegistration: state.neurons.map((x) => x.registeredAt), tempo: p.tempo, lastMechanismStepBlock: state.epoch?.block ?? 0,
-    commitBlocks,
+    commitBlocks, ownerUid: ownerUid(state), yuma3: state.yuma?.yuma3, liquidAlpha: state.yuma?.liquidAlpha,
   });
   const finite = (what: string, v: readonly number[]): void => {
     v.forEach((x, i) => { if (!Number.isFinite(x)) throw new Error(`epoch at block ${state.height}: ${what}[${i}] = ${x} is not finite`); });
