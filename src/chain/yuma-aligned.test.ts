@@ -334,6 +334,12 @@ test('devnet options: the owner hotkey gets the exemption (test_can_set_self_wei
   assert.deepEqual(permits(s), [true, true, false]);
   s = produceBlock(s, 1);
   applyCall(s, call('owner', 'setWeights', { uids: [2], weights: [1] }));
+  // a full subnet of two: the usual order would replace uid 0, the owner's; it is immune (lib.rs DefaultImmuneOwnerUidsLimit 1), so uid 1 goes
+  let full: DevnetState = { ...genesis('0xchain', { ...DEFAULT_PARAMS, maxAllowedUids: 2 }, 0), yuma: { ownerHotkey: 'owner' } };
+  for (const h of ['owner', 'other']) full = applyCall(full, call(h, 'register')).state;
+  full = produceBlock(full, 1);
+  assert.equal(applyCall(full, call('newcomer', 'register')).result, 1);
+  assert.equal(applyCall({ ...full, yuma: undefined }, call('newcomer', 'register')).result, 0);
   // the server stores the options with a new chain and refuses other values on resume
   const dir = mkdtempSync(join(tmpdir(), 'tessera-yuma-'));
   try {

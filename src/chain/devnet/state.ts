@@ -241,10 +241,12 @@ export function faucetLimit(s: DevnetState, hotkey: string): number {
 /**
  * The uid a registration into a full subnet replaces: lowest Emission of the last epoch, then non-immune
  * (registered IMMUNITY_PERIOD or more blocks before `block`) before immune, then the oldest registration,
- * then the lowest uid. Faucet-exempt hotkeys are never replaced. -1 when every uid is exempt.
+ * then the lowest uid. Faucet-exempt hotkeys and the owner hotkey (DevnetState.yuma) are never replaced. -1 when every uid is exempt.
  */
 export function uidToReplace(s: DevnetState, block: number): number {
   const exempt = new Set(s.faucet?.exempt ?? []);
+  // subtensor keeps the owner's uids immune from pruning (ImmuneOwnerUidsLimit, default 1)
+  if (s.yuma?.ownerHotkey !== undefined) exempt.add(s.yuma.ownerHotkey);
   let best = -1, bestKey: [number, number, number] | null = null;
   s.neurons.forEach((x, uid) => {
     if (exempt.has(x.hotkey)) return;
