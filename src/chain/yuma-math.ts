@@ -29,29 +29,56 @@ export const FIXED_ONE = 4294967296;
  */
 export function fixedFraction(x: number, total: number): number {
   if (!(total > 0) || !(x > 0)) return 0;
-  if (Number.isSafeInteger(x) && Number.isSafeInteger(total)) return Number((BigInt(x) << 32n) / BigInt(total));
+  if (Number.isSafeInteger(x) && Number.isSafeInteger(total)) return divFixed(x, total);
   return Math.floor((x / total) * FIXED_ONE);
+}
+
+const TWO16 = 65536;
+const EXACT = 2 ** 53;
+const SMALL = 2 ** 37; // below this, the 16-bit splits below stay exact in float64
+
+/** ⌊x / d⌋ for integers 0 ≤ x < 2^53, 0 < d < 2^53: the float quotient, corrected by its exact remainder. */
+function floorDiv(x: number, d: number): number {
+  let q = Math.floor(x / d);
+  let r = x - q * d;
+  while (r < 0) { q--; r += d; }
+  while (r >= d) { q++; r -= d; }
+  return q;
 }
 
 /** I32F32 product of two raw integers, rounded down like fixed-point multiplication: ⌊a·b / 2^32⌋. */
 export function mulFixed(a: number, b: number): number {
   if (a === 0 || b === 0) return 0;
+  if (a === FIXED_ONE) return b;
+  if (b === FIXED_ONE) return a;
   const p = a * b;
-  if (Math.abs(p) < 2 ** 53) return Math.floor(p / FIXED_ONE);
+  if (Math.abs(p) < EXACT) return Math.floor(p / FIXED_ONE);
+  if (a > 0 && b > 0 && a < SMALL && b < SMALL) {
+    // a = ah·2^16 + al: a·b / 2^32 = (ah·b) / 2^16 + (al·b) / 2^32, each product exact
+    const ah = Math.floor(a / TWO16), al = a - ah * TWO16;
+    const x = ah * b, y = al * b;
+    const xq = Math.floor(x / TWO16), xr = x - xq * TWO16;
+    return xq + Math.floor((xr * TWO16 + y) / FIXED_ONE);
+  }
   return Number((BigInt(a) * BigInt(b)) >> 32n);
 }
 
-/** I32F32 quotient of two raw integers, rounded down: ⌊a·2^32 / b⌋ (b > 0). */
+/** I32F32 quotient of two raw integers, rounded down: ⌊a·2^32 / b⌋ (a ≥ 0, b > 0). */
 export function divFixed(a: number, b: number): number {
   if (a === 0) return 0;
+  if (a < SMALL && b < SMALL) {
+    // long division in two 16-bit steps, every product and remainder exact
+    const x1 = a * TWO16, q1 = floorDiv(x1, b), r1 = x1 - q1 * b;
+    return q1 * TWO16 + floorDiv(r1 * TWO16, b);
+  }
   return Number((BigInt(a) << 32n) / BigInt(b));
 }
 
 /** Column sums then column division in I32F32 (subtensor `inplace_col_normalize_sparse`); `m` is n × n raw, changed in place. */
 export function colNormalizeFixed(m: Float64Array, n: number): void {
   const sum = new Float64Array(n);
-  for (let k = 0; k < n * n; k++) if (m[k] !== 0) sum[k % n] += m[k];
-  for (let k = 0; k < n * n; k++) if (m[k] !== 0 && sum[k % n] !== 0) m[k] = divFixed(m[k], sum[k % n]);
+  for (let i = 0, k = 0; i < n; i++) for (let j = 0; j < n; j++, k++) if (m[k] !== 0) sum[j] += m[k];
+  for (let i = 0, k = 0; i < n; i++) for (let j = 0; j < n; j++, k++) if (m[k] !== 0 && sum[j] !== 0) m[k] = divFixed(m[k], sum[j]);
 }
 
 /** Sum-to-one in I32F32 (subtensor `inplace_normalize` on fixed values): raw integers in, raw integers out. */

@@ -208,11 +208,12 @@ export function yumaEpoch(input: YumaInput): YumaOutput {
       if (!permit[i] || (i === j && i !== owner) || outdated || sniped) W[k] = 0;
       sum += W[k];
     }
-    if (sum !== 0) for (let j = 0; j < n; j++) W[i * n + j] = fixedFraction(W[i * n + j], sum) / FIXED_ONE;
+    if (sum !== 0) for (let j = 0; j < n; j++) if (W[i * n + j] !== 0) W[i * n + j] = fixedFraction(W[i * n + j], sum) / FIXED_ONE;
   }
 
   // == Consensus (stake-weighted median with kappa, exact in I32F32), clipping, validator trust ==
-  const Wfixed = Float64Array.from(W, toFixed); // W holds multiples of 2^-32: exact
+  const Wfixed = new Float64Array(n * n); // W holds multiples of 2^-32: exact
+  for (let k = 0; k < n * n; k++) if (W[k] !== 0) Wfixed[k] = toFixed(W[k]);
   const consensusFixed = weightedMedianCol(activeFixed, Wfixed, n, kappaFixed, true);
   const consensus = consensusFixed.map((x) => x / FIXED_ONE);
   // Clipped weights, validator trust (row sums) and ranks (Σ_i c_ij · s_i) in I32F32: clipping takes the
@@ -228,7 +229,8 @@ export function yumaEpoch(input: YumaInput): YumaOutput {
     validatorTrust[i] += v / FIXED_ONE;
     ranksFixed[j] += mulFixed(v, activeFixed[i]);
   }
-  const clipped = Float64Array.from(clippedFixed, (x) => x / FIXED_ONE);
+  const clipped = new Float64Array(n * n);
+  for (let k = 0; k < n * n; k++) if (clippedFixed[k] !== 0) clipped[k] = clippedFixed[k] / FIXED_ONE;
 
   // == Ranks = incentive (subtensor no longer computes Trust) ==
   const incentiveFixed = normalizeFixed(ranksFixed);
@@ -270,7 +272,9 @@ export function yumaEpoch(input: YumaInput): YumaOutput {
   } else {
     // Classic Yuma in I32F32, step for step as subtensor: B column-normalized; ΔB = (W interpolated to the
     // clipped weights by bondsPenalty) ∘ S, column-normalized; EMA; column-normalized; d_i = Σ_j b_ij · I_j.
-    const Bf = Float64Array.from(B, (u) => u * FIXED_ONE);
+    // u16_to_fixed reads each bond as the I32F32 of its u16; normalizing those equals normalizing the
+    // u16 integers themselves (the 2^32 factors cancel), which keeps the sums small.
+    const Bf = Float64Array.from(B);
     colNormalizeFixed(Bf, n);
     const penaltyFixed = divFixed(Math.round(penalty * 65535) * FIXED_ONE, 65535 * FIXED_ONE);
     const delta = new Float64Array(n * n);
