@@ -13,7 +13,7 @@ import { sha256Hex, trainingBase } from '../protocol/index.js';
 import { TesseraError } from '../util/errors.js';
 import { blockIntervalMs, blockTimestamp, chainNow, currentWindow, expectedDeadline, nextBlock } from './chaintime.js';
 import { Directory } from './directory.js';
-import { loadMinerLocal, makePayload, rebaseDelta, saveMinerLocal, trainWindow, type MinerLocal, type StepBudget } from './inner.js';
+import { loadMinerLocal, makePayload, saveMinerLocal, trainWindow, type MinerLocal, type StepBudget } from './inner.js';
 import { SharedModel, SyncError } from './model-state.js';
 import { startNode, type Node, type NodeOptions } from './node.js';
 import { backoffMs, sleep, Stopped } from './retry.js';
@@ -155,8 +155,8 @@ class StepPlanner {
   }
 }
 
-/** The honest train + encode of window W (from the trained model's current parameters); `beforeEncode` runs between them (and may change Δ). */
-function honestWork(node: Node, local: MinerLocal, planner: StepPlanner, W: number, sw: Stopwatch, beforeEncode: (delta: Float32Array) => Promise<void> = async () => {}): (batches?: number[][]) => Promise<Work | null> {
+/** The honest train + encode of window W (from the trained model's current parameters); `beforeEncode` runs between them. */
+function honestWork(node: Node, local: MinerLocal, planner: StepPlanner, W: number, sw: Stopwatch, beforeEncode: () => Promise<void> = async () => {}): (batches?: number[][]) => Promise<Work | null> {
   const H = node.run.innerSteps;
   return async (batches?: number[][]): Promise<Work | null> => {
     const plan = await planner.budget(W);
@@ -172,7 +172,7 @@ function honestWork(node: Node, local: MinerLocal, planner: StepPlanner, W: numb
         `before the deadline less the reserve (${Math.round(planner.reserveMs())} ms for encode, upload, one block and the safety margin)`);
     }
     if (!t.delta) return null;
-    await beforeEncode(t.delta);
+    await beforeEncode();
     node.status.set('encode', { loss: t.loss });
     const t0 = performance.now();
     const p = await sw.time('encode', () => makePayload(node, local, t.delta!, W, t.steps));
@@ -246,15 +246,7 @@ async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, lo
     if (training) {
       const before = prev;
       const ctx: MinerContext = { node, dir, local, W, sw };
-      const honest = honestWork(node, local, planner, W, sw, async (delta) => {
-        if (before) await before.upload;
-        // Δ is sent as θ_W − θ_local (the model it is applied to, less the trained one): once θ_W is here,
-        // the difference between the eager base and θ_W is added (without it the update of W − 1 that
-        // the base lacks would be applied twice; docs/protocol.md "Overlap").
-        await advancing;
-        if (model.window !== W) throw new SyncError(`overlap: Δ of window ${W} is measured against θ of ${W}, the model is at ${model.window}`);
-        rebaseDelta(delta, node.model.params, trained);
-      });
+      const honest = honestWork(node, local, planner, W, sw, async () => { if (before) await before.upload; });
       work = hooks?.produce ? await hooks.produce(ctx, honest) : await honest();
       if (prev) await prev.upload; // a scenario's produce may skip honest(): W − 1's error feedback still lands first
       if (work) upload = uploadWork(node, local, planner, W, work, sw, own, hooks, ctx, ' (overlapped)');
