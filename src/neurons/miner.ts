@@ -22,6 +22,7 @@ import { advance, bootstrap, crossCheck, syncTo } from './sync.js';
 import type { NodeConfig } from './types.js';
 import { publishProbe, uploadGradient, type UploadOutcome } from './upload.js';
 import { windowAnchors } from './window-aggregate.js';
+import { pipelineHooks } from '../hetero/stage-node.js';
 
 /** What a miner sends for a window; efNext null leaves the error feedback as it was. */
 export interface Work { bytes: Uint8Array; update: SparseUpdate; efNext: Float32Array | null; loss: number; steps: number }
@@ -47,7 +48,7 @@ export const SAFETY_MARGIN = 0.08;
 export const OVERLAP_FLOAT = 0.5;
 
 export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promise<void> {
-  const hooks = opts.hooks;
+  let hooks = opts.hooks;
   const behavior = cfg.behavior ?? 'honest';
   if (behavior !== 'honest' && behavior !== '' && hooks?.name !== behavior) {
     throw new TesseraError(`miner behavior '${behavior}' needs its hooks (got ${hooks ? `'${hooks.name}'` : 'none'})`, 'start adversarial miners through src/scenario (runScenarioMiner or tessera miner --behavior)');
@@ -57,6 +58,8 @@ export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promis
   const model = new SharedModel(node);
   const planner = new StepPlanner(node);
   if (hooks) node.log(`ADVERSARIAL behavior '${hooks.name}' (tests and demos)`);
+  // A pipeline stage (docs/hetero.md "Groups in the network"): the window's work is its stage's, with its group.
+  else if (cfg.pipeline) hooks = pipelineHooks(node, cfg.pipeline);
   try {
     // With overlap the inner loop trains a second copy of the parameters (the base θ of W − 1) while θ advances.
     const local = loadMinerLocal(node, node.run.overlap ? createLlama(node.run.model) : node.model);
