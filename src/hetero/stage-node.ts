@@ -62,7 +62,7 @@ export function pipelineHooks(node: Node, p: PipelineConfig): MinerHooks {
       const batches = trainingOffsets(run, uids[0]!, W, node.data.train.length);
       await node.data.remote?.ensureSequences(batches.flat(), run.seq);
       const timeoutMs = CONNECT_SHARE * run.blocksPerWindow * blockIntervalMs(node);
-      const own = node.store, next = p.stage < S - 1 ? dir.bucket(uids[p.stage + 1]!) : null;
+      const own = node.store, next = p.stage < S - 1 ? await dir.bucketFresh(uids[p.stage + 1]!) : null;
       if (p.stage < S - 1 && !next) { node.log(`window ${W}: group ${p.group}: stage ${p.stage + 1} (uid ${uids[p.stage + 1]}) has no readable bucket on chain; nothing to train`); return null; }
       let prev: Link | null = null, nxt: Link | null = null;
       node.status.set('train', { window: W });

@@ -1,0 +1,108 @@
+// A pipeline group in the devnet, end to end with real processes (docs/hetero.md "Groups in the
+// network"): a validator, one miner and one group of 2 stage nodes (each its own uid, bucket and
+// process, linked over TCP). Every node holds the same parameters after every window, validation
+// loss falls, the group's stages are aggregated as senders of the tensors they hold, the Gauntlet
+// scores the group once and splits its weight by parameters, and the chain pays both stages. Then
+// stage 1 is SIGKILLed mid-run: the network goes on, stage 0 uploads nothing while its neighbour is
+// gone, and once stage 1 is started again the group is aggregated again.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadState, metagraphOf } from '../src/chain/index.js';
+import { prepareData } from '../src/data/index.js';
+import { Devnet, readFingerprints, readStatus, type RunOverrides } from '../src/devnet/index.js';
+import { keys, parseRecord, type AggregateRecord } from '../src/protocol/index.js';
+import type { StoreDescriptor } from '../src/storage/index.js';
+import { valLossHistory } from '../src/bench/network.js';
+import { groupShares } from '../src/hetero/group.js';
+import { createLlama } from '../src/model/index.js';
+
+const TINY: RunOverrides = { preset: 'tiny', blocksPerWindow: 12, innerSteps: 8, batch: 4, seq: 32, innerLr: 3e-3, alpha: 1, checkpointEvery: 2 };
+
+function aggregates(net: Devnet): Map<number, AggregateRecord> {
+  const cfg = JSON.parse(readFileSync(net.nodes.get('validator')!.configFile, 'utf8')) as { store: StoreDescriptor };
+  const out = new Map<number, AggregateRecord>();
+  if (cfg.store.kind !== 'fs') return out;
+  for (let w = 0; w <= (net.stopWindow ?? 0) + 2; w++) {
+    try {
+      const r = parseRecord(readFileSync(join(cfg.store.path, keys.aggregate(net.run.runId, w))), 'aggregate');
+      if (r.ok) out.set(w, r.value);
+    } catch { /* none for this window */ }
+  }
+  return out;
+}
+
+test('devnet with a pipeline group of 2 stages: agreement, learning, the group scored once and both stages paid; a stage killed mid-run ends only the group\'s windows, and it recovers', { timeout: 240_000 }, async (t) => {
+  const data = mkdtempSync(join(tmpdir(), 'tessera-groups-data-'));
+  await prepareData({ outDir: data, vocabSize: 512 });
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-groups-'));
+  const t0 = Date.now();
+  const net = await Devnet.start({ dir, miners: 1, pipelineGroups: 1, stages: 2, run: TINY, blockMs: 250, storage: { kind: 'fs' }, data, windows: 14, log: () => {} });
+  let ok = false;
+  try {
+    const s0 = net.nodes.get('g1-stage-0')!, s1 = net.nodes.get('g1-stage-1')!;
+    assert.equal(s0.pipeline?.codec, 'int8', 'overlap (the devnet default) gives int8 boundaries');
+    // Kill stage 1 once the group has been aggregated, start it again a window and a half later.
+    for (const t1 = Date.now(); ; await new Promise((r) => setTimeout(r, 250))) {
+      const u = [s0, s1].map((n) => readStatus(n.dataDir)?.uid);
+      if ([...aggregates(net).values()].some((a) => a.uids.includes(u[0]!) && a.uids.includes(u[1]!))) break;
+      if (Date.now() - t1 > 90_000) throw new Error(`the group was not aggregated within 90 s: ${JSON.stringify([...aggregates(net)].map(([w, a]) => [w, a.uids]))}`);
+    }
+    const killedAt = (await net.snapshot()).window!;
+    net.killNode('g1-stage-1');
+    await new Promise((r) => setTimeout(r, 4500));
+    await net.restartNode('g1-stage-1');
+    t.diagnostic(`killed g1-stage-1 in window ${killedAt}, restarted it 4.5 s later`);
+    await net.done;
+    t.diagnostic(`ran ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    for (const n of net.nodes.values()) assert.equal(n.proc?.exit?.code, 0, `${n.name} exited with ${JSON.stringify(n.proc?.exit)}; log:\n${n.proc?.tail(30)}`);
+
+    // Every node that applied a window holds the same parameters after it.
+    const fps = new Map([...net.nodes.values()].map((n) => [n.name, readFingerprints(n.dataDir)]));
+    const windows = [...new Set([...fps.values()].flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
+    for (const w of windows) {
+      const at = [...fps].filter(([, m]) => m.has(w));
+      assert.equal(new Set(at.map(([, m]) => m.get(w))).size, 1, `window ${w}: fingerprints differ: ${at.map(([k, m]) => `${k}=${m.get(w)!.slice(0, 12)}`).join(' ')}`);
+    }
+    const everyone = windows.filter((w) => [...fps.values()].every((m) => m.has(w)));
+    assert.ok(everyone.length >= 5, `all 4 nodes share only windows ${everyone.join(', ')}`);
+    t.diagnostic(`${windows.length} windows (${windows[0]}..${windows.at(-1)}) agree on every node that applied them; all 4 nodes in ${everyone.length}`);
+
+    const val = valLossHistory(net, 'validator');
+    assert.ok(val.length >= 2 && val.at(-1)! < val[0]! - 0.2, `validation loss ${val.join(' → ')} did not fall clearly`);
+    t.diagnostic(`val loss ${val[0]!.toFixed(3)} → ${val.at(-1)!.toFixed(3)}`);
+
+    // The group's stages are aggregated together, and not while stage 1 is gone.
+    const u0 = readStatus(s0.dataDir)!.uid!, u1 = readStatus(s1.dataDir)!.uid!, miner = readStatus(net.nodes.get('miner-1')!.dataDir)!.uid!;
+    const aggs = aggregates(net), both = [...aggs].filter(([, a]) => a.uids.includes(u0) && a.uids.includes(u1)).map(([w]) => w);
+    t.diagnostic(`aggregates ${JSON.stringify([...aggs].map(([w, a]) => [w, a.uids]))}; stages are uids ${u0}, ${u1}; the miner ${miner}`);
+    assert.ok(both.some((w) => w < killedAt), `the group was aggregated before the kill in windows ${both.join(', ') || 'none'}`);
+    assert.ok(both.some((w) => w > killedAt + 1), `the group recovered after the restart: aggregated in ${both.join(', ') || 'none'}`);
+    const log0 = readFileSync(s0.logFile, 'utf8');
+    const ended = [...log0.matchAll(/window (\d+): group g1: .*nothing uploaded/g)].map((m) => Number(m[1]));
+    assert.ok(ended.some((w) => w >= killedAt), `stage 0 never ended a window for its gone neighbour (log tail:\n${log0.slice(-3000)})`);
+    for (const w of ended) assert.ok(!aggs.get(w)?.uids.includes(u0), `window ${w}: stage 0 said it uploaded nothing, but the aggregate holds it`);
+    t.diagnostic(`stage 0 ended windows ${ended.join(', ')} without uploading (its neighbour was gone)`);
+
+    // Scored once as a group, weight split by parameters, both stages paid by the chain.
+    const vlog = readFileSync(net.nodes.get('validator')!.logFile, 'utf8');
+    assert.match(vlog, new RegExp(`pipeline groups: g1 \\[${u0} ${u1}\\]`));
+    const vs = readStatus(net.nodes.get('validator')!.dataDir)!;
+    const w0 = vs.weights?.[u0] ?? 0, w1 = vs.weights?.[u1] ?? 0;
+    const m = createLlama(net.run.model), shares = groupShares(m.layout.specs, net.run.model.nLayers, 2);
+    assert.ok(w0 > 0 && w1 > 0, `validator weights ${JSON.stringify(vs.weights)}`);
+    assert.ok(Math.abs(w0 / (w0 + w1) - shares[0]!) < 1e-6, `stage weights ${w0}, ${w1} not split as the shares ${shares.join(', ')}`);
+    const chain = metagraphOf((await loadState(join(net.root, 'chain')))!);
+    const st = (await loadState(join(net.root, 'chain')))!;
+    for (const u of [u0, u1]) assert.ok(chain.Emission[u]! > 0 || st.neurons[u]!.totalEmission > 0, `stage uid ${u} got no emission: ${JSON.stringify(chain.Emission)}`);
+    t.diagnostic(`weights ${JSON.stringify(vs.weights)} (stage shares ${shares.map((x) => x.toFixed(3)).join(' / ')}); emission ${chain.Emission.map((e) => e.toFixed(3)).join(' ')}; total ${st.neurons.map((n) => n.totalEmission.toFixed(3)).join(' ')}`);
+    ok = true;
+  } finally {
+    await net.stop();
+    if (ok && !process.env.TESSERA_KEEP) rmSync(dir, { recursive: true, force: true });
+    else t.diagnostic(`kept ${dir} for inspection`);
+    rmSync(data, { recursive: true, force: true });
+  }
+});
