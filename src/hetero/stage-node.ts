@@ -75,6 +75,7 @@ export function pipelineHooks(node: Node, p: PipelineConfig): MinerHooks {
         const res = await runStageSteps({ stage, prev, next: nxt, steps: run.innerSteps, B: run.batch, T: run.seq,
           batchOf: (k) => makeBatch(node.data.train, batches[k]!, run.seq), lrOf: (k) => lrAt(sched, trained + k) });
         trained += run.innerSteps;
+        node.status.set('encode');
         ctx.sw.s.train += (performance.now() - t0) / 1000;
         const delta = new Float32Array(model.layout.total);
         let finite = true;

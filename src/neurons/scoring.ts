@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { medianOf } from '../compress/index.js';
 import {
   eligibleFinals, provenMiners, selectPeers, emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, parseReceipt, parseState,
-  scoreWithReceipt, shapeWeights, updateNorm, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
+  scoreWithReceipt, shapeWeights, splitGroupWeights, updateNorm, type GroupInput, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
   type WindowResult,
 } from '../gauntlet/index.js';
 import { keys, probeIndices, reserveCount, runPrefix } from '../protocol/index.js';
@@ -47,6 +47,8 @@ interface Saved {
   /** θ at the start of `window` at probeIndices(window): the baseline of the next per-window change. */
   probeBase: { window: number; values: number[] } | null;
   typicalChange: number | null;
+  /** The pipeline groups of the last scored window (their weight split holds after a restart too). */
+  groups?: GroupInput[];
 }
 
 export class Scorer {
@@ -71,7 +73,7 @@ export class Scorer {
       if (f.runHash !== node.runHash) node.log(`${path} belongs to another run; starting the Gauntlet afresh`);
       else if (!st.ok) node.log(`${path}: ${st.reason}; starting the Gauntlet afresh`);
       else {
-        this.saved = { runHash: f.runHash, state: st.state, probeBase: f.probeBase ?? null, typicalChange: f.typicalChange ?? null };
+        this.saved = { runHash: f.runHash, state: st.state, probeBase: f.probeBase ?? null, typicalChange: f.typicalChange ?? null, ...(f.groups ? { groups: f.groups } : {}) };
         node.log(`restored Gauntlet state: ${Object.keys(st.state.miners).length} miner(s), last scored window ${st.state.window}`);
       }
     } catch (e) {
@@ -89,7 +91,8 @@ export class Scorer {
   /** Shaped weights of the newest result (or of the saved state after a restart). */
   weights(): { uids: number[]; weights: number[] } {
     if (this.last) return this.last.weights;
-    return shapeWeights(this.finals(), this.node.run.maxPeers, reserveCount(this.node.run.maxPeers), this.params, provenMiners(this.saved.state.miners, this.params.indicatorWarmup));
+    return splitGroupWeights(shapeWeights(this.finals(), this.node.run.maxPeers, reserveCount(this.node.run.maxPeers), this.params, provenMiners(this.saved.state.miners, this.params.indicatorWarmup)),
+      this.saved.groups ?? []);
   }
 
   /** Call with θ at the start of W, before anything of W is applied: probe reference and per-window change. */
@@ -114,6 +117,7 @@ export class Scorer {
     const { receipt, state } = scoreWithReceipt(this.node.runHash, this.params, this.saved.state, inputs);
     await retrying(this.node, `put score receipt of window ${W}`, () => this.node.store.put(keys.receipt(this.node.run.runId, W), encodeReceipt(receipt)));
     this.saved.state = state;
+    this.saved.groups = inputs.groups;
     writeJsonAtomic(join(this.node.cfg.dataDir, GAUNTLET_FILE), this.saved);
     return (this.last = receipt.result);
   }
