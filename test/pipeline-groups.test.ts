@@ -14,6 +14,7 @@ import { loadState, metagraphOf } from '../src/chain/index.js';
 import { prepareData } from '../src/data/index.js';
 import { Devnet, readFingerprints, readStatus, type RunOverrides } from '../src/devnet/index.js';
 import { keys, parseRecord, type AggregateRecord } from '../src/protocol/index.js';
+import { effectiveShares, parseReceipt, type ScoreReceipt } from '../src/gauntlet/index.js';
 import type { StoreDescriptor } from '../src/storage/index.js';
 import { valLossHistory } from '../src/bench/network.js';
 import { groupShares } from '../src/hetero/group.js';
@@ -98,15 +99,28 @@ test('devnet with a pipeline group of 2 stages: agreement, learning, the group s
     // Scored once as a group, weight split by parameters, both stages paid by the chain.
     const vlog = readFileSync(net.nodes.get('validator')!.logFile, 'utf8');
     assert.match(vlog, new RegExp(`pipeline groups: g1 \\[${u0} ${u1}\\]`));
-    const vs = readStatus(net.nodes.get('validator')!.dataDir)!;
-    const w0 = vs.weights?.[u0] ?? 0, w1 = vs.weights?.[u1] ?? 0;
+    // Every receipt that scored the group split its weight by the stages' effective shares (parameters; none for a lazy stage).
+    const vcfg = JSON.parse(readFileSync(net.nodes.get('validator')!.configFile, 'utf8')) as { store: StoreDescriptor & { path: string } };
+    const receipts = [...aggs.keys()].map((w) => { try { return parseReceipt(readFileSync(join(vcfg.store.path, keys.receipt(net.run.runId, w)))); } catch { return null; } })
+      .filter((r): r is { ok: true; receipt: ScoreReceipt } => r !== null && r.ok).map((r) => r.receipt).filter((r) => r.inputs.groups?.length);
+    assert.ok(receipts.length > 0, 'no receipt holds the group');
     const m = createLlama(net.run.model), shares = groupShares(m.layout.specs, net.run.model.nLayers, 2);
-    assert.ok(w0 > 0 && w1 > 0, `validator weights ${JSON.stringify(vs.weights)}`);
-    assert.ok(Math.abs(w0 / (w0 + w1) - shares[0]!) < 1e-6, `stage weights ${w0}, ${w1} not split as the shares ${shares.join(', ')}`);
+    let paid = 0;
+    for (const r of receipts) {
+      const g = r.inputs.groups![0]!, wts = new Map(r.result.weights.uids.map((u, i) => [u, r.result.weights.weights[i]!]));
+      assert.deepEqual(g.members, [u0, u1]);
+      assert.deepEqual(g.shares, shares);
+      assert.equal(r.result.miners.find((x) => x.uid === u1), undefined, 'the group is scored once, under its lead');
+      const w0 = wts.get(u0) ?? 0, w1 = wts.get(u1) ?? 0, eff = effectiveShares(g);
+      if (w0 + w1 > 0) assert.ok(Math.abs(w0 / (w0 + w1) - eff[0]!) < 1e-9, `window ${r.window}: stage weights ${w0}, ${w1} not split as ${eff.join(', ')}`);
+      if (w0 > 0 && w1 > 0) paid++;
+      t.diagnostic(`window ${r.window}: group score ${r.result.miners.find((x) => x.uid === u0)?.score?.toFixed(4) ?? '-'}, contributions ${g.contributions?.map((c) => c.toFixed(4)).join(' ') ?? '-'}, weights ${w0.toFixed(4)} / ${w1.toFixed(4)}`);
+    }
+    assert.ok(paid > 0, 'no window gave both stages weight');
     const chain = metagraphOf((await loadState(join(net.root, 'chain')))!);
     const st = (await loadState(join(net.root, 'chain')))!;
     for (const u of [u0, u1]) assert.ok(chain.Emission[u]! > 0 || st.neurons[u]!.totalEmission > 0, `stage uid ${u} got no emission: ${JSON.stringify(chain.Emission)}`);
-    t.diagnostic(`weights ${JSON.stringify(vs.weights)} (stage shares ${shares.map((x) => x.toFixed(3)).join(' / ')}); emission ${chain.Emission.map((e) => e.toFixed(3)).join(' ')}; total ${st.neurons.map((n) => n.totalEmission.toFixed(3)).join(' ')}`);
+    t.diagnostic(`stage shares ${shares.map((x) => x.toFixed(4)).join(' / ')}; emission ${chain.Emission.map((e) => e.toFixed(3)).join(' ')}; total ${st.neurons.map((n) => n.totalEmission.toFixed(3)).join(' ')}`);
     ok = true;
   } finally {
     await net.stop();

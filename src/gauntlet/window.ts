@@ -81,7 +81,26 @@ export interface WindowInputs {
   groups?: GroupInput[];
 }
 
-export interface GroupInput { group: string; members: number[]; shares: number[] }
+export interface GroupInput {
+  group: string;
+  members: number[];
+  /** Reward share of each member by the parameters its stage trains (summing to 1). */
+  shares: number[];
+  /**
+   * Per member, when the group was evaluated: the own-data loss of θ after the merged update without
+   * that stage's tensors, less the loss after the whole merged update (> 0: the stage's tensors help).
+   * A stage at ≤ 0 is lazy (or harmful) and gets no share of the group's weight (effectiveShares).
+   */
+  contributions?: number[];
+}
+
+/** A group's shares with its lazy stages (contribution ≤ 0 or not finite) at 0 and the others renormalized (all 0 when every stage is lazy). */
+export function effectiveShares(g: GroupInput): number[] {
+  const c = g.contributions;
+  if (!c) return g.shares;
+  const kept = g.shares.map((x, i) => (Number.isFinite(c[i]) && c[i]! > 0 ? x : 0)), sum = kept.reduce((a, b) => a + b, 0);
+  return kept.map((x) => (sum > 0 ? x / sum : 0));
+}
 
 export interface Penalty { kind: PenaltyKind; reason: string }
 
@@ -249,8 +268,8 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
 }
 
 /**
- * A group's weight, split among its members by their shares (ascending uids; a member's share of 0
- * weight is left out). Members other than the lead have no weight of their own.
+ * A group's weight, split among its members by their effective shares (ascending uids; a member with
+ * 0 weight is left out). Members other than the lead have no weight of their own.
  */
 export function splitGroupWeights(w: { uids: number[]; weights: number[] }, groups: readonly GroupInput[]): { uids: number[]; weights: number[] } {
   if (groups.length === 0) return w;
@@ -258,7 +277,8 @@ export function splitGroupWeights(w: { uids: number[]; weights: number[] }, grou
   for (const g of groups) {
     const lead = out.get(g.members[0]!);
     if (lead === undefined) continue;
-    g.members.forEach((u, i) => out.set(u, lead * g.shares[i]!));
+    const shares = effectiveShares(g);
+    g.members.forEach((u, i) => out.set(u, lead * shares[i]!));
   }
   const uids = [...out.keys()].filter((u) => out.get(u)! > 0).sort((a, b) => a - b);
   return { uids, weights: uids.map((u) => out.get(u)!) };

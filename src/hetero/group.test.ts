@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { applyAggregate, CODEC_DEFAULTS, compress, decodePayload, encodePayload } from '../compress/index.js';
 import { getBackend } from '../engine/select.js';
 import { emptyState } from '../gauntlet/state.js';
-import { evalPlan, GAUNTLET_DEFAULTS, makeEvaluator, measureLosses, scoreWindow, splitGroupWeights, spreadGroups, updateNorm, type MinerInput } from '../gauntlet/index.js';
+import { effectiveShares, evalPlan, GAUNTLET_DEFAULTS, makeEvaluator, measureLosses, ownLossAfter, scoreWindow, splitGroupWeights, spreadGroups, updateNorm, type MinerInput } from '../gauntlet/index.js';
 import { createLlama, getPreset, initParams } from '../model/index.js';
 import { makeRng } from '../util/rng.js';
 import { declaredGroups, groupRecordOf, groupShares, holdsExactly, mergeHeld, parseGroupRecord, stageTensorIndices, type GroupRecord } from './group.js';
@@ -69,6 +69,12 @@ test('stage payloads: merged, a complete group is bit-identical to one full repl
   const run = { alpha: 1, batch: 2, seq: 16, codec, seed: 1, innerSteps: 4 };
   const ev = makeEvaluator(getBackend(), m, tokens, run), plan = evalPlan(run, 4, 10, 'hk', tokens.length, 2);
   assert.deepEqual(measureLosses(ev, merged, plan, 1, 1), measureLosses(ev, full, plan, 1, 1));
+  // Leave-one-out: a lazy stage (its tensors' values all 0) contributes exactly nothing; the other stage's removal changes the loss.
+  const zero = (u: typeof decoded[number]) => ({ ...u, tensors: u.tensors.map((t) => ({ ...t, table: new Float32Array(4) })) });
+  const lazyMerged = mergeHeld([decoded[0]!, zero(decoded[1]!)], T), after = ownLossAfter(ev, lazyMerged, plan, 1, 1);
+  assert.equal(ownLossAfter(ev, mergeHeld([decoded[0]!], T), plan, 1, 1) - after, 0, 'without the lazy stage: the same loss');
+  assert.notEqual(ownLossAfter(ev, mergeHeld([zero(decoded[1]!)], T), plan, 1, 1) - after, 0);
+  assert.equal(after, measureLosses(ev, lazyMerged, plan, 1, 1).own.after);
   const a = m.params.slice(), b = m.params.slice();
   applyAggregate(a, [full], specs, codec, 1);
   applyAggregate(b, decoded, specs, codec, 1);
@@ -91,6 +97,12 @@ test('the Gauntlet scores a group once under its lead, splits its weight by shar
   const leadAlone = alone.weights[alone.uids.indexOf(2)]!;
   assert.ok(Math.abs(w.get(2)! - leadAlone * 0.7) < 1e-12 && Math.abs(w.get(3)! - leadAlone * 0.3) < 1e-12, JSON.stringify(result.weights));
   assert.ok(Math.abs([...w.values()].reduce((a, b) => a + b, 0) - 1) < 1e-12, 'weights still sum to 1');
+  // A lazy stage (contribution ≤ 0) gets no share; the group's weight goes to its other stages.
+  const lazy = scoreWindow(emptyState(), { ...inputs, groups: [{ ...inputs.groups[0]!, contributions: [0.01, 0] }] }, GAUNTLET_DEFAULTS).result.weights;
+  assert.deepEqual(lazy.uids, [1, 2]);
+  assert.ok(Math.abs(lazy.weights[1]! - leadAlone) < 1e-12);
+  assert.deepEqual(effectiveShares({ group: 'g', members: [1, 2, 3], shares: [0.5, 0.25, 0.25], contributions: [0.1, NaN, 0.2] }), [2 / 3, 0, 1 / 3]);
+  assert.deepEqual(effectiveShares({ group: 'g', members: [1, 2], shares: [0.5, 0.5], contributions: [-1, 0] }), [0, 0]);
   // Split and spread on their own.
   assert.deepEqual(splitGroupWeights({ uids: [1, 2], weights: [0.5, 0.5] }, [{ group: 'g', members: [2, 5, 6], shares: [0.5, 0.25, 0.25] }]), { uids: [1, 2, 5, 6], weights: [0.5, 0.25, 0.125, 0.125] });
   const finals = new Map([[1, 0.9], [2, 0.5], [7, 0.7]]);

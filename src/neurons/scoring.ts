@@ -13,10 +13,10 @@
 // waited longest (unevaluated uploads are not rated that window).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { medianOf } from '../compress/index.js';
+import { medianOf, type SparseUpdate } from '../compress/index.js';
 import {
-  eligibleFinals, provenMiners, selectPeers, emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, parseReceipt, parseState,
-  scoreWithReceipt, shapeWeights, splitGroupWeights, updateNorm, type GroupInput, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
+  eligibleFinals, provenMiners, selectPeers, emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, ownLossAfter, parseReceipt, parseState,
+  scoreWithReceipt, shapeWeights, effectiveShares, splitGroupWeights, updateNorm, type GroupInput, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
   type WindowResult,
 } from '../gauntlet/index.js';
 import { keys, probeIndices, reserveCount, runPrefix } from '../protocol/index.js';
@@ -110,10 +110,16 @@ export class Scorer {
   /** Scores window W (or reloads its receipt when a restart already scored it); writes the receipt. */
   async scoreWindow(W: number, dir: Directory, candidates: readonly number[], gathered: Gathered): Promise<WindowResult> {
     if (this.saved.state.window >= W) return this.reloadResult(W);
-    const groups = await this.groups(dir, gathered);
-    const miners = await this.measure(W, dir, candidates, gathered, groups);
+    const groups = await this.groups(dir, gathered), contributions = new Map<number, number[]>();
+    const miners = await this.measure(W, dir, candidates, gathered, groups, contributions);
     const inputs = { window: W, validator: { uid: this.node.uid, hotkey: this.node.signer.address }, maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), miners,
-      ...(groups.length ? { groups: groups.map((x) => ({ group: x.group, members: x.members, shares: x.shares })) } : {}) };
+      ...(groups.length ? { groups: groups.map((x) => ({ group: x.group, members: x.members, shares: x.shares, ...(contributions.has(x.members[0]!) ? { contributions: contributions.get(x.members[0]!)! } : {}) })) } : {}) };
+    for (const x of inputs.groups ?? []) {
+      if (!x.contributions) continue;
+      const eff = effectiveShares(x), lazy = x.members.filter((_, i) => eff[i] === 0);
+      this.node.log(`window ${W}: group ${x.group} [${x.members.join(' ')}]: stage contributions ${x.contributions.map((c) => c.toFixed(4)).join(' ')}; weight shares ${eff.map((e) => e.toFixed(3)).join(' ')}` +
+        `${lazy.length ? ` (no share for lazy stage uid(s) ${lazy.join(' ')}: removing their tensors does not raise the loss)` : ''}`);
+    }
     const { receipt, state } = scoreWithReceipt(this.node.runHash, this.params, this.saved.state, inputs);
     await retrying(this.node, `put score receipt of window ${W}`, () => this.node.store.put(keys.receipt(this.node.run.runId, W), encodeReceipt(receipt)));
     this.saved.state = state;
@@ -164,7 +170,8 @@ export class Scorer {
    * still applies the stages that sent, as senders of the tensors they hold). A partial upload from a uid in
    * no declared group is invalid.
    */
-  private async measure(W: number, dir: Directory, candidates: readonly number[], g: Gathered, groups: readonly DeclaredGroup[] = []): Promise<MinerInput[]> {
+  private async measure(W: number, dir: Directory, candidates: readonly number[], g: Gathered, groups: readonly DeclaredGroup[] = [],
+    contributions = new Map<number, number[]>()): Promise<MinerInput[]> {
     const { run } = this.node, shapes = this.node.model.layout.specs.map((s) => s.shape), T = shapes.length;
     const valid = new Map(g.valid.map((v) => [v.uid, v]));
     const member = new Map<number, DeclaredGroup>(groups.flatMap((x) => x.members.map((u) => [u, x] as const)));
@@ -181,12 +188,14 @@ export class Scorer {
       }
     }
     // A complete group becomes one upload under its lead's uid; its other members are not candidates of their own.
+    const stagesOf = new Map<number, SparseUpdate[]>();
     for (const x of groups) {
       const [lead, ...rest] = x.members;
       const parts = x.members.map((u) => valid.get(u));
       for (const u of rest) valid.delete(u);
       if (parts.every((v) => v !== undefined)) {
         const vs = parts as NonNullable<(typeof parts)[number]>[];
+        stagesOf.set(lead!, vs.map((v) => v.update));
         valid.set(lead!, { ...vs[0]!, update: mergeHeld(vs.map((v) => v.update), T), steps: Math.min(...vs.map((v) => v.steps)),
           landedAt: Math.max(...vs.map((v) => v.landedAt)), seen: Math.max(...vs.map((v) => v.seen)) });
       } else {
@@ -218,6 +227,14 @@ export class Scorer {
         await this.node.data.remote?.ensureSequences([...plan.own, ...plan.random], run.seq);
         const clipScale = norm > 0 ? Math.min(1, median / norm) : 0;
         m.measured = { plan, clipScale, losses: measureLosses(this.ev, v.update, plan, this.params.scoreStep, clipScale), behind: await this.behind(dir, uid) };
+        // A group: each stage's contribution, the own-data loss after the merged update without that stage's tensors less the loss after all of it.
+        const stages = stagesOf.get(uid);
+        if (stages) {
+          contributions.set(uid, stages.map((_, s) => {
+            const rest = stages.filter((_, j) => j !== s);
+            return ownLossAfter(this.ev, mergeHeld(rest, T), plan, this.params.scoreStep, clipScale) - m.measured!.losses.own.after;
+          }));
+        }
       }
       out.push(m);
     }
