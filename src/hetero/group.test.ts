@@ -10,6 +10,15 @@ import { createLlama, getPreset, initParams } from '../model/index.js';
 import { makeRng } from '../util/rng.js';
 import { declaredGroups, groupRecordOf, groupShares, holdsExactly, mergeHeld, parseGroupRecord, stageTensorIndices, type GroupRecord } from './group.js';
 import { stageUpdate } from './stage-node.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { adamwInit, ADAMW_DEFAULTS } from '../optim/index.js';
+import { FsStore } from '../storage/fs.js';
+import { makeActivationCodec } from '../bench/hetero.js';
+import { groupStep, splitLayers, Stage } from './stages.js';
+import { connectToNext, listenForPrevious } from './transport.js';
+import { runStageSteps } from './pipeline.js';
 
 const cfg = { ...getPreset('tiny'), nLayers: 3 };
 
@@ -109,4 +118,31 @@ test('the Gauntlet scores a group once under its lead, splits its weight by shar
   // maxPeers 3: the group (2 slots) and uids 7, 1 do not all fit; the lowest final (the group) moves to the reserves.
   assert.deepEqual(spreadGroups([1, 2, 7], [9], [{ group: 'g', members: [2, 5], shares: [0.5, 0.5] }], 3, 2, finals), { peers: [1, 7], reserves: [2, 5] });
   assert.deepEqual(spreadGroups([1, 2], [], [{ group: 'g', members: [2, 5], shares: [0.5, 0.5] }], 3, 2, finals), { peers: [1, 2, 5], reserves: [] });
+});
+
+test('the step budget: the first stage stops the group after `more` says no; every stage of 3 ends with the same steps and the in-process losses', async () => {
+  const model = { vocabSize: 97, dim: 64, nLayers: 3, nHeads: 4, nKvHeads: 2, ffnHidden: 96, maxSeqLen: 16, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false };
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-budget-'));
+  try {
+    const be = getBackend(), ranges = splitLayers(model.nLayers, 3), m0 = createLlama(model);
+    initParams(model, m0.layout, m0.params, 5);
+    const make = () => ranges.map((_, s) => new Stage({ be, model: createLlama(model, m0.params.slice()), s, ranges, codec: makeActivationCodec('int8', model, 8, 'g'), micro: 2,
+      adamw: ADAMW_DEFAULTS, clip: 1 }, adamwInit(m0.layout.total)));
+    const batch = (step: number) => { const r = makeRng(`budget:${step}`); return { inputs: Int32Array.from({ length: 64 }, () => r.nextInt(97)), targets: Int32Array.from({ length: 64 }, () => r.nextInt(97)) }; };
+    const stages = make(), stores = [0, 1, 2].map((s) => new FsStore(join(dir, `b${s}`)));
+    for (const st of stores) await st.ensureBucket();
+    const links = await Promise.all(stages.map(async (_, s) => Promise.all([
+      s > 0 ? listenForPrevious(stores[s]!, 'g', s, 1, {}, { timeoutMs: 20_000 }) : Promise.resolve(null),
+      s < 2 ? connectToNext(stores[s + 1]!, 'g', s, 1, {}, { timeoutMs: 20_000 }) : Promise.resolve(null)])));
+    const asked: number[] = [];
+    const res = await Promise.all(stages.map((stage, s) => runStageSteps({ stage, prev: links[s]![0], next: links[s]![1], steps: 6, B: 4, T: 16, batchOf: batch, lrOf: () => 1e-3,
+      more: (done) => { asked.push(done); return done < 2; } })));
+    for (const l of links.flat()) l?.close();
+    assert.deepEqual(asked, [1, 2], 'only the first stage is asked, before steps 2 and 3');
+    assert.deepEqual(res.map((r) => r.losses.length), [2, 2, 2]);
+    const ref = make(), want = [0, 1].map((k) => { const b = batch(k); return groupStep(ref, b.inputs, b.targets, 4, 16, 1e-3).loss; });
+    assert.deepEqual(res[2]!.losses, want);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

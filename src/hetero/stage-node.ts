@@ -5,8 +5,9 @@
 // steps of its own layers with them (pipeline.ts), and encodes its own tensors' pseudo-gradient with
 // its own error feedback into a partial payload (wire flag bit 1), signed by its hotkey.
 //
-// Every stage trains on the data assigned to the group's first stage's uid (the group's data), and
-// trains all H steps (the stages must take the same steps; a group slower than its window is late).
+// Every stage trains on the data assigned to the group's first stage's uid (the group's data). The
+// first stage keeps the step budget (another step only while it fits before the deadline, as a miner
+// plans) and ends the group's steps with a Done frame down the chain, so every stage takes the same steps.
 // A neighbour that is gone (not connected within half a window, or a link that breaks mid-window)
 // ends the group's window for this stage: it uploads nothing that window and tries again at the next.
 import { compress, type SparseTensor, type SparseUpdate } from '../compress/index.js';
@@ -15,9 +16,9 @@ import { createLlama, type Llama } from '../model/index.js';
 import { ADAMW_DEFAULTS, adamwInit, lrAt } from '../optim/index.js';
 import { trainingOffsets } from '../protocol/index.js';
 import { makeActivationCodec } from '../bench/hetero.js';
-import { blockIntervalMs } from '../neurons/chaintime.js';
+import { blockIntervalMs, chainNow, expectedDeadline } from '../neurons/chaintime.js';
 import { encodeSigned } from '../neurons/inner.js';
-import type { MinerHooks, Work } from '../neurons/miner.js';
+import { OVERLAP_FLOAT, SAFETY_MARGIN, type MinerHooks, type Work } from '../neurons/miner.js';
 import type { Node } from '../neurons/node.js';
 import { retrying } from '../neurons/retry.js';
 import { TesseraError } from '../util/errors.js';
@@ -61,7 +62,11 @@ export function pipelineHooks(node: Node, p: PipelineConfig): MinerHooks {
       const start = model.params.slice();
       const batches = trainingOffsets(run, uids[0]!, W, node.data.train.length);
       await node.data.remote?.ensureSequences(batches.flat(), run.seq);
-      const timeoutMs = CONNECT_SHARE * run.blocksPerWindow * blockIntervalMs(node);
+      const block = blockIntervalMs(node), windowMs = run.blocksPerWindow * block, timeoutMs = CONNECT_SHARE * windowMs;
+      // As a miner plans (miner.ts StepPlanner, with its default encode and upload reserves): the deadline less encode, upload, a block and the safety margin.
+      const deadline = await expectedDeadline(node, W);
+      const reserve = 0.07 * windowMs + block + Math.max(block, SAFETY_MARGIN * windowMs) + (run.overlap ? OVERLAP_FLOAT * windowMs : 0);
+      const leftMs = (): number => deadline - (chainNow(node) ?? Date.now()) - reserve;
       const own = node.store, next = p.stage < S - 1 ? await dir.bucketFresh(uids[p.stage + 1]!) : null;
       if (p.stage < S - 1 && !next) { node.log(`window ${W}: group ${p.group}: stage ${p.stage + 1} (uid ${uids[p.stage + 1]}) has no readable bucket on chain; nothing to train`); return null; }
       let prev: Link | null = null, nxt: Link | null = null;
@@ -72,9 +77,14 @@ export function pipelineHooks(node: Node, p: PipelineConfig): MinerHooks {
           p.stage > 0 ? listenForPrevious(own, p.group, p.stage, W, {}, { timeoutMs }) : Promise.resolve(null),
           next ? connectToNext(next, p.group, p.stage, W, {}, { timeoutMs }) : Promise.resolve(null),
         ]);
-        const res = await runStageSteps({ stage, prev, next: nxt, steps: run.innerSteps, B: run.batch, T: run.seq,
+        // The step budget (first stage): another step only while it fits before the deadline less the reserve.
+        const tSteps = performance.now();
+        const more = (done: number): boolean => leftMs() >= ((performance.now() - tSteps) / done) * 1.15;
+        const res = await runStageSteps({ stage, prev, next: nxt, steps: run.innerSteps, B: run.batch, T: run.seq, more,
           batchOf: (k) => makeBatch(node.data.train, batches[k]!, run.seq), lrOf: (k) => lrAt(sched, trained + k) });
-        trained += run.innerSteps;
+        const steps = res.losses.length;
+        trained += steps;
+        if (steps < run.innerSteps) node.log(`window ${W}: group ${p.group}: trained ${steps}/${run.innerSteps} inner steps (the first stage's step budget before the deadline)`);
         node.status.set('encode');
         ctx.sw.s.train += (performance.now() - t0) / 1000;
         const delta = new Float32Array(model.layout.total);
@@ -87,11 +97,11 @@ export function pipelineHooks(node: Node, p: PipelineConfig): MinerHooks {
         }
         const efNext = Float32Array.from(local.ef);
         const update = stageUpdate(compress(delta, efNext, stage.specs, run.codec), stage.specs.map((sp) => model!.layout.specs.findIndex((q) => q.name === sp.name)), model.layout.specs.length);
-        const bytes = await encodeSigned(node, update, W, run.innerSteps);
+        const bytes = await encodeSigned(node, update, W, steps);
         const loss = stage.isLast ? res.losses.at(-1)! : NaN;
-        node.log(`window ${W}: group ${p.group} stage ${p.stage}: ${run.innerSteps} steps with ${S - 1} neighbour link(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s` +
+        node.log(`window ${W}: group ${p.group} stage ${p.stage}: ${steps} steps with ${S - 1} neighbour link(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s` +
           `${stage.isLast ? `, loss ${loss.toFixed(4)}` : ''}; ${(prev?.bytesIn ?? 0) + (nxt?.bytesIn ?? 0)} B in, ${(prev?.bytesOut ?? 0) + (nxt?.bytesOut ?? 0)} B out`);
-        return { bytes, update, efNext, loss, steps: run.innerSteps };
+        return { bytes, update, efNext, loss, steps };
       } catch (e) {
         if (!(e instanceof PeerGone)) throw e;
         node.log(`window ${W}: group ${p.group}: ${e.message}${e.hint ? ` (${e.hint})` : ''}; this stage's window ends here: nothing uploaded`);
