@@ -199,11 +199,11 @@ test('devnet on the filesystem: 3 miners + validator agree every window, learn, 
   const data = await tinyData();
   const dir = tmp('fs');
   const t0 = Date.now();
-  const net = await Devnet.start(options(dir, data, { windows: 7, lateMinerWindow: 3 }));
+  const net = await Devnet.start(options(dir, data, { windows: 8, lateMinerWindow: 3 }));
   let ok = false;
   try {
     t.diagnostic(`started in ${((Date.now() - t0) / 1000).toFixed(1)} s; stop after window ${net.stopWindow}`);
-    assert.ok(net.stopWindow! >= 7);
+    assert.ok(net.stopWindow! >= 8);
     // A chain restart mid-run: the nodes wait it out and carry on.
     await untilWindow(net, 4, 90_000);
     const down = Date.now();

@@ -13,7 +13,7 @@ import { makeTrainable, computeGradients, trainStep, type Trainable } from '../t
 import { validationBatches, type Batch, type TrainData } from '../train/batches.js';
 import { makeBatch, sampleWindows } from '../data/index.js';
 import { evaluate } from '../train/evaluate.js';
-import { CODEC_DEFAULTS, compress, aggregateByUid, encodePayload, decodePayload, type CodecConfig, type SparseUpdate } from '../compress/index.js';
+import { CODEC_DEFAULTS, compress, aggregateByUid, applyAggregate, encodePayload, decodePayload, type CodecConfig, type SparseUpdate } from '../compress/index.js';
 import { DEMO_DEFAULTS, DemoTransform, demoApply, demoCompress, type DemoConfig } from './demo.js';
 
 export type Method = 'ddp' | 'solo' | 'diloco' | 'demo' | 'sparseloco';
@@ -37,6 +37,13 @@ export interface ConvergenceOptions {
   dilocoMomentum: number;
   /** SparseLoCo outer momentum: 0 = plain SGD θ ← θ − α·agg (the protocol); > 0 = Nesterov with lr α on the sparse aggregate. */
   sparselocoMomentum: number;
+  /**
+   * SparseLoCo with communication behind compute (docs/protocol.md "Overlap"): 'none' trains round w from
+   * θ_w; 'stale' from θ_{w−1} (the model before round w − 1's aggregate); 'eager' from θ_{w−1} less the
+   * replica's own decoded update of w − 1 (its estimate of the aggregate it has not received yet);
+   * 'rebase' trains as 'eager' and sends θ_w − θ_local (the update measured from the model it is applied to).
+   */
+  overlap: 'none' | 'stale' | 'eager' | 'rebase';
   /** Warm-up of H (DiLoCo, SparseLoCo): rounds of 1, 2, 4, … inner steps up to H, same total steps. */
   hWarmup: boolean;
   /** DES-LOC-style: every this many rounds the replicas average their AdamW moments (8 bytes per parameter each, counted); 0 = never. */
@@ -212,6 +219,8 @@ function runSparseLoco(s: Sim, curve: CurvePoint[], entropyCurve: CurvePoint[]):
   const { o } = s, R = o.replicas, specs = s.t.model.layout.specs;
   const shapes = specs.map((p) => p.shape);
   const theta = s.init.slice(), delta = new Float32Array(s.n), agg = new Float32Array(s.n);
+  const prevTheta = s.init.slice(), base = new Float32Array(s.n);
+  const own: (SparseUpdate | null)[] = Array.from({ length: R }, () => null);
   const opts = Array.from({ length: R }, () => innerInit(s));
   const nest = nesterovInit(s.n);
   const efs = Array.from({ length: R }, () => new Float32Array(s.n));
@@ -221,9 +230,12 @@ function runSparseLoco(s: Sim, curve: CurvePoint[], entropyCurve: CurvePoint[]):
     const peers: { uid: number; update: SparseUpdate }[] = [];
     const h = s.plan[w]!;
     for (let r = 0; r < R; r++) {
-      innerSteps(s, r, opts[r]!, theta, step, h);
+      base.set(o.overlap === 'none' ? theta : prevTheta);
+      if ((o.overlap === 'eager' || o.overlap === 'rebase') && own[r]) applyAggregate(base, [own[r]!], specs, o.codec, o.sparselocoAlpha);
+      innerSteps(s, r, opts[r]!, base, step, h);
       const p = s.t.model.params;
-      for (let i = 0; i < s.n; i++) delta[i] = theta[i]! - p[i]!;
+      const from = o.overlap === 'rebase' ? theta : base;
+      for (let i = 0; i < s.n; i++) delta[i] = from[i]! - p[i]!;
       const update = compress(delta, efs[r]!, specs, o.codec);
       const wire12 = encodePayload({ update, modelHash, window: w, uid: r, indexMode: '12bit', shapes, cfg: o.codec });
       const wireE = encodePayload({ update, modelHash, window: w, uid: r, indexMode: 'entropy', shapes, cfg: o.codec });
@@ -232,11 +244,13 @@ function runSparseLoco(s: Sim, curve: CurvePoint[], entropyCurve: CurvePoint[]):
       if (!d12.ok || !dE.ok) throw new Error(`payload did not decode: ${!d12.ok ? d12.reason : ''} ${!dE.ok ? dE.reason : ''}`);
       if (!sameUpdate(d12.payload.update, dE.payload.update)) throw new Error('entropy mode decoded to a different update than 12-bit mode');
       peers.push({ uid: r, update: dE.payload.update });
+      own[r] = dE.payload.update;
       if (r === 0) { bytes12 += wire12.length; bytesEntropy += wireE.length; }
     }
     step += h;
     if (o.momentSyncEvery > 0 && (w + 1) % o.momentSyncEvery === 0) { const b = syncMoments(opts); bytes12 += b; bytesEntropy += b; }
     aggregateByUid(peers, specs, o.codec, s.n, agg);
+    prevTheta.set(theta);
     if (o.sparselocoMomentum > 0) outerNesterov(theta, agg, nest, o.sparselocoAlpha, o.sparselocoMomentum);
     else for (let i = 0; i < s.n; i++) theta[i] = theta[i]! - o.sparselocoAlpha * agg[i]!;
     s.t.model.params.set(theta);
@@ -296,5 +310,5 @@ export function runConvergence(be: Backend, o: ConvergenceOptions, onProgress?: 
 
 export const CONVERGENCE_DEFAULTS = {
   replicas: 4, H: 5, rounds: 102, batch: 8, seq: 256, seed: 1, innerLr: 2e-3, warmup: 50, clip: 1.0,
-  sparselocoAlpha: 1.0, dilocoLr: 0.7, dilocoMomentum: 0.9, sparselocoMomentum: 0, hWarmup: false, momentSyncEvery: 0, innerOptimizer: 'adamw' as 'adamw' | 'muon', demo: DEMO_DEFAULTS, codec: CODEC_DEFAULTS, evalBatches: 8, evalEvery: 1,
+  sparselocoAlpha: 1.0, dilocoLr: 0.7, dilocoMomentum: 0.9, sparselocoMomentum: 0, overlap: 'none' as 'none' | 'stale' | 'eager' | 'rebase', hWarmup: false, momentSyncEvery: 0, innerOptimizer: 'adamw' as 'adamw' | 'muon', demo: DEMO_DEFAULTS, codec: CODEC_DEFAULTS, evalBatches: 8, evalEvery: 1,
 };

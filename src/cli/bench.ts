@@ -143,6 +143,7 @@ export function benchCommand(): Command {
     .option('--diloco-lr <x>', 'DiLoCo outer Nesterov learning rate', float('--diloco-lr', 0), d.dilocoLr)
     .option('--diloco-momentum <x>', 'DiLoCo outer Nesterov momentum', float('--diloco-momentum', 0), d.dilocoMomentum)
     .option('--sparseloco-momentum <x>', 'SparseLoCo outer Nesterov momentum on the sparse aggregate with lr --alpha (0: plain SGD, the protocol)', float('--sparseloco-momentum', 0), d.sparselocoMomentum)
+    .option('--overlap <mode>', 'SparseLoCo training base: none (θ of the round), stale (θ one aggregate older: communication behind compute), eager (stale less the replica\'s own last update), rebase (eager, the update measured from θ of the round)', d.overlap)
     .option('--h-warmup', 'DiLoCo/SparseLoCo: rounds of 1, 2, 4, … inner steps up to H first (same total steps)')
     .option('--moment-sync-every <n>', 'DiLoCo/SparseLoCo: average the replicas\' AdamW moments every n rounds (DES-LOC; 8 bytes per parameter, counted); 0 = never', int('--moment-sync-every', 0), d.momentSyncEvery)
     .option('--inner-optimizer <name>', 'DiLoCo/SparseLoCo inner optimizer: adamw, or muon (Muon on hidden matrices, AdamW elsewhere: MuLoCo)', 'adamw')
@@ -151,15 +152,16 @@ export function benchCommand(): Command {
     .option('--eval-every <n>', 'measure validation loss every n rounds (and after the last)', int('--eval-every', 1), d.evalEvery)
     .option('--methods <list>', `comma-separated subset of ${METHODS.join(',')}`, METHODS.join(','))
     .option('--out <dir>', 'where convergence.md/.json/.svg are written', 'bench')
-    .action((o: { preset: string; data: string; replicas: number; innerSteps: number; rounds: number; batch: number; seq: number; innerLr: number; warmup: number; alpha: number; beta: number; topk: number; dilocoLr: number; dilocoMomentum: number; sparselocoMomentum: number; hWarmup?: boolean; momentSyncEvery: number; innerOptimizer: string; demoLr: number; evalBatches: number; evalEvery: number; methods: string; out: string }) => {
+    .action((o: { preset: string; data: string; replicas: number; innerSteps: number; rounds: number; batch: number; seq: number; innerLr: number; warmup: number; alpha: number; beta: number; topk: number; dilocoLr: number; dilocoMomentum: number; sparselocoMomentum: number; overlap: string; hWarmup?: boolean; momentSyncEvery: number; innerOptimizer: string; demoLr: number; evalBatches: number; evalEvery: number; methods: string; out: string }) => {
       const methods = o.methods.split(',').map((m) => m.trim()).filter(Boolean) as Method[];
       const bad = methods.filter((m) => !METHODS.includes(m));
       if (bad.length) throw new TesseraError(`unknown method(s): ${bad.join(', ')}`, `choose from ${METHODS.join(', ')}`);
+      if (!['none', 'stale', 'eager', 'rebase'].includes(o.overlap)) throw new TesseraError(`unknown --overlap ${o.overlap}`, 'choose none, stale, eager or rebase');
       if (o.innerOptimizer !== 'adamw' && o.innerOptimizer !== 'muon') throw new TesseraError(`unknown --inner-optimizer ${o.innerOptimizer}`, 'choose adamw or muon');
       const model = getPreset(o.preset);
       const data = openTrainData(o.data);
       const opts = { ...d, model, data, replicas: o.replicas, H: o.innerSteps, rounds: o.rounds, batch: o.batch, seq: o.seq,
-        innerLr: o.innerLr, warmup: o.warmup, sparselocoAlpha: o.alpha, dilocoLr: o.dilocoLr, dilocoMomentum: o.dilocoMomentum, evalEvery: o.evalEvery, evalBatches: o.evalBatches, sparselocoMomentum: o.sparselocoMomentum, hWarmup: !!o.hWarmup, momentSyncEvery: o.momentSyncEvery, innerOptimizer: o.innerOptimizer as 'adamw' | 'muon', demo: { ...d.demo, lr: o.demoLr },
+        innerLr: o.innerLr, warmup: o.warmup, sparselocoAlpha: o.alpha, dilocoLr: o.dilocoLr, dilocoMomentum: o.dilocoMomentum, evalEvery: o.evalEvery, evalBatches: o.evalBatches, sparselocoMomentum: o.sparselocoMomentum, overlap: o.overlap as 'none' | 'stale' | 'eager' | 'rebase', hWarmup: !!o.hWarmup, momentSyncEvery: o.momentSyncEvery, innerOptimizer: o.innerOptimizer as 'adamw' | 'muon', demo: { ...d.demo, lr: o.demoLr },
         codec: { ...d.codec, beta: o.beta, topk: o.topk }, methods, log: (l: string) => console.log(l) };
       validateCodecConfig(opts.codec);
       const params = modelInfo({ ...model, vocabSize: data.vocabSize }).params;

@@ -120,6 +120,15 @@ export async function trainWindow(node: Node, local: MinerLocal, window: number,
   return { delta: null, loss, steps, msPerStep };
 }
 
+/**
+ * Re-measures an update trained from `base` against the model it will be applied to (overlap:
+ * docs/protocol.md "Overlap"): delta ← delta + (theta − base), i.e. theta − θ_local, in place.
+ */
+export function rebaseDelta(delta: Float32Array, theta: Float32Array, base: Float32Array): void {
+  if (delta.length !== theta.length || theta.length !== base.length) throw new RangeError('rebaseDelta: lengths differ');
+  for (let i = 0; i < delta.length; i++) delta[i] = delta[i]! + (theta[i]! - base[i]!);
+}
+
 /** Compresses Δ with error feedback (into a copy: committed only once the upload lands), encodes, signs. */
 export async function makePayload(node: Node, local: MinerLocal, delta: Float32Array, window: number, steps: number): Promise<{ bytes: Uint8Array; efNext: Float32Array; update: SparseUpdate }> {
   const efNext = Float32Array.from(local.ef);

@@ -3,17 +3,17 @@
 // chain → once the chain is past W's deadline, compute W's aggregate itself (window-aggregate.ts:
 // no validator on the path) and apply it → probe → save local state → cross-check the leader's
 // record of the window before. With run.overlap (docs/protocol.md "Overlap") the same steps run as a
-// pipeline: W trains from θ of W − 1 while W − 1's upload lands and its aggregate is gathered and
-// applied (mineOverlapped). A scenario (src/scenario: adversarial miners for tests and demos)
+// pipeline: W trains from θ of W − 1 (less the miner's own update of W − 1) while W − 1's upload lands
+// and its aggregate is gathered and applied (mineOverlapped). A scenario (src/scenario: adversarial miners for tests and demos)
 // may replace what is sent and when through MinerHooks; the honest steps are the defaults.
 import { SubtensorChain } from '../chain/subtensor/chain.js';
-import type { SparseUpdate } from '../compress/index.js';
+import { applyAggregate, type SparseUpdate } from '../compress/index.js';
 import { createLlama } from '../model/index.js';
 import { sha256Hex, trainingBase } from '../protocol/index.js';
 import { TesseraError } from '../util/errors.js';
 import { blockIntervalMs, blockTimestamp, chainNow, currentWindow, expectedDeadline, nextBlock } from './chaintime.js';
 import { Directory } from './directory.js';
-import { loadMinerLocal, makePayload, saveMinerLocal, trainWindow, type MinerLocal, type StepBudget } from './inner.js';
+import { loadMinerLocal, makePayload, rebaseDelta, saveMinerLocal, trainWindow, type MinerLocal, type StepBudget } from './inner.js';
 import { SharedModel, SyncError } from './model-state.js';
 import { startNode, type Node, type NodeOptions } from './node.js';
 import { backoffMs, sleep, Stopped } from './retry.js';
@@ -158,8 +158,8 @@ class StepPlanner {
   }
 }
 
-/** The honest train + encode of window W (from the trained model's current parameters); `beforeEncode` runs between them. */
-function honestWork(node: Node, local: MinerLocal, planner: StepPlanner, W: number, sw: Stopwatch, beforeEncode: () => Promise<void> = async () => {}): (batches?: number[][]) => Promise<Work | null> {
+/** The honest train + encode of window W (from the trained model's current parameters); `beforeEncode` runs between them (and may change Δ). */
+function honestWork(node: Node, local: MinerLocal, planner: StepPlanner, W: number, sw: Stopwatch, beforeEncode: (delta: Float32Array) => Promise<void> = async () => {}): (batches?: number[][]) => Promise<Work | null> {
   const H = node.run.innerSteps;
   return async (batches?: number[][]): Promise<Work | null> => {
     const plan = await planner.budget(W);
@@ -175,7 +175,7 @@ function honestWork(node: Node, local: MinerLocal, planner: StepPlanner, W: numb
         `before the deadline less the reserve (${Math.round(planner.reserveMs())} ms for encode, upload, one block and the safety margin)`);
     }
     if (!t.delta) return null;
-    await beforeEncode();
+    await beforeEncode(t.delta);
     node.status.set('encode', { loss: t.loss });
     const t0 = performance.now();
     const p = await sw.time('encode', () => makePayload(node, local, t.delta!, W, t.steps));
@@ -185,24 +185,14 @@ function honestWork(node: Node, local: MinerLocal, planner: StepPlanner, W: numb
 }
 
 async function mineWindow(node: Node, dir: Directory, model: SharedModel, local: MinerLocal, planner: StepPlanner, W: number, hooks?: MinerHooks): Promise<Applied> {
-  const sw = new Stopwatch(), ctx: MinerContext = { node, dir, local, W, sw }, H = node.run.innerSteps;
+  const sw = new Stopwatch(), ctx: MinerContext = { node, dir, local, W, sw };
   const honest = honestWork(node, local, planner, W, sw);
   const work = hooks?.produce ? await hooks.produce(ctx, honest) : await honest();
   const own = new Map<string, Uint8Array>();
   let outcome: UploadOutcome | 'none' = 'none';
   if (work) {
     node.status.set('upload');
-    const t0 = performance.now();
-    const put = (): Promise<UploadOutcome> => uploadGradient(node, W, work.bytes);
-    outcome = await sw.time('upload', () => (hooks?.upload ? hooks.upload(ctx, work.bytes, put) : put()));
-    planner.uploadMs = performance.now() - t0;
-    if (outcome === 'uploaded' || outcome === 'already_uploaded') {
-      if (work.efNext) local.ef = work.efNext;
-      hooks?.uploaded?.(W, work);
-      sw.payloadBytes = work.bytes.length;
-      own.set(sha256Hex(work.bytes), work.bytes);
-    }
-    node.log(`window ${W}: loss ${work.loss.toFixed(4)}, ${work.steps}/${H} steps, payload ${work.bytes.length} bytes ${outcome}`);
+    outcome = await uploadWork(node, local, planner, W, work, sw, own, hooks, ctx);
   }
   const applied = await advance(node, dir, model, { sw, own });
   const margin = await marginOf(node, W, outcome);
@@ -229,8 +219,8 @@ async function mineWindow(node: Node, dir: Directory, model: SharedModel, local:
 interface Trained { W: number; sw: Stopwatch; windowS: number; work: Work | null; upload: Promise<UploadOutcome | 'none'> }
 
 /**
- * The miner loop with overlap (run.overlap): iteration W trains W from θ of W − 1 (copied into the
- * trained parameters) while, concurrently, θ advances through W − 1 (its deadline, then gather and
+ * The miner loop with overlap (run.overlap): iteration W trains W from θ of W − 1 less the miner's own
+ * update of W − 1 (the eager base, copied into the trained parameters) while, concurrently, θ advances through W − 1 (its deadline, then gather and
  * apply) and W − 1's upload finishes. The error feedback of W − 1 is committed before W is encoded,
  * so payloads compress in order. W's timeline entry is written once W's aggregate is applied (one
  * iteration later), so it holds W's training, upload, margin and aggregate, and its window_s is the
@@ -239,7 +229,7 @@ interface Trained { W: number; sw: Stopwatch; windowS: number; work: Work | null
  * invalidated θ; throws on a failure (the caller re-syncs).
  */
 async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, local: MinerLocal, planner: StepPlanner, hooks?: MinerHooks): Promise<'stopped' | 'resync'> {
-  const stop = node.cfg.stopAfterWindow, H = node.run.innerSteps, trained = local.trainable.model.params;
+  const stop = node.cfg.stopAfterWindow, trained = local.trainable.model.params;
   const A = await nextTrainingWindow(node, dir, model);
   if (A > 0) await publishProbe(node, A - 1); // θ reached A without applying A − 1 here (see runMiner)
   const own = new Map<string, Uint8Array>();
@@ -249,17 +239,28 @@ async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, lo
     if (model.window !== base) throw new SyncError(`overlap: training window ${W} needs θ of window ${base}, the model is at ${model.window}`);
     const training = stop === undefined || W <= stop;
     const sw = new Stopwatch(), t0 = performance.now(), aggSw = new Stopwatch();
-    trained.set(node.model.params); // the base of W: θ of W − 1
+    trained.set(node.model.params); // θ of W − 1 ...
+    // ... less this miner's own update of W − 1 (what it sent, decoded), its estimate of the aggregate of
+    // W − 1 that θ has not applied yet: W's Δ then holds only W's steps, not W − 1's again (see trainingBase).
+    if (prev?.work) applyAggregate(trained, [prev.work.update], node.model.layout.specs, node.run.codec, node.run.alpha);
     const advancing = advance(node, dir, model, { sw: aggSw, own });
     advancing.catch(() => {}); // awaited below; a failure must not go unhandled while W trains
     let work: Work | null = null, upload: Promise<UploadOutcome | 'none'> = Promise.resolve('none');
     if (training) {
       const before = prev;
       const ctx: MinerContext = { node, dir, local, W, sw };
-      const honest = honestWork(node, local, planner, W, sw, async () => { if (before) await before.upload; });
+      const honest = honestWork(node, local, planner, W, sw, async (delta) => {
+        if (before) await before.upload;
+        // Δ is sent as θ_W − θ_local (the model it is applied to, less the trained one): once θ_W is here,
+        // the difference between the eager base and θ_W is added (without it the update of W − 1 that
+        // the base lacks would be applied twice; docs/protocol.md "Overlap").
+        await advancing;
+        if (model.window !== W) throw new SyncError(`overlap: Δ of window ${W} is measured against θ of ${W}, the model is at ${model.window}`);
+        rebaseDelta(delta, node.model.params, trained);
+      });
       work = hooks?.produce ? await hooks.produce(ctx, honest) : await honest();
       if (prev) await prev.upload; // a scenario's produce may skip honest(): W − 1's error feedback still lands first
-      if (work) upload = uploadWork(node, local, planner, W, work, sw, own, hooks, ctx);
+      if (work) upload = uploadWork(node, local, planner, W, work, sw, own, hooks, ctx, ' (overlapped)');
       upload.catch(() => {});
     }
     const applied = await advancing; // θ is now at W
@@ -278,7 +279,8 @@ async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, lo
 }
 
 /** Uploads W's payload (the scenario's upload hook honoured); commits its error feedback once it landed. */
-async function uploadWork(node: Node, local: MinerLocal, planner: StepPlanner, W: number, work: Work, sw: Stopwatch, own: Map<string, Uint8Array>, hooks: MinerHooks | undefined, ctx: MinerContext): Promise<UploadOutcome> {
+async function uploadWork(node: Node, local: MinerLocal, planner: StepPlanner, W: number, work: Work, sw: Stopwatch, own: Map<string, Uint8Array>,
+  hooks: MinerHooks | undefined, ctx: MinerContext, note = ''): Promise<UploadOutcome> {
   const t0 = performance.now();
   const put = (): Promise<UploadOutcome> => uploadGradient(node, W, work.bytes);
   const outcome = await sw.time('upload', () => (hooks?.upload ? hooks.upload(ctx, work.bytes, put) : put()));
@@ -290,7 +292,7 @@ async function uploadWork(node: Node, local: MinerLocal, planner: StepPlanner, W
     own.set(sha256Hex(work.bytes), work.bytes);
     for (const k of [...own.keys()].slice(0, Math.max(0, own.size - 4))) own.delete(k);
   }
-  node.log(`window ${W}: loss ${work.loss.toFixed(4)}, ${work.steps}/${node.run.innerSteps} steps, payload ${work.bytes.length} bytes ${outcome} (overlapped)`);
+  node.log(`window ${W}: loss ${work.loss.toFixed(4)}, ${work.steps}/${node.run.innerSteps} steps, payload ${work.bytes.length} bytes ${outcome}${note}`);
   return outcome;
 }
 

@@ -32,9 +32,9 @@ export interface RunConfig {
   /** Seed of initialization and of the data assignment (seed, uid, window). */
   seed: number;
   /**
-   * Communication behind compute (docs/protocol.md "Overlap"): a miner trains window W from θ of
-   * window W − 1 (the model before W − 1's aggregate), so the upload of W − 1 and the gather and apply
-   * of W − 1's aggregate run while W trains. Absent/false: W trains from θ of W (nothing overlapped).
+   * Communication behind compute (docs/protocol.md "Overlap"): a miner trains window W while θ is at
+   * window W − 1 (from θ_{W−1} less its own update of W − 1: the eager base), so the upload of W − 1 and
+   * the gather and apply of W − 1's aggregate run while W trains. Absent/false: W trains from θ of W.
    */
   overlap?: boolean;
   /**
@@ -45,7 +45,7 @@ export interface RunConfig {
   dataHash?: string;
 }
 
-/** The window whose model θ a miner trains window W from: W − 1 with overlap, W without. */
+/** The window whose model θ a miner trains window W from (before the eager step, miner.ts): W − 1 with overlap, W without. */
 export function trainingBase(run: Pick<RunConfig, 'overlap'>, W: number): number {
   return run.overlap ? W - 1 : W;
 }
