@@ -95,6 +95,8 @@ export function pipelineHooks(node: Node, p: PipelineConfig): MinerHooks {
           stage.opt = adamwInit(model.layout.total);
           return null;
         }
+        // With overlap: Δ re-measured against θ_W, as every miner sends it (only this stage's tensors are encoded).
+        await ctx.beforeEncode?.(delta);
         const efNext = Float32Array.from(local.ef);
         const update = stageUpdate(compress(delta, efNext, stage.specs, run.codec), stage.specs.map((sp) => model!.layout.specs.findIndex((q) => q.name === sp.name)), model.layout.specs.length);
         const bytes = await encodeSigned(node, update, W, steps);

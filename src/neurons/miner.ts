@@ -27,7 +27,15 @@ import { pipelineHooks } from '../hetero/stage-node.js';
 /** What a miner sends for a window; efNext null leaves the error feedback as it was. */
 export interface Work { bytes: Uint8Array; update: SparseUpdate; efNext: Float32Array | null; loss: number; steps: number }
 
-export interface MinerContext { node: Node; dir: Directory; local: MinerLocal; W: number; sw: Stopwatch }
+export interface MinerContext {
+  node: Node; dir: Directory; local: MinerLocal; W: number; sw: Stopwatch;
+  /**
+   * What the honest path runs between training and encoding, for hooks that train by themselves (a
+   * pipeline stage, hetero/stage-node.ts): with overlap it waits for W − 1's upload and θ_W and rebases Δ
+   * (trained from local.trainable's parameters) onto θ_W; without overlap it does nothing.
+   */
+  beforeEncode?: (delta: Float32Array) => Promise<void>;
+}
 
 /** What a scenario may replace in a miner's window (every hook is optional; the honest steps are the default). */
 export interface MinerHooks {
@@ -249,7 +257,7 @@ async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, lo
     if (training) {
       const before = prev;
       const ctx: MinerContext = { node, dir, local, W, sw };
-      const honest = honestWork(node, local, planner, W, sw, async (delta) => {
+      const beforeEncode = async (delta: Float32Array): Promise<void> => {
         if (before) await before.upload;
         // Δ is sent as θ_W − θ_local (the model it is applied to, less the trained one): once θ_W is here,
         // the difference between the eager base and θ_W is added (without it the update of W − 1 that
@@ -257,7 +265,9 @@ async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, lo
         await advancing;
         if (model.window !== W) throw new SyncError(`overlap: Δ of window ${W} is measured against θ of ${W}, the model is at ${model.window}`);
         rebaseDelta(delta, node.model.params, trained);
-      });
+      };
+      ctx.beforeEncode = beforeEncode;
+      const honest = honestWork(node, local, planner, W, sw, beforeEncode);
       work = hooks?.produce ? await hooks.produce(ctx, honest) : await honest();
       if (prev) await prev.upload; // a scenario's produce may skip honest(): W − 1's error feedback still lands first
       if (work) upload = uploadWork(node, local, planner, W, work, sw, own, hooks, ctx, ' (overlapped)');
