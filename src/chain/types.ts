@@ -22,13 +22,13 @@ export type SparseRow = Array<[number, number]>;
 /** Chain hyperparameters (subtensor names in comments). */
 export interface ChainParams {
   tempo: number;               // Tempo: blocks between Yuma epochs
-  kappa: number;               // Kappa (u16 32767 on subtensor ≈ 0.5)
+  kappa: number;               // Kappa / 65535 (subtensor default 32767: 32767/65535; the devnet quantizes to u16)
   bondsMovingAverage: number;  // BondsMovingAverage / 1e6 (900_000 → 0.9)
   bondsPenalty: number;        // BondsPenalty / 65535 (default 1: bonds from clipped weights)
   maxAllowedValidators: number;// MaxAllowedValidators: top-K stake holds a ValidatorPermit
   maxAllowedUids: number;      // MaxAllowedUids
   weightsRateLimit: number;    // WeightsSetRateLimit: blocks between two setWeights of one hotkey
-  activityCutoff: number;      // ActivityCutoff: validators silent longer lose their stake weight
+  activityCutoff: number;      // blocks; validators silent longer lose their stake weight (subtensor: ActivityCutoffFactorMilli × tempo / 1000)
   emissionPerBlock: number;    // subnet emission per block (epoch emission = tempo × this)
   ownerCut: number;            // fraction of emission to the subnet owner before the 50/50 split
 }
@@ -47,13 +47,14 @@ export interface Metagraph {
   /** Results of the last Yuma epoch (all zero before the first). */
   lastEpoch: number;
   Rank: number[];
+  /** Legacy: subtensor no longer computes Trust; the devnet gives zeros, SubtensorChain what an old runtime stores (else zeros). */
   Trust: number[];
   Consensus: number[];
   Incentive: number[];
   Dividends: number[];
   ValidatorTrust: number[];
   Emission: number[];          // per uid emission of the last epoch
-  Bonds: SparseRow[];          // column max-upscaled to [0, 1] (subtensor stores u16)
+  Bonds: SparseRow[];          // u16 proportions (u16 / 65535) as subtensor stores them; classic Yuma: column max-upscaled
   Weights: SparseRow[];        // as set by each validator (raw values; Yuma normalizes rows)
   tempo: number;
   kappa: number;

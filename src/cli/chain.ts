@@ -12,7 +12,7 @@ import { NETWORK_ENDPOINTS } from '../chain/subtensor/chain.js';
 import { TesseraError } from '../util/errors.js';
 
 
-interface ChainFlags extends Partial<ChainParams> { dir: string; port: number; host: string; blockMs: number; quiet?: boolean; faucetCap: number; faucetExempt?: string[] }
+interface ChainFlags extends Partial<ChainParams> { dir: string; port: number; host: string; blockMs: number; quiet?: boolean; faucetCap: number; faucetExempt?: string[]; commitReveal?: number; ownerHotkey?: string; yuma3?: boolean; liquidAlpha?: boolean }
 
 /** `tessera chain check`: the Chain conformance suite against any endpoint; exit 1 when a check fails. */
 function checkCommand(): Command {
@@ -51,21 +51,25 @@ export function chainCommand(): Command {
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--block-ms <ms>', 'block time in milliseconds', int('--block-ms', 10), 1000)
     .option('--tempo <n>', 'blocks between Yuma epochs (new chains only; default 10)', int('--tempo', 1))
-    .option('--kappa <x>', 'consensus majority threshold (default 0.5)', float('--kappa', 0))
+    .option('--kappa <x>', 'consensus majority threshold, quantized to u16 / 65535 like subtensor (default 32767/65535)', float('--kappa', 0))
     .option('--bonds-moving-average <x>', 'bonds EMA factor (default 0.9)', float('--bonds-moving-average', 0))
     .option('--max-allowed-validators <n>', 'top-K stake holders get a validator permit (default 64)', int('--max-allowed-validators', 1))
     .option('--max-allowed-uids <n>', 'registration limit (default 256)', int('--max-allowed-uids', 1))
     .option('--weights-rate-limit <n>', 'blocks between two setWeights of one hotkey (default 1)', int('--weights-rate-limit', 0))
-    .option('--activity-cutoff <n>', 'blocks after which a silent validator stops counting (default 5000)', int('--activity-cutoff', 1))
+    .option('--activity-cutoff <n>', 'blocks after which a silent validator stops counting (default: subtensor\'s 13889 per mille of the tempo, 138 at tempo 10)', int('--activity-cutoff', 1))
     .option('--emission-per-block <x>', 'emission per block (default 1)', float('--emission-per-block', 0))
     .option('--owner-cut <x>', 'fraction of emission to the subnet owner (default 0.18)', float('--owner-cut', 0))
     .option('--faucet-cap <x>', 'most stake the devnet faucet (addStake) gives one hotkey', float('--faucet-cap', 0), DEFAULT_FAUCET_CAP)
     .option('--faucet-exempt <hotkeys>', 'comma-separated SS58 hotkeys exempt from the faucet cap and never replaced by a registration (the devnet\'s own validators; kept from the last start when not given)',
       (v: string) => v.split(',').map((a) => a.trim()).filter((a) => a !== ''))
+    .option('--commit-reveal <epochs>', 'new chains only: hold each setWeights as a commit revealed this many epochs later, as subtensor\'s commit-reveal (0 = off, the devnet default; subtensor defaults to on, 1 epoch)', int('--commit-reveal', 0))
+    .option('--owner-hotkey <ss58>', 'new chains only: the subnet owner hotkey; once registered it gets subtensor\'s owner exemption (always a permit, no stake threshold, its self-weight kept)')
+    .option('--yuma3', 'new chains only: Yuma3 bonds (subtensor Yuma3On; off by default as there)')
+    .option('--liquid-alpha', 'new chains only: liquid alpha for Yuma3 bonds (subtensor LiquidAlphaOn; off by default as there)')
     .option('--quiet', 'do not log calls and epochs')
     .action(async (f: ChainFlags) => {
       const opts: DevnetServerOptions = {
-        dir: f.dir, port: f.port, host: f.host, blockMs: f.blockMs, faucetCap: f.faucetCap, faucetExempt: f.faucetExempt,
+        dir: f.dir, port: f.port, host: f.host, blockMs: f.blockMs, faucetCap: f.faucetCap, faucetExempt: f.faucetExempt, commitRevealEpochs: f.commitReveal, ownerHotkey: f.ownerHotkey, yuma3: f.yuma3, liquidAlpha: f.liquidAlpha,
         log: f.quiet ? undefined : (line: string) => console.log(`${new Date().toISOString()} ${line}`),
       };
       const params: Array<keyof ChainParams> = ['tempo', 'kappa', 'bondsMovingAverage', 'maxAllowedValidators', 'maxAllowedUids',

@@ -4,7 +4,7 @@
 import { TesseraError } from '../../util/errors.js';
 import type { ChainParams } from '../types.js';
 import {
-  checkParams, DEFAULT_PARAMS, MAX_COMMITMENT_CHARS, MAX_STAKE_PER_HOTKEY, MAX_TOTAL_STAKE, STATE_FORMAT, STATE_VERSION, TIMESTAMP_HISTORY,
+  checkParams, DEFAULT_PARAMS, MAX_COMMITMENT_CHARS, MAX_PENDING_WEIGHTS, MAX_REVEAL_PERIOD_EPOCHS, MAX_STAKE_PER_HOTKEY, MAX_TOTAL_STAKE, STATE_FORMAT, STATE_VERSION, TIMESTAMP_HISTORY,
   type DevnetState,
 } from './state.js';
 
@@ -88,6 +88,16 @@ export function checkState(raw: unknown): DevnetState {
     nullable(nr.commitment, (v) => (str(`${f}.commitment`, v).length <= MAX_COMMITMENT_CHARS ? v : fail(`${f}.commitment`, v, `at most ${MAX_COMMITMENT_CHARS} chars`)));
     nullable(nr.commitmentBlock, (v) => int(`${f}.commitmentBlock`, v, 0, height + 1));
     num(`${f}.totalEmission`, nr.totalEmission, 0, F);
+    if (nr.pendingWeights !== undefined) {
+      const pw = arr(`${f}.pendingWeights`, nr.pendingWeights);
+      if (pw.length > MAX_PENDING_WEIGHTS) fail(`${f}.pendingWeights`, `${pw.length} commits`, `at most ${MAX_PENDING_WEIGHTS}`);
+      pw.forEach((c, k) => {
+        const g = `${f}.pendingWeights[${k}]`, cw = obj(g, c);
+        sparse(`${g}.weights`, cw.weights, F);
+        int(`${g}.block`, cw.block, 0, height + 1);
+        int(`${g}.epoch`, cw.epoch, 0, height + 1);
+      });
+    }
   });
   if (!(total <= MAX_TOTAL_STAKE)) fail('neurons[*].stake', `a total of ${total}`, `a total stake of at most ${MAX_TOTAL_STAKE}`);
 
@@ -101,6 +111,7 @@ export function checkState(raw: unknown): DevnetState {
     const e = obj('epoch', s.epoch);
     int('epoch.block', e.block, 0, height);
     for (const k of ['Rank', 'Trust', 'Consensus', 'Incentive', 'Dividends', 'ValidatorTrust', 'Emission']) {
+      if (k === 'Trust' && e[k] === undefined) continue; // legacy, written by older devnets only
       const v = arr(`epoch.${k}`, e[k]);
       if (v.length > n) fail(`epoch.${k}`, `${v.length} entries`, `at most one per uid (${n})`);
       v.forEach((x, i) => num(`epoch.${k}[${i}]`, x, 0, F));
@@ -136,6 +147,12 @@ export function checkState(raw: unknown): DevnetState {
     const r = obj('registrations', s.registrations);
     int('registrations.block', r.block, 0, height + 1);
     int('registrations.count', r.count);
+  }
+  if (s.commitReveal !== undefined) int('commitReveal.revealPeriodEpochs', obj('commitReveal', s.commitReveal).revealPeriodEpochs, 1, MAX_REVEAL_PERIOD_EPOCHS);
+  if (s.yuma !== undefined) {
+    const y = obj('yuma', s.yuma);
+    if (y.ownerHotkey !== undefined) str('yuma.ownerHotkey', y.ownerHotkey);
+    for (const k of ['yuma3', 'liquidAlpha']) if (y[k] !== undefined && typeof y[k] !== 'boolean') fail(`yuma.${k}`, y[k], 'true or false');
   }
   if (s.faucet !== undefined) {
     const fc = obj('faucet', s.faucet);

@@ -12,10 +12,11 @@ import { ChainError, type ChainErrorCode, type ChainParams } from '../types.js';
 import { canonicalJson, parseSignedCall } from './call.js';
 import { ChainStore, loadChain } from './persist.js';
 import {
-  anchorsOf, applyCall, blockTimestampOf, checkParams, commitmentsOf, DEFAULT_PARAMS, genesis, MAX_STAKE_PER_HOTKEY, metagraphOf, produceBlock, uidOf,
+  anchorsOf, applyCall, blockTimestampOf, checkParams, commitmentsOf, DEFAULT_PARAMS, genesis, MAX_REVEAL_PERIOD_EPOCHS, MAX_STAKE_PER_HOTKEY, metagraphOf, produceBlock, uidOf,
   type DevnetState,
 } from './state.js';
 import { cryptoReady, publicKeyOf, verifyCall } from './verify.js';
+import { activityCutoffBlocks } from '../yuma.js';
 
 /**
  * Server options plus the chain parameters (tempo, kappa, ... see ChainParams) for a new chain; for an
@@ -37,6 +38,16 @@ export interface DevnetServerOptions extends Partial<ChainParams> {
   faucetCap?: number;
   /** Hotkeys (SS58) exempt from faucetCap and never replaced by a registration: the devnet's own validators. */
   faucetExempt?: string[];
+  /**
+   * Commit-reveal of weights (state.ts DevnetState.commitReveal): a setWeights lands this many epochs later.
+   * New chains only; absent or 0 = off (subtensor's default is on with 1 epoch: see docs/chain.md). A resumed
+   * chain keeps what it was created with, and a different value given is refused.
+   */
+  commitRevealEpochs?: number;
+  /** DevnetState.yuma, new chains only (a resumed chain keeps its own; a different value given is refused). */
+  ownerHotkey?: string;
+  yuma3?: boolean;
+  liquidAlpha?: boolean;
   /** Open connections at most (server.maxConnections); more are refused. Default MAX_CONNECTIONS. */
   maxConnections?: number;
   /** Time a client has to send its request headers / whole request. Defaults HEADERS_TIMEOUT_MS / REQUEST_TIMEOUT_MS. */
@@ -77,12 +88,31 @@ async function openState(opts: DevnetServerOptions): Promise<{ state: DevnetStat
           `drop the ${k} option to resume this chain, or use a new --dir for a chain with ${k} = ${v}`);
       }
     }
+    const have = existing.commitReveal?.revealPeriodEpochs ?? 0;
+    if (opts.commitRevealEpochs !== undefined && opts.commitRevealEpochs !== have) {
+      throw new TesseraError(`the devnet in ${opts.dir} was created with commit-reveal ${have ? `over ${have} epochs` : 'off'}, not ${opts.commitRevealEpochs}`,
+        `drop --commit-reveal to resume this chain, or use a new --dir`);
+    }
+    for (const k of ['ownerHotkey', 'yuma3', 'liquidAlpha'] as const) {
+      const was = existing.yuma?.[k];
+      if (opts[k] !== undefined && opts[k] !== was && !(opts[k] === false && was === undefined)) {
+        throw new TesseraError(`the devnet in ${opts.dir} was created with ${k} = ${String(was ?? 'none')}, not ${String(opts[k])}`, `drop that option to resume this chain, or use a new --dir`);
+      }
+    }
     return { state: withFaucet(existing, opts), seq: loaded.seq, resumed: true };
   }
-  const params = checkParams({ ...DEFAULT_PARAMS, ...given });
+  if (opts.ownerHotkey !== undefined) publicKeyOf(opts.ownerHotkey);
+  const yuma = { ...(opts.ownerHotkey !== undefined ? { ownerHotkey: opts.ownerHotkey } : {}), ...(opts.yuma3 ? { yuma3: true } : {}), ...(opts.liquidAlpha ? { liquidAlpha: true } : {}) };
+  const cr = opts.commitRevealEpochs ?? 0;
+  if (!Number.isSafeInteger(cr) || cr < 0 || cr > MAX_REVEAL_PERIOD_EPOCHS) {
+    throw new TesseraError(`commit-reveal period ${cr} must be an integer in [0, ${MAX_REVEAL_PERIOD_EPOCHS}] epochs`, 'pass e.g. --commit-reveal 1 (subtensor\'s RevealPeriodEpochs), or 0 for off');
+  }
+  // subtensor derives the activity cutoff from the tempo: a new chain gets the cutoff of its own tempo unless given.
+  const params = checkParams({ ...DEFAULT_PARAMS, activityCutoff: activityCutoffBlocks(given.tempo ?? DEFAULT_PARAMS.tempo), ...given });
   const now = Date.now();
   const chainId = '0x' + createHash('sha256').update(`tessera-devnet-genesis\n${canonicalJson(params)}\n${now}\n`).update(randomBytes(16)).digest('hex');
-  return { state: withFaucet(genesis(chainId, params, now), opts), seq: 0, resumed: false };
+  const fresh = { ...genesis(chainId, params, now), ...(Object.keys(yuma).length > 0 ? { yuma } : {}) };
+  return { state: withFaucet(cr > 0 ? { ...fresh, commitReveal: { revealPeriodEpochs: cr } } : fresh, opts), seq: 0, resumed: false };
 }
 
 /** The state with the faucet settings the options give (the stored ones where they give none). */

@@ -2,8 +2,8 @@
 // block being built, height + 1) and produceBlock (advance height, run Yuma every `tempo` blocks).
 // Inputs are never mutated; the server adds clocks, signatures, persistence and HTTP.
 import { ChainError, type Anchor, type ChainParams, type Metagraph, type SparseRow } from '../types.js';
-import { yumaEpoch } from '../yuma.js';
-import { isTopkNonzero } from '../yuma-math.js';
+import { activityCutoffBlocks, DEFAULT_KAPPA, yumaEpoch } from '../yuma.js';
+import { fixedFraction, isTopkNonzero } from '../yuma-math.js';
 import { callHash, type UnsignedCall } from './call.js';
 
 export const STATE_FORMAT = 'tessera-devnet-state';
@@ -47,9 +47,14 @@ export interface FaucetConfig {
   exempt: string[];
 }
 
+/**
+ * Defaults as subtensor's (14bc6f9) where it has one: kappa 32767/65535, bonds EMA 0.9, bonds penalty 1, and
+ * the activity cutoff derived from the tempo (activityCutoffBlocks: 13 889 ‰ of a tempo; a new chain with
+ * another tempo gets the cutoff of its tempo unless activityCutoff is given).
+ */
 export const DEFAULT_PARAMS: ChainParams = {
-  tempo: 10, kappa: 0.5, bondsMovingAverage: 0.9, bondsPenalty: 1, maxAllowedValidators: 64,
-  maxAllowedUids: 256, weightsRateLimit: 1, activityCutoff: 5000, emissionPerBlock: 1, ownerCut: 0.18,
+  tempo: 10, kappa: DEFAULT_KAPPA, bondsMovingAverage: 0.9, bondsPenalty: 1, maxAllowedValidators: 64,
+  maxAllowedUids: 256, weightsRateLimit: 1, activityCutoff: activityCutoffBlocks(10), emissionPerBlock: 1, ownerCut: 0.18,
 };
 
 /** Checks chain parameters; the message names the bad one. */
@@ -79,11 +84,27 @@ export interface Neuron {
   commitment: string | null;     // Commitments.CommitmentOf
   commitmentBlock: number | null;
   totalEmission: number;         // sum of this uid's Emission over epochs (kept apart from stake)
+  /** Commit-reveal (DevnetState.commitReveal): weights set but not yet revealed, oldest first; absent = none. */
+  pendingWeights?: PendingWeights[];
 }
+
+/** A setWeights held back by commit-reveal: the row, the block that took it and that block's epoch index. */
+export interface PendingWeights {
+  weights: SparseRow;
+  block: number;
+  epoch: number;
+}
+
+/** Commits one hotkey may hold at once (subtensor's queue of weight commits per hotkey holds 10). */
+export const MAX_PENDING_WEIGHTS = 10;
+/** Longest reveal period a devnet takes, in epochs. */
+export const MAX_REVEAL_PERIOD_EPOCHS = 100;
 
 export interface EpochResult {
   block: number;
-  Rank: number[]; Trust: number[]; Consensus: number[]; Incentive: number[]; Dividends: number[];
+  Rank: number[]; Consensus: number[]; Incentive: number[]; Dividends: number[];
+  /** Legacy: written by devnets before subtensor's Trust was dropped; read by nothing. */
+  Trust?: number[];
   ValidatorTrust: number[]; Emission: number[]; Bonds: SparseRow[]; ValidatorPermit: boolean[];
   OwnerEmission: number;
 }
@@ -108,6 +129,21 @@ export interface DevnetState {
   registrations?: { block: number; count: number };
   /** Faucet cap and its exempt hotkeys; absent = no cap but MAX_STAKE_PER_HOTKEY. */
   faucet?: FaucetConfig;
+  /**
+   * Commit-reveal of weights (subtensor CommitRevealWeightsEnabled, RevealPeriodEpochs); absent = off. On:
+   * a setWeights is held as a commit and lands in Weights (LastUpdate = that block) at the first epoch
+   * `revealPeriodEpochs` or more epochs after the one it was set in, like subtensor's timelocked (v4) commits
+   * that the chain reveals itself; the epoch masks w_ij where i's oldest unrevealed commit predates j's
+   * registration (run_epoch.rs commit-reveal column mask).
+   */
+  commitReveal?: { revealPeriodEpochs: number };
+  /**
+   * The epoch's subtensor options, fixed at genesis; absent = all off (subtensor's defaults):
+   * `ownerHotkey` (SubnetOwnerHotkey: its uid, once registered, gets the owner exemption: no stake
+   * threshold, a permit, its self-weight kept), `yuma3` (Yuma3On) and `liquidAlpha` (LiquidAlphaOn, with
+   * subtensor's default AlphaValues and steepness; used by Yuma3 only).
+   */
+  yuma?: { ownerHotkey?: string; yuma3?: boolean; liquidAlpha?: boolean };
 }
 
 /** window → uid → the anchored digest and the block that included it. */
@@ -122,8 +158,25 @@ export function genesis(chainId: string, params: ChainParams, timestamp: number)
 
 export const uidOf = (s: DevnetState, hotkey: string): number => s.neurons.findIndex((n) => n.hotkey === hotkey);
 
-/** Live ValidatorPermit: top-K non-zero stake (subtensor recomputes it each epoch; the devnet uses it at once). */
-export const permits = (s: DevnetState): boolean[] => isTopkNonzero(s.neurons.map((n) => n.stake), s.params.maxAllowedValidators);
+/**
+ * Live ValidatorPermit: top-K non-zero stake (subtensor recomputes it each epoch; the devnet uses it at once).
+ * Stake counts as subtensor's I32F32 fraction of the total: a hotkey holding under 2^-32 of it has none.
+ */
+export function permits(s: DevnetState): boolean[] {
+  const total = totalStake(s);
+  const p = isTopkNonzero(s.neurons.map((n) => fixedFraction(n.stake, total)), s.params.maxAllowedValidators);
+  const owner = ownerUid(s);
+  if (owner !== undefined) p[owner] = true; // run_epoch.rs: the owner's permit is always set
+  return p;
+}
+
+/** The uid of the subnet owner hotkey (DevnetState.yuma.ownerHotkey) when it is registered. */
+export function ownerUid(s: DevnetState): number | undefined {
+  const h = s.yuma?.ownerHotkey;
+  if (h === undefined) return undefined;
+  const uid = s.neurons.findIndex((n) => n.hotkey === h);
+  return uid >= 0 ? uid : undefined;
+}
 
 function bad(message: string, hint: string): never {
   throw new ChainError('bad_request', message, hint);
@@ -188,10 +241,12 @@ export function faucetLimit(s: DevnetState, hotkey: string): number {
 /**
  * The uid a registration into a full subnet replaces: lowest Emission of the last epoch, then non-immune
  * (registered IMMUNITY_PERIOD or more blocks before `block`) before immune, then the oldest registration,
- * then the lowest uid. Faucet-exempt hotkeys are never replaced. -1 when every uid is exempt.
+ * then the lowest uid. Faucet-exempt hotkeys and the owner hotkey (DevnetState.yuma) are never replaced. -1 when every uid is exempt.
  */
 export function uidToReplace(s: DevnetState, block: number): number {
   const exempt = new Set(s.faucet?.exempt ?? []);
+  // subtensor keeps the owner's uids immune from pruning (ImmuneOwnerUidsLimit, default 1)
+  if (s.yuma?.ownerHotkey !== undefined) exempt.add(s.yuma.ownerHotkey);
   let best = -1, bestKey: [number, number, number] | null = null;
   s.neurons.forEach((x, uid) => {
     if (exempt.has(x.hotkey)) return;
@@ -205,10 +260,18 @@ export function uidToReplace(s: DevnetState, block: number): number {
 
 /** Gives `uid` to a new neuron in `s` (the caller's copy): the old hotkey's weights, bonds, epoch results and anchors go with it. */
 function replaceUid(s: DevnetState, uid: number, neuron: Neuron): void {
-  s.neurons = s.neurons.map((x, i) => (i === uid ? neuron : x.weights.some(([j]) => j === uid) ? { ...x, weights: x.weights.filter(([j]) => j !== uid) } : x));
+  const drop = (row: SparseRow): SparseRow => row.filter(([j]) => j !== uid);
+  const names = (row: SparseRow): boolean => row.some(([j]) => j === uid);
+  s.neurons = s.neurons.map((x, i) => {
+    if (i === uid) return neuron;
+    let y = names(x.weights) ? { ...x, weights: drop(x.weights) } : x;
+    // unrevealed commits lose the uid too (an empty one stays: its block still counts for the column mask)
+    if (y.pendingWeights?.some((c) => names(c.weights))) y = { ...y, pendingWeights: y.pendingWeights.map((c) => ({ ...c, weights: drop(c.weights) })) };
+    return y;
+  });
   if (s.epoch) {
     const e: EpochResult = { ...s.epoch };
-    for (const k of ['Rank', 'Trust', 'Consensus', 'Incentive', 'Dividends', 'ValidatorTrust', 'Emission'] as const) {
+    for (const k of ['Rank', 'Consensus', 'Incentive', 'Dividends', 'ValidatorTrust', 'Emission'] as const) {
       if (uid < e[k].length) { e[k] = e[k].slice(); e[k][uid] = 0; }
     }
     if (uid < e.ValidatorPermit.length) { e.ValidatorPermit = e.ValidatorPermit.slice(); e.ValidatorPermit[uid] = false; }
@@ -308,7 +371,14 @@ export function applyCall(state: DevnetState, call: UnsignedCall): { state: Devn
         throw new ChainError('rate_limited', `uid ${uid} set weights at block ${last}; the limit is one call per ${s.params.weightsRateLimit} blocks`,
           `wait until block ${last + s.params.weightsRateLimit}`, { nextBlock: last + s.params.weightsRateLimit });
       }
-      set(uid, { weights: row, weightsSetAt: block, lastUpdate: block });
+      if (s.commitReveal) {
+        const pending = s.neurons[uid].pendingWeights ?? [];
+        if (pending.length >= MAX_PENDING_WEIGHTS) {
+          throw new ChainError('rate_limited', `uid ${uid} holds ${MAX_PENDING_WEIGHTS} unrevealed weight commits (commit-reveal is on)`,
+            `wait for the next epoch to reveal them (block ${(Math.floor(block / s.params.tempo) + 1) * s.params.tempo})`, { nextBlock: (Math.floor(block / s.params.tempo) + 1) * s.params.tempo });
+        }
+        set(uid, { pendingWeights: [...pending, { weights: row, block, epoch: epochIndex(s, block) }], weightsSetAt: block });
+      } else set(uid, { weights: row, weightsSetAt: block, lastUpdate: block });
       break;
     }
     case 'anchor': {
@@ -335,6 +405,31 @@ export function applyCall(state: DevnetState, call: UnsignedCall): { state: Devn
   return { state: s, result };
 }
 
+/** The epoch a block belongs to: epochs run at multiples of tempo, so block b is in epoch ⌊b / tempo⌋. */
+export const epochIndex = (s: DevnetState, block: number): number => Math.floor(block / s.params.tempo);
+
+/**
+ * Commit-reveal at an epoch block: every commit set `revealPeriodEpochs` or more epochs ago lands (the newest
+ * of them per uid; LastUpdate = this block); the rest stay. Returns the state and, per uid, the block of its
+ * oldest commit still held (for the column mask). The same state when commit-reveal is off.
+ */
+export function revealWeights(s: DevnetState): { state: DevnetState; commitBlocks?: Array<number | undefined> } {
+  if (!s.commitReveal) return { state: s };
+  const now = epochIndex(s, s.height), period = s.commitReveal.revealPeriodEpochs;
+  let changed = false;
+  const neurons = s.neurons.map((x) => {
+    const pending = x.pendingWeights ?? [];
+    const due = pending.filter((c) => c.epoch + period <= now);
+    if (due.length === 0) return x;
+    changed = true;
+    const rest = pending.filter((c) => c.epoch + period > now);
+    const { pendingWeights: _p, ...plain } = x;
+    return { ...plain, weights: due[due.length - 1].weights, lastUpdate: s.height, ...(rest.length > 0 ? { pendingWeights: rest } : {}) };
+  });
+  const state = changed ? { ...s, neurons } : s;
+  return { state, commitBlocks: state.neurons.map((x) => x.pendingWeights?.[0]?.block) };
+}
+
 /**
  * Seals block height + 1 at `timestamp` (kept non-decreasing) and runs the Yuma epoch when height % tempo = 0.
  * An epoch that throws (or yields a non-finite number) is skipped: the block is sealed with the previous
@@ -351,33 +446,37 @@ export function produceBlock(state: DevnetState, timestamp: number, onEpochError
   if (state.anchors && from > state.history.from) s.anchors = pruneAnchors(state.anchors, from);
   if (height % s.params.tempo !== 0) return s;
   try {
-    return runEpoch(s);
+    const revealed = revealWeights(s);
+    return runEpoch(revealed.state, revealed.commitBlocks);
   } catch (e) {
     onEpochError?.(e instanceof Error ? e : new Error(String(e)));
     return s;
   }
 }
 
-// blockAtRegistration is not passed to Yuma: when a registration replaces a uid, replaceUid already
-// removes the old hotkey's weights column, bonds and results, which is what subtensor's outdated-weights
-// and recently-registered-bonds masks achieve.
-function runEpoch(state: DevnetState): DevnetState {
+// The epoch gets what subtensor's reads: LastUpdate, BlockAtRegistration (outdated weights and the bonds to
+// uids registered since the last epoch are masked; replaceUid also drops the old hotkey's weights and bonds),
+// and the block of the last epoch as LastMechansimStepBlock (0 before the first), and the options of
+// DevnetState.yuma (owner hotkey, Yuma3, liquid alpha: all off unless the chain was created with them).
+function runEpoch(state: DevnetState, commitBlocks?: Array<number | undefined>): DevnetState {
   const p = state.params, n = state.neurons.length;
   const r = yumaEpoch({
     stake: state.neurons.map((x) => x.stake), validatorPermit: permits(state), weights: state.neurons.map((x) => x.weights),
     bonds: state.epoch?.Bonds, kappa: p.kappa, bondsMovingAverage: p.bondsMovingAverage, bondsPenalty: p.bondsPenalty,
     emission: p.emissionPerBlock * p.tempo, ownerCut: p.ownerCut, maxAllowedValidators: p.maxAllowedValidators,
     currentBlock: state.height, lastUpdate: state.neurons.map((x) => x.lastUpdate), activityCutoff: p.activityCutoff,
+    blockAtRegistration: state.neurons.map((x) => x.registeredAt), tempo: p.tempo, lastMechanismStepBlock: state.epoch?.block ?? 0,
+    commitBlocks, ownerUid: ownerUid(state), yuma3: state.yuma?.yuma3, liquidAlpha: state.yuma?.liquidAlpha,
   });
   const finite = (what: string, v: readonly number[]): void => {
     v.forEach((x, i) => { if (!Number.isFinite(x)) throw new Error(`epoch at block ${state.height}: ${what}[${i}] = ${x} is not finite`); });
   };
-  for (const k of ['Rank', 'Trust', 'Consensus', 'Incentive', 'Dividends', 'ValidatorTrust', 'Emission'] as const) finite(k, r[k]);
+  for (const k of ['Rank', 'Consensus', 'Incentive', 'Dividends', 'ValidatorTrust', 'Emission'] as const) finite(k, r[k]);
   finite('OwnerEmission', [r.OwnerEmission]);
   r.Bonds.forEach((row, i) => finite(`Bonds[${i}]`, row.map(([, v]) => v)));
   const neurons = state.neurons.map((x, i) => ({ ...x, totalEmission: x.totalEmission + r.Emission[i] }));
   const epoch: EpochResult = {
-    block: state.height, Rank: r.Rank, Trust: r.Trust, Consensus: r.Consensus, Incentive: r.Incentive, Dividends: r.Dividends,
+    block: state.height, Rank: r.Rank, Consensus: r.Consensus, Incentive: r.Incentive, Dividends: r.Dividends,
     ValidatorTrust: r.ValidatorTrust, Emission: r.Emission, Bonds: r.Bonds, ValidatorPermit: r.ValidatorPermit, OwnerEmission: r.OwnerEmission,
   };
   return n === 0 ? state : { ...state, neurons, epoch, ownerEmission: state.ownerEmission + r.OwnerEmission };
@@ -413,7 +512,7 @@ export function metagraphOf(s: DevnetState): Metagraph {
     block: s.height, timestamp: s.timestamp, n, uids: Array.from({ length: n }, (_, i) => i),
     hotkeys: s.neurons.map((x) => x.hotkey), stake: s.neurons.map((x) => x.stake), validatorPermit: permits(s),
     lastUpdate: s.neurons.map((x) => x.lastUpdate), blockAtRegistration: s.neurons.map((x) => x.registeredAt),
-    lastEpoch: e?.block ?? 0, Rank: vec(e?.Rank), Trust: vec(e?.Trust), Consensus: vec(e?.Consensus), Incentive: vec(e?.Incentive),
+    lastEpoch: e?.block ?? 0, Rank: vec(e?.Rank), Trust: vec(undefined), Consensus: vec(e?.Consensus), Incentive: vec(e?.Incentive),
     Dividends: vec(e?.Dividends), ValidatorTrust: vec(e?.ValidatorTrust), Emission: vec(e?.Emission),
     Bonds: Array.from({ length: n }, (_, i) => e?.Bonds[i] ?? []), Weights: s.neurons.map((x) => x.weights),
     tempo: s.params.tempo, kappa: s.params.kappa, bondsMovingAverage: s.params.bondsMovingAverage,
