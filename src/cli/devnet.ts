@@ -8,6 +8,7 @@ import { DASHBOARD_DEFAULT_PORT, startDashboard } from '../dashboard/index.js';
 import { METRICS_PORT_ENV } from './node.js';
 import { checkRates, parseLinkOption, type HostsOptions } from '../devnet/hosts.js';
 import { float, int } from './options.js';
+import { ACTIVATION_KINDS, type ActivationKind } from '../hetero/activations.js';
 
 interface DevnetFlags extends RunOverrides {
   dir: string; miners: number; validators?: number; adversaries?: string; blockMs?: number; tempo?: number; windows?: number; lateMiner?: number;
@@ -15,6 +16,14 @@ interface DevnetFlags extends RunOverrides {
   data?: string; vocabSize: number; stake: number; plain?: boolean; chain: string;
   dashboard: boolean; dashboardPort: number; dashboardHost: string; metrics: boolean;
   hosts?: boolean; up?: string; down?: string; links?: string; link?: string[]; trainShare?: number;
+  pipelineGroups?: number; stages?: number; stageCodec?: string;
+}
+
+/** --stage-codec: one of the activation codecs. */
+function stageCodecOf(v: string | undefined): ActivationKind | undefined {
+  if (v === undefined) return undefined;
+  if (!(ACTIVATION_KINDS as string[]).includes(v)) throw new TesseraError(`--stage-codec ${v} is not an activation codec`, `use one of ${ACTIVATION_KINDS.join(', ')}`);
+  return v as ActivationKind;
 }
 
 /** --hosts with --up/--down/--links/--link → the hosts harness's options (undefined: no hosts; rates without --hosts are an error). */
@@ -75,6 +84,9 @@ export function devnetCommand(): Command {
     .option('--no-overlap', 'train window W only once the aggregate of W − 1 is applied (new network)')
     .option('--tempo <n>', 'chain blocks per Yuma epoch (new chain; default: blocks per window)', int('--tempo', 1))
     .option('--windows <n>', 'stop after this many windows (default: run until Ctrl-C)', int('--windows', 1))
+    .option('--pipeline-groups <n>', 'pipeline groups to run besides the miners: each is S stage nodes (g<k>-stage-<s>, each its own uid) that train one replica together over TCP (docs/hetero.md)', int('--pipeline-groups', 1))
+    .option('--stages <n>', 'stages per pipeline group (default 2; at most the model\'s layers)', int('--stages', 2))
+    .option('--stage-codec <kind>', 'activation compression between stages: subspace, int8 or dense (default subspace without overlap, int8 with it)')
     .option('--late-miner <window>', 'start one extra miner once the chain reaches this window', int('--late-miner', 0))
     .option('--s3 <url>', 'use this S3 server (admin keys create a user + read-only subuser per node on Ceph RGW)')
     .option('--s3-access-key <key>', 'S3 admin access key (or TESSERA_S3_ACCESS_KEY)')
@@ -104,6 +116,7 @@ export function devnetCommand(): Command {
         storage: storageOf(f), data: f.data, vocabSize: f.vocabSize, validatorStake: f.stake, hosts: hostsOf(f), trainShare: f.trainShare,
         run: { preset: f.preset, blocksPerWindow: f.blocksPerWindow, innerSteps: f.innerSteps, batch: f.batch, seq: f.seq, innerLr: f.innerLr,
           alpha: f.alpha, deadlineS: f.deadlineS, weightsEvery: f.weightsEvery, checkpointEvery: f.checkpointEvery, seed: f.seed, overlap: f.overlap },
+        pipelineGroups: f.pipelineGroups, stages: f.stages, stageCodec: stageCodecOf(f.stageCodec),
         log: (line: string) => { if (!viewing) console.log(`[devnet] ${line}`); },
         ...(f.metrics ? { nodeEnv: { [METRICS_PORT_ENV]: '0' } } : {}),
       };

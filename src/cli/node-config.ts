@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { NodeConfig, RunConfig } from '../neurons/types.js';
 import { BEHAVIORS } from '../scenario/adversaries.js';
+import type { PipelineConfig } from '../hetero/group.js';
+import { ACTIVATION_KINDS } from '../hetero/activations.js';
 import { fsNodeDescriptors, parseDescriptor, serializeDescriptor, type StoreDescriptor } from '../storage/index.js';
 import { validateConfig, type ModelConfig } from '../model/config.js';
 import type { CodecConfig } from '../compress/index.js';
@@ -83,13 +85,18 @@ const remoteData: Check = (v, p) => object<RemoteDataConfig>({
   cacheDir: str, cacheBytes: int(0),
 })(v, p);
 
+const pipeline: Check = object<PipelineConfig>({
+  group: str, stage: int(0), members: (v, p) => (Array.isArray(v) && v.length >= 2 && v.length <= 16 ? v.map((x, i) => str(x, `${p}[${i}]`)) : fail(p, 'a list of 2..16 hotkeys', v)),
+  codec: oneOf(...ACTIVATION_KINDS), rank: int(1), micro: int(1),
+});
+
 const nodeConfig: Check = object<NodeConfig>({
   role: oneOf('miner', 'validator'), name: (v, p) => (typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,40}$/.test(v) ? v : fail(p, 'a name of lowercase letters, digits and - (≤ 41)', v)),
   dataDir: str, chainUrl: (v, p) => (typeof v === 'string' && /^(https?|wss?):\/\/[^\s]+$/.test(v) ? v.replace(/\/+$/, '') : fail(p, 'an http(s) URL (devnet) or a ws(s) URL (subtensor)', v)),
   netuid: int(0),
   walletDir: str, hotkey: str, store, publicRead: store, dataset: str, run, behavior: oneOf(...BEHAVIORS), stopAfterWindow: int(0), stake: num(0),
-  remoteData, datasetMirrors: stores, walletName: str, walletPath: str,
-}, ['behavior', 'stopAfterWindow', 'stake', 'dataset', 'remoteData', 'datasetMirrors', 'netuid', 'walletName', 'walletPath']);
+  remoteData, datasetMirrors: stores, walletName: str, walletPath: str, pipeline,
+}, ['pipeline', 'behavior', 'stopAfterWindow', 'stake', 'dataset', 'remoteData', 'datasetMirrors', 'netuid', 'walletName', 'walletPath']);
 
 /** Type-checks a NodeConfig (unknown keys refused, every field checked) and makes its paths absolute. */
 export function checkNodeConfig(raw: unknown): NodeConfig {
@@ -97,6 +104,7 @@ export function checkNodeConfig(raw: unknown): NodeConfig {
   if (c.role === 'validator' && c.behavior !== undefined && c.behavior !== 'honest') {
     throw new TesseraError(`config: behavior '${c.behavior}' is for miners; a validator has none`, 'remove behavior from the validator\'s config');
   }
+  if (c.pipeline && (c.role !== 'miner' || (c.behavior !== undefined && c.behavior !== 'honest'))) throw new TesseraError('config: pipeline is for honest miners (a stage of a group)', 'remove pipeline or behavior from the config');
   if (/^wss?:/.test(c.chainUrl) && c.netuid === undefined) throw new TesseraError(`config: a subtensor chain (${c.chainUrl}) needs netuid`, 'pass --netuid N (the subnet this run trains on)');
   if (c.run.seq > c.run.model.maxSeqLen) throw new TesseraError(`config: run.seq ${c.run.seq} exceeds run.model.maxSeqLen ${c.run.model.maxSeqLen}`, 'lower run.seq or raise maxSeqLen');
   if (c.dataset === undefined && c.remoteData === undefined) throw new TesseraError('config: dataset is missing', 'pass --dataset DIR (a folder prepared by tessera data prepare), or join a run through the chain (no --run, --run-id or run in the config)');

@@ -58,6 +58,7 @@ function assertValid(r: DecodeResult & { ok: true }, shapes: readonly TensorShap
   const ts = r.payload.update.tensors;
   assert.equal(ts.length, shapes.length);
   ts.forEach((t, i) => {
+    if (r.payload.update.held && !r.payload.update.held[i]) { assert.equal(t.idx.length + t.codes.length, 0); return; } // a partial payload's tensor it does not hold
     const chunks = chunksOf(shapes[i]!, cfg);
     assert.equal(t.idx.length, keptTotal(chunks)); assert.equal(t.codes.length, t.idx.length);
     let j = 0;
@@ -191,7 +192,7 @@ test('wire: every rejection reason from a crafted payload', () => {
     ['truncated', p12.subarray(0, p12.length - 1)],
     ['bad_magic', put(p12, (_, b) => { b[0] = 0x58; })],
     ["bad_version", put(p12, (dv) => dv.setUint16(4, 3, true))],
-    ['bad_flags', put(p12, (dv) => dv.setUint16(6, 2, true))],
+    ['bad_flags', put(p12, (dv) => dv.setUint16(6, 4, true))],
     ['bad_header', put(p12, (dv) => dv.setUint32(8, 73, true))],
     ['bad_header', put(p12, (dv) => dv.setBigUint64(44, 2n ** 60n, true))],
     ['bad_tensor_count', put(p12, (dv) => dv.setUint32(68, 3, true))],
@@ -317,4 +318,29 @@ test('wire: the stated inner steps round-trip (0 when not stated)', () => {
   assert.ok(stated.ok && unstated.ok);
   assert.equal(stated.payload.steps, 17);
   assert.equal(unstated.payload.steps, 0);
+});
+
+test('wire: a partial payload (flag bit 1) round-trips the tensors it holds and marks the others; malformed partial payloads are refused', () => {
+  const rng = makeRng('partial'), shapes: TensorShape[] = [[70, 130], [100], [40, 64]], cfg = { ...CODEC_DEFAULTS, vectorChunk: 4096 };
+  const full = randomUpdate(rng, shapes, cfg), held = [true, false, true];
+  const empty: SparseTensor = { idx: new Uint16Array(0), codes: new Uint8Array(0), table: new Float32Array(4) };
+  const part: SparseUpdate = { tensors: full.tensors.map((t, i) => (held[i] ? t : empty)), held };
+  for (const mode of ['12bit', 'entropy'] as const) {
+    const bytes = encode(part, shapes, cfg, mode), whole = encode(full, shapes, cfg, mode);
+    assert.ok(bytes.length < whole.length, 'the tensors not held take no sections');
+    const r = decodePayload(bytes, { shapes, cfg, modelHash: HASH });
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.deepEqual(r.payload.update.held, held);
+    [0, 2].forEach((i) => sameTensor(r.payload.update.tensors[i]!, full.tensors[i]!));
+    assert.equal(r.payload.update.tensors[1]!.idx.length, 0);
+    assertValid(r, shapes, cfg);
+    // A full payload decodes without `held`, as before.
+    const w = decodePayload(whole, { shapes, cfg, modelHash: HASH });
+    assert.ok(w.ok && w.payload.update.held === undefined);
+  }
+  const bytes = encode(part, shapes, cfg, '12bit'), e1 = 76 + 28;
+  const rehashed = (f: (dv: DataView) => void): Uint8Array => { const c = bytes.slice(); f(new DataView(c.buffer)); return rehash(c); };
+  const bad = decodePayload(rehashed((dv) => dv.setFloat32(e1 + 4, 1, true)), { shapes, cfg, modelHash: HASH }); // a table on a tensor not held
+  assert.ok(!bad.ok && bad.reason === 'bad_count', JSON.stringify(bad));
+  assert.throws(() => encode({ tensors: part.tensors.map(() => empty), held: [false, false, false] }, shapes, cfg, '12bit'), /at least one tensor/);
 });

@@ -5,7 +5,9 @@
 //   offset   size     field (little-endian)
 //   0        4        magic "TSLC"
 //   4        2        version u16 = 2
-//   6        2        flags u16: bit 0 = entropy-coded indices and codes (else 12-bit + 2-bit); others 0
+//   6        2        flags u16: bit 0 = entropy-coded indices and codes (else 12-bit + 2-bit); bit 1 = partial
+//                     (a pipeline stage's payload, docs/hetero.md: a tensor entry with kept 0, a zero table and
+//                     empty sections is a tensor this sender does not hold; at least one is held); others 0
 //   8        4        header length u32 = 76 + 28·T (where the sections start)
 //   12       32       model-config hash
 //   44       8        window u64 (≤ 2^53 − 1)
@@ -119,7 +121,10 @@ function tableError(t: Float32Array): string | null {
 
 function checkUpdate(u: SparseUpdate, g: Geometry): void {
   if (u.tensors.length !== g.kept.length) throw new TesseraError(`update has ${u.tensors.length} tensors, the layout ${g.kept.length}`);
+  if (u.held && u.held.length !== g.kept.length) throw new TesseraError(`update says which of ${u.held.length} tensors it holds, the layout has ${g.kept.length}`);
+  if (u.held && !u.held.some(Boolean)) throw new TesseraError('encodePayload: a partial update must hold at least one tensor');
   u.tensors.forEach((t, i) => {
+    if (u.held && !u.held[i]) return;
     const n = g.kept[i]!;
     const err = t.idx.length !== n || t.codes.length !== n ? `holds ${t.idx.length} positions and ${t.codes.length} codes, expected ${n}`
       : indexError(t.idx, g.chunks[i]!) ?? tableError(t.table) ?? (t.codes.some((c) => c > 3) ? 'has a code above 3' : null);
@@ -137,7 +142,9 @@ export function encodePayload(p: PayloadInput): Uint8Array {
   }
   checkUpdate(p.update, g);
   const entropy = p.indexMode === 'entropy';
-  const sections = p.update.tensors.map((t, i) => entropy
+  const held = p.update.held, partial = !!held && held.some((h) => !h);
+  const none = [new Uint8Array(0), new Uint8Array(0)] as const;
+  const sections = p.update.tensors.map((t, i) => partial && !held![i] ? none : entropy
     ? [encodeIndices(t.idx, g.chunks[i]!), encodeCodes(t.codes)] as const
     : [pack12(t.idx), pack2(t.codes)] as const);
   const head = FIXED + ENTRY * sections.length;
@@ -145,7 +152,7 @@ export function encodePayload(p: PayloadInput): Uint8Array {
   const out = new Uint8Array(S + TRAILER), dv = new DataView(out.buffer);
   out.set(MAGIC, 0);
   dv.setUint16(4, PAYLOAD_VERSION, true);
-  dv.setUint16(6, entropy ? 1 : 0, true);
+  dv.setUint16(6, (entropy ? 1 : 0) | (partial ? 2 : 0), true);
   dv.setUint32(8, head, true);
   out.set(Buffer.from(p.modelHash, 'hex'), 12);
   dv.setBigUint64(44, BigInt(p.window), true);
@@ -153,9 +160,9 @@ export function encodePayload(p: PayloadInput): Uint8Array {
   [p.cfg.tile, p.cfg.vectorChunk, p.cfg.topk, sections.length, steps].forEach((v, i) => dv.setUint32(56 + 4 * i, v, true));
   let o = head;
   sections.forEach(([x, c], i) => {
-    const e = FIXED + ENTRY * i, t = p.update.tensors[i]!;
-    dv.setUint32(e, g.kept[i]!, true);
-    for (let b = 0; b < 4; b++) dv.setFloat32(e + 4 + 4 * b, t.table[b]!, true);
+    const e = FIXED + ENTRY * i, t = p.update.tensors[i]!, mine = !partial || held![i];
+    dv.setUint32(e, mine ? g.kept[i]! : 0, true);
+    for (let b = 0; b < 4; b++) dv.setFloat32(e + 4 + 4 * b, mine ? t.table[b]! : 0, true);
     dv.setUint32(e + 20, x.length, true);
     dv.setUint32(e + 24, c.length, true);
     out.set(x, o); out.set(c, o + x.length); o += x.length + c.length;
@@ -214,7 +221,8 @@ export function decodePayload(bytes: Uint8Array, expect: Expectation): DecodeRes
   if (MAGIC.some((b, i) => bytes[i] !== b)) return fail('bad_magic', 'does not start with "TSLC"');
   if (dv.getUint16(4, true) !== PAYLOAD_VERSION) return fail('bad_version', `version ${dv.getUint16(4, true)}, expected ${PAYLOAD_VERSION}`);
   const flags = dv.getUint16(6, true);
-  if (flags > 1) return fail('bad_flags', `unknown flag bits 0x${flags.toString(16)}`);
+  if (flags > 3) return fail('bad_flags', `unknown flag bits 0x${flags.toString(16)}`);
+  const partial = (flags & 2) !== 0;
   if (u32(68) !== T) return fail('bad_tensor_count', `${u32(68)} tensors, the layout has ${T}`);
   const head = FIXED + ENTRY * T;
   if (u32(8) !== head) return fail('bad_header', `header length ${u32(8)}, expected ${head}`);
@@ -227,10 +235,17 @@ export function decodePayload(bytes: Uint8Array, expect: Expectation): DecodeRes
   const window = Number(dv.getBigUint64(44, true));
   if (window > Number.MAX_SAFE_INTEGER) return fail('bad_header', `window ${dv.getBigUint64(44, true)} beyond 2^53 − 1`);
   if (bytes.length < head + TRAILER) return fail('truncated', `${bytes.length} bytes, the header and table need ${head + TRAILER}`);
-  const entropy = flags === 1, at: number[] = [];
+  const entropy = (flags & 1) === 1, at: number[] = [];
+  const held: boolean[] = [];
   let S = head;
   for (let t = 0; t < T; t++) {
     const e = FIXED + ENTRY * t, n = g.kept[t]!, xl = u32(e + 20), cl = u32(e + 24);
+    held.push(!(partial && u32(e) === 0));
+    if (!held[t]) {
+      if (xl !== 0 || cl !== 0 || [0, 1, 2, 3].some((b) => dv.getFloat32(e + 4 + 4 * b, true) !== 0)) return fail('bad_count', `tensor ${t} is not held (kept 0) but has a table or sections`);
+      at.push(S);
+      continue;
+    }
     if (u32(e) !== n) return fail('bad_count', `tensor ${t} keeps ${u32(e)} values, the geometry ${n}`);
     const xmax = entropy ? g.maxIdx[t]! : packed12Bytes(n), cmax = entropy ? maxCodeBytes(n) : packed2Bytes(n);
     if (xl > xmax) return fail('bad_indices', `tensor ${t}: index section ${xl} bytes, at most ${xmax}`);
@@ -245,8 +260,10 @@ export function decodePayload(bytes: Uint8Array, expect: Expectation): DecodeRes
   if (end < bytes.length) return fail('trailing_bytes', `${bytes.length - end} bytes after the signature slot`);
   const hash = createHash('sha256').update(bytes.subarray(0, S)).digest();
   if (!hash.equals(bytes.subarray(S, S + 32))) return fail('hash_mismatch', 'content hash does not match the bytes');
+  if (partial && !held.some(Boolean)) return fail('bad_count', 'a partial payload that holds no tensor');
   const tensors: SparseTensor[] = [];
   for (let t = 0; t < T; t++) {
+    if (!held[t]) { tensors.push({ idx: new Uint16Array(0), codes: new Uint8Array(0), table: new Float32Array(4) }); continue; }
     const e = FIXED + ENTRY * t, n = g.kept[t]!, ch = g.chunks[t]!, xs = at[t]!, cs = xs + u32(e + 20);
     const table = new Float32Array(4);
     for (let b = 0; b < 4; b++) table[b] = dv.getFloat32(e + 4 + 4 * b, true);
@@ -261,7 +278,7 @@ export function decodePayload(bytes: Uint8Array, expect: Expectation): DecodeRes
     tensors.push({ idx: idx as Uint16Array, codes, table });
   }
   const signature = sigLen === 0 ? null : new Uint8Array(bytes.subarray(S + TRAILER, end)); // a copy, also for Buffers
-  return { ok: true, payload: { window, uid: u32(52), indexMode: entropy ? 'entropy' : '12bit', modelHash, steps: u32(72), update: { tensors }, signature, contentHash: hash.toString('hex') } };
+  return { ok: true, payload: { window, uid: u32(52), indexMode: entropy ? 'entropy' : '12bit', modelHash, steps: u32(72), update: partial ? { tensors, held } : { tensors }, signature, contentHash: hash.toString('hex') } };
 }
 
 export interface PayloadMeasure {

@@ -9,6 +9,7 @@ import { BEHAVIORS, parseBehavior, type BehaviorName } from '../scenario/adversa
 import { TesseraError } from '../util/errors.js';
 import type { HostsOptions } from './hosts.js';
 import { DEVNET_DIR, type DevnetRecord } from './record.js';
+import type { ActivationKind } from '../hetero/activations.js';
 
 export { DEVNET_DIR, RECORD_FILE, readRecord, writeRecord, type DevnetRecord } from './record.js';
 
@@ -55,6 +56,11 @@ export interface DevnetOptions {
   windows?: number;
   /** Start one extra miner once the chain reaches this window. */
   lateMinerWindow?: number;
+  /** Pipeline groups (docs/hetero.md): this many groups of `stages` stage nodes each, named g<k>-stage-<s>. */
+  pipelineGroups?: number;
+  stages?: number;
+  /** Their boundary codec; default subspace without overlap, int8 with it (subspace needs every stage to start from the same θ). */
+  stageCodec?: ActivationKind;
   /** One extra miner per adversarial behaviour, named adv-<behavior> (parseAdversaries). */
   adversaries?: BehaviorName[];
   storage: DevnetStorage;
@@ -166,3 +172,6 @@ export function checkResume(r: DevnetRecord, o: DevnetOptions): void {
     throw new TesseraError(`the devnet in ${o.dir} trains on ${r.data}, not ${o.data}`, 'drop --data to resume it, or pass a new --dir');
   }
 }
+
+/** The node name of stage s of pipeline group g (1-based group, 0-based stage). */
+export const stageName = (g: number, s: number): string => `g${g}-stage-${s}`;

@@ -22,7 +22,9 @@ import { covenantLinks } from '../hosts/links.js';
 import { HostNet, hostsUnavailable, removeHosts } from '../hosts/netns.js';
 import { calibrateWindow, trainShareOf, type Calibration } from './calibrate.js';
 import { CHAIN_HOST, hostSpecs, linkCounters, STORAGE_HOST } from './hosts.js';
-import { adversaryName, checkResume, defaultDeadlineS, DEVNET_DEFAULTS, makeRunConfig, readRecord, writeRecord, type DevnetOptions, type DevnetRecord, type NodeConfigFile } from './config.js';
+import { checkPipeline, type PipelineConfig } from '../hetero/group.js';
+import type { ActivationKind } from '../hetero/activations.js';
+import { adversaryName, stageName, checkResume, defaultDeadlineS, DEVNET_DEFAULTS, makeRunConfig, readRecord, writeRecord, type DevnetOptions, type DevnetRecord, type NodeConfigFile } from './config.js';
 import { CHAIN_READY_PREFIX, fileSize, TesseraProcess, waitForLine } from './process.js';
 import { openDevnetStorage, type DevnetStorageProvider } from './storage.js';
 import { applyMetagraph, fingerprintAgreement, readFingerprints, readStatus, type DevnetSnapshot, type NodeRow } from './view.js';
@@ -45,6 +47,8 @@ export interface DevnetNode {
   failing?: boolean;
   /** Stopped on purpose (killNode): not restarted by the supervisor. */
   killed?: boolean;
+  /** A stage of a pipeline group (NodeConfig.pipeline). */
+  pipeline?: PipelineConfig;
 }
 
 /** Supervision (as operators ran nodes under pm2): a node that dies is restarted after 2^k s (k = its recent deaths, at most 60 s)... */
@@ -201,7 +205,8 @@ export class Devnet {
     for (const b of this.opts.adversaries ?? []) behaviorOf.set(adversaryName(b), b);
     const miners = [...new Set([...Array.from({ length: this.opts.miners }, (_, i) => `miner-${i + 1}`), ...this.record.miners,
       ...(this.opts.adversaries ?? []).map(adversaryName)])].filter((m) => m !== late);
-    for (const m of miners) await this.addNode(m, 'miner', undefined, behaviorOf.get(m));
+    const stageNodes = await this.addStages();
+    for (const m of miners.filter((x) => !stageNodes.includes(x))) await this.addNode(m, 'miner', undefined, behaviorOf.get(m));
     if (late) await this.addNode(late, 'miner', this.opts.lateMinerWindow);
     if (this.opts.hosts) await this.makeHosts();
     if (this.opts.chain === 'chopsticks') await this.startChopsticks();
@@ -224,7 +229,7 @@ export class Devnet {
       const want = this.validatorStake(name), have = m.stake[m.hotkeys.indexOf(v.address)] ?? 0;
       if (have < want) await this.client.addStake(v, want - have);
     }
-    for (const name of miners) await this.client.register(signer(await loadWallet(this.walletDir, name)));
+    for (const name of [...miners.filter((x) => !stageNodes.includes(x)), ...stageNodes]) await this.client.register(signer(await loadWallet(this.walletDir, name)));
 
     await published;
     if (this.local) await this.startTicker();
@@ -408,6 +413,34 @@ export class Devnet {
     this.event('S3 gateway back');
   }
 
+  /**
+   * --pipeline-groups G --stages S (or a resumed network's groups): G groups of S stage nodes, each a miner
+   * with its own wallet, bucket and uid, and NodeConfig.pipeline naming its group's hotkeys in stage order.
+   */
+  private async addStages(): Promise<string[]> {
+    const saved = this.record.pipeline, G = this.opts.pipelineGroups ?? saved?.groups ?? 0;
+    if (G === 0) return [];
+    const S = this.opts.stages ?? saved?.stages ?? 2;
+    if (saved && (saved.groups !== G || saved.stages !== S)) throw new TesseraError(`the devnet in ${this.opts.dir} runs ${saved.groups} pipeline group(s) of ${saved.stages} stages`, 'drop --pipeline-groups and --stages to resume it, or pass a new --dir');
+    const codec: ActivationKind = this.opts.stageCodec ?? saved?.codec ?? (this.run.overlap ? 'int8' : 'subspace');
+    const micro = this.run.batch % 2 === 0 ? 2 : 1, rank = Math.max(4, Math.floor(this.run.model.dim / 8));
+    const names: string[] = [];
+    for (let g = 1; g <= G; g++) {
+      const group = Array.from({ length: S }, (_, s) => stageName(g, s));
+      for (const n of group) await this.addNode(n, 'miner');
+      const members = group.map((n) => this.nodes.get(n)!.hotkey);
+      group.forEach((n, s) => {
+        const pipeline: PipelineConfig = { group: `g${g}`, stage: s, members, codec, rank, micro };
+        checkPipeline(pipeline, this.run.model.nLayers, this.run.batch, !!this.run.overlap);
+        this.nodes.get(n)!.pipeline = pipeline;
+      });
+      names.push(...group);
+    }
+    this.record.pipeline = { groups: G, stages: S, codec };
+    this.log(`${G} pipeline group(s) of ${S} stages (${codec} boundaries${codec === 'subspace' ? `, k = ${rank}` : ''}, ${micro} micro-batch(es)): ${names.join(', ')}`);
+    return names;
+  }
+
   private async addNode(name: string, role: 'miner' | 'validator', startAtWindow?: number, behavior?: BehaviorName): Promise<void> {
     if (!existsSync(keyfilePath(this.walletDir, name))) await createWallet(this.walletDir, name);
     const pair = await loadWallet(this.walletDir, name);
@@ -431,6 +464,7 @@ export class Devnet {
       ...(this.stopWindow !== null ? { stopAfterWindow: this.stopWindow } : {}),
       ...(n.role === 'validator' ? { stake: this.validatorStake(n.name) } : {}),
       ...(n.behavior ? { behavior: n.behavior } : {}),
+      ...(n.pipeline ? { pipeline: n.pipeline } : {}),
     };
     const cfg = this.opts.nodeConfig ? this.opts.nodeConfig(n.name, base) : base; // the chaos suite's relays
     await mkdir(n.dataDir, { recursive: true });
@@ -600,7 +634,7 @@ export class Devnet {
   /** What the terminal view shows. */
   async snapshot(): Promise<DevnetSnapshot> {
     const rows: NodeRow[] = [...this.nodes.values()].map((n) => ({
-      name: n.name, role: n.role, behavior: n.role === 'miner' ? (n.behavior ?? 'honest') : null, status: readStatus(n.dataDir), uid: null, stake: null, incentive: null, emission: null, weight: null,
+      name: n.name, role: n.role, behavior: n.pipeline ? `stage ${n.pipeline.stage + 1}/${n.pipeline.members.length}` : n.role === 'miner' ? (n.behavior ?? 'honest') : null, status: readStatus(n.dataDir), uid: null, stake: null, incentive: null, emission: null, weight: null,
       state: n.proc === null ? `waiting w${n.startAtWindow}` : n.proc.running ? 'running' : n.failing ? 'FAILING'
         : n.restartAt != null ? `restart in ${Math.max(0, Math.ceil((n.restartAt - Date.now()) / 1000))}s` : n.proc.exit!.code === 0 ? 'stopped' : `exit ${n.proc.exit!.code ?? n.proc.exit!.signal}`,
     }));
@@ -622,7 +656,7 @@ export class Devnet {
 /** The window of a new network from a measured step time (null when the measurement fails: the default window); says what it chose. */
 function calibrate(o: DevnetOptions, blockMs: number): Calibration | null {
   const r = o.run, d = DEVNET_DEFAULTS.run;
-  const miners = o.miners + (o.adversaries?.length ?? 0) + (o.lateMinerWindow !== undefined ? 1 : 0);
+  const miners = o.miners + (o.adversaries?.length ?? 0) + (o.lateMinerWindow !== undefined ? 1 : 0) + (o.pipelineGroups ?? 0) * (o.stages ?? 2);
   const innerSteps = r.innerSteps ?? d.innerSteps;
   o.log?.(`calibrating the window: timing one inner step of ${r.preset ?? d.preset} ${r.batch ?? d.batch}×${r.seq ?? d.seq} on one thread ...`);
   const overlap = r.overlap ?? d.overlap;

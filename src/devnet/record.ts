@@ -1,10 +1,12 @@
 // <dir>/devnet.json: what a devnet records so the next run resumes the same network, and what the
-// readers of a devnet folder (score explain, the dashboard) read first. Light on imports: readers start fast.
+// readers of a devnet folder (score explain, the dashboard) read first. Light on
+// imports: readers start fast.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunConfig } from '../protocol/run.js';
 import type { BehaviorName } from '../scenario/adversaries.js';
+import type { ActivationKind } from '../hetero/activations.js';
 import { TesseraError } from '../util/errors.js';
 import type { DevnetStorage } from './config.js';
 
@@ -30,6 +32,8 @@ export interface DevnetRecord {
   miners: string[];
   /** Adversarial miners (node name → behaviour), so a resumed network restarts them as they were. */
   behaviors?: Record<string, BehaviorName>;
+  /** Pipeline groups (--pipeline-groups, --stages, --stage-codec), so a resumed network restarts its stage nodes as stages. */
+  pipeline?: { groups: number; stages: number; codec: ActivationKind };
   /** --hosts: the id of the network hosts while they exist (a crashed run's are removed at the next start). */
   hostsId?: string;
   /** The chain's URL while it runs (on a network host with --hosts: not 127.0.0.1); readers fall back to chainPort on this host. */

@@ -51,3 +51,10 @@ export function measureLosses(ev: Evaluator, update: SparseUpdate, plan: EvalPla
     random: { before: randomBefore, after: meanLoss(ev, scratch, plan.random) },
   };
 }
+
+/** Mean loss on the assigned sequences after θ − step·α·clipScale·update (a group's leave-one-out: one forward pass over plan.own). */
+export function ownLossAfter(ev: Evaluator, update: SparseUpdate, plan: EvalPlan, step: number, clipScale: number): number {
+  ev.scratch.params.set(ev.model.params);
+  applyAggregate(ev.scratch.params, [update], ev.model.layout.specs, ev.run.codec, step * ev.run.alpha * clipScale);
+  return meanLoss(ev, ev.scratch, plan.own);
+}

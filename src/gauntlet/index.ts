@@ -12,14 +12,14 @@ export {
   lossScore, relImprovement, foldIndicator, biasCorrected, ownDataOk, evalSeed, evalPlan, clampSteps,
   type LossPair, type LossMeasure, type LossScore, type EvalPlan,
 } from './loss-score.js';
-export { makeEvaluator, measureLosses, meanLoss, type Evaluator } from './evaluate.js';
+export { makeEvaluator, measureLosses, meanLoss, ownLossAfter, type Evaluator } from './evaluate.js';
 export { meanAbsDiff, windowsBehind, syncScore, foldChange } from './sync-score.js';
 export { newRating, ordinalOf, matchRanks, rateMatch, type MatchEntry } from './ratings.js';
 export { updateNorm, indexSketch, sketchOverlap } from './sketch.js';
 export { detectCopies, type Sighting, type PastUpload, type CopyFinding, type CopyReport } from './copies.js';
 export { finalScore, rankPositive, shapeWeights, recentlyPenalized, eligibleFinals, provenMiners, selectPeers, tiers, type WeightShape } from './weights.js';
 export {
-  scoreWindow, readableTimes, type UploadStatus, type Measured, type MinerInput, type WindowInputs, type Penalty, type MinerResult, type WindowResult,
+  scoreWindow, readableTimes, effectiveShares, splitGroupWeights, spreadGroups, type GroupInput, type UploadStatus, type Measured, type MinerInput, type WindowInputs, type Penalty, type MinerResult, type WindowResult,
 } from './window.js';
 export {
   RECEIPT_FORMAT, RECEIPT_VERSION, scoreWithReceipt, recomputeFromReceipt, verifyReceipt, encodeReceipt, parseReceipt, stateHash, type ScoreReceipt,

@@ -72,6 +72,34 @@ export interface WindowInputs {
   reserves: number;
   /** One entry per candidate miner (ascending uid). */
   miners: MinerInput[];
+  /**
+   * Pipeline groups (docs/hetero.md "Groups in the network"): each is scored as one contributor, the
+   * MinerInput of its lead (members[0]) measuring the merged update of its stages; the other members
+   * have no MinerInput. The lead's weight is split among the members by `shares` (summing to 1), and a
+   * group in the peer list (or the reserves) is there with every member.
+   */
+  groups?: GroupInput[];
+}
+
+export interface GroupInput {
+  group: string;
+  members: number[];
+  /** Reward share of each member by the parameters its stage trains (summing to 1). */
+  shares: number[];
+  /**
+   * Per member, when the group was evaluated: the own-data loss of θ after the merged update without
+   * that stage's tensors, less the loss after the whole merged update (> 0: the stage's tensors help).
+   * A stage at ≤ 0 is lazy (or harmful) and gets no share of the group's weight (effectiveShares).
+   */
+  contributions?: number[];
+}
+
+/** A group's shares with its lazy stages (contribution ≤ 0 or not finite) at 0 and the others renormalized (all 0 when every stage is lazy). */
+export function effectiveShares(g: GroupInput): number[] {
+  const c = g.contributions;
+  if (!c) return g.shares;
+  const kept = g.shares.map((x, i) => (Number.isFinite(c[i]) && c[i]! > 0 ? x : 0)), sum = kept.reduce((a, b) => a + b, 0);
+  return kept.map((x) => (sum > 0 ? x / sum : 0));
 }
 
 export interface Penalty { kind: PenaltyKind; reason: string }
@@ -233,7 +261,46 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   const weights = shapeWeights(paid, inp.maxPeers, inp.reserves, p, proven);
   // A miner without an upload in this window and the one before is no peer until it uploads again.
   const present = new Map([...finals].map(([u, f]) => [u, s.miners[u]!.lastSeen >= W - 1 ? f : 0]));
-  const { peers, reserves } = selectPeers(present, inp.maxPeers, inp.reserves, proven);
-  const result: WindowResult = { window: W, medianNorm, miners: results, peers, reserves, weights, dropped };
+  const sel = selectPeers(present, inp.maxPeers, inp.reserves, proven);
+  const { peers, reserves } = spreadGroups(sel.peers, sel.reserves, inp.groups ?? [], inp.maxPeers, inp.reserves, present);
+  const result: WindowResult = { window: W, medianNorm, miners: results, peers, reserves, weights: splitGroupWeights(weights, inp.groups ?? []), dropped };
   return { state: s, result };
+}
+
+/**
+ * A group's weight, split among its members by their effective shares (ascending uids; a member with
+ * 0 weight is left out). Members other than the lead have no weight of their own.
+ */
+export function splitGroupWeights(w: { uids: number[]; weights: number[] }, groups: readonly GroupInput[]): { uids: number[]; weights: number[] } {
+  if (groups.length === 0) return w;
+  const out = new Map<number, number>(w.uids.map((u, i) => [u, w.weights[i]!]));
+  for (const g of groups) {
+    const lead = out.get(g.members[0]!);
+    if (lead === undefined) continue;
+    const shares = effectiveShares(g);
+    g.members.forEach((u, i) => out.set(u, lead * shares[i]!));
+  }
+  const uids = [...out.keys()].filter((u) => out.get(u)! > 0).sort((a, b) => a - b);
+  return { uids, weights: uids.map((u) => out.get(u)!) };
+}
+
+/**
+ * The peer list and reserves with every selected group's lead replaced by all its members (each stage
+ * takes a slot of the aggregate). When that makes more than maxPeers peers, the lowest-final entries
+ * (a group counting as all its members) move to the front of the reserves until the peers fit; the
+ * reserves are cut to maxReserves.
+ */
+export function spreadGroups(peers: number[], reserves: number[], groups: readonly GroupInput[], maxPeers: number, maxReserves: number,
+  finals: ReadonlyMap<number, number>): { peers: number[]; reserves: number[] } {
+  if (groups.length === 0) return { peers, reserves };
+  const byLead = new Map(groups.map((g) => [g.members[0]!, g.members]));
+  const size = (u: number): number => byLead.get(u)?.length ?? 1;
+  const ranked = [...peers].sort((a, b) => (finals.get(b) ?? 0) - (finals.get(a) ?? 0) || a - b);
+  const kept: number[] = [], moved: number[] = [];
+  let slots = 0;
+  for (const u of ranked) {
+    if (slots + size(u) <= maxPeers) { kept.push(u); slots += size(u); } else moved.push(u);
+  }
+  const expand = (xs: number[]): number[] => xs.flatMap((u) => byLead.get(u) ?? [u]).sort((a, b) => a - b);
+  return { peers: expand(kept), reserves: [...expand(moved), ...expand(reserves)].filter((u, i, a) => a.indexOf(u) === i).slice(0, maxReserves) };
 }

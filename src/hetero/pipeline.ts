@@ -9,7 +9,7 @@
 // fails rejects with PeerGone: the caller ends the group's window and uploads nothing.
 import type { I32 } from '../engine/backend.js';
 import { nowMs } from './transport.js';
-import { Msg, pollAny, tick, type Link } from './transport.js';
+import { Msg, pollAny, tick, type Frame, type Link } from './transport.js';
 import type { Stage } from './stages.js';
 import { microBatch } from './stages.js';
 
@@ -24,6 +24,12 @@ export interface StageRunOptions {
   B: number;
   T: number;
   lrOf: (step: number) => number;
+  /**
+   * First stage only: asked before every step after the first (with the steps done so far); false ends
+   * the group's steps there: a Done frame travels down the chain and every stage returns with the steps
+   * done (the live network's step budget, hetero/stage-node.ts). Absent: all `steps`.
+   */
+  more?: (done: number) => boolean;
   /** Called after every inner step (e.g. to time it, or to die on cue in a test). */
   onStep?: (step: number, loss: number) => void | Promise<void>;
 }
@@ -62,6 +68,13 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
   };
   for (let k = 0; k < o.steps; k++) {
     const step = first + k;
+    // The step budget: the first stage decides, the others learn it from a Done frame where a step's first forward would be.
+    if (st.isFirst && k > 0 && o.more && !o.more(k)) { next?.send(Msg.Done, step, 0, new Uint8Array(0)); break; }
+    let head: Frame | null = null;
+    if (!st.isFirst) {
+      head = await timed(prev!.recv());
+      if (head.type === Msg.Done) { next?.send(Msg.Done, step, 0, new Uint8Array(0)); break; }
+    }
     const { inputs, targets } = o.batchOf(step);
     const ids = (i: number) => microBatch(inputs, B, T, M, i), tg = (i: number) => microBatch(targets, B, T, M, i);
     st.zeroGrads();
@@ -79,16 +92,18 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
       }
     } else if (st.isLast) {
       for (let i = 0; i < M; i++) {
-        const f = await timed(prev!.expect(Msg.Forward, step));
+        const f = i === 0 ? head! : await timed(prev!.expect(Msg.Forward, step));
+        check(f, Msg.Forward, step);
         const r = st.forward(f.micro, ids(f.micro), tg(f.micro), b, T, f.body);
         loss += r.loss / M;
         prev!.send(Msg.Backward, step, f.micro, r.send!);
         await tick();
       }
     } else {
-      let fwd = 0, bwd = 0;
+      let fwd = 0, bwd = 0, first0: Frame | null = head;
       while (bwd < M) {
-        const { frame: f } = await timedAny(fwd < M ? [prev!, next!] : [next!]); // forwards first: they feed the later stages
+        const f = first0 ?? (await timedAny(fwd < M ? [prev!, next!] : [next!])).frame; // forwards first: they feed the later stages
+        first0 = null;
         if (f.type === Msg.Backward) {
           check(f, Msg.Backward, step);
           prev!.send(Msg.Backward, step, f.micro, st.backward(f.micro, b, T, f.body)!);

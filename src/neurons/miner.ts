@@ -22,11 +22,20 @@ import { advance, bootstrap, crossCheck, syncTo } from './sync.js';
 import type { NodeConfig } from './types.js';
 import { publishProbe, uploadGradient, type UploadOutcome } from './upload.js';
 import { windowAnchors } from './window-aggregate.js';
+import { pipelineHooks } from '../hetero/stage-node.js';
 
 /** What a miner sends for a window; efNext null leaves the error feedback as it was. */
 export interface Work { bytes: Uint8Array; update: SparseUpdate; efNext: Float32Array | null; loss: number; steps: number }
 
-export interface MinerContext { node: Node; dir: Directory; local: MinerLocal; W: number; sw: Stopwatch }
+export interface MinerContext {
+  node: Node; dir: Directory; local: MinerLocal; W: number; sw: Stopwatch;
+  /**
+   * What the honest path runs between training and encoding, for hooks that train by themselves (a
+   * pipeline stage, hetero/stage-node.ts): with overlap it waits for W − 1's upload to settle (its error
+   * feedback is committed first: payloads compress in order); without overlap it does nothing.
+   */
+  beforeEncode?: () => Promise<void>;
+}
 
 /** What a scenario may replace in a miner's window (every hook is optional; the honest steps are the default). */
 export interface MinerHooks {
@@ -47,7 +56,7 @@ export const SAFETY_MARGIN = 0.08;
 export const OVERLAP_FLOAT = 0.5;
 
 export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promise<void> {
-  const hooks = opts.hooks;
+  let hooks = opts.hooks;
   const behavior = cfg.behavior ?? 'honest';
   if (behavior !== 'honest' && behavior !== '' && hooks?.name !== behavior) {
     throw new TesseraError(`miner behavior '${behavior}' needs its hooks (got ${hooks ? `'${hooks.name}'` : 'none'})`, 'start adversarial miners through src/scenario (runScenarioMiner or tessera miner --behavior)');
@@ -57,6 +66,8 @@ export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promis
   const model = new SharedModel(node);
   const planner = new StepPlanner(node);
   if (hooks) node.log(`ADVERSARIAL behavior '${hooks.name}' (tests and demos)`);
+  // A pipeline stage (docs/hetero.md "Groups in the network"): the window's work is its stage's, with its group.
+  else if (cfg.pipeline) hooks = pipelineHooks(node, cfg.pipeline);
   try {
     // With overlap the inner loop trains a second copy of the parameters (the base θ of W − 1) while θ advances.
     const local = loadMinerLocal(node, node.run.overlap ? createLlama(node.run.model) : node.model);
@@ -246,7 +257,9 @@ async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, lo
     if (training) {
       const before = prev;
       const ctx: MinerContext = { node, dir, local, W, sw };
-      const honest = honestWork(node, local, planner, W, sw, async () => { if (before) await before.upload; });
+      const beforeEncode = async (): Promise<void> => { if (before) await before.upload; };
+      ctx.beforeEncode = beforeEncode;
+      const honest = honestWork(node, local, planner, W, sw, beforeEncode);
       work = hooks?.produce ? await hooks.produce(ctx, honest) : await honest();
       if (prev) await prev.upload; // a scenario's produce may skip honest(): W − 1's error feedback still lands first
       if (work) upload = uploadWork(node, local, planner, W, work, sw, own, hooks, ctx, ' (overlapped)');

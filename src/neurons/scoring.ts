@@ -13,10 +13,10 @@
 // waited longest (unevaluated uploads are not rated that window).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { medianOf } from '../compress/index.js';
+import { medianOf, type SparseUpdate } from '../compress/index.js';
 import {
-  eligibleFinals, provenMiners, selectPeers, emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, parseReceipt, parseState,
-  scoreWithReceipt, shapeWeights, updateNorm, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
+  eligibleFinals, provenMiners, selectPeers, emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, ownLossAfter, parseReceipt, parseState,
+  scoreWithReceipt, shapeWeights, effectiveShares, splitGroupWeights, updateNorm, type GroupInput, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
   type WindowResult,
 } from '../gauntlet/index.js';
 import { keys, probeIndices, reserveCount, runPrefix } from '../protocol/index.js';
@@ -24,7 +24,9 @@ import type { ReadOnlyStore } from '../storage/index.js';
 import { validationBatches, type Batch } from '../train/batches.js';
 import { evaluate } from '../train/evaluate.js';
 import type { Directory } from './directory.js';
-import type { Gathered } from './gather.js';
+import { GATHER_CONCURRENCY, type Gathered } from './gather.js';
+import { declaredGroups, groupKey, holdsExactly, mergeHeld, MAX_GROUP_RECORD_BYTES, parseGroupRecord, type DeclaredGroup, type GroupRecord } from '../hetero/group.js';
+import { mapPool, readPeer } from './peer-read.js';
 import { fetchObject, fetchRecord } from './model-state.js';
 import { retrying } from './retry.js';
 import { writeJsonAtomic } from './status.js';
@@ -45,6 +47,8 @@ interface Saved {
   /** θ at the start of `window` at probeIndices(window): the baseline of the next per-window change. */
   probeBase: { window: number; values: number[] } | null;
   typicalChange: number | null;
+  /** The pipeline groups of the last scored window (their weight split holds after a restart too). */
+  groups?: GroupInput[];
 }
 
 export class Scorer {
@@ -55,6 +59,7 @@ export class Scorer {
   private probeRef: { window: number; values: number[] } | null = null;
   private readonly ev: Evaluator;
   private readonly val: Batch[];
+  private groupsSeen = '';
 
   constructor(private readonly node: Node) {
     this.ev = makeEvaluator(node.be, node.model, node.data.train, node.run);
@@ -68,7 +73,7 @@ export class Scorer {
       if (f.runHash !== node.runHash) node.log(`${path} belongs to another run; starting the Gauntlet afresh`);
       else if (!st.ok) node.log(`${path}: ${st.reason}; starting the Gauntlet afresh`);
       else {
-        this.saved = { runHash: f.runHash, state: st.state, probeBase: f.probeBase ?? null, typicalChange: f.typicalChange ?? null };
+        this.saved = { runHash: f.runHash, state: st.state, probeBase: f.probeBase ?? null, typicalChange: f.typicalChange ?? null, ...(f.groups ? { groups: f.groups } : {}) };
         node.log(`restored Gauntlet state: ${Object.keys(st.state.miners).length} miner(s), last scored window ${st.state.window}`);
       }
     } catch (e) {
@@ -86,7 +91,8 @@ export class Scorer {
   /** Shaped weights of the newest result (or of the saved state after a restart). */
   weights(): { uids: number[]; weights: number[] } {
     if (this.last) return this.last.weights;
-    return shapeWeights(this.finals(), this.node.run.maxPeers, reserveCount(this.node.run.maxPeers), this.params, provenMiners(this.saved.state.miners, this.params.indicatorWarmup));
+    return splitGroupWeights(shapeWeights(this.finals(), this.node.run.maxPeers, reserveCount(this.node.run.maxPeers), this.params, provenMiners(this.saved.state.miners, this.params.indicatorWarmup)),
+      this.saved.groups ?? []);
   }
 
   /** Call with θ at the start of W, before anything of W is applied: probe reference and per-window change. */
@@ -104,11 +110,20 @@ export class Scorer {
   /** Scores window W (or reloads its receipt when a restart already scored it); writes the receipt. */
   async scoreWindow(W: number, dir: Directory, candidates: readonly number[], gathered: Gathered): Promise<WindowResult> {
     if (this.saved.state.window >= W) return this.reloadResult(W);
-    const miners = await this.measure(W, dir, candidates, gathered);
-    const inputs = { window: W, validator: { uid: this.node.uid, hotkey: this.node.signer.address }, maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), miners };
+    const groups = await this.groups(dir, gathered), contributions = new Map<number, number[]>();
+    const miners = await this.measure(W, dir, candidates, gathered, groups, contributions);
+    const inputs = { window: W, validator: { uid: this.node.uid, hotkey: this.node.signer.address }, maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), miners,
+      ...(groups.length ? { groups: groups.map((x) => ({ group: x.group, members: x.members, shares: x.shares, ...(contributions.has(x.members[0]!) ? { contributions: contributions.get(x.members[0]!)! } : {}) })) } : {}) };
+    for (const x of inputs.groups ?? []) {
+      if (!x.contributions) continue;
+      const eff = effectiveShares(x), lazy = x.members.filter((_, i) => eff[i] === 0);
+      this.node.log(`window ${W}: group ${x.group} [${x.members.join(' ')}]: stage contributions ${x.contributions.map((c) => c.toFixed(4)).join(' ')}; weight shares ${eff.map((e) => e.toFixed(3)).join(' ')}` +
+        `${lazy.length ? ` (no share for lazy stage uid(s) ${lazy.join(' ')}: removing their tensors does not raise the loss)` : ''}`);
+    }
     const { receipt, state } = scoreWithReceipt(this.node.runHash, this.params, this.saved.state, inputs);
     await retrying(this.node, `put score receipt of window ${W}`, () => this.node.store.put(keys.receipt(this.node.run.runId, W), encodeReceipt(receipt)));
     this.saved.state = state;
+    this.saved.groups = inputs.groups;
     writeJsonAtomic(join(this.node.cfg.dataDir, GAUNTLET_FILE), this.saved);
     return (this.last = receipt.result);
   }
@@ -125,18 +140,82 @@ export class Scorer {
     return (this.last = { window: W, medianNorm: 0, miners: [], peers: order.peers, reserves: order.reserves, weights: this.weights(), dropped: [] });
   }
 
-  /** One MinerInput per candidate: status, sighting, norm, sketch and (within the budget) LossScore + probe. */
-  private async measure(W: number, dir: Directory, candidates: readonly number[], g: Gathered): Promise<MinerInput[]> {
-    const { run } = this.node, shapes = this.node.model.layout.specs.map((s) => s.shape);
+  /**
+   * The pipeline groups (hetero/group.ts) behind this window's partial uploads: the group records in the
+   * buckets of the uids that sent one, and of every member those records name. A network without
+   * partial uploads reads nothing here.
+   */
+  private async groups(dir: Directory, g: Gathered): Promise<DeclaredGroup[]> {
+    const key = groupKey(this.node.run.runId), records = new Map<number, GroupRecord | null>(), m = dir.metagraph!;
+    const read = async (uids: number[]): Promise<void> => {
+      await mapPool(uids.filter((u) => !records.has(u)), GATHER_CONCURRENCY, async (uid) => {
+        const store = dir.bucket(uid), r = store ? await readPeer(this.node, store, key, { cap: MAX_GROUP_RECORD_BYTES, budgetMs: 5000 }) : null;
+        records.set(uid, r?.ok ? parseGroupRecord(r.bytes) : null);
+      });
+    };
+    await read(g.valid.filter((v) => v.update.held?.some((h) => !h)).map((v) => v.uid));
+    const named = [...records.values()].flatMap((r) => r?.members ?? []).map((h) => m.uids[m.hotkeys.indexOf(h)]).filter((u): u is number => u !== undefined);
+    await read([...new Set(named)]);
+    const found = declaredGroups(records, m, this.node.model.layout.specs, this.node.run.model.nLayers);
+    const seen = found.map((x) => `${x.group} [${x.members.join(' ')}]`).join(', ');
+    if (seen !== this.groupsSeen) { this.node.log(`pipeline groups: ${seen || 'none'}`); this.groupsSeen = seen; }
+    return found;
+  }
+
+  /**
+   * One MinerInput per candidate: status, sighting, norm, sketch and (within the budget) LossScore + probe.
+   * A declared group is one input, under its lead's uid: its stages' valid uploads (each holding exactly its
+   * stage's tensors) merged into one update, evaluated on the data assigned to the lead (the group's data).
+   * A stage without a valid upload makes the group missing, late or invalid as that stage is (the aggregate
+   * still applies the stages that sent, as senders of the tensors they hold). A partial upload from a uid in
+   * no declared group is invalid.
+   */
+  private async measure(W: number, dir: Directory, candidates: readonly number[], g: Gathered, groups: readonly DeclaredGroup[] = [],
+    contributions = new Map<number, number[]>()): Promise<MinerInput[]> {
+    const { run } = this.node, shapes = this.node.model.layout.specs.map((s) => s.shape), T = shapes.length;
     const valid = new Map(g.valid.map((v) => [v.uid, v]));
-    const norms = new Map(g.valid.map((v) => [v.uid, updateNorm(v.update)]));
+    const member = new Map<number, DeclaredGroup>(groups.flatMap((x) => x.members.map((u) => [u, x] as const)));
+    const rejected = new Map(g.rejected);
+    for (const v of g.valid) {
+      const x = member.get(v.uid);
+      const partial = !!v.update.held && v.update.held.some((h) => !h);
+      if (!x && partial) {
+        rejected.set(v.uid, { reason: 'bad_count', detail: `a partial payload (${v.update.held!.filter(Boolean).length} of ${T} tensors) from a uid that is no stage of a declared pipeline group` });
+        valid.delete(v.uid);
+      } else if (x && !holdsExactly(v.update, x.tensors[x.members.indexOf(v.uid)]!)) {
+        rejected.set(v.uid, { reason: 'bad_count', detail: `stage ${x.members.indexOf(v.uid)} of group ${x.group} must send exactly its stage's ${x.tensors[x.members.indexOf(v.uid)]!.length} tensors` });
+        valid.delete(v.uid);
+      }
+    }
+    // A complete group becomes one upload under its lead's uid; its other members are not candidates of their own.
+    const stagesOf = new Map<number, SparseUpdate[]>();
+    for (const x of groups) {
+      const [lead, ...rest] = x.members;
+      const parts = x.members.map((u) => valid.get(u));
+      for (const u of rest) valid.delete(u);
+      if (parts.every((v) => v !== undefined)) {
+        const vs = parts as NonNullable<(typeof parts)[number]>[];
+        stagesOf.set(lead!, vs.map((v) => v.update));
+        valid.set(lead!, { ...vs[0]!, update: mergeHeld(vs.map((v) => v.update), T), steps: Math.min(...vs.map((v) => v.steps)),
+          landedAt: Math.max(...vs.map((v) => v.landedAt)), seen: Math.max(...vs.map((v) => v.seen)) });
+      } else {
+        valid.delete(lead!);
+        const bad = x.members.map((u, s) => ({ u, s, r: parts[s] ? null : rejected.get(u) ?? { reason: 'missing' as const, detail: 'nothing anchored on chain by the deadline' } })).filter((e) => e.r !== null);
+        const worst = bad.find((e) => e.r!.reason !== 'missing' && e.r!.reason !== 'late') ?? bad.find((e) => e.r!.reason === 'late') ?? bad[0]!;
+        rejected.set(lead!, { reason: worst.r!.reason, detail: `group ${x.group} is incomplete: ${bad.map((e) => `stage ${e.s} (uid ${e.u}) ${e.r!.reason}: ${e.r!.detail}`).join('; ')}` });
+      }
+      for (const u of rest) rejected.delete(u);
+    }
+    const skip = new Set(groups.flatMap((x) => x.members.slice(1)));
+    candidates = candidates.filter((u) => !skip.has(u));
+    const norms = new Map([...valid.values()].map((v) => [v.uid, updateNorm(v.update)]));
     const median = medianOf([...norms.values()]);
     const budget = new Set(this.evaluationOrder(candidates.filter((u) => valid.has(u))).slice(0, EVAL_BUDGET));
     const out: MinerInput[] = [];
-    for (const uid of [...new Set([...candidates, ...valid.keys(), ...g.rejected.keys()])].sort((a, b) => a - b)) {
+    for (const uid of [...new Set([...candidates, ...valid.keys(), ...rejected.keys()])].filter((u) => !skip.has(u)).sort((a, b) => a - b)) {
       const v = valid.get(uid);
       if (!v) {
-        const rej = g.rejected.get(uid) ?? { reason: 'missing', detail: 'nothing anchored on chain by the deadline' };
+        const rej = rejected.get(uid) ?? { reason: 'missing', detail: 'nothing anchored on chain by the deadline' };
         const status = rej.reason === 'late' ? 'late' : rej.reason === 'missing' ? 'missing' : 'invalid';
         out.push({ uid, status, detail: `${rej.reason}: ${rej.detail}`, landedAt: null, seen: null });
         continue;
@@ -148,6 +227,14 @@ export class Scorer {
         await this.node.data.remote?.ensureSequences([...plan.own, ...plan.random], run.seq);
         const clipScale = norm > 0 ? Math.min(1, median / norm) : 0;
         m.measured = { plan, clipScale, losses: measureLosses(this.ev, v.update, plan, this.params.scoreStep, clipScale), behind: await this.behind(dir, uid) };
+        // A group: each stage's contribution, the own-data loss after the merged update without that stage's tensors less the loss after all of it.
+        const stages = stagesOf.get(uid);
+        if (stages) {
+          contributions.set(uid, stages.map((_, s) => {
+            const rest = stages.filter((_, j) => j !== s);
+            return ownLossAfter(this.ev, mergeHeld(rest, T), plan, this.params.scoreStep, clipScale) - m.measured!.losses.own.after;
+          }));
+        }
       }
       out.push(m);
     }

@@ -3,6 +3,7 @@
 import type { StoreDescriptor } from '../storage/index.js';
 import type { RunConfig } from '../protocol/run.js';
 import type { RemoteDataConfig } from './join.js';
+import type { PipelineConfig } from '../hetero/group.js';
 
 /** Network hyperparameters (defined by the protocol; re-exported here as part of the contract). */
 export type { RunConfig } from '../protocol/run.js';
@@ -43,6 +44,8 @@ export interface NodeConfig {
    * scaled, signflip, lazy, late, malformed, stale); 'honest' by default. Resolved by the CLI.
    */
   behavior?: string;
+  /** Miner only: this node is a stage of a pipeline group (docs/hetero.md "Groups in the network"). */
+  pipeline?: PipelineConfig;
   /** Stop after this window (tests); undefined = run until signalled. */
   stopAfterWindow?: number;
   /**
