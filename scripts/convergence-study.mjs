@@ -100,7 +100,82 @@ function extras() {
   ];
 }
 
-const phases = { baselines, sparse, final, extras };
+/**
+ * Why SparseLoCo at H = 30 trails DiLoCo (issue 17, session 7): one-factor ablations at the full budget,
+ * each from the tuned SparseLoCo setting, only the final loss measured.
+ */
+function ablate() {
+  const sp = bestArgs('sweep-sparseloco-H30-', ['--inner-lr', '4e-3']);
+  const v = (name, extra, method = 'sparseloco') => job(`ablate-${method}-H30-${name}`, method, full, 30, [...sp.filter((x, i, a) => !extra.includes(x) && !(i > 0 && extra.includes(a[i - 1]))), ...extra], 1000);
+  return [
+    v('protocol', []),
+    v('noquant', ['--no-sparse-quant']),
+    v('noclip', ['--no-sparse-clip']),
+    v('mean-replicas', ['--sparse-mean', 'replicas']),
+    v('noquant-noclip', ['--no-sparse-quant', '--no-sparse-clip']),
+    v('topk128', ['--topk', '128']),
+    v('topk256', ['--topk', '256']),
+    v('topk1024', ['--topk', '1024']),
+    v('beta0.9', ['--beta', '0.9']),
+    v('beta0.99', ['--beta', '0.99']),
+    v('beta0.8', ['--beta', '0.8']),
+    v('alpha0.5', ['--alpha', '0.5']),
+    v('alpha1.5', ['--alpha', '1.5']),
+    v('lr8e-3', ['--inner-lr', '8e-3']),
+    v('lr4e-3-o1-m0', ['--inner-lr', '4e-3', '--diloco-lr', '1', '--diloco-momentum', '0'], 'diloco'),
+  ];
+}
+
+/**
+ * Tuning at the full budget, equally for the three methods of the targets (issue 17, session 7): per-replica
+ * batch (8, 4, 2 sequences: the same tokens, 38/76/152 rounds at H = 30 — Charles et al. tune the batch per
+ * method) × inner lr (4e-3, 8e-3, 1.6e-2); DiLoCo also outer (lr 1, μ 0) and (0.7, 0.9); SparseLoCo α 1
+ * (α 0.7 and 1.5 at its best). Only the final loss is measured.
+ */
+const tuneBatches = [2, 4], tuneLrs = [4e-3, 8e-3];
+/** A full-budget run at per-replica batch b (steps scaled so the tokens stay the same), about 19 validation points. */
+function tuneJob(name, method, b, H, extra) {
+  const steps = Math.round((full * 8) / b), rounds = Math.round(steps / H);
+  const args = [...common.map((x, i) => (common[i - 1] === '--batch' ? String(b) : x)), '--methods', method, '--inner-steps', String(H), '--rounds', String(rounds), '--eval-every', String(Math.max(1, Math.round(rounds / 19))), ...extra];
+  return { name, args };
+}
+function tune() {
+  const j = [];
+  for (const b of tuneBatches) for (const lr of tuneLrs) {
+    const l = lrs([lr]);
+    j.push(tuneJob(`tune-sparseloco-H30-b${b}-lr${l}-a1`, 'sparseloco', b, 30, ['--inner-lr', String(lr), '--alpha', '1']));
+    j.push(tuneJob(`tune-diloco-H30-b${b}-lr${l}-o1-m0`, 'diloco', b, 30, ['--inner-lr', String(lr), '--diloco-lr', '1', '--diloco-momentum', '0']));
+    j.push(tuneJob(`tune-ddp-b${b}-lr${l}`, 'ddp', b, 30, ['--inner-lr', String(lr)]));
+  }
+  return j;
+}
+/** The finished tune run with the lowest loss among names starting with `prefix`, or undefined. */
+function bestTune(prefix) {
+  const names = tune().concat(tuneAlpha()).map((x) => x.name).filter((n) => n.startsWith(prefix));
+  const b = best(names);
+  return b ? [...tune(), ...tuneAlpha()].find((x) => x.name === b) : undefined;
+}
+function tuneAlpha() {
+  const names = tune().map((x) => x.name).filter((n) => n.startsWith('tune-sparseloco-'));
+  const b = best(names);
+  if (!b) return [];
+  const jb = tune().find((x) => x.name === b);
+  return [0.7, 1.5].map((a) => ({ name: b.replace(/-a1$/, `-a${a}`), args: jb.args.map((x, i) => (jb.args[i - 1] === '--alpha' ? String(a) : x)) }));
+}
+/** Final runs at each method's best full-budget setting, with curves (validation every round). */
+function final2() {
+  const out = [];
+  for (const [prefix, name] of [['tune-ddp-', 'final-ddp'], ['tune-diloco-H30-', 'final-diloco-H30'], ['tune-sparseloco-H30-', 'final-sparseloco-H30']]) {
+    const jb = bestTune(prefix);
+    if (!jb) { console.log(`[study] no finished tune run for ${prefix}`); continue; }
+    const rounds = Number(jb.args[jb.args.indexOf('--rounds') + 1]);
+    const every = Math.max(1, Math.round(rounds / 38));
+    out.push({ name, args: jb.args.map((x, i) => (jb.args[i - 1] === '--eval-every' ? String(every) : x)) });
+  }
+  return out;
+}
+
+const phases = { baselines, sparse, final, extras, ablate, tune, 'tune-alpha': tuneAlpha, final2 };
 const order = phase === 'all' ? ['baselines', 'sparse', 'final', 'extras'] : phase.split(',');
 
 async function runAll(jobs) {
