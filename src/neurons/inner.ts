@@ -10,7 +10,7 @@ import { makeBatch } from '../data/index.js';
 import { ADAMW_DEFAULTS, adamwInit, lrAt, type AdamWState } from '../optim/index.js';
 import { signPayload, trainingOffsets } from '../protocol/index.js';
 import { makeTrainable, trainStep, type Trainable } from '../train/step.js';
-import { readSafetensors, writeSafetensors } from '../util/safetensors.js';
+import { readSafetensors, writeSafetensors, writeSafetensorsAsync } from '../util/safetensors.js';
 import { failpoint } from '../util/failpoint.js';
 import type { Llama } from '../model/index.js';
 import type { Node } from './node.js';
@@ -64,13 +64,23 @@ export function localStateSha256(ef: Float32Array, m: Float32Array, v: Float32Ar
   return h.digest('hex');
 }
 
-export function saveMinerLocal(node: Node, local: MinerLocal, window: number): void {
+function minerLocalFile(node: Node, local: MinerLocal, window: number): Parameters<typeof writeSafetensors> {
   const n = local.ef.length;
-  writeSafetensors(join(node.cfg.dataDir, MINER_STATE_FILE), {
+  return [join(node.cfg.dataDir, MINER_STATE_FILE), {
     ef: { dtype: 'F32', shape: [n], data: local.ef },
     'adamw.m': { dtype: 'F32', shape: [n], data: local.opt.m },
     'adamw.v': { dtype: 'F32', shape: [n], data: local.opt.v },
-  }, { tessera: JSON.stringify({ runHash: node.runHash, step: local.opt.step, window, uid: node.uid, sha256: localStateSha256(local.ef, local.opt.m, local.opt.v) }) });
+  }, { tessera: JSON.stringify({ runHash: node.runHash, step: local.opt.step, window, uid: node.uid, sha256: localStateSha256(local.ef, local.opt.m, local.opt.v) }) }];
+}
+
+export function saveMinerLocal(node: Node, local: MinerLocal, window: number): void {
+  writeSafetensors(...minerLocalFile(node, local, window));
+  local.savedWindow = window;
+}
+
+/** saveMinerLocal with the disk work off the event loop; the state is copied before it returns a promise (so training may go on). */
+export async function saveMinerLocalAsync(node: Node, local: MinerLocal, window: number): Promise<void> {
+  await writeSafetensorsAsync(...minerLocalFile(node, local, window));
   local.savedWindow = window;
 }
 
