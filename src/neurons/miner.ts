@@ -9,6 +9,7 @@
 import { SubtensorChain } from '../chain/subtensor/chain.js';
 import { applyAggregate, type SparseUpdate } from '../compress/index.js';
 import { createLlama } from '../model/index.js';
+import { sharedFloat32, type StepWorker } from '../train/step-worker.js';
 import { sha256Hex, trainingBase } from '../protocol/index.js';
 import { TesseraError } from '../util/errors.js';
 import { blockIntervalMs, blockTimestamp, chainNow, currentWindow, expectedDeadline, nextBlock } from './chaintime.js';
@@ -70,9 +71,14 @@ export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promis
   if (hooks) node.log(`ADVERSARIAL behavior '${hooks.name}' (tests and demos)`);
   // A pipeline stage (docs/hetero.md "Groups in the network"): the window's work is its stage's, with its group.
   else if (cfg.pipeline) hooks = pipelineHooks(node, cfg.pipeline);
+  let stepper: StepWorker | undefined;
   try {
     // With overlap the inner loop trains a second copy of the parameters (the base θ of W − 1) while θ advances.
-    const local = loadMinerLocal(node, node.run.overlap ? createLlama(node.run.model) : node.model);
+    // Its inner steps run on a worker thread over shared buffers, so this thread serves the gather meanwhile.
+    const local = node.run.overlap
+      ? loadMinerLocal(node, createLlama(node.run.model, sharedFloat32(node.model.layout.total)), { worker: true })
+      : loadMinerLocal(node, node.model);
+    stepper = local.stepper;
     let last: Applied | null = null;
     for (let failures = 0; ;) {
       try {
@@ -103,6 +109,7 @@ export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promis
   } catch (e) {
     if (!(e instanceof Stopped)) throw e;
   } finally {
+    await stepper?.close();
     dir.close();
     node.store.close();
     if (node.chain instanceof SubtensorChain && !opts.chain) await node.chain.close().catch(() => {});
