@@ -172,8 +172,8 @@ class StepPlanner {
     const leftMs = (): number => deadline - (chainNow(this.node) ?? Date.now()) - this.reserveMs() - float;
     // While the next window's base is still being gathered (`waiting`), training may use half of the float:
     // the miner could not start the next window before that base anyway, so these steps add no drift and
-    // fill time it would otherwise idle (the gather's I/O is served between steps, so it often ends after
-    // the budget); the other half stays free for a slow upload.
+    // fill time it would otherwise idle (a slow gather: a busy machine, a slow link, storage retries); the
+    // other half stays free for a slow upload.
     const gatherMs = float * OVERLAP_GATHER_SHARE;
     return { deadline, leftMs, budget: (_done, ms) => leftMs() >= (ms ?? 0) * 1.15 || (waiting() && leftMs() + gatherMs >= (ms ?? 0) * 1.15) };
   }
