@@ -70,7 +70,7 @@ test('bench convergence: --eval-every measures every n rounds and after the last
   assert.deepEqual(alone[0]!.curve, every[1]!.curve);
 });
 
-test('bench convergence: H warm-up plan, and the gap-closing variants (outer Nesterov, moment sync, Muon inner) train and count their bytes', () => {
+test('bench convergence: H warm-up plan, and the gap-closing variants (outer Nesterov, moment sync, Muon inner, ablations) train and count their bytes', () => {
   assert.deepEqual(roundPlan(3, 4, false), [4, 4, 4]);
   assert.deepEqual(roundPlan(3, 4, true), [1, 2, 4, 4, 1]);
   assert.deepEqual(roundPlan(2, 30, true), [1, 2, 4, 8, 16, 29]);
@@ -84,6 +84,7 @@ test('bench convergence: H warm-up plan, and the gap-closing variants (outer Nes
   const variants = {
     nesterov: { sparselocoMomentum: 0.5 }, hwarm: { hWarmup: true },
     sync: { momentSyncEvery: 2 }, muon: { innerOptimizer: 'muon' as const },
+    ablation: { sparseAblation: { quant: false, clip: false, mean: 'replicas' as const } },
   };
   for (const [name, v] of Object.entries(variants)) {
     const r = runConvergence(getBackend(), { ...o, ...v })[0]!;
