@@ -30,6 +30,12 @@ export interface StageRunOptions {
    * done (the live network's step budget, hetero/stage-node.ts). Absent: all `steps`.
    */
   more?: (done: number) => boolean;
+  /**
+   * The kernel's run-queue time of this thread so far (util/schedstat.ts), for links shaped outside the
+   * process: a wait's run-queue delay is then what the kernel counted during it, the rest of it is stall.
+   * Absent: run-queue delay = time from a frame's modelled delivery to its handling.
+   */
+  runQueueMs?: () => number;
   /** Called after every inner step (e.g. to time it, or to die on cue in a test). */
   onStep?: (step: number, loss: number) => void | Promise<void>;
 }
@@ -38,7 +44,7 @@ export interface StageRunResult {
   losses: number[];
   /** Per step: ms this stage waited before the frame it needed was deliverable (pipeline bubble + link). */
   stallAt: number[];
-  /** Per step: ms between a frame becoming deliverable and this stage handling it while it waited (OS run-queue delay on a loaded machine). */
+  /** Per step: ms between a frame becoming deliverable and this stage handling it while it waited (OS run-queue delay on a loaded machine; with runQueueMs, what the kernel counted). */
   schedAt: number[];
   /** performance.now() at the end of each step. */
   stepEnds: number[];
@@ -54,12 +60,19 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
   const M = st.micro, b = B / M, first = o.firstStep ?? 0;
   const res: StageRunResult = { losses: [], stepEnds: [], busyAt: [], stallAt: [], schedAt: [] };
   let stall = 0, sched = 0;
+  const rq = o.runQueueMs;
   const timed = async <F extends { deliverAt: number }>(p: Promise<F>): Promise<F> => {
-    const t = nowMs();
+    const t = nowMs(), q0 = rq?.() ?? 0;
     const f = await p;
     const now = nowMs();
-    stall += Math.max(0, Math.min(now, f.deliverAt) - t);
-    sched += now - Math.max(t, f.deliverAt);
+    if (rq) {
+      const q = Math.min(now - t, rq() - q0);
+      sched += q;
+      stall += now - t - q;
+    } else {
+      stall += Math.max(0, Math.min(now, f.deliverAt) - t);
+      sched += now - Math.max(t, f.deliverAt);
+    }
     return f;
   };
   const timedAny = async (links: Link[]) => {
@@ -163,4 +176,8 @@ export interface UtilizationResult {
   bytesPerStep: number;
   /** Those bytes' time on the link at its rate, per step. */
   linkMsPerStep: number;
+  /** How the link was shaped: tc tbf between network namespaces, or the user-space model on loopback (absent in older records: model). */
+  link?: 'tc' | 'model';
+  /** tc only: bytes stage 0's veth carried per step, both directions (TCP/IP and Ethernet headers and acks included; warm-up step included). */
+  wireBytesPerStep?: number;
 }
