@@ -50,6 +50,8 @@ export interface StageRunResult {
   stepEnds: number[];
   /** Stage.busyMs at the end of each step. */
   busyAt: number[];
+  /** With runQueueMs: the kernel's run-queue ms of this thread at the end of each step (all of it: while computing, waiting or in between). */
+  runQueueAt?: number[];
 }
 
 const f64 = (x: number): Uint8Array => new Uint8Array(Float64Array.of(x).buffer);
@@ -146,6 +148,7 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
     res.busyAt.push(st.busyMs);
     res.stallAt.push(stall);
     res.schedAt.push(sched);
+    if (rq) (res.runQueueAt ??= []).push(rq());
     await o.onStep?.(step, loss);
   }
   return res;
@@ -178,6 +181,8 @@ export interface UtilizationResult {
   linkMsPerStep: number;
   /** How the link was shaped: tc tbf between network namespaces, or the user-space model on loopback (absent in older records: model). */
   link?: 'tc' | 'model';
+  /** tc only: the busiest stage's run-queue ms per step as the kernel counted it, all of it (schedMsPerStep is the part while it waited for a frame). */
+  runQueueAllMsPerStep?: number;
   /** tc only: bytes stage 0's veth carried per step, both directions (TCP/IP and Ethernet headers and acks included; warm-up step included). */
   wireBytesPerStep?: number;
 }
