@@ -52,7 +52,7 @@ export async function measureUtilization(o: UtilOptions): Promise<UtilizationRes
   const out: UtilizationResult[] = [];
   for (const link of o.links) for (const codec of o.codecs) for (const rate of o.rates) {
     const r = link === 'tc' ? await withHosts(utilHostSpecs(rate), o.log, (net, track) => measureOne(o, codec, rate, net, track)) : await measureOne(o, codec, rate, null, () => undefined);
-    o.log(`  ${codec} at ${r.rateLabel} (${link === 'tc' ? 'tc tbf between namespaces' : 'user-space model'}): utilization ${r.utilization.toFixed(3)}, without run-queue delay ${r.utilizationExSched.toFixed(3)} (stall ${r.stallMsPerStep.toFixed(0)} ms, run-queue ${r.schedMsPerStep.toFixed(0)} ms per step${r.runQueueAllMsPerStep !== undefined ? ` while waiting, ${r.runQueueAllMsPerStep.toFixed(0)} ms in all` : ''}; stage ${r.busiestStage} busy ${r.stageBusyMs[r.busiestStage]!.toFixed(0)} of ${r.wallMs.toFixed(0)} ms per step; ${(r.bytesPerStep / 1e3).toFixed(1)} kB per step on the link = ${r.linkMsPerStep.toFixed(1)} ms${r.wireBytesPerStep ? `; ${(r.wireBytesPerStep / 1e3).toFixed(1)} kB per step on the veth` : ''})`);
+    o.log(`  ${codec} at ${r.rateLabel} (${link === 'tc' ? 'tc tbf between namespaces' : 'user-space model'}): utilization ${r.utilization.toFixed(3)}, without run-queue delay ${r.utilizationExSched.toFixed(3)}${r.utilizationExRunQueue !== undefined ? ` (${r.utilizationExRunQueue.toFixed(3)} without any outside computing, kernel)` : ''} (stall ${r.stallMsPerStep.toFixed(0)} ms, run-queue ${r.schedMsPerStep.toFixed(0)} ms per step${r.runQueueAllMsPerStep !== undefined ? ` while waiting, ${r.runQueueAllMsPerStep.toFixed(0)} ms in all` : ''}; stage ${r.busiestStage} busy ${r.stageBusyMs[r.busiestStage]!.toFixed(0)} of ${r.wallMs.toFixed(0)} ms per step; ${(r.bytesPerStep / 1e3).toFixed(1)} kB per step on the link = ${r.linkMsPerStep.toFixed(1)} ms${r.wireBytesPerStep ? `; ${(r.wireBytesPerStep / 1e3).toFixed(1)} kB per step on the veth` : ''})`);
     out.push(r);
   }
   return out;
@@ -102,6 +102,7 @@ async function measureOne(o: UtilOptions, codec: ActivationKind, rate: number, n
     const b = busy.indexOf(Math.max(...busy));
     const span = (key: string) => (ends[b]!.end[key] as number[])[last]! - (ends[b]!.end[key] as number[])[0]!;
     const stall = span('stallAt'), sched = span('schedAt'), rqAll = Array.isArray(ends[b]!.end.runQueueAt) ? span('runQueueAt') : null;
+    const rqBusy = Array.isArray(ends[b]!.end.busyRunQueueAt) ? span('busyRunQueueAt') : null;
     const bytes = ((ends[0]!.end.bytesOut as number) + (ends[0]!.end.bytesIn as number)) / o.steps;
     if (net && ends[0]!.end.peer !== null && !String(ends[0]!.end.peer).startsWith(`${net.hosts[1]!.ip}:`)) {
       throw new TesseraError(`bench hetero: stage 0 reached stage 1 at ${String(ends[0]!.end.peer)}, not at its host's address ${net.hosts[1]!.ip}`);
@@ -109,7 +110,8 @@ async function measureOne(o: UtilOptions, codec: ActivationKind, rate: number, n
     return { codec, rateBps: rate, rateLabel: rateLabel(rate), micro: o.micro, steps: last, utilization: busy[b]! / wall[b]!, utilizationExSched: busy[b]! / (wall[b]! - sched),
       stallMsPerStep: stall / last, schedMsPerStep: sched / last,
       busiestStage: b, stageBusyMs: busy.map((x) => x / last), wallMs: wall[b]! / last, bytesPerStep: bytes, linkMsPerStep: rate ? (8 * bytes * 1000) / rate : 0,
-      link: net ? 'tc' : 'model', ...(rqAll !== null ? { runQueueAllMsPerStep: rqAll / last } : {}), ...(before && after ? { wireBytesPerStep: (after.up - before.up + after.down - before.down) / o.steps } : {}) };
+      link: net ? 'tc' : 'model', ...(rqAll !== null ? { runQueueAllMsPerStep: rqAll / last } : {}),
+      ...(rqAll !== null && rqBusy !== null ? { utilizationExRunQueue: busy[b]! / (wall[b]! - (rqAll - rqBusy)) } : {}), ...(before && after ? { wireBytesPerStep: (after.up - before.up + after.down - before.down) / o.steps } : {}) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

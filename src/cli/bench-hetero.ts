@@ -112,6 +112,7 @@ export function benchHeteroCommand(): Command {
         pipeline_utilization_dense_1gbit: at('dense', 1e9), pipeline_utilization_dense_100mbit: at('dense', 1e8),
         pipeline_utilization_int8_100mbit: at('int8', 1e8),
         pipeline_utilization_without_run_queue_delay: ex('subspace', 1e9), pipeline_utilization_100mbit_without_run_queue_delay: ex('subspace', 1e8),
+        ...(method === 'tc' ? { pipeline_utilization_without_run_queue_outside_computing: row('subspace', 1e9)?.utilizationExRunQueue ?? null, pipeline_utilization_100mbit_without_run_queue_outside_computing: row('subspace', 1e8)?.utilizationExRunQueue ?? null } : {}),
         link: method === 'tc' ? 'tc tbf on the veth links of two network namespaces (one per stage), real TCP sockets between the hosts\' addresses'
           : 'user-space rate model over real TCP sockets on loopback',
         ...(both ? { pipeline_utilization_user_space_model: row('subspace', 1e9, 'model')?.utilization ?? null, pipeline_utilization_100mbit_user_space_model: row('subspace', 1e8, 'model')?.utilization ?? null } : {}),

@@ -93,7 +93,7 @@ async function main(c: StageProcessConfig): Promise<number> {
       uploaded = payloadKey(c.group, c.window, c.stage);
       await own.put(uploaded, wire);
     }
-    out({ event: 'end', ok: true, stage: c.stage, runQueue: rq ? 'kernel' : 'model', listen: `${c.host ?? '127.0.0.1'}`, peer: next ? `${next.socket.remoteAddress}:${next.socket.remotePort}` : null, losses: res.losses, stepEnds: res.stepEnds.map((x) => x - t0), busyAt: res.busyAt, stallAt: res.stallAt, schedAt: res.schedAt, runQueueAt: res.runQueueAt ?? null,
+    out({ event: 'end', ok: true, stage: c.stage, runQueue: rq ? 'kernel' : 'model', listen: `${c.host ?? '127.0.0.1'}`, peer: next ? `${next.socket.remoteAddress}:${next.socket.remotePort}` : null, losses: res.losses, stepEnds: res.stepEnds.map((x) => x - t0), busyAt: res.busyAt, stallAt: res.stallAt, schedAt: res.schedAt, runQueueAt: res.runQueueAt ?? null, busyRunQueueAt: res.busyRunQueueAt ?? null,
       bytesIn: (prev?.bytesIn ?? 0) + (next?.bytesIn ?? 0), bytesOut: (prev?.bytesOut ?? 0) + (next?.bytesOut ?? 0), uploaded });
     return 0;
   } catch (e) {

@@ -99,8 +99,11 @@ export class Link {
     if (this.closed) throw this.closed;
     const h = Buffer.alloc(HEADER);
     h.writeUInt32LE(body.length, 0); h.writeUInt8(type, 4); h.writeUInt32LE(step >>> 0, 5); h.writeUInt16LE(micro, 9); h.writeDoubleLE(nowMs(), 11);
+    // One write (writev) per frame: one wakeup of the receiver, not one for the header and one for the body.
+    this.socket.cork();
     this.socket.write(h);
     this.socket.write(body);
+    this.socket.uncork();
     this.bytesOut += HEADER + body.length;
   }
 
