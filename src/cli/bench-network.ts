@@ -23,7 +23,7 @@ export function benchNetworkCommand(): Command {
     .option('--dir <dir>', 'keep everything in this folder (default: a temporary one, removed afterwards)')
     .option('--overlap', 'miners train W from the model of W − 1 while W − 1 is uploaded and aggregated (the devnet default)')
     .option('--no-overlap', 'miners train W only after the aggregate of W − 1 is applied')
-    .option('--train-share <x>', 'window calibration: the share of a window H inner steps may take (default 0.9 with overlap; 1 with --hosts)', float('--train-share', 0))
+    .option('--train-share <x>', 'window calibration: the share of a window H inner steps may take (default 0.9 with overlap; 1.1 with --hosts: miners compute for the whole window)', float('--train-share', 0))
     .option('--min-blocks <n>', 'window calibration: the fewest blocks per window (default 15)', int('--min-blocks', 1))
     .option('--ceph', 'storage: a private Ceph RGW (default: folders; --hosts implies --ceph)')
     .option('--hosts', 'every node on its own network host (a namespace; needs root): measured on real, shaped links')

@@ -111,3 +111,22 @@ test('an outage on this side (its own bucket does not answer either) is waited o
   assert.equal(!x.ok && x.why, 'timeout');
   assert.ok(Date.now() - t1 < 1000);
 });
+
+test('a gateway restart during a read: a peer on this node\'s own storage service is read again once the service is back, not blamed', async () => {
+  const refusedErr = (): Error => Object.assign(new Error('connect ECONNREFUSED 10.0.0.2:7480'), { code: 'ECONNREFUSED' });
+  let downUntil = 0;
+  const gateway = (endpoint: string): ReadOnlyStore & { calls: number; endpoint: string } => Object.assign(
+    store(() => (Date.now() < downUntil ? Promise.reject(refusedErr()) : Promise.resolve(new Uint8Array(3)))), { endpoint });
+  const node = fakeNode();
+  // The node's own bucket is on the same gateway, and answers again by the time it is asked.
+  (node as unknown as { store: unknown }).store = { endpoint: 'http://10.0.0.2:7480', head: () => Promise.resolve(null) };
+  downUntil = Date.now() + 350;
+  const r = await readPeer(node, gateway('http://10.0.0.2:7480'), 'k', { cap: 10, budgetMs: 200 });
+  assert.equal(r.ok, true, JSON.stringify(r));
+  // A peer on its own endpoint that refuses connections is its own failure: blamed after one budget.
+  downUntil = Date.now() + 10_000;
+  const elsewhere = gateway('http://10.0.0.9:9000');
+  const t0 = Date.now(), x = await readPeer(node, elsewhere, 'k', { cap: 10, budgetMs: 200 });
+  assert.equal(x.ok, false);
+  assert.ok(Date.now() - t0 < 600, `blamed after ${Date.now() - t0} ms`);
+});

@@ -10,7 +10,8 @@ import { isOutage, sleep, Stopped, throwIfStopped } from './retry.js';
 import type { Node } from './node.js';
 
 export type PeerFailure = 'absent' | 'unreachable' | 'denied' | 'too_large' | 'timeout';
-export type PeerRead = { ok: true; bytes: Uint8Array } | { ok: false; why: PeerFailure; detail: string };
+/** `refused`: some attempt failed to connect (refused, reset) — a service that is down, not one that hangs. */
+export type PeerRead = { ok: true; bytes: Uint8Array } | { ok: false; why: PeerFailure; detail: string; refused?: boolean };
 
 /** A peer read gets at least this long, whatever the window. */
 export const PEER_READ_MIN_MS = 2_000;
@@ -74,7 +75,11 @@ export async function readPeer(node: Node, store: ReadOnlyStore, key: string, o:
     const networkish = !r.ok && (r.why === 'timeout' || r.why === 'unreachable');
     if (!networkish || (await ownStoreAnswers(node, budget))) {
       // Just after an outage of our own, connections are still coming back: a few more tries before the peer is blamed.
-      if (networkish && waited > 0 && grace++ < AFTER_OUTAGE_TRIES) continue;
+      // So too when the peer's bucket is served by this node's own storage service and refused connections during
+      // the read: that service was down and is back (the own bucket answers now); the peer cannot cause that. (Without
+      // this, a gateway restart during a gather left that peer out of this miner's aggregate but not of the others'.)
+      const serviceBack = !r.ok && r.refused === true && sameService(node, store);
+      if (networkish && (waited > 0 || serviceBack) && grace++ < AFTER_OUTAGE_TRIES) continue;
       if (waited > 0) node.log(`storage reachable again after ${waited} wait(s); read ${key}: ${r.ok ? 'ok' : describeFailure(r)}`);
       return r;
     }
@@ -87,13 +92,19 @@ export async function readPeer(node: Node, store: ReadOnlyStore, key: string, o:
   }
 }
 
+/** Whether the peer's bucket is on this node's own storage endpoint (the same S3 service). */
+function sameService(node: Node, store: ReadOnlyStore): boolean {
+  const own = (node as Partial<Node>).store as { endpoint?: unknown } | undefined, peer = store as { endpoint?: unknown };
+  return typeof own?.endpoint === 'string' && own.endpoint === peer.endpoint;
+}
+
 async function readPeerOnce(node: Node, store: ReadOnlyStore, key: string, o: PeerReadOptions): Promise<PeerRead> {
   const budget = o.budgetMs ?? peerBudgetMs(node), t0 = Date.now();
-  let last = '';
+  let last = '', refused = false;
   for (let attempt = 0; ; attempt++) {
     throwIfStopped(node.signal);
     const left = budget - (Date.now() - t0);
-    if (left <= 0) return { ok: false, why: 'timeout', detail: `no complete answer for ${key} within ${budget} ms${last ? ` (last: ${last})` : ''}` };
+    if (left <= 0) return { ok: false, why: 'timeout', detail: `no complete answer for ${key} within ${budget} ms${last ? ` (last: ${last})` : ''}`, ...(refused ? { refused } : {}) };
     const signal = AbortSignal.any([node.signal, AbortSignal.timeout(left)]);
     try {
       const bytes = await within(store.getRange(key, 0, o.cap + 1, { signal, maxBytes: o.cap + 1 }), left);
@@ -107,6 +118,7 @@ async function readPeerOnce(node: Node, store: ReadOnlyStore, key: string, o: Pe
       if (isStorageError(e, 'denied') || isStorageError(e, 'no-bucket')) return { ok: false, why: 'denied', detail: `${key}: ${message(e)}` };
       last = e instanceof Timeout ? 'no answer' : message(e);
       const retryable = e instanceof Timeout || isOutage(e) || isStorageError(e, 'timeout') || isStorageError(e, 'aborted');
+      if (!(e instanceof Timeout) && isOutage(e)) refused = true;
       if (!retryable) return { ok: false, why: 'unreachable', detail: `${key}: ${last}` };
       const wait = Math.min(RETRY_BASE_MS * 2 ** Math.min(attempt, 6), budget - (Date.now() - t0));
       if (wait > 0) await sleep(wait, node.signal);
