@@ -22,7 +22,7 @@ test('chaos (CI subset, on network hosts where permitted): kill -9 at upload, ch
   if (!hosts) t.diagnostic(`NOT ON NETWORK HOSTS (${hostsWhy}): the subset runs on loopback with filesystem storage, without link-cut`);
   const faults = hosts ? CI_HOSTS_SCHEDULE : CI_SCHEDULE;
   const lines: string[] = [];
-  const r = await runChaos({ seed: 7, faults, hosts, storage: hosts ? 'ceph' : 'fs', blockMs: 400, recoverWindows: 12, log: (l) => { if (!l.startsWith('devnet: ')) lines.push(l); } });
+  const r = await runChaos({ seed: 7, faults, hosts, storage: hosts ? 'ceph' : 'fs', blockMs: 400, recoverWindows: 12, keep: process.env.TESSERA_KEEP !== undefined, log: (l) => { if (!l.startsWith('devnet: ')) lines.push(l); } });
   for (const l of lines) t.diagnostic(l);
   for (const s of r.skipped) t.diagnostic(`SKIPPED: ${s}`);
   t.diagnostic(`${hosts ? `on network hosts ${r.hosts_id}` : 'on loopback'}: faults ${r.faults_survived}/${r.faults_injected} survived; uploads lost ${r.uploads_lost}/${r.uploads_in_time}; corrupt ${r.objects_corrupt_seen}/${r.objects_checked}; ` +

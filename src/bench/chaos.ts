@@ -167,6 +167,8 @@ export const CHAOS_RUN: RunOverrides = { preset: 'tiny', blocksPerWindow: 12, in
 const LINK_MINER = 'miner-3';
 const DISK_MINER = 'miner-2';
 const TMPFS_SIZE = '48m';
+/** How long a process frozen at a failpoint waits for its kill -9 (the harness kills at once; a starved harness still lands it there). */
+const KILL_HOLD_MS = 120_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -437,9 +439,9 @@ class Harness {
     private readonly recoverWindows: number, private readonly log: (l: string) => void, private readonly storage: 'fs' | 'ceph', private readonly root: string,
     private readonly relays: ReadonlyMap<string, RelayProcess>) {}
 
-  /** The chain's current window (retried while the chain is down, up to 60 s). */
+  /** The chain's current window (retried while the chain is down, up to 3 min: a restart on a loaded machine can take over a minute). */
   async window(): Promise<number> {
-    const until = Date.now() + 60_000;
+    const until = Date.now() + 180_000;
     for (;;) {
       try {
         const h = await this.client().head();
@@ -530,6 +532,14 @@ class Harness {
     return pool[this.rng.nextInt(pool.length)]!.name;
   }
 
+  /** When the last failpoint was hit (the frozen process's clock, ms since the epoch). */
+  private hitAt = 0;
+
+  /** Whether the process frozen at the last failpoint is still frozen (its hold of holdMs not over; 1 s margin for the kill). */
+  private stillFrozen(holdMs: number): boolean {
+    return Date.now() - this.hitAt < holdMs - 1000;
+  }
+
   /** Arms a failpoint in `dir` at a seeded moment within the next window; resolves with the frozen process's pid (null: not reached in time). */
   private async freezeAt(dir: string, point: string, holdMs: number, windows = 4): Promise<number | null> {
     await sleep(this.rng.nextInt(this.windowMs));
@@ -540,7 +550,7 @@ class Harness {
     for (;;) {
       if (existsSync(hit)) {
         const text = readFileSync(hit, 'utf8').trim().split(/\s+/);
-        if (text.length >= 3) { rmSync(hit, { force: true }); return Number(text[1]); }
+        if (text.length >= 3) { rmSync(hit, { force: true }); this.hitAt = Number(text[2]); return Number(text[1]); }
       }
       if (Date.now() > until) {
         rmSync(arm, { force: true });
@@ -576,7 +586,7 @@ class Harness {
 
   /** Waits for the supervisor's restart of `name` after its process `pid` died. */
   private async restarted(name: string, pid: number): Promise<boolean> {
-    const n = this.net.nodes.get(name)!, until = Date.now() + 60_000;
+    const n = this.net.nodes.get(name)!, until = Date.now() + 180_000;
     while (Date.now() < until) {
       if (n.proc && n.proc.pid !== pid && n.proc.running) return true;
       if (n.failing) return false;
@@ -621,9 +631,10 @@ class Harness {
 
   private async killNodeAt(kind: FaultKind, name: string, point: string): Promise<FaultRecord> {
     const n = this.net.nodes.get(name)!;
-    const pid = await this.freezeAt(n.dataDir, point, 30_000);
+    const pid = await this.freezeAt(n.dataDir, point, KILL_HOLD_MS);
     const w = await this.window();
     if (pid === null) return this.record(kind, name, w, null, false, `failpoint ${point} was not reached within 4 windows`);
+    if (!this.stillFrozen(KILL_HOLD_MS)) return this.record(kind, name, w, null, false, `${name} froze at ${point} ${((Date.now() - this.hitAt) / 1000).toFixed(0)} s ago, past its hold: a kill now would not land there`);
     if (!killed(pid)) return this.record(kind, name, w, null, false, `${name} (pid ${pid}) was gone before the kill`);
     this.log(`  kill -9 ${name} (pid ${pid}) frozen at ${point} in window ${w}`);
     await n.proc?.exited;
@@ -638,10 +649,12 @@ class Harness {
   }
 
   private async killChain(kind: FaultKind): Promise<FaultRecord> {
-    const pid = await this.freezeAt(join(this.net.root, 'chain'), 'chain.journaled', 30_000);
+    const pid = await this.freezeAt(join(this.net.root, 'chain'), 'chain.journaled', KILL_HOLD_MS);
+    // Killed first: a frozen chain answers nobody, so its window is read from the restarted one (which resumes at the height it was killed at).
+    if (pid === null) return this.record(kind, 'chain', await this.window(), null, false, 'failpoint chain.journaled was not reached');
+    if (!this.stillFrozen(KILL_HOLD_MS)) return this.record(kind, 'chain', await this.window(), null, false, `the chain froze ${((Date.now() - this.hitAt) / 1000).toFixed(0)} s ago, past its hold: a kill now would not land there`);
+    if (!killed(pid)) return this.record(kind, 'chain', await this.window(), null, false, `the chain (pid ${pid}) was gone before the kill`);
     const w = await this.window();
-    if (pid === null) return this.record(kind, 'chain', w, null, false, 'failpoint chain.journaled was not reached');
-    if (!killed(pid)) return this.record(kind, 'chain', w, null, false, `the chain (pid ${pid}) was gone before the kill`);
     this.log(`  kill -9 chain (pid ${pid}) frozen after journaling a call, in window ${w}`);
     const rec = await this.untilAllAggregated(this.recoverWindows, w + 1);
     return this.record(kind, 'chain', w, rec, true, `restarted by the supervisor; every live miner aggregated in window ${rec ?? 'none'}`);
@@ -777,7 +790,7 @@ class Harness {
     const w = await this.window();
     const t0 = Date.now();
     await hn.cut(LINK_MINER);
-    let probe: boolean[] = [];
+    let probe: string[] = [];
     try {
       this.log(`  ${LINK_MINER}'s link (netns ${hn.host(LINK_MINER).ns}, veth ${hn.veth(LINK_MINER)}) down at both ends in window ${w}`);
       probe = await Promise.all(targets.map((u) => this.reachable(LINK_MINER, u)));
@@ -788,21 +801,24 @@ class Harness {
     const back = await this.window();
     const rec = await this.untilMinerAggregated(LINK_MINER, back + 1);
     const died = (n.deaths?.length ?? 0) - deaths;
-    const isolated = probe.length === targets.length && probe.every((r) => !r);
+    const isolated = probe.length === targets.length && probe.every((r) => r === 'unreachable');
     return this.record(kind, LINK_MINER, w, rec, died === 0 && isolated,
-      `namespace link down at both ends until window ${back}; from inside while cut: ${targets.map((u, i) => `${labels[i]} ${new URL(u).host} ${probe[i] ? 'REACHABLE' : 'unreachable'}`).join(', ')}; ` +
+      `namespace link down at both ends until window ${back}; from inside while cut: ${targets.map((u, i) => `${labels[i]} ${new URL(u).host} ${probe[i] ?? 'not probed'}`).join(', ')}; ` +
       `aggregated again in ${rec ?? 'none'}; process deaths ${died}`);
   }
 
-  /** Whether a TCP connection from inside host `name`'s namespace to `url`'s host:port opens within 2 s. */
-  private reachable(name: string, url: string): Promise<boolean> {
+  /** Whether a TCP connection from inside host `name`'s namespace to `url`'s host:port opens within 2 s: 'REACHABLE', 'unreachable', or why the probe failed. */
+  private reachable(name: string, url: string): Promise<string> {
     const u = new URL(url);
     const js = `const s=require('net').connect(${Number(u.port)},${JSON.stringify(u.hostname)});s.setTimeout(2000,()=>{console.log('no');process.exit(0);});` +
       `s.on('connect',()=>{console.log('yes');process.exit(0);});s.on('error',()=>{console.log('no');process.exit(0);});`;
     const p = this.net.hostNet!.spawn(name, process.execPath, ['-e', js], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     p.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    return new Promise((res) => { p.once('exit', () => res(out.trim() === 'yes')); p.once('error', () => res(false)); });
+    return new Promise((res) => {
+      p.once('exit', (code) => { const o = out.trim(); res(o === 'yes' ? 'REACHABLE' : o === 'no' ? 'unreachable' : `probe failed (exit ${code})`); });
+      p.once('error', (e) => res(`probe failed (${e.message})`));
+    });
   }
 
   private async diskFull(kind: FaultKind): Promise<FaultRecord> {
