@@ -28,6 +28,12 @@ import { Devnet, readStatus, readTimeline, type DevnetOptions } from '../devnet/
 import { modelInfo } from '../model/index.js';
 import type { TimelineEntry } from '../neurons/types.js';
 
+/**
+ * `--hosts` measures communication behind compute, so its window is sized for H inner steps to fill all
+ * of it (Templar's miners compute for the whole window); the step planner still cuts steps to keep each
+ * upload before its deadline. (The devnet's own default, 0.9, leaves a tenth free by design.)
+ */
+export const HOSTS_TRAIN_SHARE = 1;
 export const COVENANT = { params: 72e9, computeS: 20 * 60, uploadBps: 110e6, downloadBps: 500e6, peers: 20, reportedUtilization: 0.945 };
 
 /** Timeline phases averaged in the report: the mean over the miners' complete windows (the first, partial window of each node is left out). */

@@ -62,6 +62,8 @@ export interface Metagraph {
   weightsRateLimit: number;
   maxAllowedValidators: number;
   activityCutoff: number;
+  /** Commit-reveal of weights: a setWeights shows in Weights this many epochs later (RevealPeriodEpochs); 0 = off. */
+  revealPeriodEpochs: number;
 }
 
 /** A digest a uid anchored for a window, and the block that included it. */

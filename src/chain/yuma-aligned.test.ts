@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { activityCutoffBlocks, DEFAULT_KAPPA, yumaEpoch, type YumaInput, type YumaOutput } from './yuma.js';
 import { FIXED_ONE, toU16Proportion, weightedMedian } from './yuma-math.js';
-import { applyCall, DEFAULT_PARAMS, genesis, metagraphOf, permits, produceBlock, type DevnetState } from './devnet/state.js';
+import { applyCall, DEFAULT_PARAMS, DEFAULT_REVEAL_PERIOD_EPOCHS, genesis, metagraphOf, permits, produceBlock, type DevnetState } from './devnet/state.js';
 import type { UnsignedCall, WriteMethod } from './devnet/call.js';
 import { ChainError } from './types.js';
 import { DevnetChainClient, startDevnetChainServer } from './index.js';
@@ -265,7 +265,7 @@ test('devnet: a new chain\'s activity cutoff follows its tempo unless given', as
   }
 });
 
-test('devnet commit-reveal (option, off by default): weights land at the epoch RevealPeriodEpochs after their own, LastUpdate = that block', async () => {
+test('devnet commit-reveal (on by default, 1 epoch, as subtensor): weights land at the epoch RevealPeriodEpochs after their own, LastUpdate = that block', async () => {
   let nonce = 0;
   const call = (hotkey: string, method: WriteMethod, params: Record<string, unknown> = {}): UnsignedCall => ({ method, hotkey, nonce: ++nonce, params: { hotkey, ...params } });
   const start = (cr: boolean): DevnetState => {
@@ -277,7 +277,7 @@ test('devnet commit-reveal (option, off by default): weights land at the epoch R
     return applyCall(s, call('val', 'setWeights', { uids: [1, 2], weights: [1, 3] })).state;
   };
   const to = (s: DevnetState, h: number): DevnetState => { while (s.height < h) s = produceBlock(s, s.height + 1); return s; };
-  // off (the default): in Weights at once, paid at the first epoch (block 5)
+  // off (a bare state, or a chain created with --commit-reveal 0): in Weights at once, paid at the first epoch (block 5)
   const off = to(start(false), 5);
   assert.equal(genesis('0xchain', DEFAULT_PARAMS, 0).commitReveal, undefined);
   assert.deepEqual(metagraphOf(off).Weights[0], [[1, 1], [2, 3]]);
@@ -300,16 +300,24 @@ test('devnet commit-reveal (option, off by default): weights land at the epoch R
   on = to(on, 10);
   assert.deepEqual(metagraphOf(on).Weights[0], [[1, 1]]);
   close(metagraphOf(on).Incentive, [0, 1, 0], 1e-9, 'I (second reveal)');
-  // the server takes the option for a new chain and refuses another value on resume
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-yuma-'));
+  // a new chain has it on with 1 epoch unless told otherwise (subtensor's CommitRevealWeightsEnabled, RevealPeriodEpochs 1);
+  // the server refuses another value on resume
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-yuma-')), dirOff = mkdtempSync(join(tmpdir(), 'tessera-yuma-'));
   try {
-    const server = await startDevnetChainServer({ dir, blockMs: 1000, commitRevealEpochs: 1 });
+    const server = await startDevnetChainServer({ dir, blockMs: 1000 });
+    assert.equal(DEFAULT_REVEAL_PERIOD_EPOCHS, 1);
+    assert.equal((await new DevnetChainClient({ url: server.url }).metagraph()).revealPeriodEpochs, 1);
     await server.close();
     await assert.rejects(startDevnetChainServer({ dir, blockMs: 1000, commitRevealEpochs: 0 }), /created with commit-reveal over 1 epochs, not 0/);
-    const again = await startDevnetChainServer({ dir, blockMs: 1000 });
+    const again = await startDevnetChainServer({ dir, blockMs: 1000, commitRevealEpochs: 1 });
     await again.close();
+    const off = await startDevnetChainServer({ dir: dirOff, blockMs: 1000, commitRevealEpochs: 0 });
+    assert.equal((await new DevnetChainClient({ url: off.url }).metagraph()).revealPeriodEpochs, 0);
+    await off.close();
+    await assert.rejects(startDevnetChainServer({ dir: dirOff, blockMs: 1000, commitRevealEpochs: 1 }), /created with commit-reveal off, not 1/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(dirOff, { recursive: true, force: true });
   }
 });
 

@@ -62,7 +62,7 @@ export function chainCommand(): Command {
     .option('--faucet-cap <x>', 'most stake the devnet faucet (addStake) gives one hotkey', float('--faucet-cap', 0), DEFAULT_FAUCET_CAP)
     .option('--faucet-exempt <hotkeys>', 'comma-separated SS58 hotkeys exempt from the faucet cap and never replaced by a registration (the devnet\'s own validators; kept from the last start when not given)',
       (v: string) => v.split(',').map((a) => a.trim()).filter((a) => a !== ''))
-    .option('--commit-reveal <epochs>', 'new chains only: hold each setWeights as a commit revealed this many epochs later, as subtensor\'s commit-reveal (0 = off, the devnet default; subtensor defaults to on, 1 epoch)', int('--commit-reveal', 0))
+    .option('--commit-reveal <epochs>', 'new chains only: hold each setWeights as a commit revealed this many epochs later, as subtensor\'s commit-reveal (default 1, on, as subtensor defaults it; 0 = off)', int('--commit-reveal', 0))
     .option('--owner-hotkey <ss58>', 'new chains only: the subnet owner hotkey; once registered it gets subtensor\'s owner exemption (always a permit, no stake threshold, its self-weight kept)')
     .option('--yuma3', 'new chains only: Yuma3 bonds (subtensor Yuma3On; off by default as there)')
     .option('--liquid-alpha', 'new chains only: liquid alpha for Yuma3 bonds (subtensor LiquidAlphaOn; off by default as there)')

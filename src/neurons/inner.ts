@@ -10,7 +10,8 @@ import { makeBatch } from '../data/index.js';
 import { ADAMW_DEFAULTS, adamwInit, lrAt, type AdamWState } from '../optim/index.js';
 import { signPayload, trainingOffsets } from '../protocol/index.js';
 import { makeTrainable, trainStep, type Trainable } from '../train/step.js';
-import { readSafetensors, writeSafetensors } from '../util/safetensors.js';
+import { sharedFloat32, StepWorker } from '../train/step-worker.js';
+import { readSafetensors, writeSafetensors, writeSafetensorsAsync } from '../util/safetensors.js';
 import { failpoint } from '../util/failpoint.js';
 import type { Llama } from '../model/index.js';
 import type { Node } from './node.js';
@@ -24,6 +25,8 @@ export interface MinerLocal {
   ef: Float32Array;
   opt: AdamWState;
   trainable: Trainable;
+  /** Runs the inner steps on a worker thread (an overlapped miner: loadMinerLocal's `worker`); absent: on this thread. */
+  stepper?: StepWorker;
   /** Last window whose state was saved (−1: fresh). */
   savedWindow: number;
 }
@@ -33,9 +36,11 @@ export interface MinerLocal {
  * `model`: the parameters the inner loop trains (node.model, or with overlap a second copy that holds
  * the training base while θ advances).
  */
-export function loadMinerLocal(node: Node, model: Llama = node.model): MinerLocal {
+export function loadMinerLocal(node: Node, model: Llama = node.model, o: { worker?: boolean } = {}): MinerLocal {
   const n = node.model.layout.total, path = join(node.cfg.dataDir, MINER_STATE_FILE);
-  const local: MinerLocal = { ef: new Float32Array(n), opt: adamwInit(n), trainable: null as unknown as Trainable, savedWindow: -1 };
+  // With a worker the moments are shared with it (the model's params must be too: sharedFloat32).
+  const opt = o.worker ? { m: sharedFloat32(n), v: sharedFloat32(n), step: 0 } : adamwInit(n);
+  const local: MinerLocal = { ef: new Float32Array(n), opt, trainable: null as unknown as Trainable, savedWindow: -1 };
   if (existsSync(path)) {
     try {
       const st = readSafetensors(path);
@@ -54,6 +59,7 @@ export function loadMinerLocal(node: Node, model: Llama = node.model): MinerLoca
     }
   }
   local.trainable = makeTrainable(node.be, model, local.opt, { ...ADAMW_DEFAULTS }, INNER_CLIP);
+  if (o.worker) local.stepper = new StepWorker(model.config, model.params, local.opt, local.trainable.adamw, INNER_CLIP);
   return local;
 }
 
@@ -64,13 +70,23 @@ export function localStateSha256(ef: Float32Array, m: Float32Array, v: Float32Ar
   return h.digest('hex');
 }
 
-export function saveMinerLocal(node: Node, local: MinerLocal, window: number): void {
+function minerLocalFile(node: Node, local: MinerLocal, window: number): Parameters<typeof writeSafetensors> {
   const n = local.ef.length;
-  writeSafetensors(join(node.cfg.dataDir, MINER_STATE_FILE), {
+  return [join(node.cfg.dataDir, MINER_STATE_FILE), {
     ef: { dtype: 'F32', shape: [n], data: local.ef },
     'adamw.m': { dtype: 'F32', shape: [n], data: local.opt.m },
     'adamw.v': { dtype: 'F32', shape: [n], data: local.opt.v },
-  }, { tessera: JSON.stringify({ runHash: node.runHash, step: local.opt.step, window, uid: node.uid, sha256: localStateSha256(local.ef, local.opt.m, local.opt.v) }) });
+  }, { tessera: JSON.stringify({ runHash: node.runHash, step: local.opt.step, window, uid: node.uid, sha256: localStateSha256(local.ef, local.opt.m, local.opt.v) }) }];
+}
+
+export function saveMinerLocal(node: Node, local: MinerLocal, window: number): void {
+  writeSafetensors(...minerLocalFile(node, local, window));
+  local.savedWindow = window;
+}
+
+/** saveMinerLocal with the disk work off the event loop; the state is copied before it returns a promise (so training may go on). */
+export async function saveMinerLocalAsync(node: Node, local: MinerLocal, window: number): Promise<void> {
+  await writeSafetensorsAsync(...minerLocalFile(node, local, window));
   local.savedWindow = window;
 }
 
@@ -102,11 +118,17 @@ export async function trainWindow(node: Node, local: MinerLocal, window: number,
     if (steps > 0 && !budget(steps, spent / steps)) break;
     const t = performance.now();
     const b = makeBatch(node.data.train, offsets, run.seq);
-    loss = trainStep(local.trainable, b.inputs, b.targets, run.batch, run.seq, lrAt(sched, local.opt.step)).loss;
+    const lr = lrAt(sched, local.opt.step);
+    if (local.stepper) {
+      // On the worker thread: this thread serves I/O (the overlapped gather) while the step runs.
+      const r = await local.stepper.step(b.inputs, b.targets, run.batch, run.seq, lr, local.opt.step);
+      loss = r.loss;
+      local.opt.step = r.step;
+    } else loss = trainStep(local.trainable, b.inputs, b.targets, run.batch, run.seq, lr).loss;
     spent += performance.now() - t;
     steps++;
     if (steps === 1) failpoint('miner.train');
-    await new Promise<void>((resolve) => setImmediate(resolve)); // let other work (I/O, other nodes of a devnet process) run between steps
+    if (!local.stepper) await new Promise<void>((resolve) => setImmediate(resolve)); // let other work (I/O, other nodes of a devnet process) run between steps
   }
   const msPerStep = steps > 0 ? spent / steps : null;
   const delta = new Float32Array(params.length);

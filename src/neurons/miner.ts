@@ -9,11 +9,12 @@
 import { SubtensorChain } from '../chain/subtensor/chain.js';
 import { applyAggregate, type SparseUpdate } from '../compress/index.js';
 import { createLlama } from '../model/index.js';
+import { sharedFloat32, type StepWorker } from '../train/step-worker.js';
 import { sha256Hex, trainingBase } from '../protocol/index.js';
 import { TesseraError } from '../util/errors.js';
 import { blockIntervalMs, blockTimestamp, chainNow, currentWindow, expectedDeadline, nextBlock } from './chaintime.js';
 import { Directory } from './directory.js';
-import { loadMinerLocal, makePayload, saveMinerLocal, trainWindow, type MinerLocal, type StepBudget } from './inner.js';
+import { loadMinerLocal, makePayload, saveMinerLocal, saveMinerLocalAsync, trainWindow, type MinerLocal, type StepBudget } from './inner.js';
 import { SharedModel, SyncError } from './model-state.js';
 import { startNode, type Node, type NodeOptions } from './node.js';
 import { backoffMs, sleep, Stopped } from './retry.js';
@@ -54,6 +55,8 @@ export interface MinerOptions extends NodeOptions { hooks?: MinerHooks }
 export const SAFETY_MARGIN = 0.08;
 /** With overlap: training plans to end this share of a window earlier still (StepPlanner.budget). */
 export const OVERLAP_FLOAT = 0.5;
+/** With overlap: the share of that float training may still use while the base of the next window is being gathered (StepPlanner.budget). */
+export const OVERLAP_GATHER_SHARE = 0.5;
 
 export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promise<void> {
   let hooks = opts.hooks;
@@ -68,9 +71,14 @@ export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promis
   if (hooks) node.log(`ADVERSARIAL behavior '${hooks.name}' (tests and demos)`);
   // A pipeline stage (docs/hetero.md "Groups in the network"): the window's work is its stage's, with its group.
   else if (cfg.pipeline) hooks = pipelineHooks(node, cfg.pipeline);
+  let stepper: StepWorker | undefined;
   try {
     // With overlap the inner loop trains a second copy of the parameters (the base θ of W − 1) while θ advances.
-    const local = loadMinerLocal(node, node.run.overlap ? createLlama(node.run.model) : node.model);
+    // Its inner steps run on a worker thread over shared buffers, so this thread serves the gather meanwhile.
+    const local = node.run.overlap
+      ? loadMinerLocal(node, createLlama(node.run.model, sharedFloat32(node.model.layout.total)), { worker: true })
+      : loadMinerLocal(node, node.model);
+    stepper = local.stepper;
     let last: Applied | null = null;
     for (let failures = 0; ;) {
       try {
@@ -101,6 +109,7 @@ export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promis
   } catch (e) {
     if (!(e instanceof Stopped)) throw e;
   } finally {
+    await stepper?.close();
     dir.close();
     node.store.close();
     if (node.chain instanceof SubtensorChain && !opts.chain) await node.chain.close().catch(() => {});
@@ -157,20 +166,25 @@ class StepPlanner {
    * window would drift towards the deadline window after window, so it plans to end half a window
    * before it (OVERLAP_FLOAT), keeping that much float for a slow upload or a busier machine.
    */
-  async budget(W: number): Promise<{ budget: StepBudget; deadline: number; leftMs: () => number }> {
+  async budget(W: number, waiting: () => boolean = () => false): Promise<{ budget: StepBudget; deadline: number; leftMs: () => number }> {
     const deadline = await expectedDeadline(this.node, W);
     const float = this.node.run.overlap ? OVERLAP_FLOAT * this.node.run.blocksPerWindow * blockIntervalMs(this.node) : 0;
-    const reserve = this.reserveMs() + float;
-    const leftMs = (): number => deadline - (chainNow(this.node) ?? Date.now()) - reserve;
-    return { deadline, leftMs, budget: (_done, ms) => leftMs() >= (ms ?? 0) * 1.15 };
+    const leftMs = (): number => deadline - (chainNow(this.node) ?? Date.now()) - this.reserveMs() - float;
+    // While the next window's base is still being gathered (`waiting`), training may use half of the float:
+    // the miner could not start the next window before that base anyway, so these steps add no drift and
+    // fill time it would otherwise idle (a slow gather: a busy machine, a slow link, storage retries); the
+    // other half stays free for a slow upload.
+    const gatherMs = float * OVERLAP_GATHER_SHARE;
+    return { deadline, leftMs, budget: (_done, ms) => leftMs() >= (ms ?? 0) * 1.15 || (waiting() && leftMs() + gatherMs >= (ms ?? 0) * 1.15) };
   }
 }
 
 /** The honest train + encode of window W (from the trained model's current parameters); `beforeEncode` runs between them. */
-function honestWork(node: Node, local: MinerLocal, planner: StepPlanner, W: number, sw: Stopwatch, beforeEncode: () => Promise<void> = async () => {}): (batches?: number[][]) => Promise<Work | null> {
+function honestWork(node: Node, local: MinerLocal, planner: StepPlanner, W: number, sw: Stopwatch, beforeEncode: () => Promise<void> = async () => {},
+  waiting?: () => boolean): (batches?: number[][]) => Promise<Work | null> {
   const H = node.run.innerSteps;
   return async (batches?: number[][]): Promise<Work | null> => {
-    const plan = await planner.budget(W);
+    const plan = await planner.budget(W, waiting);
     if (plan.leftMs() <= 0) {
       node.log(`window ${W}: LATE: no time left to train before the deadline (${new Date(plan.deadline).toISOString()}, reserve ${Math.round(planner.reserveMs())} ms); skipping this window`);
       planner.forget(W);
@@ -241,7 +255,7 @@ async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, lo
   const A = await nextTrainingWindow(node, dir, model);
   if (A > 0) await publishProbe(node, A - 1); // θ reached A without applying A − 1 here (see runMiner)
   const own = new Map<string, Uint8Array>();
-  let prev: Trained | null = null, lastApplied: Applied | null = null;
+  let prev: Trained | null = null, lastApplied: Applied | null = null, bookkeeping: Promise<void> = Promise.resolve();
   for (let W = A + 1; ; W++) {
     const base = trainingBase(node.run, W);
     if (model.window !== base) throw new SyncError(`overlap: training window ${W} needs θ of window ${base}, the model is at ${model.window}`);
@@ -251,7 +265,8 @@ async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, lo
     // ... less this miner's own update of W − 1 (what it sent, decoded), its estimate of the aggregate of
     // W − 1 that θ has not applied yet: W's Δ then holds only W's steps, not W − 1's again (see trainingBase).
     if (prev?.work) applyAggregate(trained, [prev.work.update], node.model.layout.specs, node.run.codec, node.run.alpha);
-    const advancing = advance(node, dir, model, { sw: aggSw, own });
+    let gathering = true;
+    const advancing = advance(node, dir, model, { sw: aggSw, own }).finally(() => { gathering = false; });
     advancing.catch(() => {}); // awaited below; a failure must not go unhandled while W trains
     let work: Work | null = null, upload: Promise<UploadOutcome | 'none'> = Promise.resolve('none');
     if (training) {
@@ -259,25 +274,46 @@ async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, lo
       const ctx: MinerContext = { node, dir, local, W, sw };
       const beforeEncode = async (): Promise<void> => { if (before) await before.upload; };
       ctx.beforeEncode = beforeEncode;
-      const honest = honestWork(node, local, planner, W, sw, beforeEncode);
+      const honest = honestWork(node, local, planner, W, sw, beforeEncode, () => gathering);
       work = hooks?.produce ? await hooks.produce(ctx, honest) : await honest();
       if (prev) await prev.upload; // a scenario's produce may skip honest(): W − 1's error feedback still lands first
       if (work) upload = uploadWork(node, local, planner, W, work, sw, own, hooks, ctx, ' (overlapped)');
       upload.catch(() => {});
     }
     const applied = await advancing; // θ is now at W
+    await bookkeeping; // W − 2's probe, local state and cross-check (run while W trained)
+    if (!model.ready) return 'resync';
     const after: Applied = { window: W - 1, fingerprint: model.fingerprint, leader: applied.leader };
     if (prev) await finishOverlapped(node, prev, applied.uids, applied.leader, model.fingerprint, aggSw);
     else node.log(`window ${W - 1}: applied the aggregate of uids [${applied.uids.join(' ')}] (leader ${applied.leader ?? 'none'}) → ${model.fingerprint.slice(0, 12)}`);
-    await publishProbe(node, W - 1);
-    saveMinerLocal(node, local, W - 1);
-    if (lastApplied) await checkRecord(node, dir, model, lastApplied);
-    if (!model.ready) return 'resync';
+    bookkeeping = afterApply(node, dir, model, local, W - 1, lastApplied);
+    bookkeeping.catch(() => {}); // awaited by the next iteration; a failure must not go unhandled meanwhile
     lastApplied = after;
-    if (!training) return 'stopped';
+    if (!training) {
+      await bookkeeping;
+      return model.ready ? 'stopped' : 'resync';
+    }
     prev = { W, sw, windowS: (performance.now() - t0) / 1000, work, upload };
     node.status.set('idle');
   }
+}
+
+/**
+ * What follows the apply of window `w` with overlap, off the critical path (it runs while the next window
+ * trains; the next iteration awaits it before its own): publish the probe of w, save the local state as it
+ * is now (copied at once, written by libuv's threads), cross-check the window before against its leader's
+ * record. Together these took 0.6–1.3 s per window that the miner otherwise did not train (bench/network.md).
+ * A cross-check that fails invalidates θ, and the next iteration re-syncs.
+ */
+async function afterApply(node: Node, dir: Directory, model: SharedModel, local: MinerLocal, w: number, before: Applied | null): Promise<void> {
+  const probe = publishProbe(node, w);
+  const save = saveMinerLocalAsync(node, local, w).catch((e: unknown) => {
+    // A full or failing disk must not stop the miner: the file (written atomically) still holds the last state saved.
+    node.log(`window ${w}: cannot save local state (${(e as Error).message}); keeping it in memory and saving again after the next window`);
+  });
+  if (before) await checkRecord(node, dir, model, before);
+  await save;
+  await probe;
 }
 
 /** Uploads W's payload (the scenario's upload hook honoured); commits its error feedback once it landed. */

@@ -25,6 +25,7 @@
 // file, says it is corrupt or truncated, and what to do.
 
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { endianness } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -344,10 +345,40 @@ export function serializeSafetensors(tensors: Record<string, Tensor>, metadata?:
  * Header keys are written in sorted order; the header is space-padded so the data starts 8-byte
  * aligned, and the data is ordered by element size (then name) so every tensor is aligned.
  */
+const tmpPathOf = (path: string): string => join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+const writeError = (path: string, e: unknown): TesseraError =>
+  new TesseraError(`${path}: cannot write safetensors file (${(e as Error).message})`, 'Check that the directory exists, is writable, and the disk is not full.');
+
+/**
+ * writeSafetensors with the disk work off the event loop (libuv's threads): the same atomic tmp + fsync +
+ * rename. The tensors are serialized (copied) before the first await, so the caller may change them at once.
+ */
+export async function writeSafetensorsAsync(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
+  const chunks = serializeSafetensorsChunks(tensors, metadata).map((c) => c.slice());
+  const tmp = tmpPathOf(path);
+  try {
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      for (const c of chunks) await fh.write(c);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw writeError(path, e);
+  }
+  try {
+    const dfd = await open(dirname(path), 'r');
+    try { await dfd.sync(); } finally { await dfd.close(); }
+  } catch { /* directory fsync is best-effort (not supported everywhere) */ }
+}
+
 export function writeSafetensors(path: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
   const chunks = serializeSafetensorsChunks(tensors, metadata); // validates before touching the disk
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = tmpPathOf(path);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'wx', 0o644);
@@ -362,7 +393,7 @@ export function writeSafetensors(path: string, tensors: Record<string, Tensor>, 
   } catch (e) {
     if (fd !== undefined) { try { closeSync(fd); } catch { /* already failing */ } }
     try { unlinkSync(tmp); } catch { /* may not exist */ }
-    throw new TesseraError(`${path}: cannot write safetensors file (${(e as Error).message})`, 'Check that the directory exists, is writable, and the disk is not full.');
+    throw writeError(path, e);
   }
   try {
     const dfd = openSync(dir, 'r');

@@ -12,7 +12,7 @@ import { ChainError, type ChainErrorCode, type ChainParams } from '../types.js';
 import { canonicalJson, parseSignedCall } from './call.js';
 import { ChainStore, loadChain } from './persist.js';
 import {
-  anchorsOf, applyCall, blockTimestampOf, checkParams, commitmentsOf, DEFAULT_PARAMS, genesis, MAX_REVEAL_PERIOD_EPOCHS, MAX_STAKE_PER_HOTKEY, metagraphOf, produceBlock, uidOf,
+  anchorsOf, applyCall, blockTimestampOf, checkParams, commitmentsOf, DEFAULT_PARAMS, DEFAULT_REVEAL_PERIOD_EPOCHS, genesis, MAX_REVEAL_PERIOD_EPOCHS, MAX_STAKE_PER_HOTKEY, metagraphOf, produceBlock, uidOf,
   type DevnetState,
 } from './state.js';
 import { cryptoReady, publicKeyOf, verifyCall } from './verify.js';
@@ -40,8 +40,8 @@ export interface DevnetServerOptions extends Partial<ChainParams> {
   faucetExempt?: string[];
   /**
    * Commit-reveal of weights (state.ts DevnetState.commitReveal): a setWeights lands this many epochs later.
-   * New chains only; absent or 0 = off (subtensor's default is on with 1 epoch: see docs/chain.md). A resumed
-   * chain keeps what it was created with, and a different value given is refused.
+   * New chains only; absent = DEFAULT_REVEAL_PERIOD_EPOCHS (on, as subtensor defaults it: see docs/chain.md),
+   * 0 = off. A resumed chain keeps what it was created with, and a different value given is refused.
    */
   commitRevealEpochs?: number;
   /** DevnetState.yuma, new chains only (a resumed chain keeps its own; a different value given is refused). */
@@ -103,7 +103,7 @@ async function openState(opts: DevnetServerOptions): Promise<{ state: DevnetStat
   }
   if (opts.ownerHotkey !== undefined) publicKeyOf(opts.ownerHotkey);
   const yuma = { ...(opts.ownerHotkey !== undefined ? { ownerHotkey: opts.ownerHotkey } : {}), ...(opts.yuma3 ? { yuma3: true } : {}), ...(opts.liquidAlpha ? { liquidAlpha: true } : {}) };
-  const cr = opts.commitRevealEpochs ?? 0;
+  const cr = opts.commitRevealEpochs ?? DEFAULT_REVEAL_PERIOD_EPOCHS;
   if (!Number.isSafeInteger(cr) || cr < 0 || cr > MAX_REVEAL_PERIOD_EPOCHS) {
     throw new TesseraError(`commit-reveal period ${cr} must be an integer in [0, ${MAX_REVEAL_PERIOD_EPOCHS}] epochs`, 'pass e.g. --commit-reveal 1 (subtensor\'s RevealPeriodEpochs), or 0 for off');
   }

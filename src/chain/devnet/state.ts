@@ -99,6 +99,8 @@ export interface PendingWeights {
 export const MAX_PENDING_WEIGHTS = 10;
 /** Longest reveal period a devnet takes, in epochs. */
 export const MAX_REVEAL_PERIOD_EPOCHS = 100;
+/** A new devnet chain's reveal period: commit-reveal on with 1 epoch, as subtensor defaults it (CommitRevealWeightsEnabled, RevealPeriodEpochs 1). */
+export const DEFAULT_REVEAL_PERIOD_EPOCHS = 1;
 
 export interface EpochResult {
   block: number;
@@ -517,5 +519,6 @@ export function metagraphOf(s: DevnetState): Metagraph {
     Bonds: Array.from({ length: n }, (_, i) => e?.Bonds[i] ?? []), Weights: s.neurons.map((x) => x.weights),
     tempo: s.params.tempo, kappa: s.params.kappa, bondsMovingAverage: s.params.bondsMovingAverage,
     weightsRateLimit: s.params.weightsRateLimit, maxAllowedValidators: s.params.maxAllowedValidators, activityCutoff: s.params.activityCutoff,
+    revealPeriodEpochs: s.commitReveal?.revealPeriodEpochs ?? 0,
   };
 }

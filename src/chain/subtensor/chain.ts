@@ -321,7 +321,17 @@ export class SubtensorChain implements Chain {
       weightsRateLimit: num(await q.weightsSetRateLimit(n)),
       maxAllowedValidators: num(await q.maxAllowedValidators(n)),
       activityCutoff: num(await q.activityCutoff(n)),
+      revealPeriodEpochs: await this.revealPeriodEpochs(q, n),
     };
+  }
+
+  /** RevealPeriodEpochs where the subnet has CommitRevealWeightsEnabled (a runtime without commit-reveal: 0). */
+  private async revealPeriodEpochs(q: unknown, n: number): Promise<number> {
+    const items = q as Record<string, ((n: number) => Promise<unknown>) | undefined>;
+    if (!this.shape.commitReveal || !items.commitRevealWeightsEnabled) return 0;
+    const on = (await items.commitRevealWeightsEnabled(n)) as { isTrue: boolean };
+    if (!on.isTrue) return 0;
+    return items.revealPeriodEpochs ? Number(((await items.revealPeriodEpochs(n)) as { toString(): string }).toString()) : 1;
   }
 
   async anchor(hotkey: Signer, window: number, digest: string): Promise<void> {
