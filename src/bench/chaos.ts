@@ -541,8 +541,8 @@ class Harness {
   }
 
   /** Arms a failpoint in `dir` at a seeded moment within the next window; resolves with the frozen process's pid (null: not reached in time). */
-  private async freezeAt(dir: string, point: string, holdMs: number, windows = 4): Promise<number | null> {
-    await sleep(this.rng.nextInt(this.windowMs));
+  private async freezeAt(dir: string, point: string, holdMs: number, windows = 4, delay = true): Promise<number | null> {
+    if (delay) await sleep(this.rng.nextInt(this.windowMs)); // without: armed before the first await (the caller starts the process after)
     const arm = join(dir, FAILPOINT_FILE), hit = join(dir, FAILPOINT_HIT);
     rmSync(hit, { force: true });
     writeFileSync(arm, `${point} ${holdMs}\n`);
@@ -714,9 +714,12 @@ class Harness {
     };
     const w0 = await this.window();
     try {
+      // Armed before the writer starts (a seeded delay could let a fast writer pass the point first: the
+      // seed-2 hosts run's writer completed unfrozen). A writer process starts, makes its bytes and sends
+      // every part: on a loaded machine that takes tens of seconds, whatever the window.
+      const frozen = this.freezeAt(fpDir, 's3.multipart', victim === 'writer' ? 120_000 : 3000, Math.ceil(120_000 / this.windowMs), false);
       const first = writer(true);
-      // A writer process starts, makes its bytes and sends every part: on a loaded machine that takes tens of seconds, whatever the window.
-      const pid = await this.freezeAt(fpDir, 's3.multipart', victim === 'writer' ? 120_000 : 3000, Math.ceil(120_000 / this.windowMs));
+      const pid = await frozen;
       if (pid === null) { first.p.kill('SIGKILL'); return this.record(kind, victim, w0, null, false, `the writer never reached s3.multipart: ${tailOf(first.logFile, 5)}`); }
       const w = await this.window();
       let absentAfterKill = true;
