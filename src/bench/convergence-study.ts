@@ -27,6 +27,7 @@ export const argOf = (args: readonly string[], k: string): string | undefined =>
 /** The settings a run was tuned to, in words (inner lr, H, outer settings, variant flags). */
 export function settingsOf(args: readonly string[]): string {
   const a = (k: string) => argOf(args, k), parts = [`inner lr ${a('--inner-lr') ?? '2e-3'}`];
+  if (a('--batch') && a('--batch') !== '8') parts.push(`batch ${a('--batch')}`);
   const m = a('--methods');
   if (m === 'diloco' || m === 'sparseloco') parts.push(`H ${a('--inner-steps')}`);
   if (m === 'diloco') parts.push(`outer Nesterov lr ${a('--diloco-lr') ?? '0.7'} μ ${a('--diloco-momentum') ?? '0.9'}`);
@@ -36,6 +37,11 @@ export function settingsOf(args: readonly string[]): string {
     if (args.includes('--h-warmup')) parts.push('H warm-up 1, 2, 4, …');
     if (a('--moment-sync-every')) parts.push(`AdamW moments averaged every ${a('--moment-sync-every')} rounds`);
     if (a('--inner-optimizer') === 'muon') parts.push('Muon inner (MuLoCo)');
+    if (a('--topk')) parts.push(`top-${a('--topk')}/4096`);
+    if (a('--beta')) parts.push(`EF β ${a('--beta')}`);
+    if (args.includes('--no-sparse-quant')) parts.push('no 2-bit (exact values)');
+    if (args.includes('--no-sparse-clip')) parts.push('no median clip');
+    if (a('--sparse-mean') === 'replicas') parts.push('aggregate ÷ R');
   }
   if (m === 'demo') parts.push(`DeMo lr ${a('--demo-lr') ?? '3e-4'}`);
   return parts.join(', ');
@@ -54,7 +60,7 @@ export function studyRows(runs: StudyRun[], prefix: string, ddp: number | null, 
   for (const r of runs.filter((x) => x.name.startsWith(prefix)).sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name))) {
     for (const m of r.results) {
       const H = argOf(r.args, '--inner-steps'), local = ['DiLoCo', 'SparseLoCo 12-bit', 'SparseLoCo entropy'].includes(m.method);
-      const variant = r.name.replace(/^(final|extra)-[a-z]+(-H\d+)?-?/, '');
+      const variant = r.name.replace(/^(final|extra|tune|ablate)-[a-z]+(-H\d+)?-?/, '');
       rows.push({
         label: `${m.method}${local ? ` H=${H}` : ''}${variant ? ` (${variant})` : ''}`, run: r.name, settings: settingsOf(r.args),
         final_loss: m.finalValLoss, gap_vs_ddp: ddp === null ? null : (100 * (m.finalValLoss - ddp)) / ddp,
@@ -75,16 +81,17 @@ function table(rows: StudyRow[]): string {
 
 export interface StudyReport {
   machine: string; preset: string; params: number; replicas: number; tokens_per_replica: number; tokens_per_param: number;
-  methods: StudyRow[]; extras: StudyRow[]; sweeps: { run: string; settings: string; final_loss: number; wall_s: number }[];
+  methods: StudyRow[]; extras: StudyRow[]; tuning: StudyRow[]; ablations: StudyRow[]; sweeps: { run: string; settings: string; final_loss: number; wall_s: number }[];
   targets: { sparseloco_within_3pct_of_ddp: boolean | null; sparseloco_not_worse_than_diloco: boolean | null; sparseloco_100x_fewer_bytes_12bit: boolean | null; sparseloco_100x_fewer_bytes_entropy: boolean | null };
 }
 
 /** Builds the report from the runs in `dir` and writes convergence.md/.json/.svg to `out`; returns it. */
-export function writeStudyReport(dir: string, out: string, params: number, preset: string, notes = ''): StudyReport {
+export function writeStudyReport(dir: string, out: string, params: number, preset: string, notes = '', load = 'under load from parallel work'): StudyReport {
   const runs = readStudy(dir);
   const ddpRun = runs.find((r) => r.name === 'final-ddp'), dilRun = runs.find((r) => r.name === 'final-diloco-H30');
   const ddp = ddpRun?.results[0]?.finalValLoss ?? null, dilocoBytes = dilRun?.results[0]?.bytesPerReplica ?? null;
   const methods = studyRows(runs, 'final-', ddp, dilocoBytes), extras = studyRows(runs, 'extra-', ddp, dilocoBytes);
+  const tuning = studyRows(runs, 'tune-', ddp, dilocoBytes), ablations = studyRows(runs, 'ablate-', ddp, dilocoBytes);
   const any = runs.find((r) => r.name.startsWith('final-'))?.results[0] ?? runs[0]?.results[0];
   const replicas = Number(argOf(ddpRun?.args ?? runs[0]?.args ?? [], '--replicas') ?? 4);
   const tokensPerReplica = any?.curve.at(-1)?.tokensPerReplica ?? 0;
@@ -94,7 +101,7 @@ export function writeStudyReport(dir: string, out: string, params: number, prese
   const dil = methods.find((r) => r.run === 'final-diloco-H30');
   const report: StudyReport = {
     machine: machineLine(), preset, params, replicas, tokens_per_replica: tokensPerReplica, tokens_per_param: (replicas * tokensPerReplica) / params,
-    methods, extras, sweeps,
+    methods, extras, tuning, ablations, sweeps,
     targets: {
       sparseloco_within_3pct_of_ddp: sp?.gap_vs_ddp == null ? null : sp.gap_vs_ddp <= 3,
       sparseloco_not_worse_than_diloco: sp && dil ? sp.final_loss <= dil.final_loss : null,
@@ -106,12 +113,14 @@ export function writeStudyReport(dir: string, out: string, params: number, prese
   const sweepTable = ['| sweep run | settings | final val loss | wall s |', '|---|---|---|---|',
     ...sweeps.map((s) => `| ${s.run} | ${s.settings} | ${s.final_loss.toFixed(4)} | ${s.wall_s.toFixed(0)} |`)].join('\n');
   const md = `# Convergence at the literature's budget: SparseLoCo vs tuned AdamW DDP, DiLoCo, DeMo\n\n` +
-    `Recorded ${report.machine}; the machine was shared (under load from parallel work: load average 20–40 on 2 cores).\n\n` +
+    `Recorded ${report.machine}; the machine was shared (${load}).\n\n` +
     `Model: preset \`${preset}\` (${params.toLocaleString('en-US')} parameters), R = ${replicas} replicas, ${tokensPerReplica.toLocaleString('en-US')} tokens per replica, ` +
     `**${report.tokens_per_param.toFixed(1)} tokens per parameter** (all replicas together, as Charles et al. count).\n\n` +
     `## Final runs (each method at its best swept setting)\n\n${table(methods)}\n\n` +
+    (tuning.length ? `## Tuning at the full budget (same tokens; batch × inner lr, DiLoCo outer lr/μ, SparseLoCo α; final loss only)\n\n${table(tuning)}\n\n` : '') +
+    (ablations.length ? `## Ablations: why SparseLoCo at H=30 trails DiLoCo (one factor at a time from the protocol, full budget)\n\n${table(ablations)}\n\n` : '') +
     (extras.length ? `## Closing the gap: SparseLoCo H=30 variants\n\n${table(extras)}\n\n` : '') +
-    `## Sweeps (a third of the budget; the final runs take the best of each family)\n\n${sweepTable}\n\n` +
+    (sweeps.length ? `## Sweeps of session 6 (a third of the budget at batch 8; the finals of solo, DeMo and H = 10/5 take the best of each family)\n\n${sweepTable}\n\n` : '') +
     `Plot: convergence.svg; curves and fields (\`tokens_per_param\`, per method \`final_loss\`, \`gap_vs_ddp\`): convergence.json. ` +
     `Produced by \`node scripts/convergence-study.mjs\` then \`tessera bench convergence-study\`.\n` + (notes ? `\n${notes}\n` : '');
   writeFileSync(join(out, 'convergence.md'), md);

@@ -7,7 +7,8 @@ import { getBackend } from '../engine/select.js';
 import { getPreset } from '../model/index.js';
 import { makeRng } from '../util/rng.js';
 import type { TrainData } from '../train/batches.js';
-import { CONVERGENCE_DEFAULTS, METHODS, roundPlan, runConvergence, type ConvergenceOptions } from './convergence.js';
+import { CONVERGENCE_DEFAULTS, METHODS, SPARSE_PROTOCOL, ablationAggregate, ablationValues, roundPlan, runConvergence, type ConvergenceOptions } from './convergence.js';
+import { CODEC_DEFAULTS, aggregateByUid, compress } from '../compress/index.js';
 
 /** A first-order Markov chain over `vocab` tokens where each token has 4 likely successors: learnable, low entropy. */
 function markovTokens(n: number, vocab: number, seed: number): Uint16Array {
@@ -69,7 +70,7 @@ test('bench convergence: --eval-every measures every n rounds and after the last
   assert.deepEqual(alone[0]!.curve, every[1]!.curve);
 });
 
-test('bench convergence: H warm-up plan, and the gap-closing variants (outer Nesterov, moment sync, Muon inner) train and count their bytes', () => {
+test('bench convergence: H warm-up plan, and the gap-closing variants (outer Nesterov, moment sync, Muon inner, ablations) train and count their bytes', () => {
   assert.deepEqual(roundPlan(3, 4, false), [4, 4, 4]);
   assert.deepEqual(roundPlan(3, 4, true), [1, 2, 4, 4, 1]);
   assert.deepEqual(roundPlan(2, 30, true), [1, 2, 4, 8, 16, 29]);
@@ -83,6 +84,7 @@ test('bench convergence: H warm-up plan, and the gap-closing variants (outer Nes
   const variants = {
     nesterov: { sparselocoMomentum: 0.5 }, hwarm: { hWarmup: true },
     sync: { momentSyncEvery: 2 }, muon: { innerOptimizer: 'muon' as const },
+    ablation: { sparseAblation: { quant: false, clip: false, mean: 'replicas' as const } },
   };
   for (const [name, v] of Object.entries(variants)) {
     const r = runConvergence(getBackend(), { ...o, ...v })[0]!;
@@ -96,5 +98,37 @@ test('bench convergence: H warm-up plan, and the gap-closing variants (outer Nes
       assert.ok(extra > 0 && extra % 24 === 0, `extra bytes ${extra}`);
       assert.equal(extra / 24, base.bitsPerParamPerRound > 0 ? Math.round((8 * base.bytesPerReplica) / base.rounds / base.bitsPerParamPerRound) : -1);
     }
+  }
+});
+
+test('bench convergence: the ablation aggregate at the protocol settings equals the real aggregate; top-k only sends the exact values and leaves zero error there', () => {
+  const specs = [
+    { name: 'w', shape: [70, 90] as [number, number], offset: 0, size: 6300, decay: true },
+    { name: 'g', shape: [100] as [number], offset: 6300, size: 100, decay: false },
+  ];
+  const n = 6400, cfg = { ...CODEC_DEFAULTS, topk: 16 }, rng = makeRng(9);
+  const deltas = Array.from({ length: 4 }, (_, r) => Float32Array.from({ length: n }, () => rng.normal() * (1 + r)));
+  const sent = deltas.map((d, r) => ablationValues(compress(d, new Float32Array(n), specs, cfg), d, null, new Float32Array(n), specs, cfg, n));
+  const peers = deltas.map((d, r) => ({ uid: r, update: compress(d, new Float32Array(n), specs, cfg) }));
+  const real = new Float32Array(n), ours = new Float32Array(n);
+  const stats = aggregateByUid(peers, specs, cfg, n, real);
+  assert.ok(stats.clipped > 0, 'the larger peers are clipped');
+  ablationAggregate(sent, specs, SPARSE_PROTOCOL, ours);
+  for (let i = 0; i < n; i++) assert.ok(Math.abs(real[i]! - ours[i]!) <= 1e-6 * Math.abs(real[i]!) + 1e-12, `coordinate ${i}: ${real[i]} vs ${ours[i]}`);
+  // ÷ R instead of ÷ senders: never larger in magnitude, equal where all four sent.
+  const byR = new Float32Array(n);
+  ablationAggregate(sent, specs, { ...SPARSE_PROTOCOL, mean: 'replicas' }, byR);
+  for (let i = 0; i < n; i++) {
+    const cnt = sent.filter((s) => s.mask[i]).length;
+    assert.ok(Math.abs(byR[i]! * 4 - ours[i]! * cnt) <= 1e-5 * Math.abs(ours[i]! * cnt) + 1e-12, `coordinate ${i}`);
+  }
+  // Top-k only: the sent values are a = β·ef + Δ exactly, and the error feedback is 0 there, a elsewhere.
+  const ef0 = Float32Array.from({ length: n }, () => rng.normal()), ef = ef0.slice(), d = deltas[0]!;
+  const u = compress(d, ef, specs, cfg);
+  const exact = ablationValues(u, d, ef0, ef, specs, cfg, n);
+  const b = Math.fround(cfg.beta);
+  for (let i = 0; i < n; i++) {
+    const a = Math.fround(Math.fround(b * ef0[i]!) + d[i]!);
+    if (exact.mask[i]) { assert.equal(exact.dense[i], a); assert.equal(ef[i], 0); } else { assert.equal(exact.dense[i], 0); assert.equal(ef[i], a); }
   }
 });

@@ -13,7 +13,7 @@ import { makeTrainable, computeGradients, trainStep, type Trainable } from '../t
 import { validationBatches, type Batch, type TrainData } from '../train/batches.js';
 import { makeBatch, sampleWindows } from '../data/index.js';
 import { evaluate } from '../train/evaluate.js';
-import { CODEC_DEFAULTS, compress, aggregateByUid, applyAggregate, encodePayload, decodePayload, type CodecConfig, type SparseUpdate } from '../compress/index.js';
+import { CODEC_DEFAULTS, compress, decompress, aggregateByUid, applyAggregate, encodePayload, decodePayload, chunksOf, flatIndex, lowerMedian, type CodecConfig, type SparseUpdate, type TensorShape } from '../compress/index.js';
 import { DEMO_DEFAULTS, DemoTransform, demoApply, demoCompress, type DemoConfig } from './demo.js';
 
 export type Method = 'ddp' | 'solo' | 'diloco' | 'demo' | 'sparseloco';
@@ -50,6 +50,13 @@ export interface ConvergenceOptions {
   momentSyncEvery: number;
   /** Inner optimizer of DiLoCo and SparseLoCo replicas: AdamW, or Muon on the hidden matrices (MuLoCo) with AdamW elsewhere. */
   innerOptimizer: 'adamw' | 'muon';
+  /**
+   * SparseLoCo ablations (issue 17): quant false = the kept values are sent exactly (top-k only, no 2-bit
+   * table); clip false = no per-tensor median clip; mean 'replicas' = the aggregate divides each
+   * coordinate's sum by R (the paper's (1/R)·Σ) instead of by the peers that sent it (Templar's
+   * scatter-mean, the protocol). The defaults are the protocol, run through the real codec and aggregate.
+   */
+  sparseAblation: SparseAblation;
   demo: DemoConfig;
   codec: CodecConfig;
   evalBatches: number;
@@ -58,6 +65,10 @@ export interface ConvergenceOptions {
   methods: Method[];
   log: (s: string) => void;
 }
+
+export interface SparseAblation { quant: boolean; clip: boolean; mean: 'senders' | 'replicas' }
+export const SPARSE_PROTOCOL: SparseAblation = { quant: true, clip: true, mean: 'senders' };
+const isProtocol = (a: SparseAblation): boolean => a.quant && a.clip && a.mean === 'senders';
 
 export interface CurvePoint { tokensPerReplica: number; bytesPerReplica: number; valLoss: number }
 
@@ -225,6 +236,9 @@ function runSparseLoco(s: Sim, curve: CurvePoint[], entropyCurve: CurvePoint[]):
   const nest = nesterovInit(s.n);
   const efs = Array.from({ length: R }, () => new Float32Array(s.n));
   const modelHash = '00'.repeat(32);
+  const ablate = !isProtocol(o.sparseAblation);
+  if (ablate && o.overlap !== 'none') throw new Error('SparseLoCo ablations run without overlap');
+  const sent: { dense: Float32Array; mask: Uint8Array }[] = [];
   let bytes12 = 0, bytesEntropy = 0, step = 0;
   for (let w = 0; w < s.plan.length; w++) {
     const peers: { uid: number; update: SparseUpdate }[] = [];
@@ -236,7 +250,9 @@ function runSparseLoco(s: Sim, curve: CurvePoint[], entropyCurve: CurvePoint[]):
       const p = s.t.model.params;
       const from = o.overlap === 'rebase' ? theta : base;
       for (let i = 0; i < s.n; i++) delta[i] = from[i]! - p[i]!;
+      const ef0 = ablate && !o.sparseAblation.quant ? efs[r]!.slice() : null;
       const update = compress(delta, efs[r]!, specs, o.codec);
+      if (ablate) sent[r] = ablationValues(update, delta, ef0, efs[r]!, specs, o.codec, s.n);
       const wire12 = encodePayload({ update, modelHash, window: w, uid: r, indexMode: '12bit', shapes, cfg: o.codec });
       const wireE = encodePayload({ update, modelHash, window: w, uid: r, indexMode: 'entropy', shapes, cfg: o.codec });
       // Peers aggregate what they decode from the wire (entropy mode), which must equal 12-bit mode.
@@ -245,11 +261,14 @@ function runSparseLoco(s: Sim, curve: CurvePoint[], entropyCurve: CurvePoint[]):
       if (!sameUpdate(d12.payload.update, dE.payload.update)) throw new Error('entropy mode decoded to a different update than 12-bit mode');
       peers.push({ uid: r, update: dE.payload.update });
       own[r] = dE.payload.update;
-      if (r === 0) { bytes12 += wire12.length; bytesEntropy += wireE.length; }
+      // Exact values instead of the 2-bit table: 30 more bits per kept value (fp32 instead of a 2-bit code).
+      const extra = ablate && !o.sparseAblation.quant ? Math.ceil((update.tensors.reduce((a, t) => a + t.idx.length, 0) * 30) / 8) : 0;
+      if (r === 0) { bytes12 += wire12.length + extra; bytesEntropy += wireE.length + extra; }
     }
     step += h;
     if (o.momentSyncEvery > 0 && (w + 1) % o.momentSyncEvery === 0) { const b = syncMoments(opts); bytes12 += b; bytesEntropy += b; }
-    aggregateByUid(peers, specs, o.codec, s.n, agg);
+    if (ablate) ablationAggregate(sent, specs, o.sparseAblation, agg);
+    else aggregateByUid(peers, specs, o.codec, s.n, agg);
     prevTheta.set(theta);
     if (o.sparselocoMomentum > 0) outerNesterov(theta, agg, nest, o.sparselocoAlpha, o.sparselocoMomentum);
     else for (let i = 0; i < s.n; i++) theta[i] = theta[i]! - o.sparselocoAlpha * agg[i]!;
@@ -260,6 +279,50 @@ function runSparseLoco(s: Sim, curve: CurvePoint[], entropyCurve: CurvePoint[]):
     entropyCurve.push({ tokensPerReplica: tokens, bytesPerReplica: bytesEntropy, valLoss: v });
   }
   return [bytes12, bytesEntropy];
+}
+
+/**
+ * One replica's sent values as a dense vector and a mask of the kept positions. With quantization: the
+ * decoded update (what the protocol sends). Without: the exact a = fl32(β·ef₀) + Δ at the kept positions
+ * (the same top-k, which compress selected on a), and ef is reset to a with the kept positions zeroed.
+ */
+export function ablationValues(update: SparseUpdate, delta: Float32Array, ef0: Float32Array | null, ef: Float32Array,
+  specs: readonly ParamSpec[], cfg: CodecConfig, n: number): { dense: Float32Array; mask: Uint8Array } {
+  const dense = new Float32Array(n), mask = new Uint8Array(n);
+  if (ef0) {
+    const b = Math.fround(cfg.beta);
+    for (const p of specs) for (let i = p.offset, e = p.offset + p.size; i < e; i++) ef[i] = Math.fround(b * ef0[i]!) + delta[i]!;
+  } else decompress(update, specs, cfg, dense);
+  specs.forEach((p, t) => {
+    const st = update.tensors[t]!;
+    let j = 0;
+    for (const ch of chunksOf(p.shape as TensorShape, cfg)) {
+      for (let q = 0; q < ch.k; q++, j++) {
+        const i = p.offset + flatIndex(ch, st.idx[j]!);
+        mask[i] = 1;
+        if (ef0) { dense[i] = ef[i]!; ef[i] = 0; }
+      }
+    }
+  });
+  return { dense, mask };
+}
+
+/** The ablation aggregate: optional per-tensor clip to the lower median peer norm, then sum ÷ senders or ÷ R per coordinate. */
+export function ablationAggregate(sent: readonly { dense: Float32Array; mask: Uint8Array }[], specs: readonly ParamSpec[],
+  a: SparseAblation, out: Float32Array): void {
+  out.fill(0);
+  const R = sent.length;
+  for (const p of specs) {
+    const end = p.offset + p.size;
+    const norms = sent.map(({ dense }) => { let q = 0; for (let i = p.offset; i < end; i++) q += dense[i]! * dense[i]!; return Math.sqrt(q); });
+    const med = lowerMedian(norms);
+    const scale = norms.map((x) => (!a.clip ? 1 : x > 0 ? Math.min(1, med / x) : 0));
+    for (let i = p.offset; i < end; i++) {
+      let sum = 0, cnt = 0;
+      for (let r = 0; r < R; r++) if (sent[r]!.mask[i]) { sum += sent[r]!.dense[i]! * scale[r]!; cnt++; }
+      out[i] = cnt === 0 ? 0 : sum / (a.mean === 'senders' ? cnt : R);
+    }
+  }
 }
 
 function sameUpdate(a: SparseUpdate, b: SparseUpdate): boolean {
@@ -310,5 +373,5 @@ export function runConvergence(be: Backend, o: ConvergenceOptions, onProgress?: 
 
 export const CONVERGENCE_DEFAULTS = {
   replicas: 4, H: 5, rounds: 102, batch: 8, seq: 256, seed: 1, innerLr: 2e-3, warmup: 50, clip: 1.0,
-  sparselocoAlpha: 1.0, dilocoLr: 0.7, dilocoMomentum: 0.9, sparselocoMomentum: 0, overlap: 'none' as 'none' | 'stale' | 'eager' | 'rebase', hWarmup: false, momentSyncEvery: 0, innerOptimizer: 'adamw' as 'adamw' | 'muon', demo: DEMO_DEFAULTS, codec: CODEC_DEFAULTS, evalBatches: 8, evalEvery: 1,
+  sparselocoAlpha: 1.0, dilocoLr: 0.7, dilocoMomentum: 0.9, sparselocoMomentum: 0, overlap: 'none' as 'none' | 'stale' | 'eager' | 'rebase', hWarmup: false, momentSyncEvery: 0, innerOptimizer: 'adamw' as 'adamw' | 'muon', sparseAblation: SPARSE_PROTOCOL, demo: DEMO_DEFAULTS, codec: CODEC_DEFAULTS, evalBatches: 8, evalEvery: 1,
 };

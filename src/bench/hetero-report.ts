@@ -16,9 +16,9 @@ export function heteroTables(results: ConfigResult[], util: UtilizationResult[])
   const rows = results.map((r) => `| ${r.config} | ${r.replicas.join(', ')} | ${r.finalValLoss.toFixed(4)} | ${hom ? pct((r.finalValLoss - hom) / hom) : 'n/a'} | ${r.boundaryBytesPerToken ? r.boundaryBytesPerToken.toFixed(1) : '—'} | ${r.wallS.toFixed(0)} |`);
   const loss = ['| configuration | replicas | final val loss | vs homogeneous | boundary bytes/token (fwd+bwd) | wall s |', '|---|---|---|---|---|---|', ...rows].join('\n');
   if (util.length === 0) return loss;
-  const urows = util.map((u) => `| ${u.codec} | ${u.rateLabel} | ${u.micro} | ${u.steps} | ${u.utilization.toFixed(3)} | ${u.utilizationExSched.toFixed(3)} | ${u.stallMsPerStep.toFixed(0)} | ${u.schedMsPerStep.toFixed(0)} | ${u.busiestStage} | ${u.stageBusyMs.map((b) => b.toFixed(0)).join(' / ')} | ${u.wallMs.toFixed(0)} | ${(u.bytesPerStep / 1e3).toFixed(1)} | ${u.linkMsPerStep.toFixed(1)} |`);
-  const ut = ['| codec | link | micro-batches | steps | pipeline_utilization | without run-queue delay | stall ms/step | run-queue ms/step | busiest stage | busy ms per step per stage | wall ms per step | kB per step | link ms per step |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|', ...urows].join('\n');
+  const urows = util.map((u) => `| ${u.codec} | ${u.rateLabel} | ${u.link === 'tc' ? 'tc tbf (netns)' : 'user-space model'} | ${u.micro} | ${u.steps} | ${u.utilization.toFixed(3)} | ${u.utilizationExSched.toFixed(3)} | ${u.utilizationExRunQueue !== undefined ? u.utilizationExRunQueue.toFixed(3) : '—'} | ${u.stallMsPerStep.toFixed(0)} | ${u.schedMsPerStep.toFixed(0)} | ${u.runQueueAllMsPerStep !== undefined ? u.runQueueAllMsPerStep.toFixed(0) : '—'} | ${u.busiestStage} | ${u.stageBusyMs.map((b) => b.toFixed(0)).join(' / ')} | ${u.wallMs.toFixed(0)} | ${(u.bytesPerStep / 1e3).toFixed(1)} | ${u.wireBytesPerStep ? (u.wireBytesPerStep / 1e3).toFixed(1) : '—'} | ${u.linkMsPerStep.toFixed(1)} |`);
+  const ut = ['| codec | link | shaped by | micro-batches | steps | pipeline_utilization | without run-queue delay | without any run-queue time outside computing (kernel) | stall ms/step | run-queue ms/step | run-queue ms/step, all (kernel) | busiest stage | busy ms per step per stage | wall ms per step | kB per step | kB per step on the veth | link ms per step |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|', ...urows].join('\n');
   return `${loss}\n\n${ut}`;
 }
 

@@ -12,7 +12,7 @@ import { validateCodecConfig } from '../compress/index.js';
 import { TesseraError } from '../util/errors.js';
 import { float, int } from './options.js';
 import { HETERO_CONFIGS, HETERO_DEFAULTS, HETERO_DEFAULT_CONFIGS, heteroSummary, runHeteroLoss, type ConfigResult, type HeteroConfigName, type HeteroLossOptions } from '../bench/hetero.js';
-import { measureUtilization } from '../bench/hetero-util.js';
+import { measureUtilization, resolveLinks } from '../bench/hetero-util.js';
 import { heteroTables, writeHeteroReport } from '../bench/hetero-report.js';
 import { ACTIVATION_KINDS, type ActivationKind } from '../hetero/activations.js';
 import type { UtilizationResult } from '../hetero/pipeline.js';
@@ -21,7 +21,7 @@ interface Opts {
   preset: string; layers?: number; data: string; replicas: number; stages: number; rank: number; micro: number; innerSteps: number; rounds: number;
   batch: number; seq: number; innerLr: number; warmup: number; alpha: number; topk: number; evalEvery: number; evalBatches: number;
   configs: string; parallel: number; partOut?: string; utilization: boolean; loss: boolean; utilCodecs: string; utilRates: string;
-  utilBatch: number; utilMicro: number; utilSteps: number; out: string; json?: boolean; record: boolean; notes?: string;
+  utilBatch: number; utilMicro: number; utilSteps: number; utilLinks: string; out: string; json?: boolean; record: boolean; notes?: string;
 }
 
 const list = <T extends string>(s: string, allowed: readonly T[], what: string): T[] => {
@@ -65,8 +65,9 @@ export function benchHeteroCommand(): Command {
     .option('--no-utilization', 'skip the utilization part (the utilization results already in --out/hetero.json are kept)')
     .option('--util-codecs <list>', `codecs measured for utilization: ${ACTIVATION_KINDS.join(',')}`, 'subspace,int8,dense')
     .option('--util-rates <list>', 'inter-stage link rates (0 = unlimited)', '0,1gbit,100mbit')
-    .option('--util-batch <n>', 'sequences per inner step in the utilization runs', int('--util-batch', 1), 16)
-    .option('--util-micro <n>', 'micro-batches per inner step in the utilization runs', int('--util-micro', 1), 16)
+    .option('--util-links <how>', 'how the inter-stage link is shaped: tc (each stage in its own network namespace, veth links shaped by tc tbf; root), model (user-space rate model over loopback), tc,model (both), or auto: tc where namespaces work, else model', 'auto')
+    .option('--util-batch <n>', 'sequences per inner step in the utilization runs', int('--util-batch', 1), 128)
+    .option('--util-micro <n>', 'micro-batches per inner step in the utilization runs', int('--util-micro', 1), 32)
     .option('--util-steps <n>', 'inner steps per utilization run (the first is warm-up)', int('--util-steps', 3), 6)
     .option('--notes <text>', 'a paragraph appended to bench/hetero.md')
     .option('--out <dir>', 'where hetero.md/.json/.svg are written', 'bench')
@@ -93,20 +94,28 @@ export function benchHeteroCommand(): Command {
       if (!o.loss) results = kept.results;
       let util: UtilizationResult[] = o.utilization ? [] : kept.util;
       if (o.utilization) {
-        log(`utilization: 2 stages as processes over TCP, batch ${o.utilBatch}×${o.seq}, ${o.utilMicro} micro-batches, ${o.utilSteps} steps`);
+        const links = await resolveLinks(o.utilLinks, log);
+        log(`utilization: 2 stages as processes over TCP (${links.map((l) => (l === 'tc' ? 'in network namespaces, links shaped by tc tbf' : 'on loopback, links modelled in user space')).join('; then ')}), batch ${o.utilBatch}×${o.seq}, ${o.utilMicro} micro-batches, ${o.utilSteps} steps`);
         util = await measureUtilization({ model: { ...model, vocabSize: data.vocabSize, maxSeqLen: Math.max(model.maxSeqLen, o.seq) }, data: o.data, rank: o.rank,
           batch: o.utilBatch, seq: o.seq, micro: o.utilMicro, steps: o.utilSteps, codecs: list(o.utilCodecs, ACTIVATION_KINDS, 'codec'),
-          rates: o.utilRates.split(',').map(parseRate), seed: 1, log });
+          rates: o.utilRates.split(',').map(parseRate), links, seed: 1, log });
       }
-      const at = (codec: string, bps: number) => util.find((u) => u.codec === codec && u.rateBps === bps)?.utilization ?? null;
-      const ex = (codec: string, bps: number) => util.find((u) => u.codec === codec && u.rateBps === bps)?.utilizationExSched ?? null;
+      // The headline figures come from tc-shaped links where they were measured, else from the user-space model.
+      const method = util.some((u) => u.link === 'tc') ? 'tc' : 'model';
+      const row = (codec: string, bps: number, m: string = method) => util.find((u) => u.codec === codec && u.rateBps === bps && (u.link ?? 'model') === m);
+      const at = (codec: string, bps: number) => row(codec, bps)?.utilization ?? null;
+      const ex = (codec: string, bps: number) => row(codec, bps)?.utilizationExSched ?? null;
+      const both = method === 'tc' && util.some((u) => (u.link ?? 'model') === 'model');
       const summary = {
         ...heteroSummary(results, lossOpts),
         pipeline_utilization: at('subspace', 1e9), pipeline_utilization_100mbit: at('subspace', 1e8), pipeline_utilization_unlimited: at('subspace', 0),
         pipeline_utilization_dense_1gbit: at('dense', 1e9), pipeline_utilization_dense_100mbit: at('dense', 1e8),
         pipeline_utilization_int8_100mbit: at('int8', 1e8),
         pipeline_utilization_without_run_queue_delay: ex('subspace', 1e9), pipeline_utilization_100mbit_without_run_queue_delay: ex('subspace', 1e8),
-        link: 'user-space rate model over real TCP sockets (network namespaces are reserved for the hosts harness)',
+        ...(method === 'tc' ? { pipeline_utilization_without_run_queue_outside_computing: row('subspace', 1e9)?.utilizationExRunQueue ?? null, pipeline_utilization_100mbit_without_run_queue_outside_computing: row('subspace', 1e8)?.utilizationExRunQueue ?? null } : {}),
+        link: method === 'tc' ? 'tc tbf on the veth links of two network namespaces (one per stage), real TCP sockets between the hosts\' addresses'
+          : 'user-space rate model over real TCP sockets on loopback',
+        ...(both ? { pipeline_utilization_user_space_model: row('subspace', 1e9, 'model')?.utilization ?? null, pipeline_utilization_100mbit_user_space_model: row('subspace', 1e8, 'model')?.utilization ?? null } : {}),
       };
       if (o.record) writeHeteroReport(o.out, results, util, summary, o.loss ? lossOpts : null, o.notes ?? '', kept.settings);
       if (o.json) console.log(JSON.stringify(summary));

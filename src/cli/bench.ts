@@ -148,21 +148,26 @@ export function benchCommand(): Command {
     .option('--h-warmup', 'DiLoCo/SparseLoCo: rounds of 1, 2, 4, … inner steps up to H first (same total steps)')
     .option('--moment-sync-every <n>', 'DiLoCo/SparseLoCo: average the replicas\' AdamW moments every n rounds (DES-LOC; 8 bytes per parameter, counted); 0 = never', int('--moment-sync-every', 0), d.momentSyncEvery)
     .option('--inner-optimizer <name>', 'DiLoCo/SparseLoCo inner optimizer: adamw, or muon (Muon on hidden matrices, AdamW elsewhere: MuLoCo)', 'adamw')
+    .option('--no-sparse-quant', 'SparseLoCo ablation: send the kept values exactly (top-k only, no 2-bit table)')
+    .option('--no-sparse-clip', 'SparseLoCo ablation: no per-tensor clip to the median peer norm')
+    .option('--sparse-mean <rule>', 'SparseLoCo aggregate per coordinate: senders (÷ peers that sent it: Templar, the protocol) or replicas (÷ R: the paper\'s formula)', 'senders')
     .option('--demo-lr <x>', 'DeMo learning rate (sign step size, scaled by the inner schedule)', float('--demo-lr', 0), d.demo.lr)
     .option('--eval-batches <n>', 'validation batches (of batch×seq tokens) per measurement', int('--eval-batches', 1), d.evalBatches)
     .option('--eval-every <n>', 'measure validation loss every n rounds (and after the last)', int('--eval-every', 1), d.evalEvery)
     .option('--methods <list>', `comma-separated subset of ${METHODS.join(',')}`, METHODS.join(','))
     .option('--out <dir>', 'where convergence.md/.json/.svg are written', 'bench')
-    .action((o: { preset: string; data: string; replicas: number; innerSteps: number; rounds: number; batch: number; seq: number; innerLr: number; warmup: number; alpha: number; beta: number; topk: number; dilocoLr: number; dilocoMomentum: number; sparselocoMomentum: number; overlap: string; hWarmup?: boolean; momentSyncEvery: number; innerOptimizer: string; demoLr: number; evalBatches: number; evalEvery: number; methods: string; out: string }) => {
+    .action((o: { preset: string; data: string; replicas: number; innerSteps: number; rounds: number; batch: number; seq: number; innerLr: number; warmup: number; alpha: number; beta: number; topk: number; dilocoLr: number; dilocoMomentum: number; sparselocoMomentum: number; overlap: string; hWarmup?: boolean; momentSyncEvery: number; innerOptimizer: string; sparseQuant: boolean; sparseClip: boolean; sparseMean: string; demoLr: number; evalBatches: number; evalEvery: number; methods: string; out: string }) => {
       const methods = o.methods.split(',').map((m) => m.trim()).filter(Boolean) as Method[];
       const bad = methods.filter((m) => !METHODS.includes(m));
       if (bad.length) throw new TesseraError(`unknown method(s): ${bad.join(', ')}`, `choose from ${METHODS.join(', ')}`);
       if (!['none', 'stale', 'eager', 'rebase'].includes(o.overlap)) throw new TesseraError(`unknown --overlap ${o.overlap}`, 'choose none, stale, eager or rebase');
       if (o.innerOptimizer !== 'adamw' && o.innerOptimizer !== 'muon') throw new TesseraError(`unknown --inner-optimizer ${o.innerOptimizer}`, 'choose adamw or muon');
+      if (o.sparseMean !== 'senders' && o.sparseMean !== 'replicas') throw new TesseraError(`unknown --sparse-mean ${o.sparseMean}`, 'choose senders or replicas');
       const model = getPreset(o.preset);
       const data = openTrainData(o.data);
       const opts = { ...d, model, data, replicas: o.replicas, H: o.innerSteps, rounds: o.rounds, batch: o.batch, seq: o.seq,
         innerLr: o.innerLr, warmup: o.warmup, sparselocoAlpha: o.alpha, dilocoLr: o.dilocoLr, dilocoMomentum: o.dilocoMomentum, evalEvery: o.evalEvery, evalBatches: o.evalBatches, sparselocoMomentum: o.sparselocoMomentum, overlap: o.overlap as 'none' | 'stale' | 'eager' | 'rebase', hWarmup: !!o.hWarmup, momentSyncEvery: o.momentSyncEvery, innerOptimizer: o.innerOptimizer as 'adamw' | 'muon', demo: { ...d.demo, lr: o.demoLr },
+        sparseAblation: { quant: o.sparseQuant, clip: o.sparseClip, mean: o.sparseMean as 'senders' | 'replicas' },
         codec: { ...d.codec, beta: o.beta, topk: o.topk }, methods, log: (l: string) => console.log(l) };
       validateCodecConfig(opts.codec);
       const params = modelInfo({ ...model, vocabSize: data.vocabSize }).params;
@@ -176,11 +181,12 @@ export function benchCommand(): Command {
     .option('--preset <name>', 'model shape of the runs', 'micro')
     .option('--data <dir>', 'prepared data of the runs (for the vocabulary)', 'data/v512')
     .option('--notes <file>', 'markdown appended to convergence.md (the reading of the results)')
+    .option('--load <text>', 'how loaded the machine was while the runs ran (written into convergence.md)', 'under load from parallel work')
     .option('--out <dir>', 'where convergence.md/.json/.svg are written', 'bench')
-    .action((o: { dir: string; preset: string; data: string; notes?: string; out: string }) => {
+    .action((o: { dir: string; preset: string; data: string; notes?: string; load: string; out: string }) => {
       const model = getPreset(o.preset), data = openTrainData(o.data);
       const params = modelInfo({ ...model, vocabSize: data.vocabSize }).params;
-      const r = writeStudyReport(o.dir, o.out, params, o.preset, o.notes ? readFileSync(o.notes, 'utf8') : '');
+      const r = writeStudyReport(o.dir, o.out, params, o.preset, o.notes ? readFileSync(o.notes, 'utf8') : '', o.load);
       console.log(JSON.stringify({ tokens_per_param: r.tokens_per_param, targets: r.targets, methods: r.methods.map((m) => [m.label, m.final_loss, m.gap_vs_ddp]) }, null, 1));
       console.log(`written: ${o.out}/convergence.md, convergence.json, convergence.svg`);
     });

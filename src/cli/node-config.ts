@@ -87,8 +87,8 @@ const remoteData: Check = (v, p) => object<RemoteDataConfig>({
 
 const pipeline: Check = object<PipelineConfig>({
   group: str, stage: int(0), members: (v, p) => (Array.isArray(v) && v.length >= 2 && v.length <= 16 ? v.map((x, i) => str(x, `${p}[${i}]`)) : fail(p, 'a list of 2..16 hotkeys', v)),
-  codec: oneOf(...ACTIVATION_KINDS), rank: int(1), micro: int(1),
-});
+  codec: oneOf(...ACTIVATION_KINDS), rank: int(1), micro: int(1), host: str,
+}, ['host']);
 
 const nodeConfig: Check = object<NodeConfig>({
   role: oneOf('miner', 'validator'), name: (v, p) => (typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,40}$/.test(v) ? v : fail(p, 'a name of lowercase letters, digits and - (≤ 41)', v)),

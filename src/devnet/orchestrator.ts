@@ -464,7 +464,8 @@ export class Devnet {
       ...(this.stopWindow !== null ? { stopAfterWindow: this.stopWindow } : {}),
       ...(n.role === 'validator' ? { stake: this.validatorStake(n.name) } : {}),
       ...(n.behavior ? { behavior: n.behavior } : {}),
-      ...(n.pipeline ? { pipeline: n.pipeline } : {}),
+      // On network hosts a stage listens on its own host's address, where its predecessor (another namespace) can reach it.
+      ...(n.pipeline ? { pipeline: this.hostNet ? { ...n.pipeline, host: this.hostNet.host(n.name).ip } : n.pipeline } : {}),
     };
     const cfg = this.opts.nodeConfig ? this.opts.nodeConfig(n.name, base) : base; // the chaos suite's relays
     await mkdir(n.dataDir, { recursive: true });

@@ -1,7 +1,9 @@
 // Starts a pipeline group as S stage processes (stage-main.ts) on this machine and collects what
 // they print; used by the utilization bench and the tests. Each stage runs single-threaded
-// (TESSERA_THREADS=1), like a node of the devnet.
-import { spawn, type ChildProcess } from 'node:child_process';
+// (TESSERA_THREADS=1), like a node of the devnet. With a HostNet, stage s runs inside host s's
+// network namespace and listens on that host's address (the links between them shaped by tc).
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import type { HostNet } from '../hosts/netns.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { StageProcessConfig } from './stage-main.js';
@@ -19,8 +21,11 @@ export interface RunningStage {
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), 'stage-main.js');
 
-export function startStage(c: StageProcessConfig, env: NodeJS.ProcessEnv = {}): RunningStage {
-  const proc = spawn(process.execPath, [MAIN, JSON.stringify(c)], { env: { ...process.env, TESSERA_THREADS: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts a process: here, or inside a host's network namespace. */
+export type SpawnIn = (cmd: string, args: readonly string[], opts: SpawnOptions) => ChildProcess;
+
+export function startStage(c: StageProcessConfig, env: NodeJS.ProcessEnv = {}, spawnIn: SpawnIn = spawn): RunningStage {
+  const proc = spawnIn(process.execPath, [MAIN, JSON.stringify(c)], { env: { ...process.env, TESSERA_THREADS: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const events: StageEvent[] = [];
   const waiting: { step: number; resolve: () => void }[] = [];
   let buf = '', stderr = '';
@@ -56,6 +61,15 @@ export function startStage(c: StageProcessConfig, env: NodeJS.ProcessEnv = {}): 
   return { proc, events, done, stepDone };
 }
 
-export function startGroup(base: Omit<StageProcessConfig, 'stage'>, env: NodeJS.ProcessEnv = {}): RunningStage[] {
-  return Array.from({ length: base.stages }, (_, stage) => startStage({ ...base, stage }, env));
+/**
+ * Starts the S stages of a group. With `net`, stage s runs in the namespace of net.hosts[s] (it needs
+ * at least S hosts) and listens on that host's address; the links are then tc's, not modelled.
+ */
+export function startGroup(base: Omit<StageProcessConfig, 'stage'>, env: NodeJS.ProcessEnv = {}, net?: HostNet): RunningStage[] {
+  if (net && net.hosts.length < base.stages) throw new Error(`startGroup: ${base.stages} stages need ${base.stages} hosts, the HostNet has ${net.hosts.length}`);
+  return Array.from({ length: base.stages }, (_, stage) => {
+    if (!net) return startStage({ ...base, stage }, env);
+    const h = net.hosts[stage]!;
+    return startStage({ ...base, stage, host: h.ip, externalLinks: true }, env, (cmd, args, opts) => net.spawn(h.name, cmd, args, opts));
+  });
 }

@@ -32,6 +32,8 @@ export interface PipelineConfig {
   rank: number;
   /** Micro-batches per inner step (divides run.batch). */
   micro: number;
+  /** Address this stage listens on and publishes for its predecessor (default 127.0.0.1; on network hosts, its host's address). */
+  host?: string;
 }
 
 export interface GroupRecord {

@@ -30,6 +30,12 @@ export interface StageRunOptions {
    * done (the live network's step budget, hetero/stage-node.ts). Absent: all `steps`.
    */
   more?: (done: number) => boolean;
+  /**
+   * The kernel's run-queue time of this thread so far (util/schedstat.ts), for links shaped outside the
+   * process: a wait's run-queue delay is then what the kernel counted during it, the rest of it is stall.
+   * Absent: run-queue delay = time from a frame's modelled delivery to its handling.
+   */
+  runQueueMs?: () => number;
   /** Called after every inner step (e.g. to time it, or to die on cue in a test). */
   onStep?: (step: number, loss: number) => void | Promise<void>;
 }
@@ -38,12 +44,16 @@ export interface StageRunResult {
   losses: number[];
   /** Per step: ms this stage waited before the frame it needed was deliverable (pipeline bubble + link). */
   stallAt: number[];
-  /** Per step: ms between a frame becoming deliverable and this stage handling it while it waited (OS run-queue delay on a loaded machine). */
+  /** Per step: ms between a frame becoming deliverable and this stage handling it while it waited (OS run-queue delay on a loaded machine; with runQueueMs, what the kernel counted). */
   schedAt: number[];
   /** performance.now() at the end of each step. */
   stepEnds: number[];
   /** Stage.busyMs at the end of each step. */
   busyAt: number[];
+  /** With runQueueMs: the kernel's run-queue ms of this thread at the end of each step (all of it: while computing, waiting or in between). */
+  runQueueAt?: number[];
+  /** With runQueueMs: the part of it inside the stage's computations (so inside Stage.busyMs), so far, at the end of each step. */
+  busyRunQueueAt?: number[];
 }
 
 const f64 = (x: number): Uint8Array => new Uint8Array(Float64Array.of(x).buffer);
@@ -54,12 +64,27 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
   const M = st.micro, b = B / M, first = o.firstStep ?? 0;
   const res: StageRunResult = { losses: [], stepEnds: [], busyAt: [], stallAt: [], schedAt: [] };
   let stall = 0, sched = 0;
+  const rq = o.runQueueMs;
+  let busyRq = 0;
+  /** Runs one of the stage's computations (its busy time), adding the run-queue time the kernel counted during it to busyRq. */
+  const computing = <T>(f: () => T): T => {
+    if (!rq) return f();
+    const q0 = rq(), r = f();
+    busyRq += rq() - q0;
+    return r;
+  };
   const timed = async <F extends { deliverAt: number }>(p: Promise<F>): Promise<F> => {
-    const t = nowMs();
+    const t = nowMs(), q0 = rq?.() ?? 0;
     const f = await p;
     const now = nowMs();
-    stall += Math.max(0, Math.min(now, f.deliverAt) - t);
-    sched += now - Math.max(t, f.deliverAt);
+    if (rq) {
+      const q = Math.min(now - t, rq() - q0);
+      sched += q;
+      stall += now - t - q;
+    } else {
+      stall += Math.max(0, Math.min(now, f.deliverAt) - t);
+      sched += now - Math.max(t, f.deliverAt);
+    }
     return f;
   };
   const timedAny = async (links: Link[]) => {
@@ -83,18 +108,18 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
       // Forwards first: they depend on nothing, and they keep the next stage fed; the backwards
       // then run as their gradients arrive, while the later stages work on later micro-batches.
       for (let i = 0; i < M; i++) {
-        next!.send(Msg.Forward, step, i, st.forward(i, ids(i), tg(i), b, T, null).send!);
+        next!.send(Msg.Forward, step, i, computing(() => st.forward(i, ids(i), tg(i), b, T, null)).send!);
         await tick();
       }
       for (let done = 0; done < M; done++) {
         const f = await timed(next!.expect(Msg.Backward, step));
-        st.backward(f.micro, b, T, f.body);
+        computing(() => st.backward(f.micro, b, T, f.body));
       }
     } else if (st.isLast) {
       for (let i = 0; i < M; i++) {
         const f = i === 0 ? head! : await timed(prev!.expect(Msg.Forward, step));
         check(f, Msg.Forward, step);
-        const r = st.forward(f.micro, ids(f.micro), tg(f.micro), b, T, f.body);
+        const r = computing(() => st.forward(f.micro, ids(f.micro), tg(f.micro), b, T, f.body));
         loss += r.loss / M;
         prev!.send(Msg.Backward, step, f.micro, r.send!);
         await tick();
@@ -106,25 +131,25 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
         first0 = null;
         if (f.type === Msg.Backward) {
           check(f, Msg.Backward, step);
-          prev!.send(Msg.Backward, step, f.micro, st.backward(f.micro, b, T, f.body)!);
+          prev!.send(Msg.Backward, step, f.micro, computing(() => st.backward(f.micro, b, T, f.body))!);
           bwd++;
         } else {
           check(f, Msg.Forward, step);
-          next!.send(Msg.Forward, step, f.micro, st.forward(f.micro, ids(f.micro), tg(f.micro), b, T, f.body).send!);
+          next!.send(Msg.Forward, step, f.micro, computing(() => st.forward(f.micro, ids(f.micro), tg(f.micro), b, T, f.body)).send!);
           fwd++;
         }
         await tick();
       }
     }
     // The group's gradient norm: partial sums forward along the chain, the total back.
-    let ss = st.gradSumSquares();
+    let ss = computing(() => st.gradSumSquares());
     if (prev) ss += readF64((await timed(prev.expect(Msg.Norm, step))).body);
     if (next) {
       next.send(Msg.Norm, step, 0, f64(ss));
       ss = readF64((await timed(next.expect(Msg.NormTotal, step))).body);
     }
     if (prev) prev.send(Msg.NormTotal, step, 0, f64(ss));
-    st.update(ss, o.lrOf(step));
+    computing(() => st.update(ss, o.lrOf(step)));
     if (st.isLast) {
       // the last stage knows the loss; it travels back with nothing else, so report it here
       res.losses.push(loss);
@@ -133,6 +158,7 @@ export async function runStageSteps(o: StageRunOptions): Promise<StageRunResult>
     res.busyAt.push(st.busyMs);
     res.stallAt.push(stall);
     res.schedAt.push(sched);
+    if (rq) { (res.runQueueAt ??= []).push(rq()); (res.busyRunQueueAt ??= []).push(busyRq); }
     await o.onStep?.(step, loss);
   }
   return res;
@@ -163,4 +189,12 @@ export interface UtilizationResult {
   bytesPerStep: number;
   /** Those bytes' time on the link at its rate, per step. */
   linkMsPerStep: number;
+  /** How the link was shaped: tc tbf between network namespaces, or the user-space model on loopback (absent in older records: model). */
+  link?: 'tc' | 'model';
+  /** tc only: the busiest stage's run-queue ms per step as the kernel counted it, all of it (schedMsPerStep is the part while it waited for a frame). */
+  runQueueAllMsPerStep?: number;
+  /** tc only: busy ÷ (wall − every run-queue ms the kernel counted outside the stage's computations: while waiting for frames and in between, e.g. preempted in a send). */
+  utilizationExRunQueue?: number;
+  /** tc only: bytes stage 0's veth carried per step, both directions (TCP/IP and Ethernet headers and acks included; warm-up step included). */
+  wireBytesPerStep?: number;
 }

@@ -18,6 +18,7 @@ import { Stage, splitLayers } from './stages.js';
 import { encodeStage } from './payloads.js';
 import { connectToNext, listenForPrevious, PeerGone, type Link } from './transport.js';
 import { runStageSteps } from './pipeline.js';
+import { runQueueMs } from '../util/schedstat.js';
 
 export interface StageProcessConfig {
   group: string;
@@ -39,6 +40,10 @@ export interface StageProcessConfig {
   buckets: string[];
   rateBps?: number;
   latencyMs?: number;
+  /** Address this stage listens on and publishes for its predecessor (default 127.0.0.1; in a network namespace: its host's address). */
+  host?: string;
+  /** The links are shaped outside this process (tc tbf between network namespaces): no user-space link model; run-queue delay read from the kernel. */
+  externalLinks?: boolean;
   upload?: boolean;
   codecCfg?: CodecConfig;
   connectTimeoutMs?: number;
@@ -65,15 +70,17 @@ async function main(c: StageProcessConfig): Promise<number> {
   };
   const own = new FsStore(c.buckets[c.stage]!, { durable: false });
   await own.ensureBucket();
-  const shape = { rateBps: c.rateBps, latencyMs: c.latencyMs };
+  if (c.externalLinks && (c.rateBps || c.latencyMs)) throw new Error('stage: externalLinks and a user-space link model (rateBps, latencyMs) exclude each other');
+  const shape = { rateBps: c.rateBps, latencyMs: c.latencyMs, external: c.externalLinks };
+  const rq = c.externalLinks && runQueueMs() !== null ? () => runQueueMs()! : undefined;
   let prev: Link | null = null, next: Link | null = null;
   try {
     [prev, next] = await Promise.all([
-      c.stage > 0 ? listenForPrevious(own, c.group, c.stage, c.window, shape, { timeoutMs: c.connectTimeoutMs }) : Promise.resolve(null),
+      c.stage > 0 ? listenForPrevious(own, c.group, c.stage, c.window, shape, { host: c.host, timeoutMs: c.connectTimeoutMs }) : Promise.resolve(null),
       c.stage < c.stages - 1 ? connectToNext(new FsStore(c.buckets[c.stage + 1]!, { readOnly: true }), c.group, c.stage, c.window, shape, { timeoutMs: c.connectTimeoutMs }) : Promise.resolve(null),
     ]);
     const t0 = performance.now();
-    const res = await runStageSteps({ stage, prev, next, steps: c.steps, batchOf, B: c.batch, T: c.seq, lrOf: () => c.lr,
+    const res = await runStageSteps({ stage, prev, next, steps: c.steps, batchOf, B: c.batch, T: c.seq, lrOf: () => c.lr, runQueueMs: rq,
       onStep: (step, loss) => void out({ event: 'step', stage: c.stage, step, loss: stage.isLast ? loss : null, busyMs: stage.busyMs, atMs: performance.now() - t0 }) });
     let uploaded: string | null = null;
     if (c.upload) {
@@ -86,7 +93,7 @@ async function main(c: StageProcessConfig): Promise<number> {
       uploaded = payloadKey(c.group, c.window, c.stage);
       await own.put(uploaded, wire);
     }
-    out({ event: 'end', ok: true, stage: c.stage, losses: res.losses, stepEnds: res.stepEnds.map((x) => x - t0), busyAt: res.busyAt, stallAt: res.stallAt, schedAt: res.schedAt,
+    out({ event: 'end', ok: true, stage: c.stage, runQueue: rq ? 'kernel' : 'model', listen: `${c.host ?? '127.0.0.1'}`, peer: next ? `${next.socket.remoteAddress}:${next.socket.remotePort}` : null, losses: res.losses, stepEnds: res.stepEnds.map((x) => x - t0), busyAt: res.busyAt, stallAt: res.stallAt, schedAt: res.schedAt, runQueueAt: res.runQueueAt ?? null, busyRunQueueAt: res.busyRunQueueAt ?? null,
       bytesIn: (prev?.bytesIn ?? 0) + (next?.bytesIn ?? 0), bytesOut: (prev?.bytesOut ?? 0) + (next?.bytesOut ?? 0), uploaded });
     return 0;
   } catch (e) {

@@ -74,7 +74,7 @@ export function pipelineHooks(node: Node, p: PipelineConfig): MinerHooks {
       const t0 = performance.now();
       try {
         [prev, nxt] = await Promise.all([
-          p.stage > 0 ? listenForPrevious(own, p.group, p.stage, W, {}, { timeoutMs }) : Promise.resolve(null),
+          p.stage > 0 ? listenForPrevious(own, p.group, p.stage, W, {}, { host: p.host, timeoutMs }) : Promise.resolve(null),
           next ? connectToNext(next, p.group, p.stage, W, {}, { timeoutMs }) : Promise.resolve(null),
         ]);
         // The step budget (first stage): another step only while it fits before the deadline less the reserve.

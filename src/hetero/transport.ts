@@ -3,10 +3,12 @@
 // publishes its listening address in its own bucket; its predecessor reads it there and connects).
 //
 // Frame: u32 body length | u8 type | u32 step | u16 micro | f64 send time (epoch ms) | body.
-// Link rate (user space; network namespaces with tc are reserved for the hosts harness): the
-// receiver hands a frame to the stage no earlier than max(send time, previous frame's delivery)
-// + 8·(frame bytes)/rate + latency — a serialized link of that rate, timed from the sender's clock
-// (both ends read the same system clock on one machine). Frames still cross a real socket.
+// Link rate, two ways. Shaped outside the process (`external`: each stage in its own network
+// namespace, the veth links shaped by tc tbf, src/hosts/netns.ts): a frame is deliverable when it
+// has arrived. Modelled in user space (the fallback, on loopback): the receiver hands a frame to the
+// stage no earlier than max(send time, previous frame's delivery) + 8·(frame bytes)/rate + latency —
+// a serialized link of that rate, timed from the sender's clock (both ends read the same system
+// clock on one machine). Either way frames cross a real socket.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { TesseraError } from '../util/errors.js';
 import type { ObjectStore, ReadOnlyStore } from '../storage/types.js';
@@ -21,6 +23,8 @@ export interface LinkShape {
   /** Bits per second of the link into this end (0 or absent: unlimited). */
   rateBps?: number;
   latencyMs?: number;
+  /** The link is shaped outside this process (tc in network namespaces): no model; a frame is deliverable on arrival. */
+  external?: boolean;
 }
 
 export const nowMs = (): number => performance.timeOrigin + performance.now();
@@ -63,7 +67,7 @@ export class Link {
       this.bytesIn += HEADER + len;
       const rate = this.shape.rateBps ?? 0;
       const wire = rate > 0 ? (8 * (HEADER + len) * 1000) / rate : 0;
-      const deliverAt = Math.max(sentAt, this.lastDeliver) + wire + (this.shape.latencyMs ?? 0);
+      const deliverAt = this.shape.external ? nowMs() : Math.max(sentAt, this.lastDeliver) + wire + (this.shape.latencyMs ?? 0);
       this.lastDeliver = deliverAt;
       this.push({ type, step, micro, body, sentAt, deliverAt });
     }
@@ -95,8 +99,11 @@ export class Link {
     if (this.closed) throw this.closed;
     const h = Buffer.alloc(HEADER);
     h.writeUInt32LE(body.length, 0); h.writeUInt8(type, 4); h.writeUInt32LE(step >>> 0, 5); h.writeUInt16LE(micro, 9); h.writeDoubleLE(nowMs(), 11);
+    // One write (writev) per frame: one wakeup of the receiver, not one for the header and one for the body.
+    this.socket.cork();
     this.socket.write(h);
     this.socket.write(body);
+    this.socket.uncork();
     this.bytesOut += HEADER + body.length;
   }
 
