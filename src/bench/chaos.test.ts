@@ -14,6 +14,7 @@ test('chaos schedule: every kind, ≥ 20 faults, seeded order, leader killed las
   assert.equal(a.at(-1), 'leader-killed');
   assert.deepEqual([...a].sort(), [...FULL_SCHEDULE].sort());
   assert.deepEqual(parseFaults('ci'), CI_SCHEDULE);
+  assert.deepEqual(parseFaults('ci', true), [...CI_SCHEDULE, 'link-cut']);
   assert.deepEqual(parseFaults('chain-down, link-cut'), ['chain-down', 'link-cut']);
   assert.throws(() => parseFaults('kill-everything'), /unknown fault kind 'kill-everything'/);
 });

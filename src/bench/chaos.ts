@@ -15,6 +15,8 @@
 // The kill -9s land at exact places through failpoints (src/util/failpoint.ts): the harness arms one
 // in the target's state folder, the process freezes there and the harness SIGKILLs it; the devnet's
 // supervisor (orchestrator.ts) restarts nodes and the chain, the harness restarts the S3 gateway.
+// With `hosts` every process (chain, Ceph RGW, each node) runs in its own network namespace
+// (Devnet's `hosts` option, src/hosts/netns.ts) and the harness reaches them over the bridge.
 //
 // Fault kinds (windows_to_recover: from the window the fault began to the first window where what it
 // hit works again: the target miner aggregated, the target validator scoring, every live miner aggregated):
@@ -29,7 +31,8 @@
 //   kill-gateway-multipart     radosgw killed -9 at the same point of a multipart upload; the writer retries (Ceph only)
 //   chain-down                 the chain stopped for 2 windows
 //   storage-down               the S3 gateway stopped for 2 windows (Ceph only)
-//   link-cut                   one miner's link (its chain and own-bucket connections, through a relay) cut for 2 windows
+//   link-cut                   one miner's link cut for 2 windows: with --hosts its namespace's veth down at both ends
+//                              (reads and writes); without, its chain and own-bucket connections through a relay
 //   disk-full                  one miner's state folder (a small tmpfs) full for 2 windows (root only)
 //   corrupt-state              a stopped miner's miner-state.safetensors damaged, then the miner started
 //   leader-killed              the leading validator killed and never restarted (last)
@@ -55,6 +58,10 @@ import { makeRng, type Rng } from '../util/rng.js';
 import { multipartBytes } from './chaos-writer.js';
 import { machineLine } from './machine.js';
 import { Relay, RelayProcess } from './relay.js';
+import { readRecord } from '../devnet/config.js';
+import { STORAGE_HOST } from '../devnet/hosts.js';
+import { hostsUnavailable, removeHosts } from '../hosts/netns.js';
+import { TesseraError } from '../util/errors.js';
 import { createServer } from 'node:net';
 import type { TensorShape } from '../compress/index.js';
 
@@ -76,10 +83,13 @@ export const FULL_SCHEDULE: FaultKind[] = [
 ];
 /** The CI-sized subset (filesystem storage; disk-full is skipped, with the reason, where mounting a tmpfs is not permitted). */
 export const CI_SCHEDULE: FaultKind[] = ['kill-miner-upload', 'kill-validator-checkpoint', 'kill-chain-chain-call', 'corrupt-state', 'disk-full'];
+/** The CI-sized subset on network hosts (Ceph storage): the same, and a miner's namespace link cut. */
+export const CI_HOSTS_SCHEDULE: FaultKind[] = [...CI_SCHEDULE, 'link-cut'];
 
-export function parseFaults(text: string): FaultKind[] {
+/** 'all', 'ci' (CI_HOSTS_SCHEDULE with `hosts`) or a comma-separated list of kinds. */
+export function parseFaults(text: string, hosts = false): FaultKind[] {
   if (text === 'all') return [...FULL_SCHEDULE];
-  if (text === 'ci') return [...CI_SCHEDULE];
+  if (text === 'ci') return [...(hosts ? CI_HOSTS_SCHEDULE : CI_SCHEDULE)];
   return text.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
     if (!(FAULT_KINDS as readonly string[]).includes(s)) throw new Error(`unknown fault kind '${s}' (kinds: ${FAULT_KINDS.join(', ')}, or 'all' / 'ci')`);
     return s as FaultKind;
@@ -110,6 +120,10 @@ export interface FaultRecord {
 export interface ChaosReport {
   seed: number;
   storage: 'fs' | 'ceph';
+  /** Whether every process ran on its own network host (namespace); the link cut is then a real one. */
+  hosts: boolean;
+  /** The network hosts' id (`tsr…`; every namespace, veth and the bridge carry it), removed when the run ends; null without hosts. */
+  hosts_id: string | null;
   faults_injected: number;
   faults_survived: number;
   uploads_in_time: number;
@@ -136,6 +150,8 @@ export interface ChaosOptions {
   seed?: number;
   faults?: FaultKind[];
   storage?: 'fs' | 'ceph';
+  /** Every process in its own network namespace (needs root and Ceph; storage is then Ceph). */
+  hosts?: boolean;
   blockMs?: number;
   run?: RunOverrides;
   /** Windows a fault may take to recover before it counts as not survived (default 8). */
@@ -151,6 +167,8 @@ export const CHAOS_RUN: RunOverrides = { preset: 'tiny', blocksPerWindow: 12, in
 const LINK_MINER = 'miner-3';
 const DISK_MINER = 'miner-2';
 const TMPFS_SIZE = '48m';
+/** How long a process frozen at a failpoint waits for its kill -9 (the harness kills at once; a starved harness still lands it there). */
+const KILL_HOLD_MS = 120_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -269,7 +287,14 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
   const seed = o.seed ?? 1;
   const rng = makeRng(`chaos-${seed}`);
   const log = o.log ?? ((): void => {});
-  const storage = o.storage ?? (cephInstalled() ? 'ceph' : 'fs');
+  const hosts = o.hosts ?? false;
+  if (hosts) {
+    const why = await hostsUnavailable();
+    if (why) throw new TesseraError(`--hosts: ${why}`, 'run as root on Linux, or without --hosts (every node on loopback, the link cut through a relay)');
+    if (o.storage === 'fs') throw new TesseraError('--hosts needs Ceph storage: the object storage must be a server on its own network host', 'drop --storage fs');
+    if (!cephInstalled()) throw new TesseraError('--hosts needs Ceph RGW (the object storage on its own network host), which is not installed', 'apt-get install ceph-mon ceph-osd radosgw ceph-common; or run without --hosts');
+  }
+  const storage = hosts ? 'ceph' : (o.storage ?? (cephInstalled() ? 'ceph' : 'fs'));
   const skipped: string[] = [];
   let wanted = o.faults ?? FULL_SCHEDULE;
   if (storage !== 'ceph') {
@@ -291,7 +316,9 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
   const prevEnv = process.env[FAILPOINT_ENV];
   process.env[FAILPOINT_ENV] = '1'; // the chain process inherits it; nodes get it through nodeEnv
 
-  // The disk-full miner's state folder is a tmpfs from the start; the link miner reaches the chain and its bucket through relays.
+  // The disk-full miner's state folder is a tmpfs from the start (mounted before any node starts, so
+  // the mount namespace `ip netns exec` gives a node has it too); without hosts the link miner reaches
+  // the chain and its bucket through relays, with hosts its own link is cut.
   let mounted: string | null = null;
   if (schedule.includes('disk-full')) {
     mounted = join(root, 'nodes', DISK_MINER);
@@ -310,7 +337,7 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
   const relayed = (d: StoreDescriptor): StoreDescriptor => (d.kind === 's3' ? { ...d, endpoint: relayTo('s3', d.endpoint) } : d);
   const nodeConfig = (name: string, cfg: NodeConfigFile): NodeConfigFile => {
     direct.set(name, cfg.publicRead);
-    if (name !== LINK_MINER || !schedule.includes('link-cut')) return cfg;
+    if (hosts || name !== LINK_MINER || !schedule.includes('link-cut')) return cfg;
     // Its own link: the chain and its writes to its bucket. Others read its bucket directly: the bucket is in
     // object storage (R2, S3), not behind the miner's link.
     return { ...cfg, chainUrl: relayTo('chain', cfg.chainUrl), store: relayed(cfg.store) };
@@ -319,6 +346,7 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
   const devOpts: DevnetOptions = {
     dir: root, miners: 3, validators: 2, run, blockMs, storage: storage === 'ceph' ? { kind: 'ceph' } : { kind: 'fs' }, data: o.data,
     vocabSize: 512, autoStop: false, nodeEnv: { [FAILPOINT_ENV]: '1' }, nodeConfig, log: (l) => log(`devnet: ${l}`),
+    ...(hosts ? { hosts: {} } : {}), // unshaped links: the faults are the point here
   };
   let net: Devnet | null = null;
   const faults: FaultRecord[] = [];
@@ -332,7 +360,14 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
     await auditLoop.catch(() => {});
     audit?.close();
     if (net) await net.stop().catch(() => {});
-    if (storage === 'ceph') await stopRgw(join(root, 'ceph')).catch(() => {}); // a gateway this harness was restarting when stopped
+    if (storage === 'ceph') await stopRgw(join(root, 'ceph')).catch(() => {}); // a gateway this harness was restarting when stopped (by pid: any namespace)
+    // Network hosts: the devnet removes its own on stop; if it was interrupted while starting (no Devnet yet), its record names them.
+    if (hosts) {
+      if (net?.hostNet) await net.hostNet.destroy().catch((e: Error) => log(`network hosts: ${e.message}`));
+      let id: string | undefined;
+      try { id = readRecord(root)?.hostsId; } catch { /* no readable record: nothing was made */ }
+      if (id) await removeHosts(id).catch((e: Error) => log(`network hosts ${id}: ${e.message}`));
+    }
     for (const r of relays.values()) await r.close();
     if (mounted) {
       try { execFileSync('umount', [mounted], { stdio: 'pipe' }); } catch { try { execFileSync('umount', ['-l', mounted], { stdio: 'pipe' }); } catch (e) { log(`could not unmount ${mounted}: ${(e as Error).message}`); } }
@@ -341,7 +376,7 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
     if (!o.keep && o.dir === undefined) rmSync(root, { recursive: true, force: true });
     else log(`kept ${root}`);
   })());
-  const onSignal = (sig: NodeJS.Signals): void => { log(`${sig}: stopping the devnet, Ceph and the relays, unmounting the tmpfs`); void cleanup().finally(() => process.exit(130)); };
+  const onSignal = (sig: NodeJS.Signals): void => { log(`${sig}: stopping the devnet, Ceph and the relays, unmounting the tmpfs${hosts ? ', removing the network hosts' : ''}`); void cleanup().finally(() => process.exit(130)); };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
@@ -376,7 +411,7 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
     for (const f of faults) if (f.windows_to_recover !== null) (byKind[f.kind] ??= []).push(f.windows_to_recover);
     const head = d.history.get('validator-2') ?? [];
     return {
-      seed, storage, faults_injected: faults.length, faults_survived: faults.filter((f) => f.survived).length,
+      seed, storage, hosts, hosts_id: d.hostNet?.id ?? null, faults_injected: faults.length, faults_survived: faults.filter((f) => f.survived).length,
       uploads_in_time: lost.inTime, uploads_lost: lost.lost.length, lost: lost.lost,
       objects_checked: a.checked, objects_corrupt_seen: a.corrupt.length + h.multipartCorrupt.length, corrupt: [...a.corrupt, ...h.multipartCorrupt],
       windows_to_recover: byKind, fingerprints_agree: agreement.windowsChecked > 0 && agreement.mismatches.length === 0,
@@ -404,9 +439,9 @@ class Harness {
     private readonly recoverWindows: number, private readonly log: (l: string) => void, private readonly storage: 'fs' | 'ceph', private readonly root: string,
     private readonly relays: ReadonlyMap<string, RelayProcess>) {}
 
-  /** The chain's current window (retried while the chain is down, up to 60 s). */
+  /** The chain's current window (retried while the chain is down, up to 3 min: a restart on a loaded machine can take over a minute). */
   async window(): Promise<number> {
-    const until = Date.now() + 60_000;
+    const until = Date.now() + 180_000;
     for (;;) {
       try {
         const h = await this.client().head();
@@ -497,9 +532,17 @@ class Harness {
     return pool[this.rng.nextInt(pool.length)]!.name;
   }
 
+  /** When the last failpoint was hit (the frozen process's clock, ms since the epoch). */
+  private hitAt = 0;
+
+  /** Whether the process frozen at the last failpoint is still frozen (its hold of holdMs not over; 1 s margin for the kill). */
+  private stillFrozen(holdMs: number): boolean {
+    return Date.now() - this.hitAt < holdMs - 1000;
+  }
+
   /** Arms a failpoint in `dir` at a seeded moment within the next window; resolves with the frozen process's pid (null: not reached in time). */
-  private async freezeAt(dir: string, point: string, holdMs: number, windows = 4): Promise<number | null> {
-    await sleep(this.rng.nextInt(this.windowMs));
+  private async freezeAt(dir: string, point: string, holdMs: number, windows = 4, delay = true): Promise<number | null> {
+    if (delay) await sleep(this.rng.nextInt(this.windowMs)); // without: armed before the first await (the caller starts the process after)
     const arm = join(dir, FAILPOINT_FILE), hit = join(dir, FAILPOINT_HIT);
     rmSync(hit, { force: true });
     writeFileSync(arm, `${point} ${holdMs}\n`);
@@ -507,7 +550,7 @@ class Harness {
     for (;;) {
       if (existsSync(hit)) {
         const text = readFileSync(hit, 'utf8').trim().split(/\s+/);
-        if (text.length >= 3) { rmSync(hit, { force: true }); return Number(text[1]); }
+        if (text.length >= 3) { rmSync(hit, { force: true }); this.hitAt = Number(text[2]); return Number(text[1]); }
       }
       if (Date.now() > until) {
         rmSync(arm, { force: true });
@@ -543,7 +586,7 @@ class Harness {
 
   /** Waits for the supervisor's restart of `name` after its process `pid` died. */
   private async restarted(name: string, pid: number): Promise<boolean> {
-    const n = this.net.nodes.get(name)!, until = Date.now() + 60_000;
+    const n = this.net.nodes.get(name)!, until = Date.now() + 180_000;
     while (Date.now() < until) {
       if (n.proc && n.proc.pid !== pid && n.proc.running) return true;
       if (n.failing) return false;
@@ -588,9 +631,10 @@ class Harness {
 
   private async killNodeAt(kind: FaultKind, name: string, point: string): Promise<FaultRecord> {
     const n = this.net.nodes.get(name)!;
-    const pid = await this.freezeAt(n.dataDir, point, 30_000);
+    const pid = await this.freezeAt(n.dataDir, point, KILL_HOLD_MS);
     const w = await this.window();
     if (pid === null) return this.record(kind, name, w, null, false, `failpoint ${point} was not reached within 4 windows`);
+    if (!this.stillFrozen(KILL_HOLD_MS)) return this.record(kind, name, w, null, false, `${name} froze at ${point} ${((Date.now() - this.hitAt) / 1000).toFixed(0)} s ago, past its hold: a kill now would not land there`);
     if (!killed(pid)) return this.record(kind, name, w, null, false, `${name} (pid ${pid}) was gone before the kill`);
     this.log(`  kill -9 ${name} (pid ${pid}) frozen at ${point} in window ${w}`);
     await n.proc?.exited;
@@ -605,10 +649,12 @@ class Harness {
   }
 
   private async killChain(kind: FaultKind): Promise<FaultRecord> {
-    const pid = await this.freezeAt(join(this.net.root, 'chain'), 'chain.journaled', 30_000);
+    const pid = await this.freezeAt(join(this.net.root, 'chain'), 'chain.journaled', KILL_HOLD_MS);
+    // Killed first: a frozen chain answers nobody, so its window is read from the restarted one (which resumes at the height it was killed at).
+    if (pid === null) return this.record(kind, 'chain', await this.window(), null, false, 'failpoint chain.journaled was not reached');
+    if (!this.stillFrozen(KILL_HOLD_MS)) return this.record(kind, 'chain', await this.window(), null, false, `the chain froze ${((Date.now() - this.hitAt) / 1000).toFixed(0)} s ago, past its hold: a kill now would not land there`);
+    if (!killed(pid)) return this.record(kind, 'chain', await this.window(), null, false, `the chain (pid ${pid}) was gone before the kill`);
     const w = await this.window();
-    if (pid === null) return this.record(kind, 'chain', w, null, false, 'failpoint chain.journaled was not reached');
-    if (!killed(pid)) return this.record(kind, 'chain', w, null, false, `the chain (pid ${pid}) was gone before the kill`);
     this.log(`  kill -9 chain (pid ${pid}) frozen after journaling a call, in window ${w}`);
     const rec = await this.untilAllAggregated(this.recoverWindows, w + 1);
     return this.record(kind, 'chain', w, rec, true, `restarted by the supervisor; every live miner aggregated in window ${rec ?? 'none'}`);
@@ -616,6 +662,12 @@ class Harness {
 
   private gatewayPid(): number {
     return Number(readFileSync(join(this.root, 'ceph', 'run', 'client.rgw.a.pid'), 'utf8').trim());
+  }
+
+  /** Starts the S3 gateway killed by a fault again: in the storage host's namespace with --hosts. */
+  private startGateway(): Promise<void> {
+    const h = this.net.hostNet?.host(STORAGE_HOST);
+    return startGateway(join(this.root, 'ceph'), h ? { netns: h.ns, addr: h.ip } : undefined);
   }
 
   private async killGatewayDuringUpload(kind: FaultKind): Promise<FaultRecord> {
@@ -627,7 +679,7 @@ class Harness {
     if (!killed(gw)) return this.record(kind, 'S3 gateway', w, null, false, `radosgw (pid ${gw}) was not running`);
     this.log(`  kill -9 radosgw (pid ${gw}) as ${miner} starts its upload in window ${w}`);
     await sleep(this.windowMs);
-    await startGateway(join(this.root, 'ceph'));
+    await this.startGateway();
     const rec = await this.untilAllAggregated(this.recoverWindows, w + 1);
     return this.record(kind, 'S3 gateway', w, rec, true, `restarted after 1 window; every live miner aggregated in window ${rec ?? 'none'}`);
   }
@@ -662,9 +714,12 @@ class Harness {
     };
     const w0 = await this.window();
     try {
+      // Armed before the writer starts (a seeded delay could let a fast writer pass the point first: the
+      // seed-2 hosts run's writer completed unfrozen). A writer process starts, makes its bytes and sends
+      // every part: on a loaded machine that takes tens of seconds, whatever the window.
+      const frozen = this.freezeAt(fpDir, 's3.multipart', victim === 'writer' ? 120_000 : 3000, Math.ceil(120_000 / this.windowMs), false);
       const first = writer(true);
-      // A writer process starts, makes its bytes and sends every part: on a loaded machine that takes tens of seconds, whatever the window.
-      const pid = await this.freezeAt(fpDir, 's3.multipart', victim === 'writer' ? 120_000 : 3000, Math.ceil(120_000 / this.windowMs));
+      const pid = await frozen;
       if (pid === null) { first.p.kill('SIGKILL'); return this.record(kind, victim, w0, null, false, `the writer never reached s3.multipart: ${tailOf(first.logFile, 5)}`); }
       const w = await this.window();
       let absentAfterKill = true;
@@ -681,7 +736,7 @@ class Harness {
         if (!killed(gw)) return this.record(kind, 'S3 gateway', w, null, false, `radosgw (pid ${gw}) was not running`);
         this.log(`  kill -9 radosgw (pid ${gw}) while a multipart upload waits to complete, in window ${w}`);
         await sleep(this.windowMs);
-        await startGateway(join(this.root, 'ceph'));
+        await this.startGateway();
         const code = await first.done;
         if (code !== 0) return this.record(kind, 'S3 gateway', w, null, false, `the writer did not finish after the gateway came back: ${tailOf(first.logFile, 5)}`);
       }
@@ -710,6 +765,7 @@ class Harness {
   }
 
   private async linkCut(kind: FaultKind): Promise<FaultRecord> {
+    if (this.net.hostNet) return this.hostLinkCut(kind);
     await sleep(this.rng.nextInt(this.windowMs));
     const w = await this.window();
     for (const r of this.relays.values()) r.sever();
@@ -721,6 +777,51 @@ class Harness {
     const rec = await this.untilMinerAggregated(LINK_MINER, back + 1);
     return this.record(kind, LINK_MINER, w, rec, n.proc?.running === true,
       `relayed chain${this.storage === 'ceph' ? ' and bucket-write' : ''} connections cut until window ${back}; aggregated again in ${rec ?? 'none'}; process ${n.proc?.running ? 'kept running' : 'died'}`);
+  }
+
+  /**
+   * --hosts: the link miner's namespace cut off the bridge (both ends of its veth down) for 2 windows:
+   * it can neither reach the chain nor read or write any bucket, nor be reached. Checked from inside its
+   * namespace while cut (the chain and the S3 gateway unreachable); survived when it is aggregated again
+   * after the restore without its process dying.
+   */
+  private async hostLinkCut(kind: FaultKind): Promise<FaultRecord> {
+    const hn = this.net.hostNet!, n = this.net.nodes.get(LINK_MINER)!, deaths = n.deaths?.length ?? 0;
+    const s3 = (JSON.parse(readFileSync(n.configFile, 'utf8')) as NodeConfig).store;
+    const targets = [this.net.chainUrl, ...(s3.kind === 's3' ? [s3.endpoint] : [])], labels = ['chain', 'storage'];
+    await sleep(this.rng.nextInt(this.windowMs));
+    const w = await this.window();
+    const t0 = Date.now();
+    await hn.cut(LINK_MINER);
+    let probe: string[] = [];
+    try {
+      this.log(`  ${LINK_MINER}'s link (netns ${hn.host(LINK_MINER).ns}, veth ${hn.veth(LINK_MINER)}) down at both ends in window ${w}`);
+      probe = await Promise.all(targets.map((u) => this.reachable(LINK_MINER, u)));
+      await sleep(Math.max(0, 2 * this.windowMs - (Date.now() - t0)));
+    } finally {
+      await hn.restore(LINK_MINER);
+    }
+    const back = await this.window();
+    const rec = await this.untilMinerAggregated(LINK_MINER, back + 1);
+    const died = (n.deaths?.length ?? 0) - deaths;
+    const isolated = probe.length === targets.length && probe.every((r) => r === 'unreachable');
+    return this.record(kind, LINK_MINER, w, rec, died === 0 && isolated,
+      `namespace link down at both ends until window ${back}; from inside while cut: ${targets.map((u, i) => `${labels[i]} ${new URL(u).host} ${probe[i] ?? 'not probed'}`).join(', ')}; ` +
+      `aggregated again in ${rec ?? 'none'}; process deaths ${died}`);
+  }
+
+  /** Whether a TCP connection from inside host `name`'s namespace to `url`'s host:port opens within 2 s: 'REACHABLE', 'unreachable', or why the probe failed. */
+  private reachable(name: string, url: string): Promise<string> {
+    const u = new URL(url);
+    const js = `const s=require('net').connect(${Number(u.port)},${JSON.stringify(u.hostname)});s.setTimeout(2000,()=>{console.log('no');process.exit(0);});` +
+      `s.on('connect',()=>{console.log('yes');process.exit(0);});s.on('error',()=>{console.log('no');process.exit(0);});`;
+    const p = this.net.hostNet!.spawn(name, process.execPath, ['-e', js], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    p.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    return new Promise((res) => {
+      p.once('exit', (code) => { const o = out.trim(); res(o === 'yes' ? 'REACHABLE' : o === 'no' ? 'unreachable' : `probe failed (exit ${code})`); });
+      p.once('error', (e) => res(`probe failed (${e.message})`));
+    });
   }
 
   private async diskFull(kind: FaultKind): Promise<FaultRecord> {
@@ -827,8 +928,8 @@ export function chaosMarkdown(r: ChaosReport, when: string, machine: string): st
   const kinds = Object.entries(r.windows_to_recover).map(([k, v]) => `| ${k} | ${v!.join(', ')} |`).join('\n');
   const rows = r.faults.map((f, i) => `| ${i + 1} | ${f.kind} | ${f.target} | ${f.window} | ${f.recovered_window ?? '-'} | ${f.survived ? 'yes' : '**no**'} | ${f.detail.replace(/\|/g, '/')} |`).join('\n');
   return [
-    `## ${when} — seed ${r.seed}, ${r.storage} storage`, '',
-    `Machine: ${machine}, shared (under load from parallel work). ${r.window_s} s windows, 3 miners, 2 validators, tiny model; wall ${r.wall_s.toFixed(0)} s.`, '',
+    `## ${when} — seed ${r.seed}, ${r.storage} storage${r.hosts ? ', network hosts' : ''}`, '',
+    `Machine: ${machine}, shared (under load from parallel work). ${r.window_s} s windows, 3 miners, 2 validators, tiny model; ${r.hosts ? 'every process (chain, Ceph RGW, each node) in its own network namespace on one bridge, links unshaped' : 'every process on this host\'s loopback'}; wall ${r.wall_s.toFixed(0)} s.`, '',
     `faults_injected ${r.faults_injected}, faults_survived ${r.faults_survived}, uploads_lost ${r.uploads_lost} (of ${r.uploads_in_time} in time), ` +
     `objects_corrupt_seen ${r.objects_corrupt_seen} (of ${r.objects_checked} checked), fingerprints_agree ${r.fingerprints_agree} (${r.windows_compared} windows), ` +
     `receipts verified ${r.receipts_verified}/${r.receipts}${r.failing_nodes.length ? `, FAILING ${r.failing_nodes.join(', ')}` : ''}.`,

@@ -93,19 +93,20 @@ export function benchCommand(): Command {
   cmd.command('chaos')
     .description('a devnet (chain, storage, 3 miners, 2 validators) hit by seeded faults (kill -9 at failpoints, outages, a cut link, a full disk, damaged state, the leader killed); checks nothing is lost or corrupt and all agree; appends to bench/chaos.md')
     .option('--seed <n>', 'seed of the fault order, targets and moments', int('--seed', 0), 1)
-    .option('--faults <list>', `'all' (22 faults), 'ci' (5), or a comma-separated list of kinds: ${FAULT_KINDS.join(', ')}`, 'all')
+    .option('--faults <list>', `'all' (22 faults), 'ci' (5; 6 with --hosts: and link-cut), or a comma-separated list of kinds: ${FAULT_KINDS.join(', ')}`, 'all')
     .option('--storage <kind>', "'ceph' (a private Ceph RGW; default when installed) or 'fs' (faults that need a gateway are skipped)")
+    .option('--hosts', 'every process (chain, Ceph RGW, each miner and validator) in its own network namespace on one bridge; link-cut takes the miner\'s namespace link down (root and Ceph needed; storage is Ceph)')
     .option('--block-ms <ms>', 'block time (a window is 12 blocks)', int('--block-ms', 100), 500)
     .option('--recover-windows <n>', 'windows a fault may take to recover before it counts as not survived', int('--recover-windows', 1), 8)
     .option('--dir <dir>', 'keep the devnet in this folder (default: a temporary one, removed afterwards)')
     .option('--out <dir>', 'where chaos.md is', 'bench')
     .option('--no-record', 'print only; do not append to chaos.md')
     .option('--json', 'print one JSON object')
-    .action(async (o: { seed: number; faults: string; storage?: string; blockMs: number; recoverWindows: number; dir?: string; out: string; record: boolean; json?: boolean }) => {
+    .action(async (o: { seed: number; faults: string; storage?: string; hosts?: boolean; blockMs: number; recoverWindows: number; dir?: string; out: string; record: boolean; json?: boolean }) => {
       if (o.storage !== undefined && o.storage !== 'ceph' && o.storage !== 'fs') throw new TesseraError(`--storage must be 'ceph' or 'fs' (got '${o.storage}')`);
       let faults;
-      try { faults = parseFaults(o.faults); } catch (e) { throw new TesseraError((e as Error).message, 'see tessera bench chaos --help'); }
-      const r = await runChaos({ seed: o.seed, faults, storage: o.storage as 'ceph' | 'fs' | undefined, blockMs: o.blockMs, recoverWindows: o.recoverWindows,
+      try { faults = parseFaults(o.faults, o.hosts === true); } catch (e) { throw new TesseraError((e as Error).message, 'see tessera bench chaos --help'); }
+      const r = await runChaos({ seed: o.seed, faults, storage: o.storage as 'ceph' | 'fs' | undefined, hosts: o.hosts === true, blockMs: o.blockMs, recoverWindows: o.recoverWindows,
         dir: o.dir, keep: o.dir !== undefined, log: o.json ? (l) => console.error(`[chaos] ${l}`) : (l) => console.log(`[chaos] ${l}`) });
       if (o.record) console.error(`recorded in ${recordChaos(o.out, r)}`);
       if (o.json) {

@@ -51,6 +51,22 @@ export async function hostsUnavailable(): Promise<string | null> {
   return null;
 }
 
+/**
+ * Why network hosts cannot be made here (null: they can), tried for real: root and the tools are not
+ * enough where a container withholds CAP_NET_ADMIN, so one HostNet of one host is made and removed.
+ */
+export async function hostsPermitted(): Promise<string | null> {
+  const why = await hostsUnavailable();
+  if (why) return why;
+  try {
+    const net = await HostNet.create([{ name: 'probe' }]);
+    await net.destroy();
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 export class HostNet {
   private constructor(readonly id: string, readonly bridge: string, readonly hosts: Host[], readonly gateway: string) {}
 
@@ -112,6 +128,32 @@ export class HostNet {
   /** Cuts (or restores) a host's link: the bridge side of its veth goes down (up). */
   async setLink(name: string, on: boolean): Promise<void> {
     await ip('link', 'set', this.veth(name), on ? 'up' : 'down');
+  }
+
+  /**
+   * Cuts a host off (a pulled cable): both ends of its veth go down, so nothing it sends leaves and
+   * nothing reaches it; its processes keep running, open connections stall. restore() brings it back.
+   */
+  async cut(name: string): Promise<void> {
+    const h = this.host(name);
+    await ip('link', 'set', this.veth(name), 'down');
+    await ip('-n', h.ns, 'link', 'set', 'eth0', 'down');
+  }
+
+  /** Undoes cut(): both ends up again and the default route back (the kernel drops a route whose device goes down; the tbf shaping stays). */
+  async restore(name: string): Promise<void> {
+    const h = this.host(name);
+    await ip('link', 'set', this.veth(name), 'up');
+    await ip('-n', h.ns, 'link', 'set', 'eth0', 'up');
+    await ip('-n', h.ns, 'route', 'replace', 'default', 'via', this.gateway);
+  }
+
+  /** Whether a host's link is up on both ends (false after cut()). */
+  async linkUp(name: string): Promise<boolean> {
+    const flags = (s: string): boolean => /<[^>]*\bUP\b[^>]*>/.test(s);
+    const outer = await ip('-o', 'link', 'show', this.veth(name));
+    const inner = await ip('-n', this.host(name).ns, '-o', 'link', 'show', 'eth0');
+    return flags(outer) && flags(inner);
   }
 
   /** Removes every namespace and link of this HostNet (processes inside namespaces must be stopped first). Idempotent. */
