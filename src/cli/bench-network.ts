@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchNetwork, COVENANT, HOSTS_TRAIN_SHARE } from '../bench/network.js';
+import { benchNetwork, COVENANT, HOSTS_MIN_BLOCKS, HOSTS_TRAIN_SHARE } from '../bench/network.js';
 import { presetNames } from '../model/index.js';
 import { float, int } from './options.js';
 import { hostsOf } from './devnet.js';
@@ -24,7 +24,7 @@ export function benchNetworkCommand(): Command {
     .option('--overlap', 'miners train W from the model of W − 1 while W − 1 is uploaded and aggregated (the devnet default)')
     .option('--no-overlap', 'miners train W only after the aggregate of W − 1 is applied')
     .option('--train-share <x>', 'window calibration: the share of a window H inner steps may take (default 0.9 with overlap; 1.1 with --hosts: miners compute for the whole window)', float('--train-share', 0))
-    .option('--min-blocks <n>', 'window calibration: the fewest blocks per window (default 15)', int('--min-blocks', 1))
+    .option('--min-blocks <n>', 'window calibration: the fewest blocks per window (default 15; 8 with --hosts)', int('--min-blocks', 1))
     .option('--ceph', 'storage: a private Ceph RGW (default: folders; --hosts implies --ceph)')
     .option('--hosts', 'every node on its own network host (a namespace; needs root): measured on real, shaped links')
     .option('--up <rate>', 'with --hosts: every miner\'s and validator\'s upload rate (tc syntax, e.g. 110mbit)')
@@ -36,7 +36,7 @@ export function benchNetworkCommand(): Command {
       overlap?: boolean; ceph?: boolean; trainShare?: number; minBlocks?: number; hosts?: boolean; up?: string; down?: string; links?: string; link?: string[] }) => {
       const hosts = hostsOf(o);
       const r = await benchNetwork({
-        windows: o.windows, miners: o.miners, blockMs: o.blockMs, dir: o.dir, hosts, trainShare: o.trainShare ?? (hosts ? HOSTS_TRAIN_SHARE : undefined), minBlocks: o.minBlocks, storage: hosts || o.ceph ? { kind: 'ceph' } : { kind: 'fs' },
+        windows: o.windows, miners: o.miners, blockMs: o.blockMs, dir: o.dir, hosts, trainShare: o.trainShare ?? (hosts ? HOSTS_TRAIN_SHARE : undefined), minBlocks: o.minBlocks ?? (hosts ? HOSTS_MIN_BLOCKS : undefined), storage: hosts || o.ceph ? { kind: 'ceph' } : { kind: 'fs' },
         data: o.data ?? (existsSync(join('data', 'default', 'manifest.json')) ? join('data', 'default') : undefined),
         run: { preset: o.preset, blocksPerWindow: o.blocksPerWindow, innerSteps: o.innerSteps, overlap: o.overlap },
         log: o.json ? undefined : (l: string) => console.log(`[devnet] ${l}`),
