@@ -6,26 +6,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { HostNet, hostsUnavailable } from './netns.js';
+import { transfer } from './transfer.js';
 
 const why = await hostsUnavailable();
 
-const SERVER = `require('net').createServer((s)=>{s.on('error',()=>{});s.end(Buffer.alloc(65536,7));}).listen(7100,()=>console.log('ready'));`;
-const CLIENT = `const [h,t]=process.argv.slice(1);let got=0;const c=require('net').connect(7100,h);c.setTimeout(Number(t),()=>{console.log('timeout');process.exit(0);});c.on('data',(d)=>{got+=d.length;});c.on('error',(e)=>{console.log(e.code);process.exit(0);});c.on('end',()=>console.log(String(got)));`;
-
-/** Serves 64 KiB from host `from`, fetched by host `to`: the byte count, or why it failed. */
-async function fetchFrom(net: HostNet, from: string, to: string, timeoutMs = 1500): Promise<string> {
-  const server = net.spawn(from, process.execPath, ['-e', SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
-  try {
-    await new Promise<void>((res, rej) => { server.stdout!.once('data', () => res()); server.once('exit', (c) => rej(new Error(`server exited ${c}`))); });
-    const client = net.spawn(to, process.execPath, ['-e', CLIENT, net.host(from).ip, String(timeoutMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    client.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    await new Promise((res) => client.once('exit', res));
-    return out.trim();
-  } finally {
-    server.kill('SIGKILL');
-  }
-}
+/** 64 KiB from host `from` to host `to`: the byte count, or why it failed. */
+const fetchFrom = async (net: HostNet, from: string, to: string, timeoutMs = 1500): Promise<string> => {
+  const r = await transfer(net, from, to, 65536, timeoutMs);
+  return r.error ?? String(r.bytes);
+};
 
 test('hosts: cut() takes a host off the bridge in both directions, restore() brings it back; nothing left behind', { skip: why ?? false, timeout: 60_000 }, async () => {
   const net = await HostNet.create([{ name: 'a' }, { name: 'b' }, { name: 'c' }]);
