@@ -56,8 +56,14 @@ test('devnet with a pipeline group of 2 stages: agreement, learning, the group s
     for (const t2 = Date.now(); Date.now() - t2 < 10_000 && phase !== 'train'; await new Promise((r) => setTimeout(r, 20))) phase = readStatus(s1.dataDir)?.phase ?? '';
     const killedAt = (await net.snapshot()).window!;
     net.killNode('g1-stage-1');
-    t.diagnostic(`stage 1 was in phase '${phase}' when killed in window ${killedAt}; started again at once (a new process, which takes a few windows to sync)`);
     while (s1.proc?.running) await new Promise((r) => setTimeout(r, 50));
+    // Started again only once stage 0 has ended a window for its gone neighbour: a restart within the connect
+    // timeout would let stage 0 train with the new process and never meet the gap (CI, 2026-12-02).
+    const endedSince = (): number[] => [...readFileSync(s0.logFile, 'utf8').matchAll(/window (\d+): group g1: .*nothing uploaded/g)].map((m) => Number(m[1])).filter((w) => w >= killedAt);
+    for (const t4 = Date.now(); endedSince().length === 0; await new Promise((r) => setTimeout(r, 100))) {
+      if (Date.now() - t4 > 60_000) throw new Error(`stage 0 never ended a window for its gone neighbour within 60 s of the kill (log tail:\n${readFileSync(s0.logFile, 'utf8').slice(-3000)})`);
+    }
+    t.diagnostic(`stage 1 was in phase '${phase}' when killed in window ${killedAt}; stage 0 ended window ${endedSince()[0]} without it; started again (a new process, which takes a few windows to sync)`);
     await net.restartNode('g1-stage-1');
     // Stop as soon as the group was aggregated again after the kill (the network's 24 windows are a cap).
     const u = [s0, s1].map((n) => readStatus(n.dataDir)!.uid!);
