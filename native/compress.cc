@@ -86,7 +86,36 @@ void selectChunk(const float* buf, const uint32_t* keys, int n, int k, uint32_t*
   }
 }
 
-// Per-tensor 2-bit quantization, float64, sums sequential in kept order (same as quantize() in TS).
+// IEEE binary16 rounding of a float32 bin mean (src/compress/half.ts, same integer steps): nearest,
+// ties to even; magnitudes that would round past 65504 saturate there; ≤ 2^-25 → ±0.
+inline uint16_t halfBits(float x) {
+  const uint32_t u = bits(x), a = u & 0x7fffffffu, sign = (u >> 16) & 0x8000u;
+  if (a > 0x7f800000u) return 0x7e00;
+  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7bffu);
+  if (a >= 0x38800000u) {
+    uint32_t h = (a - 0x38000000u) >> 13;
+    const uint32_t rem = a & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+    return static_cast<uint16_t>(sign | h);
+  }
+  if (a <= 0x33000000u) return static_cast<uint16_t>(sign);
+  const uint32_t shift = 126u - (a >> 23), mant = (a & 0x7fffffu) | 0x800000u;
+  uint32_t h = mant >> shift;
+  const uint32_t rem = mant & ((1u << shift) - 1u), halfway = 1u << (shift - 1u);
+  if (rem > halfway || (rem == halfway && (h & 1u))) ++h;
+  return static_cast<uint16_t>(sign | h);
+}
+
+inline float halfValue(uint16_t h) {
+  const float s = (h & 0x8000u) ? -1.0f : 1.0f;
+  const int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e == 0) return s * std::ldexp(static_cast<float>(m), -24);
+  if (e == 31) return m == 0 ? s * std::numeric_limits<float>::infinity() : std::numeric_limits<float>::quiet_NaN();
+  return s * std::ldexp(static_cast<float>(1024 + m), e - 25);
+}
+
+// Per-tensor 2-bit quantization, float64, sums sequential in kept order (same as quantize() in TS);
+// each bin mean is rounded to float32 and then to binary16 (the table the wire carries, payload v3).
 void quantize(const float* v, int64_t n, uint8_t* codes, float* table) {
   for (int b = 0; b < 4; ++b) table[b] = 0.0f;
   if (n == 0) return;
@@ -116,7 +145,7 @@ void quantize(const float* v, int64_t n, uint8_t* codes, float* table) {
     ++bcnt[bin];
   }
   for (int b = 0; b < 4; ++b)
-    if (bcnt[b] > 0) table[b] = static_cast<float>(bsum[b] / static_cast<double>(bcnt[b]));
+    if (bcnt[b] > 0) table[b] = halfValue(halfBits(static_cast<float>(bsum[b] / static_cast<double>(bcnt[b]))));
 }
 
 // e with fl(s + e) == a when any float does; else the float nearest a − s (see residual() in TS).

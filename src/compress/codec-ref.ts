@@ -8,6 +8,7 @@
 // result (53 ≥ 2·24 + 2), so `f32[i] = fround(b·e) + d` matches C++ `b * e + d` in float.
 import { TesseraError } from '../util/errors.js';
 import { flatIndex } from './geometry.js';
+import { roundHalf } from './half.js';
 import type { TensorPlan } from './plan.js';
 import { MAX_CHUNK } from './plan.js';
 import type { SparseTensor } from './types.js';
@@ -59,7 +60,9 @@ export function selectChunk(buf: Float32Array, keys: Uint32Array, n: number, k: 
 /**
  * 2-bit quantization of one tensor's kept values (in kept order), float64 throughout:
  * μ = mean, σ = population std, u = clamp((v − μ)/(1.5σ), −1, 1), bin = min(3, ⌊2(u + 1)⌋)
- * (σ = 0 → u = 0 → bin 2 for all); table[b] = fround(mean of the values in bin b), 0 when empty.
+ * (σ = 0 → u = 0 → bin 2 for all); table[b] = half(fround(mean of the values in bin b)), 0 when empty:
+ * the mean rounded to float32, then to IEEE binary16 (half.ts), before the residual is computed, so
+ * the error feedback is exact against the table the payload carries (v3: 16-bit tables).
  * Sums run sequentially in kept order, exactly like the native code.
  */
 export function quantize(vals: Float32Array, codes: Uint8Array, table: Float32Array): void {
@@ -91,7 +94,7 @@ export function quantize(vals: Float32Array, codes: Uint8Array, table: Float32Ar
     bsum[bin] += v;
     bcnt[bin]++;
   }
-  for (let b = 0; b < 4; b++) table[b] = bcnt[b] > 0 ? bsum[b] / bcnt[b] : 0;
+  for (let b = 0; b < 4; b++) table[b] = bcnt[b] > 0 ? roundHalf(bsum[b] / bcnt[b]) : 0; // halfBits rounds to float32 first
 }
 
 const one = new Float32Array(1), oneBits = new Uint32Array(one.buffer);

@@ -5,6 +5,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { compress, decompress, nativeCodecAvailable, validateCodecConfig, validateSparseUpdate, type CodecSpec } from './codec.js';
 import { nextDown32, nextUp32, residual } from './codec-ref.js';
+import { roundHalf } from './half.js';
 import { chunksOf, flatIndex, keptTotal, type TensorShape } from './geometry.js';
 import { CODEC_DEFAULTS, type CodecConfig, type SparseUpdate } from './types.js';
 import { TesseraError } from '../util/errors.js';
@@ -78,7 +79,7 @@ function quantOracle(v: number[]): { codes: number[]; table: number[] } {
   const codes = v.map((x) => (sigma === 0 ? 2 : Math.min(3, Math.floor((Math.min(1, Math.max(-1, (x - mu) / (1.5 * sigma))) + 1) * 2))));
   const table = [0, 1, 2, 3].map((b) => {
     const inBin = v.filter((_, j) => codes[j] === b);
-    return inBin.length ? Math.fround(inBin.reduce((s, x) => s + x, 0) / inBin.length) : 0;
+    return inBin.length ? roundHalf(Math.fround(inBin.reduce((s, x) => s + x, 0) / inBin.length)) : 0; // float32 mean, then binary16 (payload v3)
   });
   return { codes, table };
 }

@@ -4,4 +4,5 @@ export * from './types.js';
 export * from './geometry.js';
 export * from './codec.js';
 export * from './wire.js';
+export { roundHalf, halfBits, halfValue, HALF_MAX } from './half.js';
 export * from './aggregate.js';

@@ -4,19 +4,26 @@
 //
 //   offset   size     field (little-endian)
 //   0        4        magic "TSLC"
-//   4        2        version u16 = 2
+//   4        2        version u16 = 3 (v2 and older are refused: 'bad_version')
 //   6        2        flags u16: bit 0 = entropy-coded indices and codes (else 12-bit + 2-bit); bit 1 = partial
-//                     (a pipeline stage's payload, docs/hetero.md: a tensor entry with kept 0, a zero table and
-//                     empty sections is a tensor this sender does not hold; at least one is held); others 0
-//   8        4        header length u32 = 76 + 28·T (where the sections start)
+//                     (a pipeline stage's payload, docs/hetero.md: a held-tensor bitmap follows the fixed
+//                     header; at least one tensor is held); others 0
+//   8        4        header length u32 = 80 + B + E·Th (where the sections start): B = ⌈T/8⌉ if partial
+//                     else 0; Th = tensors held (T unless partial); E = 8 (12-bit) or 16 (entropy)
 //   12       32       model-config hash
 //   44       8        window u64 (≤ 2^53 − 1)
 //   52       4        uid u32
 //   56       12       codec config echoed: tile, vectorChunk, topk (u32 each)
 //   68       4        tensor count T u32
 //   72       4        inner steps u32: how many of its assigned batches the miner trained (0: not stated)
-//   76       28·T     per tensor: kept u32, table 4×f32, index-section bytes u32, code-section bytes u32
-//   H        Σ        per tensor: index section, then code section
+//   76       4        section bytes u32: Σ of all sections (the content hash is at header length + this)
+//   80       B        partial only: bit t%8 of byte ⌊t/8⌋ set ⇔ tensor t held; pad bits 0
+//   80+B     E·Th     per held tensor: table 4 × binary16 (half.ts); entropy mode adds index-section
+//                     bytes u32 and code-section bytes u32. Kept counts follow from the geometry, and so
+//                     do the 12-bit mode's section lengths.
+//   H        Σ        per held tensor: index section, then code section. Positions of a chunk that keeps
+//                     every value (k = size, e.g. a vector chunk under vectorChunk ≤ topk) are implied
+//                     (0 … size − 1) and not written in either mode.
 //   S        32       content hash = sha256(bytes[0, S))
 //   S+32     2        signature length u16 (0 or 64), then the signature over payloadSigningBytes
 import { createHash } from 'node:crypto';
@@ -24,14 +31,18 @@ import { TesseraError } from '../util/errors.js';
 import { pack12, pack2, packed12Bytes, packed2Bytes, unpack12, unpack2 } from './bits.js';
 import { decodeCodes, decodeIndices, encodeCodes, encodeIndices, maxCodeBytes, maxIndexBytes } from './entropy.js';
 import { chunksOf, keptTotal, type Chunk, type TensorShape } from './geometry.js';
+import { halfBits, halfValue } from './half.js';
 import type { CodecConfig, SparseTensor, SparseUpdate } from './types.js';
 
-export const PAYLOAD_VERSION = 2;
+export const PAYLOAD_VERSION = 3;
 export const SIGNATURE_BYTES = 64; // sr25519
 /** Largest |table value| accepted; pseudo-gradient bins are orders of magnitude smaller. */
 export const TABLE_BOUND = 1e6;
 const MAGIC = [0x54, 0x53, 0x4c, 0x43]; // "TSLC"
-const FIXED = 76, ENTRY = 28, TRAILER = 34; // trailer: content hash + signature length
+const FIXED = 80, TRAILER = 34; // trailer: content hash + signature length
+/** Bytes of a held tensor's entry: its 16-bit table, and in entropy mode the two section lengths. */
+const entryBytes = (entropy: boolean): number => (entropy ? 16 : 8);
+const bitmapBytes = (T: number): number => (T + 7) >>> 3;
 const SIGNING_DOMAIN = new TextEncoder().encode('tessera/sparseloco-payload/v1');
 
 export type IndexMode = '12bit' | 'entropy';
@@ -78,7 +89,16 @@ export interface DecodedPayload {
 
 export type DecodeResult = { ok: true; payload: DecodedPayload } | { ok: false; reason: RejectReason; detail: string };
 
-interface Geometry { chunks: Chunk[][]; kept: number[]; maxIdx: number[]; maxBytes: number }
+interface Geometry {
+  chunks: Chunk[][];
+  /** Per tensor: the chunks whose positions are written (k < size); a full chunk's are implied. */
+  sent: Chunk[][];
+  kept: number[];
+  /** Per tensor: how many positions are written (Σ k over `sent`). */
+  sentKept: number[];
+  maxIdx: number[];
+  maxBytes: number;
+}
 
 const isInt = (v: unknown, lo: number, hi: number): v is number => Number.isSafeInteger(v) && (v as number) >= lo && (v as number) <= hi;
 
@@ -88,16 +108,41 @@ function geometry(shapes: readonly TensorShape[], cfg: CodecConfig): Geometry {
   if (!isInt(cfg.tile, 1, 64) || !isInt(cfg.vectorChunk, 1, 4096) || !isInt(cfg.topk, 1, 0xffffffff)) {
     throw new TesseraError(`codec config ${JSON.stringify(cfg)} has no wire form`, 'Use tile ≤ 64, vectorChunk ≤ 4096 and topk ≥ 1.');
   }
-  const g: Geometry = { chunks: [], kept: [], maxIdx: [], maxBytes: FIXED + ENTRY * shapes.length + TRAILER + SIGNATURE_BYTES };
+  const T = shapes.length;
+  const g: Geometry = { chunks: [], sent: [], kept: [], sentKept: [], maxIdx: [], maxBytes: FIXED + bitmapBytes(T) + entryBytes(true) * T + TRAILER + SIGNATURE_BYTES };
   for (const s of shapes) {
     if (!Array.isArray(s) || (s.length !== 1 && s.length !== 2) || !s.every((d) => isInt(d, 1, 2 ** 40))) {
       throw new TesseraError(`tensor shape ${JSON.stringify(s)} is not a 1-D or 2-D shape of positive integers`);
     }
-    const ch = chunksOf(s, cfg), n = keptTotal(ch), mi = maxIndexBytes(ch);
-    g.chunks.push(ch); g.kept.push(n); g.maxIdx.push(mi);
-    g.maxBytes += Math.max(packed12Bytes(n), mi) + Math.max(packed2Bytes(n), maxCodeBytes(n));
+    const ch = chunksOf(s, cfg), sent = ch.filter((c) => c.k < c.size), n = keptTotal(ch), m = keptTotal(sent), mi = maxIndexBytes(sent);
+    g.chunks.push(ch); g.sent.push(sent); g.kept.push(n); g.sentKept.push(m); g.maxIdx.push(mi);
+    g.maxBytes += Math.max(packed12Bytes(m), mi) + Math.max(packed2Bytes(n), maxCodeBytes(n));
   }
   return g;
+}
+
+/** The positions a payload writes: those of the chunks that do not keep every value, in order. */
+function writtenPositions(idx: Uint16Array, chunks: readonly Chunk[], m: number): Uint16Array {
+  if (m === idx.length) return idx;
+  const out = new Uint16Array(m);
+  let i = 0, o = 0;
+  for (const ch of chunks) {
+    if (ch.k < ch.size) { out.set(idx.subarray(i, i + ch.k), o); o += ch.k; }
+    i += ch.k;
+  }
+  return out;
+}
+
+/** Inverse of writtenPositions: the written positions with each full chunk's 0 … size − 1 put back. */
+function withImpliedPositions(written: Uint16Array, chunks: readonly Chunk[], n: number): Uint16Array {
+  if (written.length === n) return written;
+  const out = new Uint16Array(n);
+  let i = 0, w = 0;
+  for (const ch of chunks) {
+    if (ch.k < ch.size) { out.set(written.subarray(w, w + ch.k), i); w += ch.k; } else for (let p = 0; p < ch.k; p++) out[i + p] = p;
+    i += ch.k;
+  }
+  return out;
 }
 
 /** Why a tensor's positions break the geometry (each < chunk size, strictly increasing), or null. */
@@ -129,6 +174,11 @@ function checkUpdate(u: SparseUpdate, g: Geometry): void {
     const err = t.idx.length !== n || t.codes.length !== n ? `holds ${t.idx.length} positions and ${t.codes.length} codes, expected ${n}`
       : indexError(t.idx, g.chunks[i]!) ?? tableError(t.table) ?? (t.codes.some((c) => c > 3) ? 'has a code above 3' : null);
     if (err !== null) throw new TesseraError(`encodePayload: tensor ${i} ${err}`, 'The update does not match the layout and codec config; this is a bug in the encoder.');
+    const b = t.table.findIndex((v) => !Object.is(halfValue(halfBits(v)), v));
+    if (b >= 0) {
+      throw new TesseraError(`encodePayload: tensor ${i} table entry ${b} (${t.table[b]}) is not a binary16 value`,
+        'Payload v3 carries 16-bit tables: the codec rounds each bin mean with roundHalf (compress/half.ts) before the residual; round a hand-made table the same way.');
+    }
   });
 }
 
@@ -141,14 +191,17 @@ export function encodePayload(p: PayloadInput): Uint8Array {
     throw new TesseraError(`encodePayload: bad window ${p.window}, uid ${p.uid}, index mode ${p.indexMode} or steps ${steps}`);
   }
   checkUpdate(p.update, g);
-  const entropy = p.indexMode === 'entropy';
+  const entropy = p.indexMode === 'entropy', T = g.kept.length;
   const held = p.update.held, partial = !!held && held.some((h) => !h);
-  const none = [new Uint8Array(0), new Uint8Array(0)] as const;
-  const sections = p.update.tensors.map((t, i) => partial && !held![i] ? none : entropy
-    ? [encodeIndices(t.idx, g.chunks[i]!), encodeCodes(t.codes)] as const
-    : [pack12(t.idx), pack2(t.codes)] as const);
-  const head = FIXED + ENTRY * sections.length;
-  const S = sections.reduce((a, [x, c]) => a + x.length + c.length, head);
+  const mine = (i: number): boolean => !partial || held![i]!;
+  const sections = p.update.tensors.map((t, i) => {
+    if (!mine(i)) return null;
+    const written = writtenPositions(t.idx, g.chunks[i]!, g.sentKept[i]!);
+    return entropy ? [encodeIndices(written, g.sent[i]!), encodeCodes(t.codes)] as const : [pack12(written), pack2(t.codes)] as const;
+  });
+  const E = entryBytes(entropy), B = partial ? bitmapBytes(T) : 0;
+  const head = FIXED + B + E * sections.filter((x) => x !== null).length;
+  const body = sections.reduce((a, x) => a + (x ? x[0].length + x[1].length : 0), 0), S = head + body;
   const out = new Uint8Array(S + TRAILER), dv = new DataView(out.buffer);
   out.set(MAGIC, 0);
   dv.setUint16(4, PAYLOAD_VERSION, true);
@@ -157,29 +210,27 @@ export function encodePayload(p: PayloadInput): Uint8Array {
   out.set(Buffer.from(p.modelHash, 'hex'), 12);
   dv.setBigUint64(44, BigInt(p.window), true);
   dv.setUint32(52, p.uid, true);
-  [p.cfg.tile, p.cfg.vectorChunk, p.cfg.topk, sections.length, steps].forEach((v, i) => dv.setUint32(56 + 4 * i, v, true));
-  let o = head;
-  sections.forEach(([x, c], i) => {
-    const e = FIXED + ENTRY * i, t = p.update.tensors[i]!, mine = !partial || held![i];
-    dv.setUint32(e, mine ? g.kept[i]! : 0, true);
-    for (let b = 0; b < 4; b++) dv.setFloat32(e + 4 + 4 * b, mine ? t.table[b]! : 0, true);
-    dv.setUint32(e + 20, x.length, true);
-    dv.setUint32(e + 24, c.length, true);
+  [p.cfg.tile, p.cfg.vectorChunk, p.cfg.topk, T, steps, body].forEach((v, i) => dv.setUint32(56 + 4 * i, v, true));
+  if (partial) held!.forEach((h, t) => { if (h) out[FIXED + (t >>> 3)]! |= 1 << (t & 7); });
+  let e = FIXED + B, o = head;
+  sections.forEach((sec, i) => {
+    if (!sec) return;
+    const [x, c] = sec, t = p.update.tensors[i]!;
+    for (let b = 0; b < 4; b++) dv.setUint16(e + 2 * b, halfBits(t.table[b]!), true);
+    if (entropy) { dv.setUint32(e + 8, x.length, true); dv.setUint32(e + 12, c.length, true); }
+    e += E;
     out.set(x, o); out.set(c, o + x.length); o += x.length + c.length;
   });
   out.set(createHash('sha256').update(out.subarray(0, S)).digest(), S);
   return out;
 }
 
-/** Offset S of the content hash, from the header and tensor table alone; −1 if they are inconsistent. */
+/** Offset S of the content hash, from the fixed header alone (header length + section bytes); −1 if it does not fit. */
 function hashOffset(bytes: Uint8Array): number {
   if (bytes.length < FIXED + TRAILER) return -1;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const T = dv.getUint32(68, true), head = dv.getUint32(8, true);
-  if (head !== FIXED + ENTRY * T || head + TRAILER > bytes.length) return -1;
-  let S = head;
-  for (let t = 0; t < T; t++) S += dv.getUint32(FIXED + ENTRY * t + 20, true) + dv.getUint32(FIXED + ENTRY * t + 24, true);
-  return S + TRAILER <= bytes.length ? S : -1;
+  const S = dv.getUint32(8, true) + dv.getUint32(76, true);
+  return dv.getUint32(8, true) >= FIXED && S + TRAILER <= bytes.length ? S : -1;
 }
 
 /** The bytes a signature covers: a domain tag followed by the 32-byte content hash. Null if malformed. */
@@ -219,13 +270,16 @@ export function decodePayload(bytes: Uint8Array, expect: Expectation): DecodeRes
   if (bytes.length < FIXED) return fail('truncated', `${bytes.length} bytes, shorter than the ${FIXED}-byte header`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), u32 = (o: number): number => dv.getUint32(o, true);
   if (MAGIC.some((b, i) => bytes[i] !== b)) return fail('bad_magic', 'does not start with "TSLC"');
-  if (dv.getUint16(4, true) !== PAYLOAD_VERSION) return fail('bad_version', `version ${dv.getUint16(4, true)}, expected ${PAYLOAD_VERSION}`);
+  const version = dv.getUint16(4, true);
+  if (version !== PAYLOAD_VERSION) {
+    return fail('bad_version', version < PAYLOAD_VERSION
+      ? `payload format version ${version}; this node reads only version ${PAYLOAD_VERSION} (16-bit tables, implied positions of fully kept chunks): the sender runs an older tessera and must upgrade`
+      : `payload format version ${version}; this node reads only version ${PAYLOAD_VERSION}: upgrade this node`);
+  }
   const flags = dv.getUint16(6, true);
   if (flags > 3) return fail('bad_flags', `unknown flag bits 0x${flags.toString(16)}`);
-  const partial = (flags & 2) !== 0;
+  const partial = (flags & 2) !== 0, entropy = (flags & 1) === 1, E = entryBytes(entropy), B = partial ? bitmapBytes(T) : 0;
   if (u32(68) !== T) return fail('bad_tensor_count', `${u32(68)} tensors, the layout has ${T}`);
-  const head = FIXED + ENTRY * T;
-  if (u32(8) !== head) return fail('bad_header', `header length ${u32(8)}, expected ${head}`);
   const [tile, vectorChunk, topk] = [u32(56), u32(60), u32(64)], c = expect.cfg;
   if (tile !== c.tile || vectorChunk !== c.vectorChunk || topk !== c.topk) {
     return fail('config_mismatch', `codec tile ${tile}/vectorChunk ${vectorChunk}/topk ${topk}, expected ${c.tile}/${c.vectorChunk}/${c.topk}`);
@@ -234,24 +288,27 @@ export function decodePayload(bytes: Uint8Array, expect: Expectation): DecodeRes
   if (expect.modelHash !== undefined && expect.modelHash.toLowerCase() !== modelHash) return fail('model_mismatch', `model hash ${modelHash}`);
   const window = Number(dv.getBigUint64(44, true));
   if (window > Number.MAX_SAFE_INTEGER) return fail('bad_header', `window ${dv.getBigUint64(44, true)} beyond 2^53 − 1`);
+  if (bytes.length < FIXED + B) return fail('truncated', `${bytes.length} bytes, the header and held-tensor bitmap need ${FIXED + B}`);
+  const held: boolean[] = Array.from({ length: T }, (_, t) => !partial || ((bytes[FIXED + (t >>> 3)]! >>> (t & 7)) & 1) === 1);
+  if (partial) {
+    if ((T & 7) !== 0 && bytes[FIXED + B - 1]! >>> (T & 7) !== 0) return fail('bad_header', 'held-tensor bitmap has pad bits set');
+    if (!held.some(Boolean)) return fail('bad_count', 'a partial payload that holds no tensor');
+  }
+  const Th = held.filter(Boolean).length, head = FIXED + B + E * Th;
+  if (u32(8) !== head) return fail('bad_header', `header length ${u32(8)}, expected ${head}`);
   if (bytes.length < head + TRAILER) return fail('truncated', `${bytes.length} bytes, the header and table need ${head + TRAILER}`);
-  const entropy = (flags & 1) === 1, at: number[] = [];
-  const held: boolean[] = [];
-  let S = head;
+  const at: number[] = [], xlen: number[] = [], clen: number[] = [];
+  let S = head, e = FIXED + B;
   for (let t = 0; t < T; t++) {
-    const e = FIXED + ENTRY * t, n = g.kept[t]!, xl = u32(e + 20), cl = u32(e + 24);
-    held.push(!(partial && u32(e) === 0));
-    if (!held[t]) {
-      if (xl !== 0 || cl !== 0 || [0, 1, 2, 3].some((b) => dv.getFloat32(e + 4 + 4 * b, true) !== 0)) return fail('bad_count', `tensor ${t} is not held (kept 0) but has a table or sections`);
-      at.push(S);
-      continue;
-    }
-    if (u32(e) !== n) return fail('bad_count', `tensor ${t} keeps ${u32(e)} values, the geometry ${n}`);
-    const xmax = entropy ? g.maxIdx[t]! : packed12Bytes(n), cmax = entropy ? maxCodeBytes(n) : packed2Bytes(n);
+    if (!held[t]) { at.push(S); xlen.push(0); clen.push(0); continue; }
+    const n = g.kept[t]!, m = g.sentKept[t]!;
+    const xl = entropy ? u32(e + 8) : packed12Bytes(m), cl = entropy ? u32(e + 12) : packed2Bytes(n);
+    const xmax = entropy ? g.maxIdx[t]! : packed12Bytes(m), cmax = entropy ? maxCodeBytes(n) : packed2Bytes(n);
     if (xl > xmax) return fail('bad_indices', `tensor ${t}: index section ${xl} bytes, at most ${xmax}`);
     if (cl > cmax) return fail('bad_codes', `tensor ${t}: code section ${cl} bytes, at most ${cmax}`);
-    at.push(S); S += xl + cl;
+    at.push(S); xlen.push(xl); clen.push(cl); S += xl + cl; e += E;
   }
+  if (u32(76) !== S - head) return fail('bad_header', `section bytes ${u32(76)}, the tensor entries and geometry give ${S - head}`);
   if (S + TRAILER > bytes.length) return fail('truncated', `sections end at ${S}, past the ${bytes.length}-byte payload`);
   const sigLen = dv.getUint16(S + 32, true);
   if (sigLen !== 0 && sigLen !== SIGNATURE_BYTES) return fail('bad_signature_slot', `signature length ${sigLen}, expected 0 or ${SIGNATURE_BYTES}`);
@@ -260,17 +317,19 @@ export function decodePayload(bytes: Uint8Array, expect: Expectation): DecodeRes
   if (end < bytes.length) return fail('trailing_bytes', `${bytes.length - end} bytes after the signature slot`);
   const hash = createHash('sha256').update(bytes.subarray(0, S)).digest();
   if (!hash.equals(bytes.subarray(S, S + 32))) return fail('hash_mismatch', 'content hash does not match the bytes');
-  if (partial && !held.some(Boolean)) return fail('bad_count', 'a partial payload that holds no tensor');
   const tensors: SparseTensor[] = [];
+  e = FIXED + B;
   for (let t = 0; t < T; t++) {
     if (!held[t]) { tensors.push({ idx: new Uint16Array(0), codes: new Uint8Array(0), table: new Float32Array(4) }); continue; }
-    const e = FIXED + ENTRY * t, n = g.kept[t]!, ch = g.chunks[t]!, xs = at[t]!, cs = xs + u32(e + 20);
+    const n = g.kept[t]!, m = g.sentKept[t]!, ch = g.chunks[t]!, xs = at[t]!, cs = xs + xlen[t]!;
     const table = new Float32Array(4);
-    for (let b = 0; b < 4; b++) table[b] = dv.getFloat32(e + 4 + 4 * b, true);
+    for (let b = 0; b < 4; b++) table[b] = halfValue(dv.getUint16(e + 2 * b, true));
+    e += E;
     const terr = tableError(table);
     if (terr !== null) return fail('bad_table', `tensor ${t}: ${terr}`);
-    const xb = bytes.subarray(xs, cs), cb = bytes.subarray(cs, cs + u32(e + 24));
-    const idx = entropy ? decodeIndices(xb, ch, n) : unpack12(xb, n) ?? `12-bit section is not ${packed12Bytes(n)} bytes with zero padding`;
+    const xb = bytes.subarray(xs, cs), cb = bytes.subarray(cs, cs + clen[t]!);
+    const written = entropy ? decodeIndices(xb, g.sent[t]!, m) : unpack12(xb, m) ?? `12-bit section is not ${packed12Bytes(m)} bytes with zero padding`;
+    const idx = typeof written === 'string' ? written : withImpliedPositions(written, ch, n);
     const ierr = typeof idx === 'string' ? idx : entropy ? null : indexError(idx, ch);
     if (ierr !== null) return fail('bad_indices', `tensor ${t}: ${ierr}`);
     const codes = entropy ? decodeCodes(cb, n) : unpack2(cb, n) ?? `2-bit section is not ${packed2Bytes(n)} bytes with zero padding`;

@@ -9,7 +9,7 @@
 //   lazy       trains on data that is not its assignment (the assignment of a uid nobody holds)
 //   late       uploads and anchors the honest payload a block after the deadline has passed
 //   malformed  corrupts bytes of the signed payload      stale     re-sends its upload of STALE_AGE windows ago
-import { compress, decodePayload, maxPayloadBytes, type SparseUpdate } from '../compress/index.js';
+import { compress, decodePayload, maxPayloadBytes, roundHalf, type SparseUpdate } from '../compress/index.js';
 import { updateNorm } from '../gauntlet/index.js';
 import { deadlineBlockOf, keys, sha256Hex, trainingOffsets, validatorOrder } from '../protocol/index.js';
 import { chainHead, deadlineOf, nextBlock } from '../neurons/chaintime.js';
@@ -50,7 +50,8 @@ export function adversaryHooks(name: BehaviorName): MinerHooks | undefined {
   }
 }
 
-const scaleBy = (u: SparseUpdate, k: number): SparseUpdate => ({ tensors: u.tensors.map((t) => ({ idx: t.idx, codes: t.codes, table: t.table.map((x) => x * k) })) });
+/** u with every table scaled by k, rounded to binary16 as the codec rounds its own tables (payload v3 carries 16 bits). */
+const scaleBy = (u: SparseUpdate, k: number): SparseUpdate => ({ tensors: u.tensors.map((t) => ({ idx: t.idx, codes: t.codes, table: t.table.map((x) => roundHalf(x * k)) })) });
 
 /** Honest training and error feedback, but another update is sent (re-encoded and re-signed). */
 function transforming(name: BehaviorName, f: (node: Node, u: SparseUpdate, W: number) => SparseUpdate): MinerHooks {
