@@ -54,7 +54,8 @@ test('2. clipping per tensor: a peer whose vector is 2.7× the median is scaled 
   const s = aggregate(ups, specs, CODEC_DEFAULTS, total, new Float32Array(total), { impl: 'ts' });
   const wholeScale = Math.min(1, lowerMedian(s.norms) / s.norms[2]!);
   console.log(`outlier peer: vector scale ${s.scales[2]![1]!.toFixed(4)} (per tensor), whole-update scale would be ${wholeScale.toFixed(4)}`);
-  assert.ok(Math.abs(s.scales[2]![1]! - 1 / 2.7) < 1e-4, `vector scale ${s.scales[2]![1]}`);
+  // 1/2.7 up to the binary16 rounding of the two peers' tables (≤ 2^-11 relative per bin mean, payload v3).
+  assert.ok(Math.abs(s.scales[2]![1]! * 2.7 - 1) < 2 * 2 ** -11, `vector scale ${s.scales[2]![1]}`);
   assert.deepEqual([s.scales[0]![1], s.scales[1]![1]], [1, 1]);
   assert.ok(wholeScale > 0.9, `a whole-update clip would barely touch it (${wholeScale})`);
 });
@@ -115,6 +116,8 @@ test('4. 2-bit bins: Templar\'s asymmetric edges vs tessera\'s symmetric ones, a
     // Gaussian tiles: the kept values sit in two clusters near ±σ and both rules cut them the same way (a tie);
     // heavy tails: the symmetric edges give every sign two levels where Templar's give the positive side one.
     if (heavy) assert.ok(eO < 0.8 * eT, `heavy: tessera ${eO} vs Templar ${eT}`);
-    else assert.ok(eO <= eT + 1e-9, `gaussian: tessera ${eO} vs Templar ${eT}`);
+    // (A tie up to tessera's binary16 table: ≤ 2^-11 relative per bin mean, ≈ 1e-6 on an error of 0.109 in quadrature;
+    // Templar's side here keeps float64 bin means.)
+    else assert.ok(eO <= eT + 1e-5, `gaussian: tessera ${eO} vs Templar ${eT}`);
   }
 });
