@@ -24,7 +24,7 @@ export function nativeCodecAvailable(): boolean {
  *   a = fl32(fl32(β·ef) + delta)            (β rounded to float32 once; no fused multiply-add)
  *   per chunk (geometry.chunksOf): keep the k largest |a|; ties → lower chunk-local index first;
  *     kept indices listed ascending within the chunk, chunks in chunksOf order
- *   quantize the tensor's kept values to 2 bits (see codec-ref.ts quantize)
+ *   quantize the tensor's kept values to 2 bits (see codec-ref.ts quantize); table = binary16-rounded bin means
  *   ef = a at non-kept positions, and at kept positions the residual e with fl32(table[code] + e) === a
  *     (exact whenever any float32 can satisfy it; see codec-ref.ts residual for the rare exception).
  * Throws TesseraError (ef untouched) on a bad config/layout or a non-finite a. delta and ef must not alias.

@@ -31,7 +31,7 @@ export interface SparseTensor {
   idx: Uint16Array;
   /** 2-bit bin code (0..3) of each kept value. */
   codes: Uint8Array;
-  /** Value of each bin (the mean of the values that fell in it; 0 for an empty bin). */
+  /** Value of each bin: the mean of the values that fell in it, rounded to float32 and then to binary16 (half.ts; payload v3 carries 16 bits); 0 for an empty bin. */
   table: Float32Array;
 }
 
