@@ -3,7 +3,7 @@
 // determinism, and TypeScript vs native byte identity (native visibly skipped when not built).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { compress, decompress, nativeCodecAvailable, validateCodecConfig, validateSparseUpdate, type CodecSpec } from './codec.js';
+import { compress, decompress, forgetSent, nativeCodecAvailable, validateCodecConfig, validateSparseUpdate, type CodecSpec } from './codec.js';
 import { nextDown32, nextUp32, residual } from './codec-ref.js';
 import { roundHalf } from './half.js';
 import { chunksOf, flatIndex, keptTotal, type TensorShape } from './geometry.js';
@@ -251,6 +251,39 @@ test('decompress writes table values exactly at kept positions, zeros elsewhere,
     assert.throws(() => validateSparseUpdate(bad, specs, cfg), TesseraError);
     assert.throws(() => decompress(bad2, specs, cfg, f32(total)), TesseraError);
   });
+});
+
+test('forgetSent: the error feedback before a lost commit, decayed, with the sent positions zeroed; the next upload does not send them again', () => {
+  const cfg: CodecConfig = { tile: 5, vectorChunk: 30, topk: 4, beta: 0.95 };
+  const { specs, total } = randomLayout(cfg, 6);
+  // Accumulated feedback dominates this window's Δ (as with top-k at 1.56%: most of Δ waits in the feedback).
+  const ef0 = f32(total, normal), delta = f32(total, () => 0.1 * normal());
+  const upd = compress(delta, Float32Array.from(ef0), specs, cfg, 'ts');
+  const ef = Float32Array.from(ef0), sent = new Set<number>();
+  specs.forEach((s, ti) => {
+    let j = 0;
+    for (const ch of chunksOf(s.shape, cfg)) for (let x = 0; x < ch.k; x++, j++) sent.add(s.offset + flatIndex(ch, upd.tensors[ti].idx[j]));
+  });
+  assert.equal(forgetSent(ef, upd, specs, cfg), sent.size);
+  const covered = new Set(specs.flatMap((s) => Array.from({ length: sizeOf(s.shape) }, (_, i) => s.offset + i)));
+  for (let i = 0; i < total; i++) {
+    const want = sent.has(i) ? 0 : covered.has(i) ? Math.fround(Math.fround(cfg.beta) * ef0[i]!) : ef0[i]!;
+    assert.equal(ef[i], want, `position ${i}`);
+  }
+  // Without it, a small Δ next resends most of the same positions (the stale feedback still holds them); with it, none.
+  const positions = (u: SparseUpdate): Set<number> => new Set(specs.flatMap((s, ti) => {
+    let j = 0; const out: number[] = [];
+    for (const ch of chunksOf(s.shape, cfg)) for (let x = 0; x < ch.k; x++, j++) out.push(s.offset + flatIndex(ch, u.tensors[ti].idx[j]));
+    return out;
+  }));
+  const overlap = (u: SparseUpdate): number => [...positions(u)].filter((i) => sent.has(i)).length / sent.size;
+  const small = f32(total, () => 1e-3 * normal());
+  const stale = overlap(compress(small, Float32Array.from(ef0), specs, cfg, 'ts')), fixed = overlap(compress(small, ef, specs, cfg, 'ts'));
+  assert.ok(stale > 0.8 && fixed === 0, `overlap with the lost upload: stale feedback ${stale}, reconciled ${fixed}`);
+  // A partial (stage) update: only the tensors it holds are touched.
+  const ef2 = Float32Array.from(ef0), held = specs.map((_, i) => i % 2 === 0);
+  forgetSent(ef2, { ...upd, held }, specs, cfg);
+  specs.forEach((s, ti) => { if (!held[ti]) for (let i = s.offset; i < s.offset + sizeOf(s.shape); i++) assert.equal(ef2[i], ef0[i]); });
 });
 
 test('non-finite input throws and leaves error feedback untouched', async (t) => {

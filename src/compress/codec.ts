@@ -77,6 +77,29 @@ export function validateSparseUpdate(update: SparseUpdate, specs: readonly Codec
 }
 
 /**
+ * The error feedback after an upload whose commit was lost: a node that crashed after anchoring
+ * `update` and before keeping its residual restarts with the error feedback from before it. The true
+ * e' = β·e + Δ − sent needs Δ, which is gone; this keeps what is known: ef ← fl32(β·ef) on every tensor
+ * the update holds, and 0 at its kept positions (their mass was sent). Without it the next upload
+ * sends those values again (a re-send of the node's own upload, which validators penalize as a copy).
+ * Returns the number of positions zeroed. The update must be valid for (specs, cfg) (a verified payload).
+ */
+export function forgetSent(ef: Float32Array, update: SparseUpdate, specs: readonly CodecSpec[], cfg: CodecConfig): number {
+  const plans = planCodec(specs, cfg, ef.length), bf = Math.fround(cfg.beta);
+  if (update.tensors.length !== plans.length) throw new TesseraError(`forgetSent: the update has ${update.tensors.length} tensors, the layout ${plans.length}`);
+  let zeroed = 0;
+  plans.forEach((t, ti) => {
+    if (update.held && !update.held[ti]) return;
+    const { idx } = update.tensors[ti];
+    if (idx.length !== t.kept) throw new TesseraError(`forgetSent: tensor ${ti} holds ${idx.length} indices, the plan keeps ${t.kept}`);
+    for (let i = t.offset, end = t.offset + t.size; i < end; i++) ef[i] = Math.fround(bf * ef[i]);
+    let j = 0;
+    for (const ch of t.chunks) for (let q = 0; q < ch.k; q++, j++) { ef[t.offset + flatIndex(ch, idx[j])] = 0; zeroed++; }
+  });
+  return zeroed;
+}
+
+/**
  * Writes the dense form of `update` into `out`: every coordinate covered by `specs` is OVERWRITTEN,
  * with fl32(scale·table[code]) at the kept positions and 0 elsewhere; coordinates outside the specs
  * are not touched. The update is validated first (validateSparseUpdate).

@@ -29,6 +29,12 @@ export interface MinerLocal {
   stepper?: StepWorker;
   /** Last window whose state was saved (−1: fresh). */
   savedWindow: number;
+  /**
+   * Last window whose upload's residual is in `ef` (−1: none; null: unknown, a state file from before
+   * this was recorded). An upload anchored after it and not committed (a crash in between) is
+   * reconciled at the start (reconcileErrorFeedback).
+   */
+  efWindow: number | null;
 }
 
 /**
@@ -40,11 +46,11 @@ export function loadMinerLocal(node: Node, model: Llama = node.model, o: { worke
   const n = node.model.layout.total, path = join(node.cfg.dataDir, MINER_STATE_FILE);
   // With a worker the moments are shared with it (the model's params must be too: sharedFloat32).
   const opt = o.worker ? { m: sharedFloat32(n), v: sharedFloat32(n), step: 0 } : adamwInit(n);
-  const local: MinerLocal = { ef: new Float32Array(n), opt, trainable: null as unknown as Trainable, savedWindow: -1 };
+  const local: MinerLocal = { ef: new Float32Array(n), opt, trainable: null as unknown as Trainable, savedWindow: -1, efWindow: -1 };
   if (existsSync(path)) {
     try {
       const st = readSafetensors(path);
-      const meta = JSON.parse(st.metadata.tessera ?? '{}') as { runHash?: string; step?: number; window?: number; sha256?: string };
+      const meta = JSON.parse(st.metadata.tessera ?? '{}') as { runHash?: string; step?: number; window?: number; efWindow?: number; sha256?: string };
       const [ef, m, v] = ['ef', 'adamw.m', 'adamw.v'].map((k) => st.tensors[k]?.data);
       const damaged = meta.sha256 !== undefined && ef instanceof Float32Array && m instanceof Float32Array && v instanceof Float32Array && localStateSha256(ef, m, v) !== meta.sha256;
       if (damaged) node.log(`LOCAL STATE DAMAGED: ${path} does not match its checksum (a disk or copy error?); starting with fresh error feedback and inner optimizer (the shared model is unaffected)`);
@@ -52,6 +58,7 @@ export function loadMinerLocal(node: Node, model: Llama = node.model, o: { worke
         local.ef.set(ef); local.opt.m.set(m); local.opt.v.set(v);
         local.opt.step = meta.step ?? 0;
         local.savedWindow = meta.window ?? -1;
+        local.efWindow = typeof meta.efWindow === 'number' ? meta.efWindow : null;
         node.log(`restored error feedback and inner optimizer (step ${local.opt.step}) saved after window ${local.savedWindow}`);
       } else node.log(`${path} belongs to another run or model; starting with fresh local state`);
     } catch (e) {
@@ -76,7 +83,7 @@ function minerLocalFile(node: Node, local: MinerLocal, window: number): Paramete
     ef: { dtype: 'F32', shape: [n], data: local.ef },
     'adamw.m': { dtype: 'F32', shape: [n], data: local.opt.m },
     'adamw.v': { dtype: 'F32', shape: [n], data: local.opt.v },
-  }, { tessera: JSON.stringify({ runHash: node.runHash, step: local.opt.step, window, uid: node.uid, sha256: localStateSha256(local.ef, local.opt.m, local.opt.v) }) }];
+  }, { tessera: JSON.stringify({ runHash: node.runHash, step: local.opt.step, window, efWindow: local.efWindow, uid: node.uid, sha256: localStateSha256(local.ef, local.opt.m, local.opt.v) }) }];
 }
 
 export function saveMinerLocal(node: Node, local: MinerLocal, window: number): void {

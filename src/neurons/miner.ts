@@ -7,7 +7,7 @@
 // and its aggregate is gathered and applied (mineOverlapped). A scenario (src/scenario: adversarial miners for tests and demos)
 // may replace what is sent and when through MinerHooks; the honest steps are the defaults.
 import { SubtensorChain } from '../chain/subtensor/chain.js';
-import { applyAggregate, type SparseUpdate } from '../compress/index.js';
+import { applyAggregate, forgetSent, type SparseUpdate } from '../compress/index.js';
 import { createLlama } from '../model/index.js';
 import { sharedFloat32, type StepWorker } from '../train/step-worker.js';
 import { sha256Hex, trainingBase } from '../protocol/index.js';
@@ -17,12 +17,12 @@ import { Directory } from './directory.js';
 import { loadMinerLocal, makePayload, saveMinerLocal, saveMinerLocalAsync, trainWindow, type MinerLocal, type StepBudget } from './inner.js';
 import { SharedModel, SyncError } from './model-state.js';
 import { startNode, type Node, type NodeOptions } from './node.js';
-import { backoffMs, sleep, Stopped } from './retry.js';
+import { backoffMs, retrying, sleep, Stopped } from './retry.js';
 import { Stopwatch } from './status.js';
 import { advance, bootstrap, crossCheck, syncTo } from './sync.js';
 import type { NodeConfig } from './types.js';
 import { publishProbe, uploadGradient, type UploadOutcome } from './upload.js';
-import { windowAnchors } from './window-aggregate.js';
+import { fetchPayload, windowAnchors } from './window-aggregate.js';
 import { pipelineHooks } from '../hetero/stage-node.js';
 
 /** What a miner sends for a window; efNext null leaves the error feedback as it was. */
@@ -79,10 +79,11 @@ export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promis
       ? loadMinerLocal(node, createLlama(node.run.model, sharedFloat32(node.model.layout.total)), { worker: true })
       : loadMinerLocal(node, node.model);
     stepper = local.stepper;
-    let last: Applied | null = null;
+    let last: Applied | null = null, reconciled = false;
     for (let failures = 0; ;) {
       try {
         if (!model.ready) { await bootstrap(node, dir, model); last = null; }
+        if (!reconciled) { await reconcileErrorFeedback(node, dir, local); reconciled = true; }
         if (node.run.overlap) {
           if ((await mineOverlapped(node, dir, model, local, planner, hooks)) === 'stopped') break;
           continue; // a record mismatch invalidated θ: re-sync, then train again
@@ -119,6 +120,35 @@ export async function runMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promis
 }
 
 interface Applied { window: number; fingerprint: string; leader: number | null }
+
+/** How many windows back from the chain's current one a start looks for an upload whose residual was lost. */
+export const RECONCILE_LOOKBACK = 8;
+
+/**
+ * At a start: an upload this miner anchored after the window whose residual its saved error feedback
+ * holds (killed between the anchor and the commit, or between a commit and the next save) was sent, but
+ * its residual is lost, and the next upload would send the same values again (validators call that a
+ * copy of the miner's own upload). Each such upload is read back (this miner's bucket, else a
+ * validator's applied copy) and its sent values taken out of the error feedback (forgetSent); one that
+ * cannot be read resets the error feedback. A state file that does not record the window is left as is.
+ */
+async function reconcileErrorFeedback(node: Node, dir: Directory, local: MinerLocal): Promise<void> {
+  if (local.efWindow === null) return;
+  const now = await currentWindow(node);
+  for (let U = Math.max(local.efWindow + 1, now - RECONCILE_LOOKBACK); U <= now; U++) {
+    const mine = (await retrying(node, `read anchors of window ${U}`, () => node.chain.anchors(U))).find((a) => a.uid === node.uid);
+    if (!mine) continue;
+    const f = await fetchPayload(node, dir, U, node.uid, mine.digest);
+    if (f.ok) {
+      const n = forgetSent(local.ef, f.update, node.model.layout.specs, node.run.codec);
+      node.log(`window ${U}: this miner's upload was anchored but its error feedback was not kept (stopped after the anchor): took its ${n} sent values out of the error feedback`);
+    } else {
+      local.ef.fill(0);
+      node.log(`window ${U}: this miner's upload was anchored but its error feedback was not kept, and it cannot be read back (${f.reason}: ${f.detail}); starting with fresh error feedback`);
+    }
+    local.efWindow = U;
+  }
+}
 
 /** The window to train next: the chain's current window, once θ has caught up to its start. */
 async function nextTrainingWindow(node: Node, dir: Directory, model: SharedModel): Promise<number> {
@@ -324,7 +354,7 @@ async function uploadWork(node: Node, local: MinerLocal, planner: StepPlanner, W
   const outcome = await sw.time('upload', () => (hooks?.upload ? hooks.upload(ctx, work.bytes, put) : put()));
   planner.uploadMs = performance.now() - t0;
   if (outcome === 'uploaded' || outcome === 'already_uploaded') {
-    if (work.efNext) local.ef = work.efNext;
+    if (work.efNext) { local.ef = work.efNext; local.efWindow = W; }
     hooks?.uploaded?.(W, work);
     sw.payloadBytes = work.bytes.length;
     own.set(sha256Hex(work.bytes), work.bytes);
