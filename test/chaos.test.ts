@@ -3,7 +3,8 @@
 // every process — the chain, Ceph RGW, 3 miners, 2 validators — runs on its own network host
 // (src/hosts/netns.ts) and the subset includes a miner's namespace link cut for 2 windows; elsewhere it
 // runs on loopback with filesystem storage, without the link cut, and says so. The faults: a miner killed
-// -9 between its upload and its anchor, a validator killed -9 between a checkpoint and its pointer, the
+// -9 between its upload and its anchor, a miner killed -9 right after its anchor landed (before it kept the
+// upload's error-feedback residual: it must not send the same values again), a validator killed -9 between a checkpoint and its pointer, the
 // chain killed -9 after journaling a call and before answering, a miner's local state damaged while it is
 // down, and (where a tmpfs may be mounted: root) a miner's state folder full for 2 windows. Every fault is
 // survived, no in-time upload goes unscored, no object a reader sees is partial or corrupt, all nodes
@@ -17,7 +18,7 @@ import { cephInstalled } from '../src/storage/index.js';
 
 const hostsWhy = cephInstalled() ? await hostsPermitted() : 'Ceph RGW is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)';
 
-test('chaos (CI subset, on network hosts where permitted): kill -9 at upload, checkpoint and chain call, damaged local state, a full disk, a cut link: all survived, nothing lost or corrupt, all agree', { timeout: 420_000 }, async (t) => {
+test('chaos (CI subset, on network hosts where permitted): kill -9 at upload, after an anchor, at checkpoint and chain call, damaged local state, a full disk, a cut link: all survived, nothing lost or corrupt, all agree', { timeout: 420_000 }, async (t) => {
   const hosts = hostsWhy === null;
   if (!hosts) t.diagnostic(`NOT ON NETWORK HOSTS (${hostsWhy}): the subset runs on loopback with filesystem storage, without link-cut`);
   const faults = hosts ? CI_HOSTS_SCHEDULE : CI_SCHEDULE;

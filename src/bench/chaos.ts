@@ -82,7 +82,7 @@ export const FULL_SCHEDULE: FaultKind[] = [
   'chain-down', 'storage-down', 'link-cut', 'disk-full', 'corrupt-state', 'corrupt-state', 'leader-killed',
 ];
 /** The CI-sized subset (filesystem storage; disk-full is skipped, with the reason, where mounting a tmpfs is not permitted). */
-export const CI_SCHEDULE: FaultKind[] = ['kill-miner-upload', 'kill-validator-checkpoint', 'kill-chain-chain-call', 'corrupt-state', 'disk-full'];
+export const CI_SCHEDULE: FaultKind[] = ['kill-miner-upload', 'kill-miner-chain-call', 'kill-validator-checkpoint', 'kill-chain-chain-call', 'corrupt-state', 'disk-full'];
 /** The CI-sized subset on network hosts (Ceph storage): the same, and a miner's namespace link cut. */
 export const CI_HOSTS_SCHEDULE: FaultKind[] = [...CI_SCHEDULE, 'link-cut'];
 
@@ -945,6 +945,7 @@ export function recordChaos(outDir: string, r: ChaosReport): string {
   if (!existsSync(file)) {
     writeFileSync(file, '# Chaos: seeded faults on a running devnet\n\nRecorded with `tessera bench chaos` (src/bench/chaos.ts, where every fault kind and figure is defined).\n\n');
   }
-  appendFileSync(file, chaosMarkdown(r, new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC', machineLine()));
+  const gap = readFileSync(file, 'utf8').endsWith('\n\n') ? '' : '\n'; // a blank line before the run's heading
+  appendFileSync(file, gap + chaosMarkdown(r, new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC', machineLine()));
   return file;
 }

@@ -93,7 +93,7 @@ export function benchCommand(): Command {
   cmd.command('chaos')
     .description('a devnet (chain, storage, 3 miners, 2 validators) hit by seeded faults (kill -9 at failpoints, outages, a cut link, a full disk, damaged state, the leader killed); checks nothing is lost or corrupt and all agree; appends to bench/chaos.md')
     .option('--seed <n>', 'seed of the fault order, targets and moments', int('--seed', 0), 1)
-    .option('--faults <list>', `'all' (22 faults), 'ci' (5; 6 with --hosts: and link-cut), or a comma-separated list of kinds: ${FAULT_KINDS.join(', ')}`, 'all')
+    .option('--faults <list>', `'all' (22 faults), 'ci' (6; 7 with --hosts: and link-cut), or a comma-separated list of kinds: ${FAULT_KINDS.join(', ')}`, 'all')
     .option('--storage <kind>', "'ceph' (a private Ceph RGW; default when installed) or 'fs' (faults that need a gateway are skipped)")
     .option('--hosts', 'every process (chain, Ceph RGW, each miner and validator) in its own network namespace on one bridge; link-cut takes the miner\'s namespace link down (root and Ceph needed; storage is Ceph)')
     .option('--block-ms <ms>', 'block time (a window is 12 blocks)', int('--block-ms', 100), 500)
