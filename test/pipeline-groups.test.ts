@@ -52,6 +52,8 @@ test('devnet with a pipeline group of 2 stages: agreement, learning, the group s
       if (Date.now() - t1 > 90_000) throw new Error(`the group was not aggregated within 90 s: ${JSON.stringify([...aggregates(net)].map(([w, a]) => [w, a.uids]))}`);
     }
     // Mid-window, and if the poll catches it, while the stages train together (stage 1's phase 'train').
+    // Windows stage 0 ended without uploading because its neighbour was gone (its log).
+    const endedWindows = (): number[] => [...readFileSync(s0.logFile, 'utf8').matchAll(/window (\d+): group g1: .*nothing uploaded/g)].map((m) => Number(m[1]));
     let phase = '';
     for (const t2 = Date.now(); Date.now() - t2 < 10_000 && phase !== 'train'; await new Promise((r) => setTimeout(r, 20))) phase = readStatus(s1.dataDir)?.phase ?? '';
     const killedAt = (await net.snapshot()).window!;
@@ -59,7 +61,7 @@ test('devnet with a pipeline group of 2 stages: agreement, learning, the group s
     while (s1.proc?.running) await new Promise((r) => setTimeout(r, 50));
     // Started again only once stage 0 has ended a window for its gone neighbour: a restart within the connect
     // timeout would let stage 0 train with the new process and never meet the gap (CI, 2026-12-02).
-    const endedSince = (): number[] => [...readFileSync(s0.logFile, 'utf8').matchAll(/window (\d+): group g1: .*nothing uploaded/g)].map((m) => Number(m[1])).filter((w) => w >= killedAt);
+    const endedSince = (): number[] => endedWindows().filter((w) => w >= killedAt);
     for (const t4 = Date.now(); endedSince().length === 0; await new Promise((r) => setTimeout(r, 100))) {
       if (Date.now() - t4 > 60_000) throw new Error(`stage 0 never ended a window for its gone neighbour within 60 s of the kill (log tail:\n${readFileSync(s0.logFile, 'utf8').slice(-3000)})`);
     }
@@ -97,7 +99,7 @@ test('devnet with a pipeline group of 2 stages: agreement, learning, the group s
     assert.ok(both.some((w) => w < killedAt), `the group was aggregated before the kill in windows ${both.join(', ') || 'none'}`);
     assert.ok(both.some((w) => w > killedAt), `the group recovered after the restart: aggregated in ${both.join(', ') || 'none'}`);
     const log0 = readFileSync(s0.logFile, 'utf8');
-    const ended = [...log0.matchAll(/window (\d+): group g1: .*nothing uploaded/g)].map((m) => Number(m[1]));
+    const ended = endedWindows();
     assert.ok(ended.some((w) => w >= killedAt), `stage 0 never ended a window for its gone neighbour (log tail:\n${log0.slice(-3000)})`);
     for (const w of ended) assert.ok(!aggs.get(w)?.uids.includes(u0), `window ${w}: stage 0 said it uploaded nothing, but the aggregate holds it`);
     t.diagnostic(`stage 0 ended windows ${ended.join(', ')} without uploading (its neighbour was gone)`);

@@ -31,7 +31,7 @@ import { TesseraError } from '../util/errors.js';
 import { pack12, pack2, packed12Bytes, packed2Bytes, unpack12, unpack2 } from './bits.js';
 import { decodeCodes, decodeIndices, encodeCodes, encodeIndices, maxCodeBytes, maxIndexBytes } from './entropy.js';
 import { chunksOf, keptTotal, type Chunk, type TensorShape } from './geometry.js';
-import { halfBits, halfValue } from './half.js';
+import { halfBits, halfValue, roundHalf } from './half.js';
 import type { CodecConfig, SparseTensor, SparseUpdate } from './types.js';
 
 export const PAYLOAD_VERSION = 3;
@@ -174,7 +174,7 @@ function checkUpdate(u: SparseUpdate, g: Geometry): void {
     const err = t.idx.length !== n || t.codes.length !== n ? `holds ${t.idx.length} positions and ${t.codes.length} codes, expected ${n}`
       : indexError(t.idx, g.chunks[i]!) ?? tableError(t.table) ?? (t.codes.some((c) => c > 3) ? 'has a code above 3' : null);
     if (err !== null) throw new TesseraError(`encodePayload: tensor ${i} ${err}`, 'The update does not match the layout and codec config; this is a bug in the encoder.');
-    const b = t.table.findIndex((v) => !Object.is(halfValue(halfBits(v)), v));
+    const b = t.table.findIndex((v) => !Object.is(roundHalf(v), v));
     if (b >= 0) {
       throw new TesseraError(`encodePayload: tensor ${i} table entry ${b} (${t.table[b]}) is not a binary16 value`,
         'Payload v3 carries 16-bit tables: the codec rounds each bin mean with roundHalf (compress/half.ts) before the residual; round a hand-made table the same way.');
