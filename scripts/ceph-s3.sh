@@ -50,7 +50,40 @@ http_ok() {
   exec 3<&- 3>&-
   [[ "$line" == HTTP/* ]]
 }
+RGW_PID=run/client.rgw.a.pid
 pids() { cat "$D"/run/*.pid 2>/dev/null || true; }
+# diagnose: one line on the cluster's state and the last radosgw log line, for an error message.
+diagnose() {
+  local st last
+  st=$(timeout 15 ceph -c "$D/ceph.conf" -s 2>&1 | tr -s ' \n' ' ' | cut -c1-400 || true)
+  last=$(tail -n 1 "$D/log/client.rgw.a.log" 2>/dev/null | cut -c1-300 || true)
+  echo "ceph -s: ${st:-no answer}; radosgw log: ${last:-empty}"
+}
+# rgw_launch PORT: start radosgw and wait until S3 answers on PORT; a radosgw that dies or stays silent for
+# 60 s is stopped and started once more (seen once in CI: a radosgw that never answered). Exit 1 when both fail.
+rgw_launch() {
+  local port=$1 try p
+  for try in 1 2; do
+    radosgw $(C) -n client.rgw.a >>"$D/log/start.log" 2>&1 || { echo "radosgw start $try failed" >>"$D/log/start.log"; continue; }
+    for _ in $(seq 1 300); do
+      http_ok "$port" && return 0
+      p=$(cat "$D/$RGW_PID" 2>/dev/null || true)
+      # A radosgw that exited: no point waiting out the minute.
+      [[ -n "$p" ]] && ! kill -0 "$p" 2>/dev/null && break
+      sleep 0.2
+    done
+    echo "radosgw try $try: no answer on $port; $(diagnose)" >>"$D/log/start.log"
+    p=$(cat "$D/$RGW_PID" 2>/dev/null || true)
+    if [[ -n "$p" ]]; then
+      kill "$p" 2>/dev/null || true
+      for _ in $(seq 1 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$p" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+      rm -f "$D/$RGW_PID"
+    fi
+  done
+  return 1
+}
 C() { echo "-c $D/ceph.conf"; }
 
 start() {
@@ -136,16 +169,20 @@ CONF
   id=$(timeout 60 ceph $c osd new "$uuid" 2>>"$D/log/start.log") || die "ceph-mon did not answer; see $D/log"
   ceph-osd $c -i "$id" --mkfs --osd-uuid "$uuid" >>"$D/log/start.log" 2>&1
   ceph-osd $c -i "$id" >>"$D/log/start.log" 2>&1
+  # radosgw blocks on inactive placement groups without saying so: wait here until the OSD has booted.
+  local up=''
+  for _ in $(seq 1 90); do
+    [[ "$(timeout 20 ceph $c osd stat -f json 2>>"$D/log/start.log")" == *'"num_up_osds":1'* ]] && { up=1; break; }
+    sleep 1
+  done
+  [[ -n "$up" ]] || die "the OSD did not come up within 90 s; see $D/log/osd.$id.log ($(diagnose))"
   # Pools radosgw would otherwise create on the first bucket and first object (~2 s each, then).
   local pool
   for pool in .rgw.root default.rgw.buckets.index default.rgw.buckets.data; do
     timeout 60 ceph $c osd pool create "$pool" 8 >>"$D/log/start.log" 2>&1 || true
     timeout 60 ceph $c osd pool application enable "$pool" rgw >>"$D/log/start.log" 2>&1 || true
   done
-  radosgw $c -n client.rgw.a >>"$D/log/start.log" 2>&1
-  local ok=''
-  for _ in $(seq 1 300); do http_ok "$port" && { ok=1; break; }; sleep 0.2; done
-  [[ -n "$ok" ]] || { stop; die "radosgw did not answer on $ADDR:$port within 60 s; see $D/log/client.rgw.a.log"; }
+  rgw_launch "$port" || { local why; why=$(diagnose); stop; die "radosgw did not answer on $ADDR:$port (two tries of 60 s); see $D/log/client.rgw.a.log ($why)"; }
   local ak sk; ak=$(rand_key 20 'A-Z0-9'); sk=$(rand_key 40 'A-Za-z0-9')
   radosgw-admin $c user create --uid=tessera-admin --display-name=tessera-admin --access-key="$ak" \
     --secret-key="$sk" --caps='users=*;buckets=*;metadata=*;usage=*' >/dev/null 2>>"$D/log/start.log"
@@ -181,7 +218,6 @@ status() {
   echo "$ep"
 }
 
-RGW_PID=run/client.rgw.a.pid
 rgw_stop() {
   [[ -f "$D/ceph.conf" ]] || die "no cluster in $D"
   local p; p=$(cat "$D/$RGW_PID" 2>/dev/null || true)
@@ -201,9 +237,8 @@ rgw_start() {
   local p; p=$(cat "$D/$RGW_PID" 2>/dev/null || true)
   [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null && die "radosgw is already running in $D (pid $p)"
   local ep port; ep=$(cat "$D/endpoint"); port=${ep##*:}
-  radosgw $(C) -n client.rgw.a >>"$D/log/start.log" 2>&1 || die "radosgw did not start; see $D/log/client.rgw.a.log"
-  for _ in $(seq 1 300); do http_ok "$port" && { echo "ceph-s3: radosgw up again at $ep"; return 0; }; sleep 0.2; done
-  die "radosgw did not answer on $ep within 60 s; see $D/log/client.rgw.a.log"
+  rgw_launch "$port" && { echo "ceph-s3: radosgw up again at $ep"; return 0; }
+  die "radosgw did not answer on $ep (two tries of 60 s); see $D/log/client.rgw.a.log ($(diagnose))"
 }
 
 node_user() {
