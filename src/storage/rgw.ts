@@ -71,10 +71,10 @@ function runScript(args: string[], timeoutMs = 180_000, place?: RgwPlace): Promi
   });
 }
 
-/** Starts a fresh single-node cluster in `dir` (empty or made by the script); ~12 s. */
+/** Starts a fresh single-node cluster in `dir` (empty or made by the script); ~6 s (the script waits up to 90 s for the OSD and tries radosgw twice). */
 export async function startRgw(dir: string, port?: number, place?: RgwPlace): Promise<RgwCluster> {
   const abs = resolve(dir);
-  await runScript(['start', abs, ...(port ? [String(port)] : [])], 180_000, place);
+  await runScript(['start', abs, ...(port ? [String(port)] : [])], 360_000, place);
   return readRgw(abs);
 }
 
@@ -92,7 +92,7 @@ export async function stopGateway(dir: string, place?: RgwPlace): Promise<void> 
 
 /** Starts the radosgw of a cluster stopped by stopGateway(); resolves once S3 answers again. */
 export async function startGateway(dir: string, place?: RgwPlace): Promise<void> {
-  await runScript(['rgw-start', resolve(dir)], 90_000, place);
+  await runScript(['rgw-start', resolve(dir)], 150_000, place);
 }
 
 /** Reads the endpoint and admin keys of a cluster that `start` wrote to DIR/s3.env. */
