@@ -20,7 +20,7 @@ import type { BehaviorName } from '../scenario/adversaries.js';
 import { modelInfo } from '../model/index.js';
 import { covenantLinks } from '../hosts/links.js';
 import { HostNet, hostsUnavailable, removeHosts } from '../hosts/netns.js';
-import { calibrateWindow, trainShareOf, type Calibration } from './calibrate.js';
+import { calibrateWindow, trainShareOf, VALIDATOR_SHARE, type Calibration } from './calibrate.js';
 import { CHAIN_HOST, hostSpecs, linkCounters, STORAGE_HOST } from './hosts.js';
 import { checkPipeline, type PipelineConfig } from '../hetero/group.js';
 import type { ActivationKind } from '../hetero/activations.js';
@@ -662,11 +662,14 @@ function calibrate(o: DevnetOptions, blockMs: number): Calibration | null {
   o.log?.(`calibrating the window: timing one inner step of ${r.preset ?? d.preset} ${r.batch ?? d.batch}×${r.seq ?? d.seq} on one thread ...`);
   const overlap = r.overlap ?? d.overlap;
   const c = calibrateWindow({ preset: r.preset ?? d.preset, batch: r.batch ?? d.batch, seq: r.seq ?? d.seq, vocabSize: o.vocabSize ?? DEVNET_DEFAULTS.vocabSize,
-    innerSteps, miners, blockMs, minBlocks: o.minBlocks ?? d.blocksPerWindow, overlap, share: o.trainShare });
+    innerSteps, miners, blockMs, minBlocks: o.minBlocks ?? d.blocksPerWindow, overlap, share: o.trainShare,
+    // An explicit --train-share (bench network's utilization runs) sizes the window by the miners alone.
+    validatorShare: o.trainShare !== undefined ? null : undefined });
   if (!c) { o.log?.(`calibration failed; using the default window of ${d.blocksPerWindow} blocks`); return null; }
   o.log?.(`calibrated: one inner step takes ${c.stepMs.toFixed(0)} ms here; ${miners} miner(s) and a validator share ${c.cores} core(s) (×${c.contention.toFixed(2)}), ` +
-    `so H=${innerSteps} steps take ~${c.trainS.toFixed(1)} s; window = ${c.blocksPerWindow} blocks × ${blockMs} ms = ${c.windowS.toFixed(0)} s ` +
-    `(training at most ${Math.round(trainShareOf({ overlap, share: o.trainShare }) * 100)}% of it${overlap ? ', overlapped with the upload and aggregate of the window before' : ''}; at least ${o.minBlocks ?? d.blocksPerWindow} blocks; --blocks-per-window overrides)`);
+    `so H=${innerSteps} steps take ~${c.trainS.toFixed(1)} s and the validator's evaluation ~${c.validatorS.toFixed(1)} s; window = ${c.blocksPerWindow} blocks × ${blockMs} ms = ${c.windowS.toFixed(0)} s ` +
+    `(training at most ${Math.round(trainShareOf({ overlap, share: o.trainShare }) * 100)}% of it${overlap ? ', overlapped with the upload and aggregate of the window before' : ''}` +
+    `${o.trainShare === undefined ? `, the evaluation at most ${Math.round(VALIDATOR_SHARE * 100)}%` : ''}; at least ${o.minBlocks ?? d.blocksPerWindow} blocks; --blocks-per-window overrides)`);
   return c;
 }
 
