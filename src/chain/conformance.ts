@@ -71,6 +71,14 @@ export const CHAIN_CHECKS: Check[] = [
     const prev = await f.chain.blockTimestamp(h.height - 1);
     assert.ok(prev < h.timestamp, `block ${h.height - 1} at ${prev}, block ${h.height} at ${h.timestamp}`);
   } },
+  { name: 'blockHash: 0x + 64 hex digits, stable on a second read, different for another block', needs: [], async run({ f }) {
+    const h = await f.chain.head();
+    if (h.height === 0) return;
+    const a = await f.chain.blockHash(h.height), b = await f.chain.blockHash(h.height - 1);
+    assert.match(a, /^0x[0-9a-f]{64}$/);
+    assert.equal(await f.chain.blockHash(h.height), a);
+    assert.notEqual(a, b);
+  } },
   { name: 'metagraph: one entry per uid in every per-uid field; parameters present', needs: [], async run({ f }) {
     const m = await f.chain.metagraph();
     assert.equal(m.uids.length, m.n);

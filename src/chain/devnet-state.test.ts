@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { genesis, applyCall, produceBlock, metagraphOf, commitmentsOf, blockTimestampOf, anchorsOf, DEFAULT_PARAMS, ANCHORS_PER_UID, TIMESTAMP_HISTORY, type DevnetState } from './devnet/state.js';
+import { genesis, applyCall, produceBlock, metagraphOf, commitmentsOf, blockTimestampOf, blockHashOf, sealHash, anchorsOf, DEFAULT_PARAMS, ANCHORS_PER_UID, TIMESTAMP_HISTORY, type DevnetState } from './devnet/state.js';
 
 /** Anchors without their in-block arrival index (checked in security.test.ts "finding 6"). */
 const plain = (xs: Array<{ index?: number }>): object[] => xs.map(({ index: _i, ...a }) => a);
 import { loadState, STATE_FILE } from './devnet/persist.js';
+import { checkState } from './devnet/check-state.js';
 import type { UnsignedCall, WriteMethod } from './devnet/call.js';
 import { ChainError } from './types.js';
 
@@ -167,4 +168,24 @@ test('a state saved before anchors existed loads, reads no anchors, and takes ne
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('block hashes: chained over height, timestamp and entropy; kept with the timestamps; replayable from the entropy', () => {
+  let s = genesis('test-chain', DEFAULT_PARAMS, 0);
+  s = produceBlock(s, 10, undefined, 'aa');
+  const h1 = blockHashOf(s, 1);
+  assert.match(h1, /^0x[0-9a-f]{64}$/);
+  assert.equal(h1, sealHash(blockHashOf(s, 0), 1, 10, 'aa'));
+  const other = produceBlock(genesis('test-chain', DEFAULT_PARAMS, 0), 10, undefined, 'ab');
+  assert.notEqual(blockHashOf(other, 1), h1, 'other entropy, other hash');
+  s = produceBlock(s, 20, undefined, 'bb');
+  assert.equal(blockHashOf(s, 2), sealHash(h1, 2, 20, 'bb'));
+  assert.throws(() => blockHashOf(s, 3), /does not exist/);
+  // A state written before block hashes: the devnet keeps going; only the new blocks have hashes.
+  const { hashes: _, ...old } = s.history;
+  let t: DevnetState = { ...s, history: old };
+  assert.throws(() => blockHashOf(t, 2), /no hash/);
+  t = produceBlock(t, 30, undefined, 'cc');
+  assert.match(blockHashOf(t, 3), /^0x[0-9a-f]{64}$/);
+  assert.doesNotThrow(() => checkState(JSON.parse(JSON.stringify(t))));
 });

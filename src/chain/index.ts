@@ -3,7 +3,7 @@
 export { ChainError, SS58_PREFIX, type Anchor, type Chain, type ChainErrorCode, type ChainParams, type BlockHead, type Metagraph, type Signer, type SparseRow } from './types.js';
 export { yumaEpoch, denseMatrix, type YumaInput, type YumaOutput, type MatrixRow } from './yuma.js';
 export { weightedMedian, weightedMedianCol, isTopkNonzero, toU16Proportion, normalize } from './yuma-math.js';
-export { genesis, applyCall, produceBlock, metagraphOf, commitmentsOf, anchorsOf, pruneAnchors, blockTimestampOf, checkParams, permits, DEFAULT_PARAMS, TIMESTAMP_HISTORY, ANCHORS_PER_UID,
+export { genesis, applyCall, produceBlock, metagraphOf, commitmentsOf, anchorsOf, pruneAnchors, blockTimestampOf, blockHashOf, sealHash, checkParams, permits, DEFAULT_PARAMS, TIMESTAMP_HISTORY, ANCHORS_PER_UID,
   MAX_STAKE_PER_HOTKEY, MAX_TOTAL_STAKE, MAX_WEIGHT, MAX_UIDS_LIMIT, MAX_EMISSION_PER_BLOCK, REGISTRATIONS_PER_BLOCK, IMMUNITY_PERIOD, DEFAULT_FAUCET_CAP,
   faucetLimit, uidToReplace, totalStake, type FaucetConfig, type DevnetState, type AnchorTable, type Neuron, type EpochResult } from './devnet/state.js';
 export { callMessage, callHash, canonicalJson, parseSignedCall, CALL_PREFIX, WRITE_METHODS, type UnsignedCall, type SignedCall, type WriteMethod } from './devnet/call.js';

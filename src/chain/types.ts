@@ -80,6 +80,11 @@ export interface Chain {
   head(): Promise<BlockHead>;
   /** Timestamp of a past block; recent history only on the devnet. */
   blockTimestamp(height: number): Promise<number>;
+  /**
+   * Hash of a past block (0x + 64 hex digits): randomness nobody knows before the block is sealed (the
+   * Gauntlet's evaluation beacon, docs/protocol.md "Gauntlet"). Recent history only on the devnet.
+   */
+  blockHash(height: number): Promise<string>;
   /** Registers the hotkey (idempotent: an already registered hotkey gets its uid back). */
   register(hotkey: Signer): Promise<number>;
   /** Devnet faucet: adds stake to the hotkey. A real chain stakes from a coldkey instead. */

@@ -61,6 +61,11 @@ export function checkState(raw: unknown): DevnetState {
     fail('history.timestamps', `${ts.length} entries`, `the timestamps of blocks ${from}..${height} (at most ${TIMESTAMP_HISTORY})`);
   }
   ts.forEach((t, i) => num(`history.timestamps[${i}]`, t, 0, F));
+  if (h.hashes !== undefined) {
+    const hs = arr('history.hashes', h.hashes);
+    if (hs.length > ts.length) fail('history.hashes', `${hs.length} entries`, `at most one per kept timestamp (${ts.length})`);
+    hs.forEach((x, i) => { if (typeof x !== 'string' || !/^0x[0-9a-f]{64}$/.test(x)) fail(`history.hashes[${i}]`, JSON.stringify(x), '0x and 64 lowercase hex digits'); });
+  }
 
   const neurons = arr('neurons', s.neurons);
   const n = neurons.length;

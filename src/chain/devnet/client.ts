@@ -54,6 +54,10 @@ export class DevnetChainClient implements Chain {
     return (await this.request<BlockHead>('GET', `/block/${height}`)).timestamp;
   }
 
+  async blockHash(height: number): Promise<string> {
+    return (await this.request<{ hash: string }>('GET', `/block/${height}`)).hash;
+  }
+
   /** Registers; while the chain's per-block registration limit is reached, waits for the block it names and tries again. */
   async register(hotkey: Signer): Promise<number> {
     for (let attempt = 0; ; attempt++) {

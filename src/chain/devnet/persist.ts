@@ -22,7 +22,7 @@ export const SNAPSHOT_EVERY_MS = 60_000;
 /** One journal line: a call applied at height `h` (it lands in block h + 1), or block `h` sealed at `ts`. */
 export type JournalEntry =
   | { seq: number; h: number; call: UnsignedCall }
-  | { seq: number; h: number; ts: number };
+  | { seq: number; h: number; ts: number; /** the block's entropy (state.ts sealHash); absent in journals written before block hashes */ r?: string };
 
 /** The snapshot file: the state plus the journal sequence number it includes. */
 type Snapshot = DevnetState & { journalSeq?: number };
@@ -99,7 +99,7 @@ export async function loadChain(dir: string): Promise<{ state: DevnetState; seq:
           state = applyCall(state, e.call).state;
         } else {
           if (e.h !== state.height + 1 || typeof e.ts !== 'number') throw new Error(`block ${e.h} after height ${state.height}`);
-          state = produceBlock(state, e.ts);
+          state = produceBlock(state, e.ts, undefined, typeof e.r === 'string' ? e.r : '');
         }
       } catch (err) {
         throw new TesseraError(`devnet journal ${join(dir, JOURNAL_FILE)} entry ${e.seq} does not replay: ${(err as Error).message}`,
@@ -163,8 +163,8 @@ export class ChainStore {
     return this.push((seq) => ({ seq, h, call: { method: call.method, params: call.params, hotkey: call.hotkey, nonce: call.nonce } }), state);
   }
 
-  appendBlock(state: DevnetState): Promise<void> {
-    return this.push((seq) => ({ seq, h: state.height, ts: state.timestamp }), state);
+  appendBlock(state: DevnetState, entropy: string): Promise<void> {
+    return this.push((seq) => ({ seq, h: state.height, ts: state.timestamp, r: entropy }), state);
   }
 
   /** Waits for every entry appended so far, writes a final snapshot and closes the file. */

@@ -12,7 +12,7 @@ import { ChainError, type ChainErrorCode, type ChainParams } from '../types.js';
 import { canonicalJson, parseSignedCall } from './call.js';
 import { ChainStore, loadChain } from './persist.js';
 import {
-  anchorsOf, applyCall, blockTimestampOf, checkParams, commitmentsOf, DEFAULT_PARAMS, DEFAULT_REVEAL_PERIOD_EPOCHS, genesis, MAX_REVEAL_PERIOD_EPOCHS, MAX_STAKE_PER_HOTKEY, metagraphOf, produceBlock, uidOf,
+  anchorsOf, applyCall, blockHashOf, blockTimestampOf, checkParams, commitmentsOf, DEFAULT_PARAMS, DEFAULT_REVEAL_PERIOD_EPOCHS, genesis, MAX_REVEAL_PERIOD_EPOCHS, MAX_STAKE_PER_HOTKEY, metagraphOf, produceBlock, uidOf,
   type DevnetState,
 } from './state.js';
 import { cryptoReady, publicKeyOf, verifyCall } from './verify.js';
@@ -154,9 +154,10 @@ export async function startDevnetChainServer(opts: DevnetServerOptions): Promise
     if (closed) return;
     try {
       const before = state.epoch?.block;
-      state = produceBlock(state, Date.now(), (e) => log(`devnet: epoch at block ${state.height + 1} failed, block sealed without it: ${e.message}`));
+      const entropy = randomBytes(32).toString('hex');
+      state = produceBlock(state, Date.now(), (e) => log(`devnet: epoch at block ${state.height + 1} failed, block sealed without it: ${e.message}`), entropy);
       if (state.epoch && state.epoch.block !== before) log(`devnet: epoch at block ${state.height} over ${state.neurons.length} uids`);
-      store!.appendBlock(state).catch((e: Error) => log(`devnet: ${e.message}`));
+      store!.appendBlock(state, entropy).catch((e: Error) => log(`devnet: ${e.message}`));
     } catch (e) {
       log(`devnet: block ${state.height + 1} failed: ${(e as Error).message}`);
     } finally {
@@ -199,7 +200,7 @@ export async function startDevnetChainServer(opts: DevnetServerOptions): Promise
       return anchorsOf(durable, Number(window));
     }
     const block = /^\/block\/(\d+)$/.exec(path);
-    if (block) return { height: Number(block[1]), timestamp: blockTimestampOf(durable, Number(block[1])) };
+    if (block) return { height: Number(block[1]), timestamp: blockTimestampOf(durable, Number(block[1])), hash: blockHashOf(durable, Number(block[1])) };
     const account = /^\/account\/([1-9A-HJ-NP-Za-km-z]{1,64})$/.exec(path);
     if (account) {
       publicKeyOf(account[1]);

@@ -1,6 +1,7 @@
 // The devnet chain as a pure state machine: genesis, applyCall (a verified write lands in the
 // block being built, height + 1) and produceBlock (advance height, run Yuma every `tempo` blocks).
 // Inputs are never mutated; the server adds clocks, signatures, persistence and HTTP.
+import { createHash } from 'node:crypto';
 import { ChainError, type Anchor, type ChainParams, type Metagraph, type SparseRow } from '../types.js';
 import { activityCutoffBlocks, DEFAULT_KAPPA, yumaEpoch } from '../yuma.js';
 import { fixedFraction, isTopkNonzero } from '../yuma-math.js';
@@ -118,7 +119,7 @@ export interface DevnetState {
   params: ChainParams;
   height: number;
   timestamp: number;
-  history: { from: number; timestamps: number[] }; // timestamps of heights from .. height
+  history: { from: number; timestamps: number[]; hashes?: string[] }; // timestamps of heights from .. height; hashes of the newest hashes.length heights (absent in states written before block hashes)
   neurons: Neuron[];      // index = uid
   accounts: Record<string, { nonce: number; lastCall?: { hash: string; result: unknown } }>;
   epoch: EpochResult | null;
@@ -154,7 +155,7 @@ export type AnchorTable = Record<string, Record<string, { digest: string; block:
 export function genesis(chainId: string, params: ChainParams, timestamp: number): DevnetState {
   return {
     format: STATE_FORMAT, version: STATE_VERSION, chainId, params: checkParams({ ...params }), height: 0, timestamp,
-    history: { from: 0, timestamps: [timestamp] }, neurons: [], accounts: {}, epoch: null, ownerEmission: 0, anchors: {},
+    history: { from: 0, timestamps: [timestamp], hashes: [sealHash('', 0, timestamp, chainId)] }, neurons: [], accounts: {}, epoch: null, ownerEmission: 0, anchors: {},
   };
 }
 
@@ -437,14 +438,17 @@ export function revealWeights(s: DevnetState): { state: DevnetState; commitBlock
  * An epoch that throws (or yields a non-finite number) is skipped: the block is sealed with the previous
  * epoch's results, and `onEpochError` hears why. Block production never stops on an epoch.
  */
-export function produceBlock(state: DevnetState, timestamp: number, onEpochError?: (e: Error) => void): DevnetState {
+export function produceBlock(state: DevnetState, timestamp: number, onEpochError?: (e: Error) => void, entropy = ''): DevnetState {
   if (!Number.isFinite(timestamp)) throw new ChainError('bad_request', `block timestamp ${timestamp} is not a finite number`, 'pass Date.now()');
   const height = state.height + 1;
   const ts = Math.max(timestamp, state.timestamp);
   let { from, timestamps } = state.history;
+  const prevHash = state.history.hashes?.at(-1) ?? '';
+  let hashes = [...(state.history.hashes ?? []), sealHash(prevHash, height, ts, entropy)];
   timestamps = [...timestamps, ts];
   if (timestamps.length > TIMESTAMP_HISTORY) { const drop = timestamps.length - TIMESTAMP_HISTORY; timestamps = timestamps.slice(drop); from += drop; }
-  const s: DevnetState = { ...state, height, timestamp: ts, history: { from, timestamps } };
+  if (hashes.length > timestamps.length) hashes = hashes.slice(hashes.length - timestamps.length);
+  const s: DevnetState = { ...state, height, timestamp: ts, history: { from, timestamps, hashes } };
   if (state.anchors && from > state.history.from) s.anchors = pruneAnchors(state.anchors, from);
   if (height % s.params.tempo !== 0) return s;
   try {
@@ -482,6 +486,23 @@ function runEpoch(state: DevnetState, commitBlocks?: Array<number | undefined>):
     ValidatorTrust: r.ValidatorTrust, Emission: r.Emission, Bonds: r.Bonds, ValidatorPermit: r.ValidatorPermit, OwnerEmission: r.OwnerEmission,
   };
   return n === 0 ? state : { ...state, neurons, epoch, ownerEmission: state.ownerEmission + r.OwnerEmission };
+}
+
+/**
+ * A devnet block's hash: sha256 over the previous block's hash, the height, the timestamp and the
+ * sealer's entropy (32 random bytes the server draws per block; the journal keeps them for replay).
+ * Nobody can know it before the block is sealed — what the Gauntlet's evaluation beacon needs.
+ */
+export function sealHash(prevHash: string, height: number, timestamp: number, entropy: string): string {
+  return `0x${createHash('sha256').update(`tessera/devnet/block/v1:${prevHash}:${height}:${timestamp}:${entropy}`).digest('hex')}`;
+}
+
+/** Hash of a recent block (sealHash); not_found for one the devnet holds no hash of. */
+export function blockHashOf(s: DevnetState, height: number): string {
+  blockTimestampOf(s, height);
+  const hashes = s.history.hashes ?? [], i = hashes.length - 1 - (s.height - height);
+  if (i < 0) throw new ChainError('not_found', `block ${height} has no hash on this devnet (it was sealed before block hashes existed, or is older than the ${TIMESTAMP_HISTORY} kept)`, 'ask for a recent block');
+  return hashes[i]!;
 }
 
 export function blockTimestampOf(s: DevnetState, height: number): number {

@@ -145,6 +145,8 @@ export class SubtensorChain implements Chain {
     return Number((await this.api.query.timestamp.now.at(hash)).toString());
   }
 
+  blockHash(height: number): Promise<string> { return this.hashOf(height); }
+
   private async hashOf(height: number): Promise<string> {
     const hash = (await this.api.rpc.chain.getBlockHash(height)).toHex();
     if (/^0x0*$/.test(hash)) throw new ChainError('not_found', `block ${height} is not known to ${this.opts.endpoint}`, 'ask for a block at or below the head');
