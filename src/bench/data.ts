@@ -18,6 +18,9 @@ import { keys, trainingOffsets } from '../protocol/index.js';
 import { createNodeCredentials, openStore, startRgw, stopRgw, type S3Descriptor } from '../storage/index.js';
 import { makeRng } from '../util/rng.js';
 
+/** A block hash standing in for the evaluation beacon (chaintime.ts evalBeacon). */
+const BEACON = '0x' + 'ab'.repeat(32);
+
 export interface DataBenchOptions {
   sizeMb: number;
   shards: number;
@@ -135,7 +138,7 @@ export async function runDataBench(opts: Partial<DataBenchOptions> = {}): Promis
 
     // A validator evaluating 3 miners of one window (assigned + random sequences of the Gauntlet plan).
     const val = await RemoteDataset.open({ index, hash, mirrors, cacheDir: join(root, 'vcache'), cacheBytes: o.cacheMb * 1e6 });
-    for (const m of [1, 2, 3]) { const p = evalPlan(run, 5, m, 'validator', nTokens, 8); await val.ensureSequences([...p.own, ...p.random], o.seq); }
+    for (const m of [1, 2, 3]) { const p = evalPlan(run, 5, m, 'validator', BEACON, nTokens, 8); await val.ensureSequences([...p.own, ...p.random], o.seq); }
 
     // One shard altered on mirror a: a fresh miner must use mirror b for the chunk and log it.
     const victim = index.train.shards[0]!;

@@ -64,3 +64,15 @@ test('re-sending an old update (own or another miner\'s) is a copy of that windo
   const stolen = detectCopies(12, [{ uid: 6, seen: 1, sketch: old }], [{ uid: 4, window: 11, sketch: old }], 0.5, 64);
   assert.deepEqual(stolen.offenders.get(6), { source: 4, sourceWindow: 11, overlap: 1, by: 'time' });
 });
+
+test('between two uploads of one window the origin (by their data) is the original, whatever the arrival', () => {
+  const s1 = indexSketch(update('x'), shapes, cfg, 64);
+  const sightings = [{ uid: 3, seen: 1, sketch: s1 }, { uid: 4, seen: 9, sketch: s1 }];
+  const r = detectCopies(10, sightings, [], 0.5, 64, (a, b) => ([a, b].includes(4) ? 4 : null));
+  assert.deepEqual([...r.offenders], [[3, { source: 4, sourceWindow: 10, overlap: 1, by: 'origin' }]], 'uid 3 came first but copies uid 4');
+  const unknown = detectCopies(10, sightings, [], 0.5, 64, () => null);
+  assert.deepEqual([...unknown.offenders.keys()], [4], 'no origin measured: the first seen is the original');
+  // An old upload is older whatever the data says.
+  const old = detectCopies(12, [{ uid: 4, seen: 1, sketch: s1 }], [{ uid: 3, window: 11, sketch: s1 }], 0.5, 64, () => 4);
+  assert.equal(old.offenders.get(4)!.by, 'time');
+});

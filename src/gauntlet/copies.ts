@@ -1,13 +1,16 @@
-// Copy detection: an upload whose top-k index set overlaps an EARLIER upload above the threshold is a
-// copy, and its uploader the offender. "Earlier" is the validator's own observation: this window's
-// uploads in order of first sight (the number of the scan that first saw them; ties → lower uid
-// first), then every upload of the last copyLookback windows — so re-sending one's own or anyone
-// else's old update is caught too. Honest updates overlap ~10%: they share the large-gradient
-// coordinates, never the whole set. Two uploads first seen in the same scan cannot be ordered by
-// time (scans run several times per block to make that rare). Then the record decides — fewer copy
-// penalties so far counts as earlier — and after it the data: an update improves the assigned data of
-// the miner who trained it more than random data, the copier's not, so the larger own-minus-random
-// improvement counts as earlier; without any of that evidence, the lower uid.
+// Copy detection: an upload whose top-k index set overlaps another upload above the threshold is a
+// copy — of an upload of the last copyLookback windows (re-sending one's own or anyone else's old
+// update), or of another upload of this window. Between two uploads of the same window the ORIGIN
+// decides, not the arrival: honest training is deterministic and its inputs are public, so a copier
+// can replay a miner's update and upload it first. For such a pair the validator measures each upload
+// on the other's assigned data too (the pair's cross losses, window.ts originOf); the shared direction
+// improves the data of the miner who trained it more than anyone else's, so the uploader whose data it
+// improves more is the origin and the other the copier — being copied never costs the origin anything.
+// Without that measurement (a pair beyond the validator's cross budget, an unevaluated upload) the
+// validator's own observation orders the pair: the scan that first saw each (smaller = earlier), then
+// the record (fewer copy penalties so far counts as earlier), then the data's evidence (the larger
+// own-minus-random improvement counts as earlier), then the lower uid. Honest updates overlap ~10%:
+// they share the large-gradient coordinates, never the whole set.
 import { sketchOverlap } from './sketch.js';
 
 export interface Sighting {
@@ -28,8 +31,8 @@ export interface CopyFinding {
   source: number;
   sourceWindow: number;
   overlap: number;
-  /** What made the source the earlier one: an earlier scan or window, the copy record, the data's evidence, the uid. */
-  by: 'time' | 'record' | 'evidence' | 'uid';
+  /** What made the source the original: its data (cross losses), an earlier scan or window, the copy record, the data's evidence, the uid. */
+  by: 'origin' | 'time' | 'record' | 'evidence' | 'uid';
 }
 
 export interface CopyReport {
@@ -40,27 +43,37 @@ export interface CopyReport {
 
 const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
-/** Finds the copies among this window's sightings (window W) given the recent uploads of all miners. */
-export function detectCopies(window: number, sightings: readonly Sighting[], past: readonly PastUpload[], threshold: number, sketchSize: number): CopyReport {
+/**
+ * Finds the copies among this window's sightings (window W) given the recent uploads of all miners.
+ * origin(a, b): the uid of the pair's origin by the data (window.ts originOf), or null when not measured.
+ */
+export function detectCopies(window: number, sightings: readonly Sighting[], past: readonly PastUpload[], threshold: number, sketchSize: number,
+  origin: (a: number, b: number) => number | null = () => null): CopyReport {
   const ev = (x: Sighting): number => (typeof x.evidence === 'number' && Number.isFinite(x.evidence) ? x.evidence : -Infinity);
   const rec = (x: Sighting): number => x.record ?? 0;
   const order = [...sightings].sort((a, b) => a.seen - b.seen || rec(a) - rec(b) || (ev(a) === ev(b) ? 0 : ev(b) > ev(a) ? 1 : -1) || a.uid - b.uid);
   const offenders = new Map<number, CopyFinding>(), maxOverlap = new Map<number, number>();
   const note = (uid: number, o: number): void => { maxOverlap.set(uid, Math.max(maxOverlap.get(uid) ?? 0, round4(o))); };
-  order.forEach((s, i) => {
-    let best: CopyFinding | null = null;
-    const consider = (uid: number, w: number, sketch: readonly number[], by: CopyFinding['by']): void => {
-      const o = sketchOverlap(s.sketch, sketch, sketchSize);
-      note(s.uid, o);
-      if (o >= threshold && (best === null || o > best.overlap)) best = { source: uid, sourceWindow: w, overlap: round4(o), by };
-    };
-    for (let j = 0; j < i; j++) {
-      const e = order[j]!;
-      consider(e.uid, window, e.sketch, e.seen < s.seen ? 'time' : rec(e) < rec(s) ? 'record' : ev(e) !== ev(s) ? 'evidence' : 'uid');
+  const consider = (copier: number, f: CopyFinding): void => {
+    const best = offenders.get(copier);
+    if (!best || f.overlap > best.overlap) offenders.set(copier, f);
+  };
+  for (let i = 0; i < order.length; i++) {
+    for (let j = i + 1; j < order.length; j++) {
+      const e = order[i]!, s = order[j]!, o = sketchOverlap(s.sketch, e.sketch, sketchSize);
+      note(s.uid, o); note(e.uid, o);
+      if (o < threshold) continue;
+      const by = origin(e.uid, s.uid);
+      if (by === s.uid) consider(e.uid, { source: s.uid, sourceWindow: window, overlap: round4(o), by: 'origin' });
+      else consider(s.uid, { source: e.uid, sourceWindow: window, overlap: round4(o), by: by === e.uid ? 'origin' : e.seen < s.seen ? 'time' : rec(e) < rec(s) ? 'record' : ev(e) !== ev(s) ? 'evidence' : 'uid' });
     }
-    for (const p of past) if (p.window < window) consider(p.uid, p.window, p.sketch, 'time');
-    for (let j = i + 1; j < order.length; j++) note(s.uid, sketchOverlap(s.sketch, order[j]!.sketch, sketchSize));
-    if (best) offenders.set(s.uid, best);
-  });
+    const s = order[i]!;
+    for (const p of past) {
+      if (p.window >= window) continue;
+      const o = sketchOverlap(s.sketch, p.sketch, sketchSize);
+      note(s.uid, o);
+      if (o >= threshold) consider(s.uid, { source: p.uid, sourceWindow: p.window, overlap: round4(o), by: 'time' });
+    }
+  }
   return { offenders, maxOverlap };
 }

@@ -3,8 +3,11 @@
 // score is the relative improvement on random data; the indicator says whether the assigned data
 // improved more (+1) or not (−1) — a miner that did not train on its own assignment (a copier, a
 // lazy or stale miner, noise) flips a coin, an honest one wins nearly always.
-// Evaluation data is seeded by (window, uid, validator hotkey): any validator's choice can be
-// recomputed, and nothing reads a clock (Templar drew it from wall-clock time).
+// Evaluation data is seeded by (window, uid, validator hotkey, beacon), the beacon being the hash of
+// the first chain block sealed after the window's upload deadline (neurons/chaintime.ts evalBeacon):
+// nobody knows it before the deadline, so no miner can train on the batches it will be scored on or
+// run the validator's scoring ahead of time; after the deadline anyone can recompute the choice, and
+// nothing reads a clock (Templar drew it from wall-clock time).
 import { trainingOffsets } from '../protocol/assignment.js';
 import type { RunConfig } from '../protocol/run.js';
 import { makeRng } from '../util/rng.js';
@@ -53,8 +56,11 @@ export function ownDataOk(ma: number, evals: number, p: Pick<GauntletParams, 'in
   return evals < p.indicatorWarmup || biasCorrected(ma, evals, p.indicatorAlpha) >= p.indicatorThreshold;
 }
 
-/** Seed of the validator's evaluation choices for (window, uid): public, reproducible, clock-free. */
-export const evalSeed = (window: number, uid: number, validatorHotkey: string): string => `tessera/gauntlet/eval/v1:${window}:${uid}:${validatorHotkey}`;
+/**
+ * Seed of the validator's evaluation choices for (window, uid): unknown before the upload deadline
+ * (beacon: the hash of the first block sealed after it), reproducible after, clock-free.
+ */
+export const evalSeed = (window: number, uid: number, validatorHotkey: string, beacon: string): string => `tessera/gauntlet/eval/v2:${window}:${uid}:${validatorHotkey}:${beacon}`;
 
 export interface EvalPlan {
   seed: string;
@@ -77,9 +83,9 @@ export function clampSteps(steps: number, innerSteps: number): number {
  * clamped to 1..H) — picked by the seed (all of them when steps ≤ batches), and as many random
  * sequences from the same split. With steps = H the plan is the one of before steps existed.
  */
-export function evalPlan(run: Pick<RunConfig, 'seed' | 'innerSteps' | 'batch' | 'seq'>, window: number, uid: number, validatorHotkey: string,
+export function evalPlan(run: Pick<RunConfig, 'seed' | 'innerSteps' | 'batch' | 'seq'>, window: number, uid: number, validatorHotkey: string, beacon: string,
   nTokens: number, batches: number, steps: number = run.innerSteps): EvalPlan {
-  const seed = evalSeed(window, uid, validatorHotkey), rng = makeRng(seed);
+  const seed = evalSeed(window, uid, validatorHotkey, beacon), rng = makeRng(seed);
   const trained = clampSteps(steps, run.innerSteps);
   const assigned = trainingOffsets(run, uid, window, nTokens).slice(0, trained);
   const picked = new Set<number>();

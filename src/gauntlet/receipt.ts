@@ -8,13 +8,17 @@
 // uploads); an input may state the inner steps the miner declared (MinerInput.steps), and every
 // evaluation plan records the steps its batches were picked among (loss-score.ts evalPlan), so the
 // plan can be re-derived from the run, the data and the receipt.
+// Version 3: the plans are seeded by the evaluation beacon (loss-score.ts evalSeed), recorded as
+// inputs.beacon (the height and hash of the first block stamped after the upload deadline); the
+// measurements of an overlapping pair carry cross losses (window.ts Measured.cross), from which the
+// origin of a copy is decided (copies.ts).
 import { canonicalJson, sha256Hex } from '../protocol/hash.js';
 import { checkParams, type GauntletParams } from './params.js';
 import { parseState, type GauntletState } from './state.js';
 import { scoreWindow, type WindowInputs, type WindowResult } from './window.js';
 
 export const RECEIPT_FORMAT = 'tessera-score-receipt';
-export const RECEIPT_VERSION = 2;
+export const RECEIPT_VERSION = 3;
 
 /** The fields of a WindowResult, exactly (a receipt with more or fewer is not this version's). */
 const RESULT_KEYS = ['window', 'medianNorm', 'miners', 'peers', 'reserves', 'weights', 'dropped'].sort();
@@ -83,10 +87,16 @@ export function parseReceipt(bytes: Uint8Array | string): { ok: true; receipt: S
   if (!i || i.window !== v.window || !Array.isArray(i.miners) || !res || res.window !== v.window || !Array.isArray(res.miners)) return { ok: false, reason: 'inputs/result missing or of another window' };
   if (typeof res !== 'object' || Object.keys(res).sort().join() !== RESULT_KEYS.join()) return { ok: false, reason: `result must have exactly the fields ${RESULT_KEYS.join(', ')}` };
   if (!Array.isArray(res.peers) || !Array.isArray(res.reserves)) return { ok: false, reason: 'result peers/reserves must be uid lists' };
+  const b = (i as { beacon?: unknown }).beacon as { height?: unknown; hash?: unknown } | undefined;
+  if (b !== undefined && (b === null || typeof b !== 'object' || !Number.isSafeInteger(b.height) || typeof b.hash !== 'string')) return { ok: false, reason: 'inputs.beacon must be { height: integer, hash: string }' };
   for (const m of i.miners as unknown[]) {
     if (m === null || typeof m !== 'object') return { ok: false, reason: 'inputs.miners must be objects' };
     const { uid, measured, steps: declared } = m as { uid?: unknown; steps?: unknown; measured?: { plan?: { steps?: unknown } } };
     if (declared !== undefined && !Number.isSafeInteger(declared)) return { ok: false, reason: `inputs: uid ${String(uid)}: declared steps must be an integer` };
+    const cross = (measured as { cross?: unknown } | undefined)?.cross;
+    if (cross !== undefined && (cross === null || typeof cross !== 'object' || Object.values(cross).some((x) => x !== null && typeof x !== 'number'))) {
+      return { ok: false, reason: `inputs: uid ${String(uid)}: cross losses must map uids to numbers (or null)` };
+    }
     const steps = measured?.plan?.steps;
     if (measured !== undefined && !(Number.isSafeInteger(steps) && (steps as number) >= 1)) {
       return { ok: false, reason: `inputs: uid ${String(uid)}: evaluation plan without its inner steps (an integer ≥ 1)` };

@@ -11,9 +11,12 @@ import assert from 'node:assert/strict';
 import { trainingOffsets } from '../protocol/index.js';
 import { makeRng } from '../util/rng.js';
 import {
-  emptyState, encodeReceipt, evalPlan, evalSeed, explainUid, GAUNTLET_DEFAULTS, parseReceipt, scoreWindow, scoreWithReceipt, verifyReceipt,
+  emptyState, encodeReceipt, evalPlan, evalSeed, explainUid, GAUNTLET_DEFAULTS, originOf, parseReceipt, scoreWindow, scoreWithReceipt, verifyReceipt,
   type GauntletParams, type GauntletState, type MinerInput, type MinerResult, type ScoreReceipt, type WindowResult,
 } from './index.js';
+
+/** A block hash standing in for the evaluation beacon (chaintime.ts evalBeacon). */
+const BEACON = '0x' + 'ab'.repeat(32);
 
 const V = { uid: 0, hotkey: 'hk-validator' };
 const P: GauntletParams = { ...GAUNTLET_DEFAULTS };
@@ -29,7 +32,7 @@ function ok(W: number, uid: number, g = 0.01 + uid / 1000, ownExtra = 0.005): Mi
   return {
     uid, status: 'ok', landedAt: 1000 + uid, seen: 1, norm: 1 + uid / 100, sketch: sketch(`${uid}:${W}`),
     measured: {
-      plan: { seed: evalSeed(W, uid, V.hotkey), steps: 4, own: [uid, W], random: [W, uid] }, clipScale: 1, behind: 0,
+      plan: { seed: evalSeed(W, uid, V.hotkey, BEACON), steps: 4, own: [uid, W], random: [W, uid] }, clipScale: 1, behind: 0,
       losses: { own: { before: 5, after: 5 * (1 - g - ownExtra) }, random: { before: 4, after: 4 * (1 - g) } },
     },
   };
@@ -183,7 +186,7 @@ test('peers and reserves are eligible miners only, the same uids that get weight
   assert.deepEqual([r0.peers, r0.reserves, r0.weights.uids], [[], [], []]);
 });
 
-test('the result has no aggregate; receipts are version 2, keep the plan\'s declared steps and refuse other shapes', () => {
+test('the result has no aggregate; receipts are version 3, keep the plan\'s declared steps and beacon, and refuse other shapes', () => {
   const run = { seed: 3, innerSteps: 6, batch: 2, seq: 16 }, N = 20_000;
   let state = emptyState();
   const receipts: ScoreReceipt[] = [];
@@ -191,14 +194,15 @@ test('the result has no aggregate; receipts are version 2, keep the plan\'s decl
     const miners = [1, 2].map((u) => {
       const m = ok(W, u);
       m.steps = u === 1 ? 3 : 6;
-      m.measured!.plan = evalPlan(run, W, u, V.hotkey, N, 2, m.steps);
+      m.measured!.plan = evalPlan(run, W, u, V.hotkey, BEACON, N, 2, m.steps);
       return m;
     });
-    const r = scoreWithReceipt('ab'.repeat(32), P, state, { window: W, validator: V, maxPeers: 3, reserves: 2, miners });
+    const r = scoreWithReceipt('ab'.repeat(32), P, state, { window: W, validator: V, beacon: { height: 10 * W + 12, hash: BEACON }, maxPeers: 3, reserves: 2, miners });
     receipts.push(r.receipt); state = r.state;
   }
   const last = receipts[2]!;
-  assert.equal(last.version, 2);
+  assert.equal(last.version, 3);
+  assert.deepEqual(last.inputs.beacon, { height: 32, hash: BEACON });
   assert.equal('aggregate' in last.result, false);
   const parsed = parseReceipt(encodeReceipt(last));
   assert.ok(parsed.ok, parsed.ok ? '' : parsed.reason);
@@ -207,6 +211,9 @@ test('the result has no aggregate; receipts are version 2, keep the plan\'s decl
   assert.equal(parsed.receipt.inputs.miners[1]!.measured!.plan.steps, 6);
   const mutate = (f: (r: Record<string, any>) => void): string => { const x = JSON.parse(JSON.stringify(last)); f(x); return JSON.stringify(x); };
   assert.equal(parseReceipt(mutate((x) => { x.version = 1; })).ok, false, 'version 1 refused');
+  assert.equal(parseReceipt(mutate((x) => { x.version = 2; })).ok, false, 'version 2 (public evaluation seeds) refused');
+  assert.equal(parseReceipt(mutate((x) => { x.inputs.beacon = { height: 'x', hash: BEACON }; })).ok, false, 'a beacon without a height refused');
+  assert.equal(parseReceipt(mutate((x) => { x.inputs.miners[0].measured.cross = { 2: 'low' }; })).ok, false, 'cross losses must be numbers');
   assert.equal(parseReceipt(mutate((x) => { x.result.aggregate = [1, 2]; })).ok, false, 'a result with an aggregate refused');
   assert.equal(parseReceipt(mutate((x) => { delete x.result.reserves; })).ok, false, 'a result without reserves refused');
   assert.equal(parseReceipt(mutate((x) => { delete x.inputs.miners[0].measured.plan.steps; })).ok, false, 'a plan without steps refused');
@@ -221,15 +228,15 @@ test('evaluation plan: batches only among the first `steps` the miner declares i
   const run = { seed: 7, innerSteps: 6, batch: 3, seq: 16 }, N = 50_000;
   for (let W = 0; W < 40; W++) {
     const assigned = trainingOffsets(run, 4, W, N).map((b) => b.join());
-    const p = evalPlan(run, W, 4, 'hk-A', N, 2, 3);
-    assert.deepEqual(evalPlan(run, W, 4, 'hk-A', N, 2, 3), p, 'deterministic');
+    const p = evalPlan(run, W, 4, 'hk-A', BEACON, N, 2, 3);
+    assert.deepEqual(evalPlan(run, W, 4, 'hk-A', BEACON, N, 2, 3), p, 'deterministic');
     assert.equal(p.own.length, 6);
     for (let i = 0; i < p.own.length; i += 3) {
       const h = assigned.indexOf(p.own.slice(i, i + 3).join());
       assert.ok(h >= 0 && h < 3, `window ${W}: batch ${h} is not among the first 3`);
     }
     // steps ≤ batches: all of the first `steps` batches.
-    assert.deepEqual(evalPlan(run, W, 4, 'hk-A', N, 8, 2).own.join(), [assigned[0], assigned[1]].join());
+    assert.deepEqual(evalPlan(run, W, 4, 'hk-A', BEACON, N, 8, 2).own.join(), [assigned[0], assigned[1]].join());
   }
 });
 
@@ -242,4 +249,51 @@ test('penalty reasons print chain time as ISO-8601, not epoch milliseconds', () 
   assert.equal(reason, 'late: landed at 2025-03-04T05:06:07.890Z, 4000 ms after the deadline 2025-03-04T05:06:03.890Z');
   assert.doesNotMatch(reason, /\d{12,}/);
   assert.equal(of(run.window(2, [ok(2, 1), late(2)]), 2).penalties[0]!.reason, 'landed after the deadline');
+});
+
+/** b's upload replays a's (same index set); their trial steps measured on each other's data: `aOnB` is a's update on b's data. */
+function pair(W: number, a: number, b: number, o: { aOwn: number; bOwn: number; aOnB: number; bOnA: number; aSeen: number; bSeen: number }): MinerInput[] {
+  const x = ok(W, a), y = ok(W, b);
+  y.sketch = x.sketch;
+  x.seen = o.aSeen; y.seen = o.bSeen;
+  x.measured!.losses.own = { before: 5, after: 5 * (1 - o.aOwn) };
+  y.measured!.losses.own = { before: 5, after: 5 * (1 - o.bOwn) };
+  x.measured!.cross = { [String(b)]: 5 * (1 - o.aOnB) };
+  y.measured!.cross = { [String(a)]: 5 * (1 - o.bOnA) };
+  return [x, y];
+}
+
+test('a copy is decided by the origin, not the arrival: a replay uploaded first is the copier, its victim is never penalized', () => {
+  const run = new Run();
+  for (let W = 0; W < 18; W++) {
+    // uid 7 replays uid 2's training and is seen first; the shared direction improves uid 2's data (+3%), uid 7's only generically (+1%).
+    const [v, a] = pair(W, 2, 7, { aOwn: 0.03, bOwn: 0.011, aOnB: 0.01, bOnA: 0.029, aSeen: 5, bSeen: 1 });
+    const r = run.window(W, [ok(W, 1), v!, ok(W, 3), a!].sort((p, q) => p.uid - q.uid));
+    assert.deepEqual(of(r, 2).penalties, [], `window ${W}: the origin is not penalized`);
+    assert.deepEqual(of(r, 7).penalties.map((p) => p.kind), ['copied']);
+    assert.match(of(r, 7).penalties[0]!.reason, /copies uid 2's upload of window \d+ .*improves that uploader's assigned data more/);
+  }
+  const last = run.results.at(-1)!;
+  assert.equal(last.weights.uids.includes(7), false, 'the replayer earns nothing');
+  assert.ok(last.weights.uids.includes(2), 'its victim is paid');
+});
+
+test('without cross losses the pair is ordered by observation (first seen is the original), as before', () => {
+  const run = new Run();
+  const [v, a] = pair(0, 2, 7, { aOwn: 0.03, bOwn: 0.011, aOnB: 0.01, bOnA: 0.029, aSeen: 5, bSeen: 1 });
+  delete v!.measured!.cross;
+  const r = run.window(0, [ok(0, 1), v!, a!]);
+  assert.deepEqual(of(r, 2).penalties.map((p) => p.kind), ['copied']);
+  assert.match(of(r, 2).penalties[0]!.reason, /that one was seen first/);
+  assert.equal(originOf(v!, a!), null);
+});
+
+test('originOf sums both uploads\' improvements on each uploader\'s data', () => {
+  const [a, b] = pair(0, 2, 7, { aOwn: 0.02, bOwn: 0.02, aOnB: 0.001, bOnA: 0.002, aSeen: 1, bSeen: 1 });
+  assert.equal(originOf(a!, b!), 2, 'on 2\'s data: 0.02 + 0.002 > on 7\'s: 0.02 + 0.001');
+  b!.measured!.cross = { 2: 5 * (1 - 0.001) };
+  a!.measured!.cross = { 7: 5 * (1 - 0.001) };
+  assert.equal(originOf(a!, b!), null, 'a tie decides nothing');
+  a!.measured!.cross = { 7: Number.NaN };
+  assert.equal(originOf(a!, b!), null, 'nor a non-finite loss');
 });

@@ -10,6 +10,9 @@ import {
   ownDataOk, provenMiners, rateMatch, readableTimes, recentlyPenalized, relImprovement, selectPeers, shapeWeights, syncScore, tiers, windowsBehind,
 } from './index.js';
 
+/** A block hash standing in for the evaluation beacon (chaintime.ts evalBeacon). */
+const BEACON = '0x' + 'ab'.repeat(32);
+
 const close = (a: number, b: number, eps = 1e-12): void => assert.ok(Math.abs(a - b) <= eps, `${a} ≠ ${b}`);
 
 test('LossScore: relative improvements and the own-vs-random indicator', () => {
@@ -43,19 +46,20 @@ test('indicator moving average: α 0.05 from 0, bias correction and the warm-up 
 
 test('evaluation plan: seeded by (window, uid, validator hotkey), assigned batches are the miner\'s own', () => {
   const run = { seed: 7, innerSteps: 6, batch: 3, seq: 16 }, N = 50_000;
-  const a = evalPlan(run, 12, 4, 'hk-A', N, 2);
-  assert.deepEqual(evalPlan(run, 12, 4, 'hk-A', N, 2), a, 'deterministic');
+  const a = evalPlan(run, 12, 4, 'hk-A', BEACON, N, 2);
+  assert.deepEqual(evalPlan(run, 12, 4, 'hk-A', BEACON, N, 2), a, 'deterministic');
   assert.equal(a.own.length, 6);
   assert.equal(a.random.length, 6);
   const assigned = trainingOffsets(run, 4, 12, N);
   for (let i = 0; i < a.own.length; i += 3) assert.ok(assigned.some((b) => b.join() === a.own.slice(i, i + 3).join()), 'whole assigned batches');
   assert.ok(a.random.every((o) => Number.isInteger(o) && o >= 0 && o < N - run.seq));
-  for (const other of [evalPlan(run, 12, 4, 'hk-B', N, 2), evalPlan(run, 13, 4, 'hk-A', N, 2), evalPlan(run, 12, 5, 'hk-A', N, 2)]) {
+  for (const other of [evalPlan(run, 12, 4, 'hk-B', BEACON, N, 2), evalPlan(run, 13, 4, 'hk-A', BEACON, N, 2), evalPlan(run, 12, 5, 'hk-A', BEACON, N, 2),
+    evalPlan(run, 12, 4, 'hk-A', '0x' + 'cd'.repeat(32), N, 2)]) { // the last: another beacon (block hash after the deadline)
     assert.notDeepEqual(other.random, a.random);
   }
-  assert.equal(evalPlan(run, 12, 4, 'hk-A', N, 99).own.length, 18, 'all batches when H ≤ batches');
+  assert.equal(evalPlan(run, 12, 4, 'hk-A', BEACON, N, 99).own.length, 18, 'all batches when H ≤ batches');
   assert.equal(a.steps, 6, 'default steps: innerSteps');
-  assert.deepEqual(evalPlan(run, 12, 4, 'hk-A', N, 2, 6), a, 'steps = H: the plan as without steps');
+  assert.deepEqual(evalPlan(run, 12, 4, 'hk-A', BEACON, N, 2, 6), a, 'steps = H: the plan as without steps');
 });
 
 test('evaluation plan steps: clamped to 1..innerSteps, batches among the first `steps` assigned ones', () => {
@@ -63,15 +67,15 @@ test('evaluation plan steps: clamped to 1..innerSteps, batches among the first `
   assert.deepEqual([0, 1, 2.7, 6, 99, -3, NaN, Infinity].map((x) => clampSteps(x, 6)), [1, 1, 2, 6, 6, 1, 6, 6]);
   const assigned = trainingOffsets(run, 4, 12, N);
   for (const [steps, want] of [[0, 1], [1, 1], [2.7, 2], [99, 6]] as const) {
-    const p = evalPlan(run, 12, 4, 'hk-A', N, 8, steps);
+    const p = evalPlan(run, 12, 4, 'hk-A', BEACON, N, 8, steps);
     assert.equal(p.steps, want);
     assert.deepEqual(p.own, assigned.slice(0, want).flat(), `steps ${steps}: all of the first ${want} batches`);
     assert.equal(p.random.length, p.own.length);
   }
-  const p4 = evalPlan(run, 12, 4, 'hk-A', N, 2, 4);
+  const p4 = evalPlan(run, 12, 4, 'hk-A', BEACON, N, 2, 4);
   assert.equal(p4.own.length, 6);
-  assert.deepEqual(evalPlan(run, 12, 4, 'hk-A', N, 2, 4), p4, 'deterministic');
-  assert.equal(p4.seed, evalPlan(run, 12, 4, 'hk-A', N, 2).seed, 'the same seed');
+  assert.deepEqual(evalPlan(run, 12, 4, 'hk-A', BEACON, N, 2, 4), p4, 'deterministic');
+  assert.equal(p4.seed, evalPlan(run, 12, 4, 'hk-A', BEACON, N, 2).seed, 'the same seed');
 });
 
 test('peer selection: eligible finals only (unbarred, positive), peers then reserves by score, ascending', () => {

@@ -11,6 +11,9 @@ import {
   stateHash, verifyReceipt, type GauntletState, type MinerInput, type ScoreReceipt, type WindowInputs,
 } from './index.js';
 
+/** A block hash standing in for the evaluation beacon (chaintime.ts evalBeacon). */
+const BEACON = '0x' + 'ab'.repeat(32);
+
 const V = { uid: 0, hotkey: 'hk-validator' };
 const HONEST = [1, 2, 3];
 const ADV = { copy: 4, missing: 5, invalid: 6, scaled: 7, signflip: 8, lazy: 9, late: 10, unsynced: 11 } as const;
@@ -26,7 +29,7 @@ function measured(W: number, uid: number, g: number, ownExtra: number, o: Partia
   return {
     uid, status: 'ok', landedAt: 1000 + uid, seen: 1, norm: 1 + uid / 100, sketch: sketch(`${uid}:${W}`),
     measured: {
-      plan: { seed: evalSeed(W, uid, V.hotkey), steps: 4, own: [uid, W], random: [W, uid] }, clipScale: 1, behind,
+      plan: { seed: evalSeed(W, uid, V.hotkey, BEACON), steps: 4, own: [uid, W], random: [W, uid] }, clipScale: 1, behind,
       losses: { own: { before: 5, after: 5 * (1 - g - ownExtra) }, random: { before: 4, after: 4 * (1 - g) } },
     },
     ...o,

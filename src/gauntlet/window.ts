@@ -12,7 +12,8 @@
 //                the slash and no weight in that window; the miner stays eligible as a peer unless it
 //                also had no upload in the window before)
 //   invalid      payload rejected, non-finite trial loss, or norm > normOutlier × median  ma × offenceSlash, final 0
-//   copied       index overlap ≥ copyThreshold with an earlier upload (copies.ts)    ma × offenceSlash, final 0
+//   copied       index overlap ≥ copyThreshold with an older upload, or with one of this window whose data
+//                the shared direction improves more (copies.ts; the origin is never penalized) ma × offenceSlash, final 0
 //   negative     main score < 0 in negativeStreak consecutive evaluations (ranked by score)      final 0
 //   out_of_sync  sync score 0: ≥ syncMaxBehind windows behind, or no usable probe of W − 1 from a miner
 //                that uploaded in W − 1 (a newcomer owes none; its sync counts as 1 until measured) (ranked by score) final 0
@@ -25,7 +26,7 @@
 // valid uploads of the peer list the leader published for the window, reserves filling failed slots.
 import { medianOf } from '../compress/aggregate.js';
 import { detectCopies, type PastUpload } from './copies.js';
-import { biasCorrected, foldIndicator, lossScore, ownDataOk, type EvalPlan, type LossMeasure } from './loss-score.js';
+import { biasCorrected, foldIndicator, lossScore, ownDataOk, relImprovement, type EvalPlan, type LossMeasure } from './loss-score.js';
 import type { GauntletParams } from './params.js';
 import { matchRanks, newRating, ordinalOf, rateMatch, type MatchEntry } from './ratings.js';
 import { cloneState, freshMiner, type GauntletState, type MinerState, type PenaltyKind, type Rating } from './state.js';
@@ -42,6 +43,12 @@ export interface Measured {
   losses: LossMeasure;
   /** Windows behind from the miner's probe (sync-score.ts); null: no usable probe. */
   behind: number | null;
+  /**
+   * Cross losses, for uploads of this window that overlap this one above the copy threshold (copies.ts):
+   * other uid → mean loss on that uid's assigned sequences (its plan.own) after this upload's trial step.
+   * With the other's own losses they say whose data the pair's shared direction improves (originOf).
+   */
+  cross?: Record<string, number | null>;
 }
 
 export interface MinerInput {
@@ -68,6 +75,11 @@ export interface MinerInput {
 export interface WindowInputs {
   window: number;
   validator: { uid: number; hotkey: string };
+  /**
+   * The block whose hash seeds the evaluation plans (loss-score.ts evalSeed): the first one stamped after
+   * the upload deadline. Recorded so anyone can re-derive the plans; absent only in hand-made inputs.
+   */
+  beacon?: { height: number; hash: string };
   maxPeers: number;
   reserves: number;
   /** One entry per candidate miner (ascending uid). */
@@ -146,6 +158,21 @@ export interface WindowResult {
 
 const OFFENCES: readonly PenaltyKind[] = ['missing', 'late', 'invalid', 'copied'];
 
+/**
+ * The origin of an overlapping pair of this window by the data: Σ over the two uploads of the relative
+ * improvement each gives on a's assigned data, against the same on b's; the uid whose data improves
+ * more. null when a cross loss is missing or not finite, or the sums tie.
+ */
+export function originOf(a: MinerInput, b: MinerInput): number | null {
+  const ma = a.measured, mb = b.measured;
+  const ab = ma?.cross?.[String(b.uid)], ba = mb?.cross?.[String(a.uid)];
+  if (!ma || !mb || typeof ab !== 'number' || typeof ba !== 'number') return null;
+  const onA = relImprovement(ma.losses.own) + relImprovement({ before: ma.losses.own.before, after: ba });
+  const onB = relImprovement(mb.losses.own) + relImprovement({ before: mb.losses.own.before, after: ab });
+  if (!Number.isFinite(onA) || !Number.isFinite(onB) || onA === onB) return null;
+  return onA > onB ? a.uid : b.uid;
+}
+
 /** Own-minus-random relative improvement of a measured upload: who trained it, when two tie in time. */
 function evidenceOf(m: MinerInput): number | null {
   if (!m.measured) return null;
@@ -165,6 +192,7 @@ export function readableTimes(detail: string): string {
 }
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const COPY_ORDER = {
+  origin: 'the pair\'s shared direction improves that uploader\'s assigned data more (each upload measured on both)',
   time: 'that one was seen first', record: 'seen in the same scan; this uid has more copy penalties',
   evidence: 'seen in the same scan; that one improves its own uploader\'s data more', uid: 'seen in the same scan, no other evidence: lower uid first',
 } as const;
@@ -178,7 +206,9 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   const ok = ins.filter((m) => m.status === 'ok' && m.norm !== undefined && m.sketch !== undefined);
   const medianNorm = medianOf(ok.map((m) => m.norm!));
   const past: PastUpload[] = Object.entries(prev.miners).flatMap(([u, m]) => m.history.filter((h) => h.window >= W - p.copyLookback).map((h) => ({ uid: Number(u), window: h.window, sketch: h.sketch })));
-  const copies = detectCopies(W, ok.map((m) => ({ uid: m.uid, seen: m.seen ?? Number.MAX_SAFE_INTEGER, sketch: m.sketch!, record: prev.miners[m.uid]?.penalties.copied ?? 0, evidence: evidenceOf(m) })), past, p.copyThreshold, p.sketchSize);
+  const byUid = new Map(ok.map((m) => [m.uid, m]));
+  const copies = detectCopies(W, ok.map((m) => ({ uid: m.uid, seen: m.seen ?? Number.MAX_SAFE_INTEGER, sketch: m.sketch!, record: prev.miners[m.uid]?.penalties.copied ?? 0, evidence: evidenceOf(m) })), past, p.copyThreshold, p.sketchSize,
+    (a, b) => originOf(byUid.get(a)!, byUid.get(b)!));
 
   // 1. Per upload: penalties, LossScore, indicator, sync.
   const work: { m: MinerInput; st: MinerState; r: Partial<MinerResult> & { penalties: Penalty[] } }[] = [];

@@ -20,6 +20,9 @@ import { groupStep, splitLayers, Stage } from './stages.js';
 import { connectToNext, listenForPrevious } from './transport.js';
 import { runStageSteps } from './pipeline.js';
 
+/** A block hash standing in for the evaluation beacon (chaintime.ts evalBeacon). */
+const BEACON = '0x' + 'ab'.repeat(32);
+
 const cfg = { ...getPreset('tiny'), nLayers: 3 };
 
 test('group records: a group counts when every member is registered and holds the same record; shares follow the parameters', () => {
@@ -76,7 +79,7 @@ test('stage payloads: merged, a complete group is bit-identical to one full repl
   // The Gauntlet's measurement of the merged update is the full replica's; as aggregate senders the stages give the replica's step.
   const tokens = Uint16Array.from({ length: 20_000 }, () => rng.nextInt(cfg.vocabSize));
   const run = { alpha: 1, batch: 2, seq: 16, codec, seed: 1, innerSteps: 4 };
-  const ev = makeEvaluator(getBackend(), m, tokens, run), plan = evalPlan(run, 4, 10, 'hk', tokens.length, 2);
+  const ev = makeEvaluator(getBackend(), m, tokens, run), plan = evalPlan(run, 4, 10, 'hk', BEACON, tokens.length, 2);
   assert.deepEqual(measureLosses(ev, merged, plan, 1, 1), measureLosses(ev, full, plan, 1, 1));
   // Leave-one-out: a lazy stage (its tensors' values all 0) contributes exactly nothing; the other stage's removal changes the loss.
   const zero = (u: typeof decoded[number]) => ({ ...u, tensors: u.tensors.map((t) => ({ ...t, table: new Float32Array(4) })) });

@@ -118,6 +118,20 @@ export async function deadlinePassed(node: Node, window: number): Promise<number
 }
 
 /**
+ * The evaluation beacon of window W (gauntlet/loss-score.ts evalSeed): the height and hash of the first
+ * block stamped after W's upload deadline. The Gauntlet's evaluation batches derive from it, so they
+ * exist only once every in-time upload has landed. Waits for that block when it is not sealed yet.
+ */
+export async function evalBeacon(node: Node, window: number): Promise<{ height: number; hash: string }> {
+  const deadline = await deadlineOf(node, window);
+  let h = deadlineBlockOf(window, node.run.blocksPerWindow);
+  // The deadline block's own timestamp starts the deadline; a block older than the chain's history reads 0 (long past): skip on.
+  while (await blockTimestamp(node, h) <= deadline) h++;
+  const hash = await retrying(node, `read the hash of block ${h} (window ${window}'s evaluation beacon)`, () => node.chain.blockHash(h));
+  return { height: h, hash };
+}
+
+/**
  * Block interval (ms): the median over consecutive recent blocks seen (a chain that paused, e.g. a
  * restart, does not stretch it); `fallback` until two are known.
  */

@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import { medianOf, type SparseUpdate } from '../compress/index.js';
 import {
   eligibleFinals, provenMiners, selectPeers, emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, ownLossAfter, parseReceipt, parseState,
-  scoreWithReceipt, shapeWeights, effectiveShares, splitGroupWeights, updateNorm, type GroupInput, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
+  scoreWithReceipt, shapeWeights, sketchOverlap, effectiveShares, splitGroupWeights, updateNorm, type GroupInput, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
   type WindowResult,
 } from '../gauntlet/index.js';
-import { keys, probeIndices, reserveCount, runPrefix } from '../protocol/index.js';
+import { keys, probeIndices, reserveCount, runPrefix, trainingOffsets } from '../protocol/index.js';
 import type { ReadOnlyStore } from '../storage/index.js';
 import { validationBatches, type Batch } from '../train/batches.js';
 import { evaluate } from '../train/evaluate.js';
@@ -27,6 +27,7 @@ import type { Directory } from './directory.js';
 import { GATHER_CONCURRENCY, type Gathered } from './gather.js';
 import { declaredGroups, groupKey, holdsExactly, mergeHeld, MAX_GROUP_RECORD_BYTES, parseGroupRecord, type DeclaredGroup, type GroupRecord } from '../hetero/group.js';
 import { mapPool, readPeer } from './peer-read.js';
+import { evalBeacon } from './chaintime.js';
 import { fetchObject, fetchRecord } from './model-state.js';
 import { retrying } from './retry.js';
 import { writeJsonAtomic } from './status.js';
@@ -37,6 +38,8 @@ import type { Node } from './node.js';
 export const EVAL_BATCHES = 8;
 /** Most miners evaluated per window (every submitter while the cost allows). */
 export const EVAL_BUDGET = 256;
+/** Overlapping pairs per window measured on each other's data (cross losses: who is the origin of a copy). */
+export const CROSS_PAIRS = 16;
 /** Fixed validation batches evaluated each window. */
 export const VAL_BATCHES = 2;
 export const GAUNTLET_FILE = 'gauntlet.json';
@@ -111,8 +114,9 @@ export class Scorer {
   async scoreWindow(W: number, dir: Directory, candidates: readonly number[], gathered: Gathered): Promise<WindowResult> {
     if (this.saved.state.window >= W) return this.reloadResult(W);
     const groups = await this.groups(dir, gathered), contributions = new Map<number, number[]>();
-    const miners = await this.measure(W, dir, candidates, gathered, groups, contributions);
-    const inputs = { window: W, validator: { uid: this.node.uid, hotkey: this.node.signer.address }, maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), miners,
+    const beacon = await evalBeacon(this.node, W);
+    const miners = await this.measure(W, beacon.hash, dir, candidates, gathered, groups, contributions);
+    const inputs = { window: W, validator: { uid: this.node.uid, hotkey: this.node.signer.address }, beacon, maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), miners,
       ...(groups.length ? { groups: groups.map((x) => ({ group: x.group, members: x.members, shares: x.shares, ...(contributions.has(x.members[0]!) ? { contributions: contributions.get(x.members[0]!)! } : {}) })) } : {}) };
     for (const x of inputs.groups ?? []) {
       if (!x.contributions) continue;
@@ -170,7 +174,7 @@ export class Scorer {
    * still applies the stages that sent, as senders of the tensors they hold). A partial upload from a uid in
    * no declared group is invalid.
    */
-  private async measure(W: number, dir: Directory, candidates: readonly number[], g: Gathered, groups: readonly DeclaredGroup[] = [],
+  private async measure(W: number, beacon: string, dir: Directory, candidates: readonly number[], g: Gathered, groups: readonly DeclaredGroup[] = [],
     contributions = new Map<number, number[]>()): Promise<MinerInput[]> {
     const { run } = this.node, shapes = this.node.model.layout.specs.map((s) => s.shape), T = shapes.length;
     const valid = new Map(g.valid.map((v) => [v.uid, v]));
@@ -223,7 +227,7 @@ export class Scorer {
       const norm = norms.get(uid)!;
       const m: MinerInput = { uid, status: 'ok', landedAt: v.landedAt, seen: v.seen, steps: v.steps, norm, sketch: indexSketch(v.update, shapes, run.codec, this.params.sketchSize) };
       if (budget.has(uid)) {
-        const plan = evalPlan(run, W, uid, this.node.signer.address, this.node.data.train.length, EVAL_BATCHES, v.steps);
+        const plan = evalPlan(run, W, uid, this.node.signer.address, beacon, this.node.data.train.length, EVAL_BATCHES, v.steps);
         await this.node.data.remote?.ensureSequences([...plan.own, ...plan.random], run.seq);
         const clipScale = norm > 0 ? Math.min(1, median / norm) : 0;
         m.measured = { plan, clipScale, losses: measureLosses(this.ev, v.update, plan, this.params.scoreStep, clipScale), behind: await this.behind(dir, uid) };
@@ -238,12 +242,35 @@ export class Scorer {
       }
       out.push(m);
     }
+    this.crossLosses(out, valid);
     const remote = this.node.data.remote;
-    if (remote) { // what the next window evaluates (plans with steps = H), fetched while this one finishes
-      const next = [...budget].flatMap((uid) => { const p = evalPlan(run, W + 1, uid, this.node.signer.address, this.node.data.train.length, EVAL_BATCHES); return [...p.own, ...p.random]; });
+    if (remote) { // what the next window may evaluate of the assigned data (its pick and random part wait for its beacon), fetched while this one finishes
+      const next = [...budget].flatMap((uid) => trainingOffsets(run, uid, W + 1, this.node.data.train.length).flat());
       remote.prefetch(next, run.seq, `window ${W + 1}'s evaluation data`);
     }
     return out;
+  }
+
+  /**
+   * Cross losses of this window's overlapping pairs (gauntlet/copies.ts: the origin decides a copy, not
+   * the arrival): each evaluated upload's trial step on the other's assigned sequences. The CROSS_PAIRS
+   * largest overlaps are measured (2 forward passes over E batches each); a pair beyond them is ordered by observation.
+   */
+  private crossLosses(out: MinerInput[], valid: ReadonlyMap<number, { update: SparseUpdate }>): void {
+    const m = out.filter((x) => x.measured && x.sketch && valid.has(x.uid)), pairs: { a: MinerInput; b: MinerInput; o: number }[] = [];
+    for (let i = 0; i < m.length; i++) {
+      for (let j = i + 1; j < m.length; j++) {
+        const o = sketchOverlap(m[i]!.sketch!, m[j]!.sketch!, this.params.sketchSize);
+        if (o >= this.params.copyThreshold) pairs.push({ a: m[i]!, b: m[j]!, o });
+      }
+    }
+    pairs.sort((x, y) => y.o - x.o || x.a.uid - y.a.uid || x.b.uid - y.b.uid);
+    for (const { a, b } of pairs.slice(0, CROSS_PAIRS)) {
+      for (const [x, y] of [[a, b], [b, a]] as const) {
+        const loss = ownLossAfter(this.ev, valid.get(x.uid)!.update, y.measured!.plan, this.params.scoreStep, x.measured!.clipScale);
+        x.measured!.cross = { ...x.measured!.cross, [String(y.uid)]: Number.isFinite(loss) ? loss : null };
+      }
+    }
   }
 
   /** Best-ranked first, then the longest unevaluated (only matters when EVAL_BUDGET binds). */
