@@ -200,7 +200,7 @@ export async function runAdversarialScenario(o: ScenarioOptions = {}): Promise<S
       return { role, name, dataDir: join(root, 'nodes', name), chainUrl: server.url, walletDir, hotkey: name, store: d.write, publicRead: o.publicRead?.[name] ?? d.read, dataset, run, stopAfterWindow, ...extra };
     };
     const vCfgs = validators.map((v) => cfgOf(v.name, 'validator', { stake: v.stake }));
-    const mCfgs = [...honestNames.map((n) => cfgOf(n, 'miner')), ...running.map((b) => cfgOf(`a-${b}`, 'miner', { behavior: b }))];
+    const mCfgs = [...honestNames.map((n) => cfgOf(n, 'miner')), ...running.map((b) => cfgOf(`a-${b}`, 'miner', { behavior: b, ...(b === 'replay' ? { behaviorTarget: uidOf[honestNames[0]!]! } : {}) }))];
     const epochs: EpochSample[] = [];
     sampler = (async () => {
       let last = 0;

@@ -94,7 +94,7 @@ const nodeConfig: Check = object<NodeConfig>({
   role: oneOf('miner', 'validator'), name: (v, p) => (typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,40}$/.test(v) ? v : fail(p, 'a name of lowercase letters, digits and - (≤ 41)', v)),
   dataDir: str, chainUrl: (v, p) => (typeof v === 'string' && /^(https?|wss?):\/\/[^\s]+$/.test(v) ? v.replace(/\/+$/, '') : fail(p, 'an http(s) URL (devnet) or a ws(s) URL (subtensor)', v)),
   netuid: int(0),
-  walletDir: str, hotkey: str, store, publicRead: store, dataset: str, run, behavior: oneOf(...BEHAVIORS), stopAfterWindow: int(0), stake: num(0),
+  walletDir: str, hotkey: str, store, publicRead: store, dataset: str, run, behavior: oneOf(...BEHAVIORS), behaviorTarget: int(0), stopAfterWindow: int(0), stake: num(0),
   remoteData, datasetMirrors: stores, walletName: str, walletPath: str, pipeline,
 }, ['pipeline', 'behavior', 'stopAfterWindow', 'stake', 'dataset', 'remoteData', 'datasetMirrors', 'netuid', 'walletName', 'walletPath']);
 

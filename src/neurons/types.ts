@@ -44,6 +44,8 @@ export interface NodeConfig {
    * scaled, signflip, lazy, late, malformed, stale); 'honest' by default. Resolved by the CLI.
    */
   behavior?: string;
+  /** Scenarios only: the uid an adversarial behaviour aims at (replay: whose training it replays). */
+  behaviorTarget?: number;
   /** Miner only: this node is a stage of a pipeline group (docs/hetero.md "Groups in the network"). */
   pipeline?: PipelineConfig;
   /** Stop after this window (tests); undefined = run until signalled. */

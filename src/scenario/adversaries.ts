@@ -9,8 +9,16 @@
 //   lazy       trains on data that is not its assignment (the assignment of a uid nobody holds)
 //   late       uploads and anchors the honest payload a block after the deadline has passed
 //   malformed  corrupts bytes of the signed payload      stale     re-sends its upload of STALE_AGE windows ago
+// and two informed attackers, written from a reading of the code (issue 13):
+//   replay     trains on another miner's assignment from the start (training is deterministic and every
+//              input is public: the model, the assignment, its own error feedback follows the victim's)
+//              and uploads as soon as it is done — a copy that may land before its victim's upload
+//   precompute trains half its steps on its own assignment and half on the random sequences the leading
+//              validator would evaluate it on, predicted from the newest block it can see (the real
+//              evaluation is seeded by a block after the deadline, so the prediction misses)
 import { compress, decodePayload, maxPayloadBytes, roundHalf, type SparseUpdate } from '../compress/index.js';
-import { updateNorm } from '../gauntlet/index.js';
+import { evalPlan, updateNorm } from '../gauntlet/index.js';
+import { EVAL_BATCHES } from '../neurons/scoring.js';
 import { deadlineBlockOf, keys, sha256Hex, trainingOffsets, validatorOrder } from '../protocol/index.js';
 import { chainHead, deadlineOf, nextBlock } from '../neurons/chaintime.js';
 import type { Directory } from '../neurons/directory.js';
@@ -22,7 +30,7 @@ import { anchorDigest, type UploadOutcome } from '../neurons/upload.js';
 import { TesseraError } from '../util/errors.js';
 import { makeRng } from '../util/rng.js';
 
-export const BEHAVIORS = ['honest', 'copy', 'noise', 'scaled', 'signflip', 'lazy', 'late', 'malformed', 'stale'] as const;
+export const BEHAVIORS = ['honest', 'copy', 'noise', 'scaled', 'signflip', 'lazy', 'late', 'malformed', 'stale', 'replay', 'precompute'] as const;
 export type BehaviorName = (typeof BEHAVIORS)[number];
 export const SCALE_FACTOR = 50;
 export const STALE_AGE = 2;
@@ -36,7 +44,7 @@ export function parseBehavior(name: string | undefined): BehaviorName {
 }
 
 /** The hooks of a behaviour; undefined for 'honest' (the miner's own steps). */
-export function adversaryHooks(name: BehaviorName): MinerHooks | undefined {
+export function adversaryHooks(name: BehaviorName, opts: { target?: number } = {}): MinerHooks | undefined {
   switch (name) {
     case 'honest': return undefined;
     case 'copy': return { name, produce: (ctx) => copyPayload(ctx) };
@@ -47,7 +55,38 @@ export function adversaryHooks(name: BehaviorName): MinerHooks | undefined {
     case 'lazy': return { name, produce: ({ node, W }, honest) => honest(trainingOffsets(node.run, node.uid + LAZY_UID_SHIFT, W, node.data.train.length)) };
     case 'late': return { name, upload: (ctx, bytes) => uploadLate(ctx.node, ctx.W, bytes) };
     case 'stale': return staleHooks();
+    case 'replay': return replayHooks(opts.target);
+    case 'precompute': return { name, produce: async (ctx, honest) => honest(await precomputedBatches(ctx)) };
   }
+}
+
+/** Trains on one victim's assignment every window (`target`, else the first miner copyTargets names, kept once chosen). */
+function replayHooks(target?: number): MinerHooks {
+  let victim = target;
+  return {
+    name: 'replay',
+    async produce(ctx, honest) {
+      victim ??= (await copyTargets(ctx.node, ctx.dir, ctx.W))[0];
+      if (victim === undefined) return honest();
+      if (ctx.W % 8 === 0) ctx.node.log(`window ${ctx.W}: replaying uid ${victim}'s training`);
+      return honest(trainingOffsets(ctx.node.run, victim, ctx.W, ctx.node.data.train.length));
+    },
+  };
+}
+
+/**
+ * Its own first ⌈H/2⌉ assigned batches, then batches of the random sequences the leading validator's
+ * plan would hold if the evaluation beacon were the newest block's hash (evalPlan, E = EVAL_BATCHES).
+ */
+async function precomputedBatches({ node, dir, W }: MinerContext): Promise<number[][]> {
+  const run = node.run, n = node.data.train.length, own = trainingOffsets(run, node.uid, W, n);
+  const d = await dir.refresh(), leader = validatorOrder(d.metagraph!)[0];
+  const hotkey = leader === undefined ? '' : d.metagraph!.hotkeys[leader]!;
+  const head = await chainHead(node), guess = await node.chain.blockHash(head.height).catch(() => '');
+  const plan = evalPlan(run, W, node.uid, hotkey, guess, n, EVAL_BATCHES);
+  const half = Math.ceil(run.innerSteps / 2), extra: number[][] = [];
+  for (let i = 0; i < plan.random.length && half + extra.length < run.innerSteps; i += run.batch) extra.push(plan.random.slice(i, i + run.batch));
+  return [...own.slice(0, half), ...extra, ...own.slice(half)].slice(0, run.innerSteps);
 }
 
 /** u with every table scaled by k, rounded to binary16 as the codec rounds its own tables (payload v3 carries 16 bits). */

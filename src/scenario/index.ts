@@ -7,5 +7,5 @@ export { BEHAVIORS, parseBehavior, adversaryHooks, flakyHooks, parkThenCopyHooks
 
 /** runMiner with the hooks of cfg.behavior (honest: none). An unknown name fails before registering. */
 export function runScenarioMiner(cfg: NodeConfig, opts: MinerOptions = {}): Promise<void> {
-  return runMiner(cfg, { ...opts, hooks: adversaryHooks(parseBehavior(cfg.behavior)) });
+  return runMiner(cfg, { ...opts, hooks: adversaryHooks(parseBehavior(cfg.behavior), { target: cfg.behaviorTarget }) });
 }
