@@ -425,6 +425,8 @@ export interface BenchAdversarialOptions {
   dir?: string;
   guardMs?: number;
   log?: (line: string) => void;
+  /** The adversaries that run (default all; a solo run names one). */
+  adversaries?: readonly Adversary[];
 }
 
 /** Runs the scenario and its honest-only twin (same seeds, uids and length), reports, and writes the report files. */
@@ -436,8 +438,9 @@ export async function benchAdversarial(o: BenchAdversarialOptions = {}): Promise
   try {
     o.log?.('preparing the scenario dataset');
     const dataset = await prepareScenarioData(join(root, 'data'));
-    o.log?.(`scenario: 3 honest miners + ${ADVERSARIES.length} adversaries (${ADVERSARIES.join(', ')}), ${windows} windows`);
-    const scenario = await runAdversarialScenario({ windows, dataset, root: join(root, 'scenario'), guardMs });
+    const running = o.adversaries ?? ADVERSARIES;
+    o.log?.(`scenario: 3 honest miners + ${running.length} adversaries (${running.join(', ')}), ${windows} windows`);
+    const scenario = await runAdversarialScenario({ windows, dataset, root: join(root, 'scenario'), guardMs, adversaries: running });
     o.log?.(`  done in ${scenario.wall_s.toFixed(0)} s; honest-only twin: 3 honest miners, same seeds and uids`);
     const twin = await runAdversarialScenario({ windows, dataset, root: join(root, 'twin'), adversaries: [], guardMs });
     o.log?.(`  done in ${twin.wall_s.toFixed(0)} s`);

@@ -3,7 +3,8 @@
 // windows_to_zero, loss_gap, fingerprint agreement and receipt verification (definitions in
 // src/bench/adversarial.ts) and writes <out>/adversarial.md and adversarial.svg.
 import { Command } from 'commander';
-import { adversarialSummary, benchAdversarial, SCENARIO_WINDOWS } from '../bench/adversarial.js';
+import { ADVERSARIES, adversarialSummary, benchAdversarial, SCENARIO_WINDOWS, type Adversary } from '../bench/adversarial.js';
+import { TesseraError } from '../util/errors.js';
 import { int } from './options.js';
 
 export function benchAdversarialCommand(): Command {
@@ -12,9 +13,13 @@ export function benchAdversarialCommand(): Command {
     .option('--windows <n>', 'windows each run lasts', int('--windows', 4), SCENARIO_WINDOWS)
     .option('--out <dir>', 'where adversarial.md and adversarial.svg are written', 'bench')
     .option('--dir <dir>', 'keep the scenario folders (chain, buckets, node logs) here (default: a temporary folder, removed afterwards)')
+    .option('--adversaries <list>', `comma-separated behaviours that run (default all: ${ADVERSARIES.join(',')}); one name is a solo run`)
     .option('--json', 'print one JSON object')
-    .action(async (o: { windows: number; out: string; dir?: string; json?: boolean }) => {
-      const { report } = await benchAdversarial({ windows: o.windows, out: o.out, dir: o.dir, log: o.json ? undefined : (l) => console.log(`[bench] ${l}`) });
+    .action(async (o: { windows: number; out: string; dir?: string; json?: boolean; adversaries?: string }) => {
+      const adversaries = o.adversaries?.split(',').map((x) => x.trim()).filter(Boolean);
+      const bad = adversaries?.find((x) => !(ADVERSARIES as readonly string[]).includes(x));
+      if (bad !== undefined) throw new TesseraError(`--adversaries: unknown behaviour '${bad}'`, `use names from: ${ADVERSARIES.join(', ')}`);
+      const { report } = await benchAdversarial({ windows: o.windows, out: o.out, dir: o.dir, adversaries: adversaries as Adversary[] | undefined, log: o.json ? undefined : (l) => console.log(`[bench] ${l}`) });
       if (o.json) return console.log(JSON.stringify(report));
       console.log(adversarialSummary(report));
       console.log(`written: ${o.out}/adversarial.md, adversarial.svg`);

@@ -39,7 +39,7 @@ export interface GauntletParams {
   missingSlash: number;
   /** Invalid or copied upload: moving average multiplied by this (T: 0.5 for index similarity). */
   offenceSlash: number;
-  /** Share of the weight for the aggregated peers (the rest to reserves) and the ramp top/bottom (T: 0.75, 2). */
+  /** Share of the weight for the aggregated peers (the rest to reserves) and the ramp top/bottom (T: 0.75, 2; tessera 1: reserves unpaid, weights.ts). */
   peerShare: number;
   peerTopRatio: number;
   /** Geometric decay of the reserves' weights (T: 0.75). */
@@ -66,7 +66,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
   normOutlier: 5,
   missingSlash: 0.75,
   offenceSlash: 0.5,
-  peerShare: 0.75,
+  peerShare: 1,
   peerTopRatio: 2,
   reserveDecay: 0.75,
   penaltyMemory: 2,

@@ -89,8 +89,9 @@ test('peer selection: eligible finals only (unbarred, positive), peers then rese
   assert.deepEqual(selectPeers(finals, 2, 2), { peers: [2, 7], reserves: [4, 5] });
   assert.deepEqual(selectPeers(finals, 3, 9), { peers: [2, 5, 7], reserves: [4, 9] }, 'never a zero, negative or non-finite score');
   assert.deepEqual(selectPeers(new Map([[1, 0]]), 3, 2), { peers: [], reserves: [] });
-  const w = shapeWeights(finals, 3, 9, GAUNTLET_DEFAULTS), s = selectPeers(finals, 3, 9);
-  assert.deepEqual(w.uids, [...s.peers, ...s.reserves].sort((a, b) => a - b), 'weighted = listed');
+  const w = shapeWeights(finals, 3, 9, { ...GAUNTLET_DEFAULTS, peerShare: 0.75 }), s = selectPeers(finals, 3, 9);
+  assert.deepEqual(w.uids, [...s.peers, ...s.reserves].sort((a, b) => a - b), 'with a reserve share: weighted = listed');
+  assert.deepEqual(shapeWeights(finals, 3, 9, GAUNTLET_DEFAULTS).uids, s.peers, 'by default: weighted = the peers');
 });
 
 test('reserves are proven miners: past the own-data warm-up; peers need not be', () => {
@@ -101,7 +102,7 @@ test('reserves are proven miners: past the own-data warm-up; peers need not be',
   assert.deepEqual(tiers(finals, 2, 2, proven), { peers: [2, 7], reserves: [4, 9] });
   assert.deepEqual(selectPeers(finals, 2, 2, proven), { peers: [2, 7], reserves: [4, 9] });
   assert.deepEqual(selectPeers(finals, 2, 2), { peers: [2, 7], reserves: [4, 5] }, 'without a proven set every positive uid may be a reserve');
-  const w = shapeWeights(finals, 2, 2, GAUNTLET_DEFAULTS, proven);
+  const w = shapeWeights(finals, 2, 2, { ...GAUNTLET_DEFAULTS, peerShare: 0.75 }, proven);
   assert.deepEqual(w.uids, [2, 4, 7, 9], 'an unproven newcomer outside the top peers gets no weight');
   const young = shapeWeights(finals, 2, 2, GAUNTLET_DEFAULTS, new Set());
   assert.deepEqual(young.uids, [2, 7], 'a young network pays its peers only');
@@ -151,9 +152,9 @@ test('final score: negative ordinal or average gives 0, never a positive product
   assert.equal(finalScore(-30, 0.5, 1, 25), 0);
 });
 
-test('weights: peers on a 2:1 ramp share 75%, reserves decay 0.75 and share 25%, the rest 0', () => {
+test('weights (Templar\'s shape, peerShare 0.75): peers on a 2:1 ramp share 75%, reserves decay 0.75 and share 25%, the rest 0', () => {
   const finals = new Map([[1, 9], [2, 7], [3, 5], [4, 3], [5, 2], [6, 1], [7, 0], [8, -4]]);
-  const { uids, weights } = shapeWeights(finals, 3, 2, GAUNTLET_DEFAULTS);
+  const { uids, weights } = shapeWeights(finals, 3, 2, { ...GAUNTLET_DEFAULTS, peerShare: 0.75 });
   assert.deepEqual(uids, [1, 2, 3, 4, 5]);
   const want = [0.75 * 2 / 4.5, 0.75 * 1.5 / 4.5, 0.75 * 1 / 4.5, 0.25 / 1.75, 0.25 * 0.75 / 1.75];
   weights.forEach((w, i) => close(w, want[i]!, 1e-12));
@@ -162,4 +163,14 @@ test('weights: peers on a 2:1 ramp share 75%, reserves decay 0.75 and share 25%,
   const capped = shapeWeights(new Map([[1, 5], [2, 4]]), 1, 1, { peerShare: 0.3, peerTopRatio: 2, reserveDecay: 0.75 });
   assert.ok(capped.weights[1]! < capped.weights[0]!);
   assert.deepEqual(shapeWeights(new Map([[1, 0], [2, -1]]), 3, 2, GAUNTLET_DEFAULTS), { uids: [], weights: [] });
+});
+
+test('weights (tessera\'s default, peerShare 1): only the top maxPeers are paid; reserves stand by unpaid', () => {
+  const finals = new Map([[1, 9], [2, 7], [3, 5], [4, 3], [5, 2]]);
+  const { uids, weights } = shapeWeights(finals, 3, 2, GAUNTLET_DEFAULTS);
+  assert.deepEqual(uids, [1, 2, 3], 'no zero weights listed');
+  [2 / 4.5, 1.5 / 4.5, 1 / 4.5].forEach((w, i) => close(weights[i]!, w, 1e-12));
+  // A peer missing this window (paid 0 by the caller) lets the first reserve into the paid tier: it fills the failed slot.
+  const filled = shapeWeights(new Map([[1, 9], [2, 0], [3, 5], [4, 3], [5, 2]]), 3, 2, GAUNTLET_DEFAULTS);
+  assert.deepEqual(filled.uids, [1, 3, 4]);
 });

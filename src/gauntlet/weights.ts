@@ -7,7 +7,12 @@
 // paid among many miners is decided by the top-k schedule below, not by the sign of the ordinal.
 // Weights (T's piecewise schedule): the top maxPeers positive final scores share peerShare on a linear
 // ramp (best = peerTopRatio × worst); the next reserves share the rest with geometric decay, never
-// above the weakest peer; everyone else — penalized, zero or negative — gets 0.
+// above the weakest peer; everyone else — penalized, zero or negative — gets 0. tessera's default
+// peerShare is 1: a reserve is paid nothing for standing by. Templar's 0.25 for reserves paid anything
+// with a positive score beyond the peers — one inner step scaled by H took 7.4% of the miner emission,
+// an update with half its tensors sign-flipped 8.2%, half a training 8.2% (bench/adversarial.md). A
+// reserve earns in a window where it rises into the top maxPeers: when a peer fails (a missing or late
+// peer is paid 0, so the next one takes its place in the weights as its upload does in the aggregate).
 // Reserves must be proven (provenMiners: past the own-data warm-up): a newcomer is paid as a peer or
 // once its warm-up is over, so a free-rider cannot collect a reserve's share on a lucky coin flip.
 // Peers: the same ranking picks the next window's peers and reserves (selectPeers), so the peer list
@@ -83,6 +88,6 @@ export function shapeWeights(finals: ReadonlyMap<number, number>, maxPeers: numb
     if (maxRes > minPeer) for (const u of res) w.set(u, (w.get(u)! * minPeer * p.reserveDecay) / maxRes);
   }
   const total = [...w.values()].reduce((a, b) => a + b, 0);
-  const uids = [...w.keys()].sort((a, b) => a - b);
+  const uids = [...w.keys()].filter((u) => w.get(u)! > 0).sort((a, b) => a - b);
   return { uids, weights: total > 0 ? uids.map((u) => w.get(u)! / total) : [] };
 }

@@ -16,6 +16,11 @@
 //   precompute trains half its steps on its own assignment and half on the random sequences the leading
 //              validator would evaluate it on, predicted from the newest block it can see (the real
 //              evaluation is seeded by a block after the deadline, so the prediction misses)
+//   onestep    one inner step, its update scaled by H and declared as H steps (cheap work of plausible norm)
+//   poison     the honest update with every other tensor's sign flipped, × POISON_SCALE (under the 5× norm limit)
+//   half       trains the first half of its assignment only (one of a sybil pair splitting one training)
+//   stitch     tensors taken in turn from other miners' uploads of the window and from its own one-step
+//              update (each whole-upload overlap stays under the copy threshold)
 import { compress, decodePayload, maxPayloadBytes, roundHalf, type SparseUpdate } from '../compress/index.js';
 import { evalPlan, updateNorm } from '../gauntlet/index.js';
 import { EVAL_BATCHES } from '../neurons/scoring.js';
@@ -30,7 +35,9 @@ import { anchorDigest, type UploadOutcome } from '../neurons/upload.js';
 import { TesseraError } from '../util/errors.js';
 import { makeRng } from '../util/rng.js';
 
-export const BEHAVIORS = ['honest', 'copy', 'noise', 'scaled', 'signflip', 'lazy', 'late', 'malformed', 'stale', 'replay', 'precompute'] as const;
+export const BEHAVIORS = ['honest', 'copy', 'noise', 'scaled', 'signflip', 'lazy', 'late', 'malformed', 'stale', 'replay', 'precompute', 'onestep', 'poison', 'half', 'stitch'] as const;
+/** poison: the factor its half-flipped update is scaled by (the Gauntlet rejects norms above 5× the window median). */
+export const POISON_SCALE = 4.5;
 export type BehaviorName = (typeof BEHAVIORS)[number];
 export const SCALE_FACTOR = 50;
 export const STALE_AGE = 2;
@@ -57,7 +64,42 @@ export function adversaryHooks(name: BehaviorName, opts: { target?: number } = {
     case 'stale': return staleHooks();
     case 'replay': return replayHooks(opts.target);
     case 'precompute': return { name, produce: async (ctx, honest) => honest(await precomputedBatches(ctx)) };
+    case 'onestep': return { name, produce: (ctx, honest) => oneStep(ctx, honest) };
+    case 'poison': return transforming(name, (_n, u) => ({ tensors: scaleBy(u, POISON_SCALE).tensors.map((t, i) => (i % 2 === 1 ? { ...t, table: t.table.map((x) => -x) } : t)) }));
+    case 'half': return { name, produce: ({ node, W }, honest) => honest(trainingOffsets(node.run, node.uid, W, node.data.train.length).slice(0, Math.ceil(node.run.innerSteps / 2))) };
+    case 'stitch': return { name, produce: (ctx, honest) => stitch(ctx, honest) };
   }
+}
+
+/** One inner step on its first assigned batch, sent as if it were H: the update × H, declaring H steps. */
+async function oneStep(ctx: MinerContext, honest: (batches?: number[][]) => Promise<Work | null>): Promise<Work | null> {
+  const { node, W } = ctx, H = node.run.innerSteps;
+  const w = await honest(trainingOffsets(node.run, node.uid, W, node.data.train.length).slice(0, 1));
+  if (!w) return null;
+  const update = scaleBy(w.update, H);
+  return { ...w, update, steps: H, bytes: await encodeSigned(node, update, W, H) };
+}
+
+/** Its own one-step update, then (polling until the deadline block) up to 3 other uploads of W: tensor t from source t mod (k + 1), the own one last. */
+async function stitch(ctx: MinerContext, honest: (batches?: number[][]) => Promise<Work | null>): Promise<Work | null> {
+  const { node, dir, W } = ctx;
+  const own = await honest(trainingOffsets(node.run, node.uid, W, node.data.train.length).slice(0, 1));
+  if (!own) return null;
+  const shapes = node.model.layout.specs.map((s) => s.shape), cap = maxPayloadBytes(shapes, node.run.codec);
+  const stop = deadlineBlockOf(W, node.run.blocksPerWindow), got = new Map<number, SparseUpdate>();
+  while (got.size < 3 && (await chainHead(node)).height < stop - 1) {
+    for (const uid of await copyTargets(node, dir, W)) {
+      if (got.has(uid) || got.size >= 3) continue;
+      const store = dir.bucket(uid);
+      const bytes = store ? await fetchObject(node, store, keys.gradient(node.run.runId, W, uid), cap) : null;
+      const d = bytes ? decodePayload(bytes, { shapes, cfg: node.run.codec, modelHash: node.runHash }) : null;
+      if (d?.ok && d.payload.window === W && !d.payload.update.held) got.set(uid, d.payload.update);
+    }
+    if (got.size < 3) await nextBlock(node);
+  }
+  const sources = [...got.values(), own.update];
+  const update: SparseUpdate = { tensors: own.update.tensors.map((t, i) => sources[i % sources.length]!.tensors[i] ?? t) };
+  return { ...own, update, steps: node.run.innerSteps, bytes: await encodeSigned(node, update, W, node.run.innerSteps) };
 }
 
 /** Trains on one victim's assignment every window (`target`, else the first miner copyTargets names, kept once chosen). */
