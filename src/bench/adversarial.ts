@@ -347,6 +347,9 @@ export interface AdversarialReport {
   honest_uids: number[];
   adversary_emission_share: number;
   adversary_emission_share_last_epoch: number;
+  /** Each honest uid's share of the miner emission, and the smallest ÷ their mean (no false positives: ≥ 0.5). */
+  honest_emission_shares: Record<string, number>;
+  honest_min_over_mean: number | null;
   adversaries_caught: boolean;
   windows_to_zero: Record<string, number | null>;
   adversaries: AdversaryRow[];
@@ -401,6 +404,8 @@ export function adversarialReport(s: ScenarioResult, twin: ScenarioResult, wallS
   return {
     windows: s.stopAfterWindow - s.startWindow + 1, scored_windows: receipts.length, start_window: s.startWindow, twin_start_window: twin.startWindow,
     honest_uids: hUids,
+    honest_emission_shares: Object.fromEntries(hUids.map((u) => [u, share([u])])),
+    honest_min_over_mean: (() => { const xs = hUids.map((u) => share([u])), m = sum(xs) / Math.max(1, xs.length); return m > 0 ? Math.min(...xs) / m : null; })(),
     adversary_emission_share: share_,
     adversary_emission_share_last_epoch: lastMinerTotal > 0 ? sum(advUids.map((u) => lastEmission[u] ?? 0)) / lastMinerTotal : 0,
     adversaries_caught: rows.every((r) => r.windows_to_zero !== null && r.below_honest_from !== null),
@@ -427,6 +432,8 @@ export interface BenchAdversarialOptions {
   log?: (line: string) => void;
   /** The adversaries that run (default all; a solo run names one). */
   adversaries?: readonly Adversary[];
+  /** Honest miners (default 3). */
+  honest?: number;
 }
 
 /** Runs the scenario and its honest-only twin (same seeds, uids and length), reports, and writes the report files. */
@@ -439,10 +446,11 @@ export async function benchAdversarial(o: BenchAdversarialOptions = {}): Promise
     o.log?.('preparing the scenario dataset');
     const dataset = await prepareScenarioData(join(root, 'data'));
     const running = o.adversaries ?? ADVERSARIES;
-    o.log?.(`scenario: 3 honest miners + ${running.length} adversaries (${running.join(', ')}), ${windows} windows`);
-    const scenario = await runAdversarialScenario({ windows, dataset, root: join(root, 'scenario'), guardMs, adversaries: running });
+    const honest = o.honest ?? 3;
+    o.log?.(`scenario: ${honest} honest miners + ${running.length} adversaries (${running.join(', ')}), ${windows} windows`);
+    const scenario = await runAdversarialScenario({ windows, dataset, root: join(root, 'scenario'), guardMs, adversaries: running, honest });
     o.log?.(`  done in ${scenario.wall_s.toFixed(0)} s; honest-only twin: 3 honest miners, same seeds and uids`);
-    const twin = await runAdversarialScenario({ windows, dataset, root: join(root, 'twin'), adversaries: [], guardMs });
+    const twin = await runAdversarialScenario({ windows, dataset, root: join(root, 'twin'), adversaries: [], guardMs, honest });
     o.log?.(`  done in ${twin.wall_s.toFixed(0)} s`);
     if (scenario.aborted || twin.aborted) throw new Error(`the ${scenario.aborted ? 'scenario' : 'twin'} hit its ${guardMs / 1000} s guard timeout`);
     const report = adversarialReport(scenario, twin, (performance.now() - t0) / 1000);

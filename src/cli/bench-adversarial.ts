@@ -13,13 +13,14 @@ export function benchAdversarialCommand(): Command {
     .option('--windows <n>', 'windows each run lasts', int('--windows', 4), SCENARIO_WINDOWS)
     .option('--out <dir>', 'where adversarial.md and adversarial.svg are written', 'bench')
     .option('--dir <dir>', 'keep the scenario folders (chain, buckets, node logs) here (default: a temporary folder, removed afterwards)')
-    .option('--adversaries <list>', `comma-separated behaviours that run (default all: ${ADVERSARIES.join(',')}); one name is a solo run`)
+    .option('--adversaries <list>', `comma-separated behaviours that run (default all: ${ADVERSARIES.join(',')}); one name is a solo run; none: honest miners only`)
+    .option('--honest <n>', 'honest miners', int('--honest', 1), 3)
     .option('--json', 'print one JSON object')
-    .action(async (o: { windows: number; out: string; dir?: string; json?: boolean; adversaries?: string }) => {
-      const adversaries = o.adversaries?.split(',').map((x) => x.trim()).filter(Boolean);
+    .action(async (o: { windows: number; out: string; dir?: string; json?: boolean; adversaries?: string; honest: number }) => {
+      const adversaries = o.adversaries === 'none' ? [] : o.adversaries?.split(',').map((x) => x.trim()).filter(Boolean);
       const bad = adversaries?.find((x) => !(ADVERSARIES as readonly string[]).includes(x));
       if (bad !== undefined) throw new TesseraError(`--adversaries: unknown behaviour '${bad}'`, `use names from: ${ADVERSARIES.join(', ')}`);
-      const { report } = await benchAdversarial({ windows: o.windows, out: o.out, dir: o.dir, adversaries: adversaries as Adversary[] | undefined, log: o.json ? undefined : (l) => console.log(`[bench] ${l}`) });
+      const { report } = await benchAdversarial({ windows: o.windows, out: o.out, dir: o.dir, adversaries: adversaries as Adversary[] | undefined, honest: o.honest, log: o.json ? undefined : (l) => console.log(`[bench] ${l}`) });
       if (o.json) return console.log(JSON.stringify(report));
       console.log(adversarialSummary(report));
       console.log(`written: ${o.out}/adversarial.md, adversarial.svg`);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compress, type CodecConfig, type SparseUpdate } from '../compress/index.js';
 import { makeRng } from '../util/rng.js';
-import { detectCopies, indexSketch, sketchOverlap, updateNorm } from './index.js';
+import { detectCopies, indexSketch, sketchOverlap, tensorCopyShare, tensorSketches, updateNorm } from './index.js';
 
 const cfg: CodecConfig = { tile: 8, vectorChunk: 64, topk: 8, beta: 0.9 };
 const specs = [{ offset: 0, shape: [32, 32] as [number, number] }, { offset: 1024, shape: [128] as [number] }];
@@ -75,4 +75,23 @@ test('between two uploads of one window the origin (by their data) is the origin
   // An old upload is older whatever the data says.
   const old = detectCopies(12, [{ uid: 4, seen: 1, sketch: s1 }], [{ uid: 3, window: 11, sketch: s1 }], 0.5, 64, () => 4);
   assert.equal(old.offenders.get(4)!.by, 'time');
+});
+
+test('tensor sketches: an upload stitched from whole tensors of others shares those tensors; independent uploads share none', () => {
+  const specs4 = [0, 1, 2, 3].map((i) => ({ offset: i * 1024, shape: [32, 32] as [number, number] }));
+  const shapes4 = specs4.map((s) => s.shape), n4 = 4 * 1024;
+  const up = (seed: string): SparseUpdate => { const rng = makeRng(seed); return compress(Float32Array.from({ length: n4 }, () => rng.normal()), new Float32Array(n4), specs4, cfg, 'ts'); };
+  const a = up('a'), b = up('b'), c = up('c'), own = up('own');
+  const stitched: SparseUpdate = { tensors: [a.tensors[0]!, b.tensors[1]!, c.tensors[2]!, own.tensors[3]!] };
+  const sk = (u: SparseUpdate): ReturnType<typeof tensorSketches> => tensorSketches(u, shapes4, cfg, 16);
+  assert.ok(sk(a).every((t) => t.kept > 0 && t.sketch.length === 16));
+  assert.equal(tensorCopyShare(sk(stitched), sk(a), 0.5, 16), 0.25, 'one of four equal tensors taken whole from a');
+  assert.equal(tensorCopyShare(sk(a), sk(b), 0.5, 16), 0, 'independent uploads');
+  assert.ok(sketchOverlap(indexSketch(stitched, shapes4, cfg, 64), indexSketch(a, shapes4, cfg, 64), 64) < 0.5, 'the whole-upload overlap misses it');
+  // detectCopies counts such a pair as a copy although its whole overlap is under the threshold.
+  const s1 = indexSketch(stitched, shapes4, cfg, 64), s2 = indexSketch(a, shapes4, cfg, 64);
+  const r = detectCopies(3, [{ uid: 1, seen: 1, sketch: s2 }, { uid: 2, seen: 2, sketch: s1 }], [], 0.5, 64, () => 1, () => true);
+  assert.deepEqual([...r.offenders.keys()], [2]);
+  assert.equal(r.offenders.get(2)!.by, 'origin');
+  assert.equal(detectCopies(3, [{ uid: 1, seen: 1, sketch: s2 }, { uid: 2, seen: 2, sketch: s1 }], [], 0.5, 64).offenders.size, 0);
 });

@@ -10,7 +10,9 @@
 // validator's own observation orders the pair: the scan that first saw each (smaller = earlier), then
 // the record (fewer copy penalties so far counts as earlier), then the data's evidence (the larger
 // own-minus-random improvement counts as earlier), then the lower uid. Honest updates overlap ~10%:
-// they share the large-gradient coordinates, never the whole set.
+// they share the large-gradient coordinates, never the whole set. A pair also counts when whole
+// tensors match (tensorsCopied: sketch.ts tensorCopyShare) — an upload stitched from the tensors of
+// several others overlaps each of them little as a whole.
 import { sketchOverlap } from './sketch.js';
 
 export interface Sighting {
@@ -30,6 +32,7 @@ export interface CopyFinding {
   /** The earlier upload it copies: a uid and the window of that upload. */
   source: number;
   sourceWindow: number;
+  /** Whole-upload overlap (a pair found by its tensors — a stitched upload — may show less than the threshold). */
   overlap: number;
   /** What made the source the original: its data (cross losses), an earlier scan or window, the copy record, the data's evidence, the uid. */
   by: 'origin' | 'time' | 'record' | 'evidence' | 'uid';
@@ -48,7 +51,7 @@ const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
  * origin(a, b): the uid of the pair's origin by the data (window.ts originOf), or null when not measured.
  */
 export function detectCopies(window: number, sightings: readonly Sighting[], past: readonly PastUpload[], threshold: number, sketchSize: number,
-  origin: (a: number, b: number) => number | null = () => null): CopyReport {
+  origin: (a: number, b: number) => number | null = () => null, tensorsCopied: (a: number, b: number) => boolean = () => false): CopyReport {
   const ev = (x: Sighting): number => (typeof x.evidence === 'number' && Number.isFinite(x.evidence) ? x.evidence : -Infinity);
   const rec = (x: Sighting): number => x.record ?? 0;
   const order = [...sightings].sort((a, b) => a.seen - b.seen || rec(a) - rec(b) || (ev(a) === ev(b) ? 0 : ev(b) > ev(a) ? 1 : -1) || a.uid - b.uid);
@@ -62,7 +65,7 @@ export function detectCopies(window: number, sightings: readonly Sighting[], pas
     for (let j = i + 1; j < order.length; j++) {
       const e = order[i]!, s = order[j]!, o = sketchOverlap(s.sketch, e.sketch, sketchSize);
       note(s.uid, o); note(e.uid, o);
-      if (o < threshold) continue;
+      if (o < threshold && !tensorsCopied(e.uid, s.uid)) continue;
       const by = origin(e.uid, s.uid);
       if (by === s.uid) consider(e.uid, { source: s.uid, sourceWindow: window, overlap: round4(o), by: 'origin' });
       else consider(s.uid, { source: e.uid, sourceWindow: window, overlap: round4(o), by: by === e.uid ? 'origin' : e.seen < s.seen ? 'time' : rec(e) < rec(s) ? 'record' : ev(e) !== ev(s) ? 'evidence' : 'uid' });

@@ -24,6 +24,13 @@ export interface GauntletParams {
   syncMaxBehind: number;
   /** Top-k index overlap (|A∩B| / k) at which an upload counts as a copy of an earlier one. */
   copyThreshold: number;
+  /**
+   * Two uploads of a window whose tensors overlapping ≥ copyThreshold hold this share of the kept
+   * positions are a copy pair too (sketch.ts tensorCopyShare: a stitched upload takes whole tensors).
+   */
+  tensorCopyShare: number;
+  /** Values in each tensor's bottom-k sketch (the tensor comparison). */
+  tensorSketchSize: number;
   /** Own earlier uploads (windows) an upload is compared with: a re-sent old update is a copy too. */
   copyLookback: number;
   /** Values in the bottom-k sketch of an upload's index set (overlap estimate ± ~1/√size). */
@@ -60,6 +67,8 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
   ordinalShift: 25,
   syncMaxBehind: 3,
   copyThreshold: 0.5,
+  tensorCopyShare: 0.25,
+  tensorSketchSize: 16,
   copyLookback: 3,
   sketchSize: 64,
   negativeStreak: 2,
@@ -77,7 +86,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
 export function checkParams(p: GauntletParams): void {
   const ranges: [keyof GauntletParams, number, number, boolean][] = [
     ['scoreStep', 0, 10, false], ['indicatorAlpha', 0, 1, false], ['indicatorWarmup', 0, 1e6, true], ['indicatorThreshold', -1, 1, false],
-    ['openskillBeta', 0, 1e3, false], ['openskillTau', 0, 1e3, false], ['ordinalShift', -1e3, 1e3, false], ['syncMaxBehind', 0, 1e6, false], ['copyThreshold', 0, 1, false],
+    ['openskillBeta', 0, 1e3, false], ['openskillTau', 0, 1e3, false], ['ordinalShift', -1e3, 1e3, false], ['syncMaxBehind', 0, 1e6, false], ['copyThreshold', 0, 1, false], ['tensorCopyShare', 0, 1, false], ['tensorSketchSize', 1, 4096, true],
     ['copyLookback', 0, 64, true], ['sketchSize', 1, 4096, true], ['negativeStreak', 1, 1e6, true], ['normOutlier', 1, 1e6, false],
     ['missingSlash', 0, 1, false], ['offenceSlash', 0, 1, false], ['peerShare', 0, 1, false], ['peerTopRatio', 1, 1e6, false],
     ['reserveDecay', 0, 1, false], ['penaltyMemory', 0, 1e6, true], ['inactiveReset', 1, 1e9, true],

@@ -89,10 +89,16 @@ export function parseReceipt(bytes: Uint8Array | string): { ok: true; receipt: S
   if (!Array.isArray(res.peers) || !Array.isArray(res.reserves)) return { ok: false, reason: 'result peers/reserves must be uid lists' };
   const b = (i as { beacon?: unknown }).beacon as { height?: unknown; hash?: unknown } | undefined;
   if (b !== undefined && (b === null || typeof b !== 'object' || !Number.isSafeInteger(b.height) || typeof b.hash !== 'string')) return { ok: false, reason: 'inputs.beacon must be { height: integer, hash: string }' };
+  const ref = (i as { normReference?: unknown }).normReference;
+  if (ref !== undefined && !(Array.isArray(ref) && ref.every((u) => Number.isSafeInteger(u)))) return { ok: false, reason: 'inputs.normReference must be a list of uids' };
   for (const m of i.miners as unknown[]) {
     if (m === null || typeof m !== 'object') return { ok: false, reason: 'inputs.miners must be objects' };
     const { uid, measured, steps: declared } = m as { uid?: unknown; steps?: unknown; measured?: { plan?: { steps?: unknown } } };
     if (declared !== undefined && !Number.isSafeInteger(declared)) return { ok: false, reason: `inputs: uid ${String(uid)}: declared steps must be an integer` };
+    const ts = (m as { tensorShare?: unknown }).tensorShare;
+    if (ts !== undefined && (ts === null || typeof ts !== 'object' || Object.values(ts).some((x) => typeof x !== 'number'))) {
+      return { ok: false, reason: `inputs: uid ${String(uid)}: tensor shares must map uids to numbers` };
+    }
     const cross = (measured as { cross?: unknown } | undefined)?.cross;
     if (cross !== undefined && (cross === null || typeof cross !== 'object' || Object.values(cross).some((x) => x !== null && typeof x !== 'number'))) {
       return { ok: false, reason: `inputs: uid ${String(uid)}: cross losses must map uids to numbers (or null)` };

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { trainingOffsets } from '../protocol/index.js';
 import { makeRng } from '../util/rng.js';
 import {
-  emptyState, encodeReceipt, evalPlan, evalSeed, explainUid, GAUNTLET_DEFAULTS, originOf, parseReceipt, scoreWindow, scoreWithReceipt, verifyReceipt,
+  emptyState, encodeReceipt, evalPlan, evalSeed, explainUid, GAUNTLET_DEFAULTS, originOf, parseReceipt, referenceMedian, scoreWindow, scoreWithReceipt, verifyReceipt,
   type GauntletParams, type GauntletState, type MinerInput, type MinerResult, type ScoreReceipt, type WindowResult,
 } from './index.js';
 
@@ -296,4 +296,21 @@ test('originOf sums both uploads\' improvements on each uploader\'s data', () =>
   assert.equal(originOf(a!, b!), null, 'a tie decides nothing');
   a!.measured!.cross = { 7: Number.NaN };
   assert.equal(originOf(a!, b!), null, 'nor a non-finite loss');
+});
+
+test('the norm reference is the aggregated uploads\' median: uploaders outside it cannot raise it to escape the outlier check', () => {
+  const W = 0, honest = [1, 2, 3].map((u) => ok(W, u));
+  // Five sybils with norms 8–12 (the honest ones ≈ 1): over all uploads the median would be 8, and a 6× upload would pass.
+  const sybils = [5, 6, 7, 8, 9].map((u, i) => { const m = ok(W, u); m.norm = 8 + i; return m; });
+  const big = ok(W, 10); big.norm = 6;
+  const miners = [...honest, ...sybils, big];
+  const open = scoreWindow(emptyState(), { window: W, validator: V, maxPeers: 3, reserves: 2, miners }, P).result;
+  assert.equal(open.medianNorm, 8, 'no reference (the open start): every upload counts');
+  assert.deepEqual(of(open, 10).penalties, []);
+  const r = scoreWindow(emptyState(), { window: W, validator: V, maxPeers: 3, reserves: 2, normReference: [1, 2, 3], miners }, P).result;
+  assert.equal(r.medianNorm, 1.02, 'the median of the aggregated uploads 1, 2, 3');
+  assert.deepEqual(of(r, 10).penalties.map((p) => p.kind), ['invalid']);
+  for (const u of [5, 6, 7, 8, 9]) assert.deepEqual(of(r, u).penalties.map((p) => p.kind), ['invalid'], `sybil ${u}`);
+  assert.deepEqual(of(r, 1).penalties, []);
+  assert.equal(referenceMedian([{ uid: 4, norm: 2 }, { uid: 5, norm: 3 }], [9]), 2.5, 'a reference naming no ok upload: all of them');
 });

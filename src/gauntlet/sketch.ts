@@ -59,6 +59,35 @@ export function indexSketch(update: SparseUpdate, shapes: readonly TensorShape[]
 }
 
 /**
+ * Per tensor: the update's kept positions in chunks that do not keep every value (its weight in a
+ * tensor comparison) and a bottom-`size` sketch of them (indexSketch restricted to the tensor).
+ * Tensors with no such positions (vectors, sent whole) get { kept: 0, sketch: [] }.
+ */
+export function tensorSketches(update: SparseUpdate, shapes: readonly TensorShape[], cfg: CodecConfig, size: number): { kept: number; sketch: number[] }[] {
+  return update.tensors.map((_t, ti) => {
+    const one: SparseUpdate = { tensors: update.tensors.map((u, i) => (i === ti ? u : { idx: new Uint16Array(0), codes: new Uint8Array(0), table: u.table })) };
+    let kept = 0;
+    for (const ch of chunksOf(shapes[ti]!, cfg)) if (ch.k < ch.size) kept += ch.k;
+    return { kept, sketch: kept > 0 ? indexSketch(one, shapes, cfg, size) : [] };
+  });
+}
+
+/**
+ * The share of two uploads' kept positions (by the first's tensor weights) in tensors whose index sets
+ * overlap ≥ threshold: a stitched upload — tensors taken whole from other uploads — shares whole tensors
+ * with each source although its whole-upload overlap with any one stays low.
+ */
+export function tensorCopyShare(a: readonly { kept: number; sketch: readonly number[] }[], b: readonly { kept: number; sketch: readonly number[] }[], threshold: number, size: number): number {
+  let total = 0, copied = 0;
+  a.forEach((x, i) => {
+    const y = b[i];
+    total += x.kept;
+    if (y && x.kept > 0 && sketchOverlap(x.sketch, y.sketch, size) >= threshold) copied += x.kept;
+  });
+  return total > 0 ? copied / total : 0;
+}
+
+/**
  * Estimated overlap |A∩B| / |A| of two index sets of equal size from their `size`-value sketches:
  * Jaccard J from the bottom-`size` of the union, then 2J / (1 + J). Exact when the sets themselves are
  * smaller than the sketch (the sketches then hold them whole).

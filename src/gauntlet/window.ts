@@ -11,7 +11,7 @@
 //                without data says nothing about whose data a miner trains on — only its own penalty:
 //                the slash and no weight in that window; the miner stays eligible as a peer unless it
 //                also had no upload in the window before)
-//   invalid      payload rejected, non-finite trial loss, or norm > normOutlier × median  ma × offenceSlash, final 0
+//   invalid      payload rejected, non-finite trial loss, or norm > normOutlier × median (of the aggregated uploads, normReference)  ma × offenceSlash, final 0
 //   copied       index overlap ≥ copyThreshold with an older upload, or with one of this window whose data
 //                the shared direction improves more (copies.ts; the origin is never penalized) ma × offenceSlash, final 0
 //   negative     main score < 0 in negativeStreak consecutive evaluations (ranked by score)      final 0
@@ -68,6 +68,11 @@ export interface MinerInput {
   /** ok uploads: ‖update‖ and its index sketch (sketch.ts). */
   norm?: number;
   sketch?: number[];
+  /**
+   * ok uploads: other uid of the window → tensorCopyShare of this upload against that one (sketch.ts;
+   * the share of kept positions in tensors that overlap ≥ copyThreshold), where it is above 0.05.
+   */
+  tensorShare?: Record<string, number>;
   /** ok uploads the validator could afford to evaluate this window. */
   measured?: Measured;
 }
@@ -82,6 +87,13 @@ export interface WindowInputs {
   beacon?: { height: number; hash: string };
   maxPeers: number;
   reserves: number;
+  /**
+   * The uids whose upload norms make the window's median norm (the clip and outlier reference): the
+   * uploads the nodes aggregate in this window (the first maxPeers valid slots of the leader's list,
+   * chosen by the scores of earlier windows), so uploaders outside it cannot move the reference. Absent
+   * or matching no ok upload: every ok upload (the open start).
+   */
+  normReference?: number[];
   /** One entry per candidate miner (ascending uid). */
   miners: MinerInput[];
   /**
@@ -158,6 +170,19 @@ export interface WindowResult {
 
 const OFFENCES: readonly PenaltyKind[] = ['missing', 'late', 'invalid', 'copied'];
 
+/** The larger of the two uploads' recorded tensor copy shares against each other (0: none recorded). */
+export function pairTensorShare(a: Pick<MinerInput, 'uid' | 'tensorShare'>, b: Pick<MinerInput, 'uid' | 'tensorShare'>): number {
+  const x = a.tensorShare?.[String(b.uid)], y = b.tensorShare?.[String(a.uid)];
+  return Math.max(typeof x === 'number' && Number.isFinite(x) ? x : 0, typeof y === 'number' && Number.isFinite(y) ? y : 0);
+}
+
+/** Median norm of the ok uploads of `reference` (all ok uploads when it names none of them). */
+export function referenceMedian(ok: readonly Pick<MinerInput, 'uid' | 'norm'>[], reference?: readonly number[]): number {
+  const ref = reference ? new Set(reference) : null;
+  const norms = ok.filter((m) => m.norm !== undefined && (!ref || ref.has(m.uid))).map((m) => m.norm!);
+  return medianOf(norms.length > 0 ? norms : ok.filter((m) => m.norm !== undefined).map((m) => m.norm!));
+}
+
 /**
  * The origin of an overlapping pair of this window by the data: Σ over the two uploads of the relative
  * improvement each gives on a's assigned data, against the same on b's; the uid whose data improves
@@ -204,11 +229,11 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   const ins = [...inp.miners].sort((a, b) => a.uid - b.uid);
   ins.forEach((m, i) => { if (i > 0 && ins[i - 1]!.uid === m.uid) throw new RangeError(`gauntlet: uid ${m.uid} listed twice`); });
   const ok = ins.filter((m) => m.status === 'ok' && m.norm !== undefined && m.sketch !== undefined);
-  const medianNorm = medianOf(ok.map((m) => m.norm!));
+  const medianNorm = referenceMedian(ok, inp.normReference);
   const past: PastUpload[] = Object.entries(prev.miners).flatMap(([u, m]) => m.history.filter((h) => h.window >= W - p.copyLookback).map((h) => ({ uid: Number(u), window: h.window, sketch: h.sketch })));
   const byUid = new Map(ok.map((m) => [m.uid, m]));
   const copies = detectCopies(W, ok.map((m) => ({ uid: m.uid, seen: m.seen ?? Number.MAX_SAFE_INTEGER, sketch: m.sketch!, record: prev.miners[m.uid]?.penalties.copied ?? 0, evidence: evidenceOf(m) })), past, p.copyThreshold, p.sketchSize,
-    (a, b) => originOf(byUid.get(a)!, byUid.get(b)!));
+    (a, b) => originOf(byUid.get(a)!, byUid.get(b)!), (a, b) => pairTensorShare(byUid.get(a)!, byUid.get(b)!) >= p.tensorCopyShare);
 
   // 1. Per upload: penalties, LossScore, indicator, sync.
   const work: { m: MinerInput; st: MinerState; r: Partial<MinerResult> & { penalties: Penalty[] } }[] = [];
@@ -227,7 +252,9 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
       r.maxOverlap = copies.maxOverlap.get(m.uid) ?? 0;
       if (m.norm === undefined || m.sketch === undefined) pen('invalid', 'no norm or sketch measured');
       else if (medianNorm > 0 && m.norm > p.normOutlier * medianNorm) pen('invalid', `norm ${m.norm.toPrecision(4)} is ${(m.norm / medianNorm).toFixed(1)}× the window median ${medianNorm.toPrecision(4)} (limit ${p.normOutlier}×)`);
-      if (c) pen('copied', c.source === m.uid ? `re-sends its own upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)})` : `copies uid ${c.source}'s upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)}; ${COPY_ORDER[c.by]})`);
+      const tshare = c && c.sourceWindow === W && byUid.has(c.source) ? pairTensorShare(m, byUid.get(c.source)!) : 0;
+      const tensors = tshare >= p.tensorCopyShare ? `, whole tensors holding ${pct(tshare)} of its kept positions` : '';
+      if (c) pen('copied', c.source === m.uid ? `re-sends its own upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)})` : `copies uid ${c.source}'s upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)}${tensors}; ${COPY_ORDER[c.by]})`);
       if (m.measured && r.penalties.length === 0) {
         const { losses, behind } = m.measured, ls = lossScore(losses);
         const finite = [losses.own.before, losses.own.after, losses.random.before, losses.random.after].every(Number.isFinite);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { medianOf, type SparseUpdate } from '../compress/index.js';
 import {
   eligibleFinals, provenMiners, selectPeers, emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, ownLossAfter, parseReceipt, parseState,
-  scoreWithReceipt, shapeWeights, sketchOverlap, effectiveShares, splitGroupWeights, updateNorm, type GroupInput, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
+  scoreWithReceipt, shapeWeights, sketchOverlap, referenceMedian, tensorSketches, tensorCopyShare, pairTensorShare, effectiveShares, splitGroupWeights, updateNorm, type GroupInput, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
   type WindowResult,
 } from '../gauntlet/index.js';
 import { keys, probeIndices, reserveCount, runPrefix, trainingOffsets } from '../protocol/index.js';
@@ -111,12 +111,16 @@ export class Scorer {
   }
 
   /** Scores window W (or reloads its receipt when a restart already scored it); writes the receipt. */
-  async scoreWindow(W: number, dir: Directory, candidates: readonly number[], gathered: Gathered): Promise<WindowResult> {
+  /** slots: the window's aggregate order (window-aggregate.ts planWindow): its first maxPeers valid uploads make the norm reference. */
+  async scoreWindow(W: number, dir: Directory, candidates: readonly number[], gathered: Gathered, slots?: readonly number[]): Promise<WindowResult> {
     if (this.saved.state.window >= W) return this.reloadResult(W);
     const groups = await this.groups(dir, gathered), contributions = new Map<number, number[]>();
     const beacon = await evalBeacon(this.node, W);
-    const miners = await this.measure(W, beacon.hash, dir, candidates, gathered, groups, contributions);
-    const inputs = { window: W, validator: { uid: this.node.uid, hotkey: this.node.signer.address }, beacon, maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), miners,
+    const ok = new Set(gathered.valid.map((v) => v.uid));
+    const normReference = slots ? slots.filter((u) => ok.has(u)).slice(0, this.node.run.maxPeers) : undefined;
+    const miners = await this.measure(W, beacon.hash, dir, candidates, gathered, groups, contributions, normReference);
+    const inputs = { window: W, validator: { uid: this.node.uid, hotkey: this.node.signer.address }, beacon, ...(normReference ? { normReference } : {}),
+      maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), miners,
       ...(groups.length ? { groups: groups.map((x) => ({ group: x.group, members: x.members, shares: x.shares, ...(contributions.has(x.members[0]!) ? { contributions: contributions.get(x.members[0]!)! } : {}) })) } : {}) };
     for (const x of inputs.groups ?? []) {
       if (!x.contributions) continue;
@@ -175,7 +179,7 @@ export class Scorer {
    * no declared group is invalid.
    */
   private async measure(W: number, beacon: string, dir: Directory, candidates: readonly number[], g: Gathered, groups: readonly DeclaredGroup[] = [],
-    contributions = new Map<number, number[]>()): Promise<MinerInput[]> {
+    contributions = new Map<number, number[]>(), normReference?: readonly number[]): Promise<MinerInput[]> {
     const { run } = this.node, shapes = this.node.model.layout.specs.map((s) => s.shape), T = shapes.length;
     const valid = new Map(g.valid.map((v) => [v.uid, v]));
     const member = new Map<number, DeclaredGroup>(groups.flatMap((x) => x.members.map((u) => [u, x] as const)));
@@ -213,9 +217,9 @@ export class Scorer {
     const skip = new Set(groups.flatMap((x) => x.members.slice(1)));
     candidates = candidates.filter((u) => !skip.has(u));
     const norms = new Map([...valid.values()].map((v) => [v.uid, updateNorm(v.update)]));
-    const median = medianOf([...norms.values()]);
+    const median = referenceMedian([...norms].map(([uid, norm]) => ({ uid, norm })), normReference);
     const budget = new Set(this.evaluationOrder(candidates.filter((u) => valid.has(u))).slice(0, EVAL_BUDGET));
-    const out: MinerInput[] = [];
+    const out: MinerInput[] = [], tsk = new Map<number, ReturnType<typeof tensorSketches>>();
     for (const uid of [...new Set([...candidates, ...valid.keys(), ...rejected.keys()])].filter((u) => !skip.has(u)).sort((a, b) => a - b)) {
       const v = valid.get(uid);
       if (!v) {
@@ -226,6 +230,7 @@ export class Scorer {
       }
       const norm = norms.get(uid)!;
       const m: MinerInput = { uid, status: 'ok', landedAt: v.landedAt, seen: v.seen, steps: v.steps, norm, sketch: indexSketch(v.update, shapes, run.codec, this.params.sketchSize) };
+      tsk.set(uid, tensorSketches(v.update, shapes, run.codec, this.params.tensorSketchSize));
       if (budget.has(uid)) {
         const plan = evalPlan(run, W, uid, this.node.signer.address, beacon, this.node.data.train.length, EVAL_BATCHES, v.steps);
         await this.node.data.remote?.ensureSequences([...plan.own, ...plan.random], run.seq);
@@ -242,7 +247,8 @@ export class Scorer {
       }
       out.push(m);
     }
-    this.crossLosses(out, valid);
+    this.tensorShares(out, tsk);
+    this.crossLosses(W, out, valid);
     const remote = this.node.data.remote;
     if (remote) { // what the next window may evaluate of the assigned data (its pick and random part wait for its beacon), fetched while this one finishes
       const next = [...budget].flatMap((uid) => trainingOffsets(run, uid, W + 1, this.node.data.train.length).flat());
@@ -251,26 +257,41 @@ export class Scorer {
     return out;
   }
 
+  /** Each ok upload's tensor copy share against every other (sketch.ts tensorCopyShare), recorded where above 0.05. */
+  private tensorShares(out: MinerInput[], tsk: ReadonlyMap<number, ReturnType<typeof tensorSketches>>): void {
+    const ok = out.filter((x) => tsk.has(x.uid)), p = this.params;
+    for (const a of ok) {
+      for (const b of ok) {
+        if (a === b) continue;
+        const share = tensorCopyShare(tsk.get(a.uid)!, tsk.get(b.uid)!, p.copyThreshold, p.tensorSketchSize);
+        if (share > 0.05) a.tensorShare = { ...a.tensorShare, [String(b.uid)]: Math.round(share * 1e4) / 1e4 };
+      }
+    }
+  }
+
   /**
    * Cross losses of this window's overlapping pairs (gauntlet/copies.ts: the origin decides a copy, not
    * the arrival): each evaluated upload's trial step on the other's assigned sequences. The CROSS_PAIRS
    * largest overlaps are measured (2 forward passes over E batches each); a pair beyond them is ordered by observation.
    */
-  private crossLosses(out: MinerInput[], valid: ReadonlyMap<number, { update: SparseUpdate }>): void {
+  private crossLosses(W: number, out: MinerInput[], valid: ReadonlyMap<number, { update: SparseUpdate }>): void {
     const m = out.filter((x) => x.measured && x.sketch && valid.has(x.uid)), pairs: { a: MinerInput; b: MinerInput; o: number }[] = [];
     for (let i = 0; i < m.length; i++) {
       for (let j = i + 1; j < m.length; j++) {
         const o = sketchOverlap(m[i]!.sketch!, m[j]!.sketch!, this.params.sketchSize);
-        if (o >= this.params.copyThreshold) pairs.push({ a: m[i]!, b: m[j]!, o });
+        if (o >= this.params.copyThreshold || pairTensorShare(m[i]!, m[j]!) >= this.params.tensorCopyShare) pairs.push({ a: m[i]!, b: m[j]!, o: Math.max(o, pairTensorShare(m[i]!, m[j]!)) });
       }
     }
     pairs.sort((x, y) => y.o - x.o || x.a.uid - y.a.uid || x.b.uid - y.b.uid);
-    for (const { a, b } of pairs.slice(0, CROSS_PAIRS)) {
+    if (pairs.length === 0) return;
+    const t0 = performance.now(), measured = pairs.slice(0, CROSS_PAIRS);
+    for (const { a, b } of measured) {
       for (const [x, y] of [[a, b], [b, a]] as const) {
         const loss = ownLossAfter(this.ev, valid.get(x.uid)!.update, y.measured!.plan, this.params.scoreStep, x.measured!.clipScale);
         x.measured!.cross = { ...x.measured!.cross, [String(y.uid)]: Number.isFinite(loss) ? loss : null };
       }
     }
+    this.node.log(`window ${W}: ${pairs.length} overlapping pair(s) (${measured.map((p) => `${p.a.uid}~${p.b.uid}`).join(' ')}${pairs.length > measured.length ? ` and ${pairs.length - measured.length} more, ordered by observation` : ''}) measured on each other's data in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   }
 
   /** Best-ranked first, then the longest unevaluated (only matters when EVAL_BUDGET binds). */

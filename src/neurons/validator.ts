@@ -97,7 +97,8 @@ async function validateWindow(node: Node, dir: Directory, model: SharedModel, sc
   scorer.beginWindow(W);
   const gathered = await sw.time('gather', () => gatherUploads(node, dir, anchors, candidates, sw));
   node.status.set('score');
-  const result = await sw.time('score', () => scorer.scoreWindow(W, dir, candidates, gathered));
+  const slots = (await planWindow(node, dir, W)).slots;
+  const result = await sw.time('score', () => scorer.scoreWindow(W, dir, candidates, gathered, slots));
   node.status.metrics.scored(result.miners, gathered.rejected);
   if (late) node.log(`window ${W}: scored ${behind} window(s) late (an outage or a restart): no peer list for window ${W + 1}, it would not count`);
   else if (result.peers.length + result.reserves.length > 0) await publishPeers(node, W + 1, result.peers, result.reserves);
