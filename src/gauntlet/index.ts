@@ -17,7 +17,7 @@ export { meanAbsDiff, windowsBehind, syncScore, foldChange } from './sync-score.
 export { newRating, ordinalOf, matchRanks, rateMatch, type MatchEntry } from './ratings.js';
 export { updateNorm, indexSketch, sketchOverlap, tensorSketches, tensorCopyShare } from './sketch.js';
 export { detectCopies, type Sighting, type PastUpload, type CopyFinding, type CopyReport } from './copies.js';
-export { finalScore, rankPositive, shapeWeights, recentlyPenalized, eligibleFinals, provenMiners, selectPeers, tiers, type WeightShape } from './weights.js';
+export { finalScore, rankPositive, shapeWeights, recentlyPenalized, eligibleFinals, provenMiners, selectPeers, rotatePeers, tiers, type WeightShape } from './weights.js';
 export {
   scoreWindow, originOf, referenceMedian, pairTensorShare, readableTimes, effectiveShares, splitGroupWeights, spreadGroups, type GroupInput, type UploadStatus, type Measured, type MinerInput, type WindowInputs, type Penalty, type MinerResult, type WindowResult,
 } from './window.js';

@@ -25,10 +25,13 @@ export interface GauntletParams {
   /** Top-k index overlap (|A∩B| / k) at which an upload counts as a copy of an earlier one. */
   copyThreshold: number;
   /**
-   * Two uploads of a window whose tensors overlapping ≥ copyThreshold hold this share of the kept
-   * positions are a copy pair too (sketch.ts tensorCopyShare: a stitched upload takes whole tensors).
+   * Two uploads of a window whose tensors overlapping ≥ tensorCopyOverlap hold this share of the kept
+   * positions are a copy pair too (sketch.ts tensorCopyShare: a stitched upload takes whole tensors,
+   * overlap 1; honest tensors share large-gradient rows — an embedding's frequent tokens — but seldom
+   * nearly all of them).
    */
   tensorCopyShare: number;
+  tensorCopyOverlap: number;
   /** Values in each tensor's bottom-k sketch (the tensor comparison). */
   tensorSketchSize: number;
   /** Own earlier uploads (windows) an upload is compared with: a re-sent old update is a copy too. */
@@ -49,6 +52,8 @@ export interface GauntletParams {
   /** Share of the weight for the aggregated peers (the rest to reserves) and the ramp top/bottom (T: 0.75, 2; tessera 1: reserves unpaid, weights.ts). */
   peerShare: number;
   peerTopRatio: number;
+  /** Peer rotation (weights.ts rotatePeers): proven miners within this share of the best final take turns in the peer slots. */
+  rotationBand: number;
   /** Geometric decay of the reserves' weights (T: 0.75). */
   reserveDecay: number;
   /** An offence (any penalty but missing and late) bars weight and peer selection in its window and the next penaltyMemory − 1 ones. */
@@ -68,6 +73,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
   syncMaxBehind: 3,
   copyThreshold: 0.5,
   tensorCopyShare: 0.25,
+  tensorCopyOverlap: 0.9,
   tensorSketchSize: 16,
   copyLookback: 3,
   sketchSize: 64,
@@ -78,6 +84,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
   peerShare: 1,
   peerTopRatio: 2,
   reserveDecay: 0.75,
+  rotationBand: 0.5,
   penaltyMemory: 2,
   inactiveReset: 50,
 });
@@ -86,10 +93,10 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
 export function checkParams(p: GauntletParams): void {
   const ranges: [keyof GauntletParams, number, number, boolean][] = [
     ['scoreStep', 0, 10, false], ['indicatorAlpha', 0, 1, false], ['indicatorWarmup', 0, 1e6, true], ['indicatorThreshold', -1, 1, false],
-    ['openskillBeta', 0, 1e3, false], ['openskillTau', 0, 1e3, false], ['ordinalShift', -1e3, 1e3, false], ['syncMaxBehind', 0, 1e6, false], ['copyThreshold', 0, 1, false], ['tensorCopyShare', 0, 1, false], ['tensorSketchSize', 1, 4096, true],
+    ['openskillBeta', 0, 1e3, false], ['openskillTau', 0, 1e3, false], ['ordinalShift', -1e3, 1e3, false], ['syncMaxBehind', 0, 1e6, false], ['copyThreshold', 0, 1, false], ['tensorCopyShare', 0, 1, false], ['tensorCopyOverlap', 0, 1, false], ['tensorSketchSize', 1, 4096, true],
     ['copyLookback', 0, 64, true], ['sketchSize', 1, 4096, true], ['negativeStreak', 1, 1e6, true], ['normOutlier', 1, 1e6, false],
     ['missingSlash', 0, 1, false], ['offenceSlash', 0, 1, false], ['peerShare', 0, 1, false], ['peerTopRatio', 1, 1e6, false],
-    ['reserveDecay', 0, 1, false], ['penaltyMemory', 0, 1e6, true], ['inactiveReset', 1, 1e9, true],
+    ['reserveDecay', 0, 1, false], ['rotationBand', 0, 1, false], ['penaltyMemory', 0, 1e6, true], ['inactiveReset', 1, 1e9, true],
   ];
   for (const [k, lo, hi, int] of ranges) {
     const v = p[k];

@@ -46,8 +46,8 @@ class Run {
   state: GauntletState = emptyState();
   results: WindowResult[] = [];
   constructor(readonly p: GauntletParams = P, readonly maxPeers = 3, readonly reserves = 2) {}
-  window(W: number, miners: MinerInput[]): WindowResult {
-    const r = scoreWindow(this.state, { window: W, validator: V, maxPeers: this.maxPeers, reserves: this.reserves, miners }, this.p);
+  window(W: number, miners: MinerInput[], normReference?: number[]): WindowResult {
+    const r = scoreWindow(this.state, { window: W, validator: V, maxPeers: this.maxPeers, reserves: this.reserves, miners, ...(normReference ? { normReference } : {}) }, this.p);
     this.state = r.state;
     this.results.push(r.result);
     return r.result;
@@ -313,4 +313,21 @@ test('the norm reference is the aggregated uploads\' median: uploaders outside i
   for (const u of [5, 6, 7, 8, 9]) assert.deepEqual(of(r, u).penalties.map((p) => p.kind), ['invalid'], `sybil ${u}`);
   assert.deepEqual(of(r, 1).penalties, []);
   assert.equal(referenceMedian([{ uid: 4, norm: 2 }, { uid: 5, norm: 3 }], [9]), 2.5, 'a reference naming no ok upload: all of them');
+});
+
+test('6 equal miners, 3 peer slots: the peers rotate and the pay follows the aggregate, so everyone earns about the same', () => {
+  const run = new Run(P, 3, 2);
+  const paid = new Map<number, number>(), paidWindows = new Map<number, number>();
+  let peers: number[] = [];
+  for (let W = 0; W < 30; W++) {
+    const r = run.window(W, [1, 2, 3, 4, 5, 6].map((u) => ok(W, u, 0.01 + ((u * 7 + W * 3) % 5) / 1000)), peers.length ? [...peers] : undefined);
+    r.weights.uids.forEach((u, i) => paid.set(u, (paid.get(u) ?? 0) + r.weights.weights[i]!));
+    if (peers.length) assert.deepEqual(r.weights.uids, [...peers].sort((a, b) => a - b), `window ${W}: the aggregated (and only they) are paid`);
+    if (W > P.indicatorWarmup) for (const u of r.weights.uids) paidWindows.set(u, (paidWindows.get(u) ?? 0) + 1);
+    peers = r.peers;
+  }
+  // Past the warm-up (every miner proven) the slots alternate: each miner is aggregated and paid in half the windows.
+  for (const u of [1, 2, 3, 4, 5, 6]) assert.ok((paidWindows.get(u) ?? 0) >= 10, `uid ${u} paid in ${paidWindows.get(u) ?? 0} of the 21 windows after the warm-up`);
+  const shares = [1, 2, 3, 4, 5, 6].map((u) => paid.get(u) ?? 0), mean = shares.reduce((a, b) => a + b, 0) / 6;
+  assert.ok(Math.min(...shares) / mean > 0.45, `shares ${shares.map((x) => x.toFixed(2)).join(' ')} (the ramp pays the better half of a group 2:1)`);
 });

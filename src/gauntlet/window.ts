@@ -20,9 +20,13 @@
 // Not a penalty but also final 0: after warm-up, an own-data indicator average below the threshold.
 // Any penalty but missing and late also bars weight and peer selection in its window and the next penaltyMemory − 1 ones
 // (weights.ts recentlyPenalized; a miner never penalized is never barred).
-// Weights (less this window's missing and late) and the next window's peer list come from the same ranking of eligible final scores
-// (weights.ts selectPeers): only positive, unbarred finals — the peers are the best maxPeers, the
-// reserves the next `reserves` among the miners past the own-data warm-up (provenMiners). The window's aggregate is not decided here: the nodes aggregate the
+// Weights and the next window's peer list come from the eligible final scores: only positive, unbarred
+// finals. Weights go to the eligible miners whose uploads this window aggregates (normReference; all
+// eligible when it is not given), less this window's missing and late, on the ramp of the best
+// maxPeers — reserves are not paid for standing by (weights.ts). The peers are the best maxPeers, or,
+// when more proven miners than that stand within rotationBand × the best final, those of them
+// aggregated longest ago (weights.ts rotatePeers); the reserves the next `reserves` among the miners
+// past the own-data warm-up (provenMiners). The window's aggregate is not decided here: the nodes aggregate the
 // valid uploads of the peer list the leader published for the window, reserves filling failed slots.
 import { medianOf } from '../compress/aggregate.js';
 import { detectCopies, type PastUpload } from './copies.js';
@@ -31,7 +35,7 @@ import type { GauntletParams } from './params.js';
 import { matchRanks, newRating, ordinalOf, rateMatch, type MatchEntry } from './ratings.js';
 import { cloneState, freshMiner, type GauntletState, type MinerState, type PenaltyKind, type Rating } from './state.js';
 import { syncScore } from './sync-score.js';
-import { eligibleFinals, finalScore, provenMiners, selectPeers, shapeWeights } from './weights.js';
+import { eligibleFinals, finalScore, provenMiners, rotatePeers, shapeWeights } from './weights.js';
 
 export type UploadStatus = 'ok' | 'missing' | 'late' | 'invalid';
 
@@ -70,7 +74,7 @@ export interface MinerInput {
   sketch?: number[];
   /**
    * ok uploads: other uid of the window → tensorCopyShare of this upload against that one (sketch.ts;
-   * the share of kept positions in tensors that overlap ≥ copyThreshold), where it is above 0.05.
+   * the share of kept positions in tensors that overlap ≥ tensorCopyOverlap), where it is above 0.05.
    */
   tensorShare?: Record<string, number>;
   /** ok uploads the validator could afford to evaluate this window. */
@@ -313,12 +317,16 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   // this window (it earns nothing for it, but stays a peer: its next upload is aggregated as before).
   const finals = eligibleFinals(s.miners, W, p.penaltyMemory);
   const absent = new Set(results.filter((r) => r.penalties.some((q) => q.kind === 'missing' || q.kind === 'late')).map((r) => r.uid));
-  const paid = new Map([...finals].map(([u, f]) => [u, absent.has(u) ? 0 : f]));
+  // Paid: the eligible miners whose uploads the window aggregates (normReference), when it is known — pay for contribution.
+  const aggregated = inp.normReference ? new Set(inp.normReference) : null;
+  for (const u of aggregated ?? []) if (s.miners[u]) s.miners[u]!.lastAggregated = W;
+  const paid = new Map([...finals].map(([u, f]) => [u, absent.has(u) || (aggregated && !aggregated.has(u)) ? 0 : f]));
   const proven = provenMiners(s.miners, p.indicatorWarmup);
   const weights = shapeWeights(paid, inp.maxPeers, inp.reserves, p, proven);
   // A miner without an upload in this window and the one before is no peer until it uploads again.
   const present = new Map([...finals].map(([u, f]) => [u, s.miners[u]!.lastSeen >= W - 1 ? f : 0]));
-  const sel = selectPeers(present, inp.maxPeers, inp.reserves, proven);
+  const lastAgg = new Map(Object.entries(s.miners).filter(([, m]) => m.lastAggregated !== undefined).map(([u, m]) => [Number(u), m.lastAggregated!]));
+  const sel = rotatePeers(present, inp.maxPeers, inp.reserves, proven, lastAgg, p.rotationBand);
   const { peers, reserves } = spreadGroups(sel.peers, sel.reserves, inp.groups ?? [], inp.maxPeers, inp.reserves, present);
   const result: WindowResult = { window: W, medianNorm, miners: results, peers, reserves, weights: splitGroupWeights(weights, inp.groups ?? []), dropped };
   return { state: s, result };

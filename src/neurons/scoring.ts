@@ -257,13 +257,13 @@ export class Scorer {
     return out;
   }
 
-  /** Each ok upload's tensor copy share against every other (sketch.ts tensorCopyShare), recorded where above 0.05. */
+  /** Each ok upload's tensor copy share against every other (sketch.ts tensorCopyShare at tensorCopyOverlap), recorded where above 0.05. */
   private tensorShares(out: MinerInput[], tsk: ReadonlyMap<number, ReturnType<typeof tensorSketches>>): void {
     const ok = out.filter((x) => tsk.has(x.uid)), p = this.params;
     for (const a of ok) {
       for (const b of ok) {
         if (a === b) continue;
-        const share = tensorCopyShare(tsk.get(a.uid)!, tsk.get(b.uid)!, p.copyThreshold, p.tensorSketchSize);
+        const share = tensorCopyShare(tsk.get(a.uid)!, tsk.get(b.uid)!, p.tensorCopyOverlap, p.tensorSketchSize);
         if (share > 0.05) a.tensorShare = { ...a.tensorShare, [String(b.uid)]: Math.round(share * 1e4) / 1e4 };
       }
     }
