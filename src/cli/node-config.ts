@@ -96,7 +96,7 @@ const nodeConfig: Check = object<NodeConfig>({
   netuid: int(0),
   walletDir: str, hotkey: str, store, publicRead: store, dataset: str, run, behavior: oneOf(...BEHAVIORS), behaviorTarget: int(0), stopAfterWindow: int(0), stake: num(0),
   remoteData, datasetMirrors: stores, walletName: str, walletPath: str, pipeline,
-}, ['pipeline', 'behavior', 'stopAfterWindow', 'stake', 'dataset', 'remoteData', 'datasetMirrors', 'netuid', 'walletName', 'walletPath']);
+}, ['pipeline', 'behavior', 'behaviorTarget', 'stopAfterWindow', 'stake', 'dataset', 'remoteData', 'datasetMirrors', 'netuid', 'walletName', 'walletPath']);
 
 /** Type-checks a NodeConfig (unknown keys refused, every field checked) and makes its paths absolute. */
 export function checkNodeConfig(raw: unknown): NodeConfig {
