@@ -1,7 +1,9 @@
 // The Gauntlet against adversarial miners, in-process (the scenario lives in src/bench/adversarial.ts,
 // shared with `tessera bench adversarial`): a devnet chain (300 ms blocks), filesystem buckets, the
 // tiny model, one validator, 3 honest miners and one miner of each adversarial behavior
-// (copy, noise, scaled, signflip, lazy, late, malformed, stale). Within WINDOWS windows every
+// (copy, noise, scaled, signflip, lazy, late, malformed, stale) and the replay attacker (it trains on
+// h1's assignment from the start and must be the copier whichever upload lands first; the other informed
+// attackers are measured by `tessera bench adversarial`, bench/gauntlet-informed.md). Within WINDOWS windows every
 // adversary's final score is below every honest miner's and its weight is 0 (on chain too) — the
 // lazy one, whose own-data indicator is a fair coin, ends below every honest miner with under 5% of
 // the weight over the run — and all adversaries together get under 5% of it; every
