@@ -64,11 +64,11 @@ export function indexSketch(update: SparseUpdate, shapes: readonly TensorShape[]
  * Tensors with no such positions (vectors, sent whole) get { kept: 0, sketch: [] }.
  */
 export function tensorSketches(update: SparseUpdate, shapes: readonly TensorShape[], cfg: CodecConfig, size: number): { kept: number; sketch: number[] }[] {
-  return update.tensors.map((_t, ti) => {
-    const one: SparseUpdate = { tensors: update.tensors.map((u, i) => (i === ti ? u : { idx: new Uint16Array(0), codes: new Uint8Array(0), table: u.table })) };
+  return update.tensors.map((t, ti) => {
     let kept = 0;
     for (const ch of chunksOf(shapes[ti]!, cfg)) if (ch.k < ch.size) kept += ch.k;
-    return { kept, sketch: kept > 0 ? indexSketch(one, shapes, cfg, size) : [] };
+    // The tensor alone (hashed as tensor 0): one pass over its own chunks; only equal tensors are compared.
+    return { kept, sketch: kept > 0 ? indexSketch({ tensors: [t] }, [shapes[ti]!], cfg, size) : [] };
   });
 }
 
