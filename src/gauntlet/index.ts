@@ -15,11 +15,11 @@ export {
 export { makeEvaluator, measureLosses, meanLoss, ownLossAfter, type Evaluator } from './evaluate.js';
 export { meanAbsDiff, windowsBehind, syncScore, foldChange } from './sync-score.js';
 export { newRating, ordinalOf, matchRanks, rateMatch, type MatchEntry } from './ratings.js';
-export { updateNorm, indexSketch, sketchOverlap, tensorSketches, tensorCopyShare } from './sketch.js';
+export { updateNorm, indexSketch, sketchOverlap, tensorSketches, tensorCopyShare, sharedTensors } from './sketch.js';
 export { detectCopies, type Sighting, type PastUpload, type CopyFinding, type CopyReport } from './copies.js';
 export { finalScore, rankPositive, shapeWeights, recentlyPenalized, eligibleFinals, provenMiners, selectPeers, rotatePeers, tiers, type WeightShape } from './weights.js';
 export {
-  scoreWindow, originOf, referenceMedian, pairTensorShare, readableTimes, effectiveShares, splitGroupWeights, spreadGroups, type GroupInput, type UploadStatus, type Measured, type MinerInput, type WindowInputs, type Penalty, type MinerResult, type WindowResult,
+  scoreWindow, originOf, referenceMedian, pairTensorShare, qualityGate, readableTimes, effectiveShares, splitGroupWeights, spreadGroups, type GroupInput, type UploadStatus, type Measured, type MinerInput, type WindowInputs, type Penalty, type MinerResult, type WindowResult,
 } from './window.js';
 export {
   RECEIPT_FORMAT, RECEIPT_VERSION, scoreWithReceipt, recomputeFromReceipt, verifyReceipt, encodeReceipt, parseReceipt, stateHash, type ScoreReceipt,

@@ -52,6 +52,14 @@ export interface GauntletParams {
   /** Share of the weight for the aggregated peers (the rest to reserves) and the ramp top/bottom (T: 0.75, 2; tessera 1: reserves unpaid, weights.ts). */
   peerShare: number;
   peerTopRatio: number;
+  /** Weight of the newest main score in the quality average (MinerState.quality). */
+  qualityAlpha: number;
+  /**
+   * Peers and pay only for a quality average ≥ this × the maxPeers-th best among eligible miners
+   * (window.ts): the final score ranks within the field, so junk ranked above worse junk reached
+   * honest finals; its measured improvement stayed half an honest one.
+   */
+  qualityFloor: number;
   /** Peer rotation (weights.ts rotatePeers): proven miners within this share of the best final take turns in the peer slots. */
   rotationBand: number;
   /** Geometric decay of the reserves' weights (T: 0.75). */
@@ -85,6 +93,8 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
   peerTopRatio: 2,
   reserveDecay: 0.75,
   rotationBand: 0.5,
+  qualityAlpha: 0.3,
+  qualityFloor: 0.65,
   penaltyMemory: 2,
   inactiveReset: 50,
 });
@@ -96,7 +106,7 @@ export function checkParams(p: GauntletParams): void {
     ['openskillBeta', 0, 1e3, false], ['openskillTau', 0, 1e3, false], ['ordinalShift', -1e3, 1e3, false], ['syncMaxBehind', 0, 1e6, false], ['copyThreshold', 0, 1, false], ['tensorCopyShare', 0, 1, false], ['tensorCopyOverlap', 0, 1, false], ['tensorSketchSize', 1, 4096, true],
     ['copyLookback', 0, 64, true], ['sketchSize', 1, 4096, true], ['negativeStreak', 1, 1e6, true], ['normOutlier', 1, 1e6, false],
     ['missingSlash', 0, 1, false], ['offenceSlash', 0, 1, false], ['peerShare', 0, 1, false], ['peerTopRatio', 1, 1e6, false],
-    ['reserveDecay', 0, 1, false], ['rotationBand', 0, 1, false], ['penaltyMemory', 0, 1e6, true], ['inactiveReset', 1, 1e9, true],
+    ['reserveDecay', 0, 1, false], ['rotationBand', 0, 1, false], ['qualityAlpha', 0, 1, false], ['qualityFloor', 0, 1, false], ['penaltyMemory', 0, 1e6, true], ['inactiveReset', 1, 1e9, true],
   ];
   for (const [k, lo, hi, int] of ranges) {
     const v = p[k];

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { trainingOffsets } from '../protocol/index.js';
 import { makeRng } from '../util/rng.js';
 import {
-  emptyState, encodeReceipt, evalPlan, evalSeed, explainUid, GAUNTLET_DEFAULTS, originOf, parseReceipt, referenceMedian, scoreWindow, scoreWithReceipt, verifyReceipt,
+  emptyState, encodeReceipt, evalPlan, evalSeed, explainUid, GAUNTLET_DEFAULTS, originOf, parseReceipt, qualityGate, referenceMedian, scoreWindow, scoreWithReceipt, verifyReceipt,
   type GauntletParams, type GauntletState, type MinerInput, type MinerResult, type ScoreReceipt, type WindowResult,
 } from './index.js';
 
@@ -151,7 +151,7 @@ test('a real penalty bars weight and peer selection for penaltyMemory windows, t
 
 test('peers and reserves are eligible miners only, the same uids that get weight', () => {
   // Warm-up 2: uid 8's −1 indicators gate it in window 2; uid 5's single −1 (window 2, in warm-up) leaves final 0.
-  const run = new Run({ ...P, indicatorWarmup: 2 }, 3, 3);
+  const run = new Run({ ...P, indicatorWarmup: 2, qualityFloor: 0 }, 3, 3); // the quality gate has its own test
   run.window(0, [ok(0, 1), ok(0, 2), ok(0, 3), ok(0, 8, 0.02, -0.01), ok(0, 9), ok(0, 10)]);
   run.window(1, [ok(1, 1), ok(1, 2), ok(1, 3), ok(1, 8, 0.02, -0.01), ok(1, 9), ok(1, 10)]);
   const r = run.window(2, [
@@ -330,4 +330,18 @@ test('6 equal miners, 3 peer slots: the peers rotate and the pay follows the agg
   for (const u of [1, 2, 3, 4, 5, 6]) assert.ok((paidWindows.get(u) ?? 0) >= 10, `uid ${u} paid in ${paidWindows.get(u) ?? 0} of the 21 windows after the warm-up`);
   const shares = [1, 2, 3, 4, 5, 6].map((u) => paid.get(u) ?? 0), mean = shares.reduce((a, b) => a + b, 0) / 6;
   assert.ok(Math.min(...shares) / mean > 0.45, `shares ${shares.map((x) => x.toFixed(2)).join(' ')} (the ramp pays the better half of a group 2:1)`);
+});
+
+test('quality gate: junk ranked above worse junk reaches an honest final, but half an honest improvement keeps it out of peers and pay', () => {
+  const run = new Run(P, 3, 2);
+  let r: WindowResult | null = null;
+  for (let W = 0; W < 12; W++) {
+    // uids 1–3 honest (gain 1%), 4 and 5 improve half as much, 6–9 worse still (gain 0.1%): 4 and 5 rank 4th–5th every window.
+    r = run.window(W, [1, 2, 3].map((u) => ok(W, u, 0.01)).concat([4, 5].map((u) => ok(W, u, 0.005)), [6, 7, 8, 9].map((u) => ok(W, u, 0.001))));
+  }
+  assert.ok(of(r!, 4).final > 0 && of(r!, 4).quality! < 0.0051);
+  assert.deepEqual(r!.peers, [1, 2, 3]);
+  assert.deepEqual(r!.weights.uids, [1, 2, 3]);
+  assert.deepEqual([...qualityGate(run.state.miners, new Map([[1, 5], [2, 5], [3, 5], [4, 4], [5, 4]]), 3, 0.65)].sort(), [1, 2, 3]);
+  assert.deepEqual([...qualityGate(run.state.miners, new Map([[4, 4], [5, 4]]), 3, 0.65)].sort(), [4, 5], 'relative to the eligible: alone, the half-as-good are the best');
 });

@@ -87,6 +87,13 @@ export function tensorCopyShare(a: readonly { kept: number; sketch: readonly num
   return total > 0 ? copied / total : 0;
 }
 
+/** Indices of the tensors (with kept positions) whose sketches overlap ≥ threshold: the tensors two uploads share whole. */
+export function sharedTensors(a: readonly { kept: number; sketch: readonly number[] }[], b: readonly { kept: number; sketch: readonly number[] }[], threshold: number, size: number): Set<number> {
+  const out = new Set<number>();
+  a.forEach((x, i) => { const y = b[i]; if (y && x.kept > 0 && y.kept > 0 && sketchOverlap(x.sketch, y.sketch, size) >= threshold) out.add(i); });
+  return out;
+}
+
 /**
  * Estimated overlap |A∩B| / |A| of two index sets of equal size from their `size`-value sketches:
  * Jaccard J from the bottom-`size` of the union, then 2J / (1 + J). Exact when the sets themselves are

@@ -28,6 +28,8 @@ export interface MinerState {
   /** Last window with an upload seen (valid or not), and the last evaluated window. */
   lastSeen: number;
   lastEval: number;
+  /** Moving average of the main score (qualityAlpha; the first evaluation sets it); absent until evaluated. */
+  quality?: number;
   /** Last window whose aggregate held this miner's upload (WindowInputs.normReference); −1 or absent: none seen. */
   lastAggregated?: number;
   /** Sketches of this miner's own recent valid uploads, oldest first. */
@@ -70,6 +72,7 @@ function minerError(m: unknown): string | null {
   for (const k of ['ma', 'sync', 'final'] as const) if (!num(r[k])) return `${k} must be a finite number`;
   for (const k of ['evals', 'negStreak', 'lastPenalty', 'lastSeen', 'lastEval'] as const) if (!int(r[k])) return `${k} must be an integer`;
   if (r.lastAggregated !== undefined && !int(r.lastAggregated)) return 'lastAggregated must be an integer';
+  if (r.quality !== undefined && !num(r.quality)) return 'quality must be a finite number';
   const p = r.penalties as Record<string, unknown> | undefined;
   if (!p || !PENALTY_KINDS.every((k) => int(p[k]))) return 'penalties must count every kind';
   if (!Array.isArray(r.history) || !r.history.every((h: { window?: unknown; sketch?: unknown }) => int(h?.window) && Array.isArray(h.sketch) && h.sketch.every(int))) {

@@ -51,6 +51,8 @@ export interface Measured {
    * Cross losses, for uploads of this window that overlap this one above the copy threshold (copies.ts):
    * other uid → mean loss on that uid's assigned sequences (its plan.own) after this upload's trial step.
    * With the other's own losses they say whose data the pair's shared direction improves (originOf).
+   * A pair found by whole tensors only measures just the shared tensors, and adds "<other>:own": this
+   * uploader's own-data loss after its shared part.
    */
   cross?: Record<string, number | null>;
 }
@@ -147,6 +149,8 @@ export interface MinerResult {
   ordinal: number;
   ma: number;
   maCorrected: number;
+  /** Moving average of the main score (null until evaluated): peers and pay need qualityFloor × the maxPeers-th best. */
+  quality: number | null;
   evals: number;
   /** Why the own-data check withholds the reward (null: it does not). */
   gate: string | null;
@@ -180,6 +184,19 @@ export function pairTensorShare(a: Pick<MinerInput, 'uid' | 'tensorShare'>, b: P
   return Math.max(typeof x === 'number' && Number.isFinite(x) ? x : 0, typeof y === 'number' && Number.isFinite(y) ? y : 0);
 }
 
+/**
+ * The eligible miners (positive final) whose quality average is ≥ floor × the maxPeers-th best quality
+ * among them: the ones that may be peers and be paid. Without a positive reference (no scores yet, or
+ * none positive) every eligible miner passes.
+ */
+export function qualityGate(miners: Readonly<Record<string, Pick<MinerState, 'quality'>>>, finals: ReadonlyMap<number, number>, maxPeers: number, floor: number): Set<number> {
+  const eligible = [...finals].filter(([, f]) => f > 0 && Number.isFinite(f)).map(([u]) => u);
+  const q = (u: number): number => miners[u]?.quality ?? Number.NEGATIVE_INFINITY;
+  const ranked = eligible.map(q).filter(Number.isFinite).sort((a, b) => b - a);
+  const ref = ranked.length > 0 ? ranked[Math.min(ranked.length, Math.max(1, maxPeers)) - 1]! : 0;
+  return new Set(ref > 0 ? eligible.filter((u) => q(u) >= floor * ref) : eligible);
+}
+
 /** Median norm of the ok uploads of `reference` (all ok uploads when it names none of them). */
 export function referenceMedian(ok: readonly Pick<MinerInput, 'uid' | 'norm'>[], reference?: readonly number[]): number {
   const ref = reference ? new Set(reference) : null;
@@ -196,8 +213,12 @@ export function originOf(a: MinerInput, b: MinerInput): number | null {
   const ma = a.measured, mb = b.measured;
   const ab = ma?.cross?.[String(b.uid)], ba = mb?.cross?.[String(a.uid)];
   if (!ma || !mb || typeof ab !== 'number' || typeof ba !== 'number') return null;
-  const onA = relImprovement(ma.losses.own) + relImprovement({ before: ma.losses.own.before, after: ba });
-  const onB = relImprovement(mb.losses.own) + relImprovement({ before: mb.losses.own.before, after: ab });
+  // A pair measured by its shared tensors (a stitched upload): each side's own data after its shared part, not after its whole update.
+  const aa = ma.cross?.[`${b.uid}:own`], bb = mb.cross?.[`${a.uid}:own`];
+  const shared = typeof aa === 'number' && typeof bb === 'number';
+  const aOwn = shared ? aa : ma.losses.own.after, bOwn = shared ? bb : mb.losses.own.after;
+  const onA = relImprovement({ before: ma.losses.own.before, after: aOwn }) + relImprovement({ before: ma.losses.own.before, after: ba });
+  const onB = relImprovement({ before: mb.losses.own.before, after: bOwn }) + relImprovement({ before: mb.losses.own.before, after: ab });
   if (!Number.isFinite(onA) || !Number.isFinite(onB) || onA === onB) return null;
   return onA > onB ? a.uid : b.uid;
 }
@@ -266,6 +287,7 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
         else {
           Object.assign(r, { evaluated: true, score: ls.score, ownImprovement: ls.ownImprovement, randomImprovement: ls.randomImprovement, indicator: ls.indicator, behind });
           st.ma = foldIndicator(st.ma, ls.indicator, p.indicatorAlpha);
+          st.quality = st.quality === undefined ? ls.score : (1 - p.qualityAlpha) * st.quality + p.qualityAlpha * ls.score;
           st.evals += 1;
           st.lastEval = W;
           st.negStreak = ls.score < 0 ? st.negStreak + 1 : 0;
@@ -305,7 +327,7 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
     results.push({
       uid: m.uid, status: m.status, evaluated: r.evaluated ?? false, score: r.score ?? null, ownImprovement: r.ownImprovement ?? null,
       randomImprovement: r.randomImprovement ?? null, indicator: r.indicator ?? null, rank: ranks.get(m.uid) ?? null, ratingBefore: before,
-      ratingAfter: { ...st.rating }, ordinal: ord, ma: st.ma, maCorrected: maHat, evals: st.evals, gate, sync: st.sync, behind: r.behind ?? null,
+      ratingAfter: { ...st.rating }, ordinal: ord, ma: st.ma, maCorrected: maHat, quality: st.quality ?? null, evals: st.evals, gate, sync: st.sync, behind: r.behind ?? null,
       maxOverlap: r.maxOverlap ?? null, penalties: r.penalties, final: st.final,
     });
   }
@@ -320,11 +342,12 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   // Paid: the eligible miners whose uploads the window aggregates (normReference), when it is known — pay for contribution.
   const aggregated = inp.normReference ? new Set(inp.normReference) : null;
   for (const u of aggregated ?? []) if (s.miners[u]) s.miners[u]!.lastAggregated = W;
-  const paid = new Map([...finals].map(([u, f]) => [u, absent.has(u) || (aggregated && !aggregated.has(u)) ? 0 : f]));
+  const good = qualityGate(s.miners, finals, inp.maxPeers, p.qualityFloor);
+  const paid = new Map([...finals].map(([u, f]) => [u, absent.has(u) || (aggregated && !aggregated.has(u)) || !good.has(u) ? 0 : f]));
   const proven = provenMiners(s.miners, p.indicatorWarmup);
   const weights = shapeWeights(paid, inp.maxPeers, inp.reserves, p, proven);
   // A miner without an upload in this window and the one before is no peer until it uploads again.
-  const present = new Map([...finals].map(([u, f]) => [u, s.miners[u]!.lastSeen >= W - 1 ? f : 0]));
+  const present = new Map([...finals].map(([u, f]) => [u, s.miners[u]!.lastSeen >= W - 1 && good.has(u) ? f : 0]));
   const lastAgg = new Map(Object.entries(s.miners).filter(([, m]) => m.lastAggregated !== undefined).map(([u, m]) => [Number(u), m.lastAggregated!]));
   const sel = rotatePeers(present, inp.maxPeers, inp.reserves, proven, lastAgg, p.rotationBand);
   const { peers, reserves } = spreadGroups(sel.peers, sel.reserves, inp.groups ?? [], inp.maxPeers, inp.reserves, present);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { medianOf, type SparseUpdate } from '../compress/index.js';
 import {
   eligibleFinals, provenMiners, selectPeers, emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, ownLossAfter, parseReceipt, parseState,
-  scoreWithReceipt, shapeWeights, sketchOverlap, referenceMedian, tensorSketches, tensorCopyShare, pairTensorShare, effectiveShares, splitGroupWeights, updateNorm, type GroupInput, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
+  scoreWithReceipt, shapeWeights, sketchOverlap, referenceMedian, tensorSketches, tensorCopyShare, pairTensorShare, sharedTensors, effectiveShares, splitGroupWeights, updateNorm, type GroupInput, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
   type WindowResult,
 } from '../gauntlet/index.js';
 import { keys, probeIndices, reserveCount, runPrefix, trainingOffsets } from '../protocol/index.js';
@@ -248,7 +248,7 @@ export class Scorer {
       out.push(m);
     }
     this.tensorShares(out, tsk);
-    this.crossLosses(W, out, valid);
+    this.crossLosses(W, out, valid, tsk);
     const remote = this.node.data.remote;
     if (remote) { // what the next window may evaluate of the assigned data (its pick and random part wait for its beacon), fetched while this one finishes
       const next = [...budget].flatMap((uid) => trainingOffsets(run, uid, W + 1, this.node.data.train.length).flat());
@@ -274,24 +274,29 @@ export class Scorer {
    * the arrival): each evaluated upload's trial step on the other's assigned sequences. The CROSS_PAIRS
    * largest overlaps are measured (2 forward passes over E batches each); a pair beyond them is ordered by observation.
    */
-  private crossLosses(W: number, out: MinerInput[], valid: ReadonlyMap<number, { update: SparseUpdate }>): void {
-    const m = out.filter((x) => x.measured && x.sketch && valid.has(x.uid)), pairs: { a: MinerInput; b: MinerInput; o: number }[] = [];
+  private crossLosses(W: number, out: MinerInput[], valid: ReadonlyMap<number, { update: SparseUpdate }>, tsk: ReadonlyMap<number, ReturnType<typeof tensorSketches>>): void {
+    const m = out.filter((x) => x.measured && x.sketch && valid.has(x.uid)), p = this.params, pairs: { a: MinerInput; b: MinerInput; o: number; whole: boolean }[] = [];
     for (let i = 0; i < m.length; i++) {
       for (let j = i + 1; j < m.length; j++) {
-        const o = sketchOverlap(m[i]!.sketch!, m[j]!.sketch!, this.params.sketchSize);
-        if (o >= this.params.copyThreshold || pairTensorShare(m[i]!, m[j]!) >= this.params.tensorCopyShare) pairs.push({ a: m[i]!, b: m[j]!, o: Math.max(o, pairTensorShare(m[i]!, m[j]!)) });
+        const o = sketchOverlap(m[i]!.sketch!, m[j]!.sketch!, p.sketchSize), t = pairTensorShare(m[i]!, m[j]!);
+        if (o >= p.copyThreshold || t >= p.tensorCopyShare) pairs.push({ a: m[i]!, b: m[j]!, o: Math.max(o, t), whole: o >= p.copyThreshold });
       }
     }
     pairs.sort((x, y) => y.o - x.o || x.a.uid - y.a.uid || x.b.uid - y.b.uid);
     if (pairs.length === 0) return;
     const t0 = performance.now(), measured = pairs.slice(0, CROSS_PAIRS);
-    for (const { a, b } of measured) {
+    const record = (x: MinerInput, key: string, loss: number): void => { x.measured!.cross = { ...x.measured!.cross, [key]: Number.isFinite(loss) ? loss : null }; };
+    for (const { a, b, whole } of measured) {
+      // A pair found by whole tensors only (a stitched upload): just those tensors are measured — the rest of each update is its own.
+      const shared = whole ? null : sharedTensors(tsk.get(a.uid)!, tsk.get(b.uid)!, p.tensorCopyOverlap, p.tensorSketchSize);
+      const part = (u: SparseUpdate): SparseUpdate => (shared ? { tensors: u.tensors.map((t, i) => (shared.has(i) ? t : { idx: new Uint16Array(0), codes: new Uint8Array(0), table: t.table })) } : u);
       for (const [x, y] of [[a, b], [b, a]] as const) {
-        const loss = ownLossAfter(this.ev, valid.get(x.uid)!.update, y.measured!.plan, this.params.scoreStep, x.measured!.clipScale);
-        x.measured!.cross = { ...x.measured!.cross, [String(y.uid)]: Number.isFinite(loss) ? loss : null };
+        const u = part(valid.get(x.uid)!.update);
+        record(x, String(y.uid), ownLossAfter(this.ev, u, y.measured!.plan, p.scoreStep, x.measured!.clipScale));
+        if (shared) record(x, `${y.uid}:own`, ownLossAfter(this.ev, u, x.measured!.plan, p.scoreStep, x.measured!.clipScale));
       }
     }
-    this.node.log(`window ${W}: ${pairs.length} overlapping pair(s) (${measured.map((p) => `${p.a.uid}~${p.b.uid}`).join(' ')}${pairs.length > measured.length ? ` and ${pairs.length - measured.length} more, ordered by observation` : ''}) measured on each other's data in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    this.node.log(`window ${W}: ${pairs.length} overlapping pair(s) (${measured.map((q) => `${q.a.uid}~${q.b.uid}${q.whole ? '' : ' by tensors'}`).join(' ')}${pairs.length > measured.length ? ` and ${pairs.length - measured.length} more, ordered by observation` : ''}) measured on each other's data in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   }
 
   /** Best-ranked first, then the longest unevaluated (only matters when EVAL_BUDGET binds). */
