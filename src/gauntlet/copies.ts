@@ -6,10 +6,12 @@
 // on the other's assigned data too (the pair's cross losses, window.ts originOf); the shared direction
 // improves the data of the miner who trained it more than anyone else's, so the uploader whose data it
 // improves more is the origin and the other the copier — being copied never costs the origin anything.
-// Without that measurement (a pair beyond the validator's cross budget, an unevaluated upload) the
-// validator's own observation orders the pair: the scan that first saw each (smaller = earlier), then
-// the record (fewer copy penalties so far counts as earlier), then the data's evidence (the larger
-// own-minus-random improvement counts as earlier), then the lower uid. Honest updates overlap ~10%:
+// The data decides only by a clear margin (originMargin); short of it, an upload that shares tensors
+// with more uploads of the window than the other is the copier (stitched from several sources), then
+// the copy record (more copy penalties so far: the copier), then the own-data history (the lower
+// indicator average: the copier — a replayer's own data improves like random data). A pair none of
+// that decides (a first window, two newcomers) penalizes nobody: the arrival is never the judge within
+// a window, since a replay of deterministic training can land first. Honest updates overlap ~10%:
 // they share the large-gradient coordinates, never the whole set. A pair also counts when whole
 // tensors match (tensorsCopied: sketch.ts tensorCopyShare) — an upload stitched from the tensors of
 // several others overlaps each of them little as a whole.
@@ -24,6 +26,8 @@ export interface Sighting {
   record?: number;
   /** Own-data minus random-data relative improvement of the upload (null: not measured). */
   evidence?: number | null;
+  /** The uploader's own-data indicator average before this window (its history; absent: a newcomer). */
+  ma?: number;
 }
 
 export interface PastUpload { uid: number; window: number; sketch: readonly number[] }
@@ -35,11 +39,13 @@ export interface CopyFinding {
   /** Whole-upload overlap (a pair found by its tensors — a stitched upload — may show less than the threshold). */
   overlap: number;
   /** What made the source the original: its data (cross losses), an earlier scan or window, the copy record, the data's evidence, the uid. */
-  by: 'origin' | 'time' | 'record' | 'evidence' | 'uid';
+  by: 'origin' | 'partners' | 'record' | 'history' | 'time' | 'evidence' | 'uid';
 }
 
 export interface CopyReport {
   offenders: Map<number, CopyFinding>;
+  /** Same-window pairs above the threshold that nothing decided (no data margin, equal records and histories): nobody is penalized for them. */
+  undecided: [number, number][];
   /** Largest overlap of each upload with any other (for explanations), to 4 decimals. */
   maxOverlap: Map<number, number>;
 }
@@ -51,11 +57,11 @@ const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
  * origin(a, b): the uid of the pair's origin by the data (window.ts originOf), or null when not measured.
  */
 export function detectCopies(window: number, sightings: readonly Sighting[], past: readonly PastUpload[], threshold: number, sketchSize: number,
-  origin: (a: number, b: number) => number | null = () => null, tensorsCopied: (a: number, b: number) => boolean = () => false): CopyReport {
+  origin: (a: number, b: number) => { uid: number; by: 'origin' | 'partners' } | number | null = () => null, tensorsCopied: (a: number, b: number) => boolean = () => false): CopyReport {
   const ev = (x: Sighting): number => (typeof x.evidence === 'number' && Number.isFinite(x.evidence) ? x.evidence : -Infinity);
   const rec = (x: Sighting): number => x.record ?? 0;
   const order = [...sightings].sort((a, b) => a.seen - b.seen || rec(a) - rec(b) || (ev(a) === ev(b) ? 0 : ev(b) > ev(a) ? 1 : -1) || a.uid - b.uid);
-  const offenders = new Map<number, CopyFinding>(), maxOverlap = new Map<number, number>();
+  const offenders = new Map<number, CopyFinding>(), maxOverlap = new Map<number, number>(), undecided: [number, number][] = [];
   const note = (uid: number, o: number): void => { maxOverlap.set(uid, Math.max(maxOverlap.get(uid) ?? 0, round4(o))); };
   const consider = (copier: number, f: CopyFinding): void => {
     const best = offenders.get(copier);
@@ -66,9 +72,14 @@ export function detectCopies(window: number, sightings: readonly Sighting[], pas
       const e = order[i]!, s = order[j]!, o = sketchOverlap(s.sketch, e.sketch, sketchSize);
       note(s.uid, o); note(e.uid, o);
       if (o < threshold && !tensorsCopied(e.uid, s.uid)) continue;
-      const by = origin(e.uid, s.uid);
-      if (by === s.uid) consider(e.uid, { source: s.uid, sourceWindow: window, overlap: round4(o), by: 'origin' });
-      else consider(s.uid, { source: e.uid, sourceWindow: window, overlap: round4(o), by: by === e.uid ? 'origin' : e.seen < s.seen ? 'time' : rec(e) < rec(s) ? 'record' : ev(e) !== ev(s) ? 'evidence' : 'uid' });
+      const d = origin(e.uid, s.uid);
+      let by = typeof d === 'number' ? { uid: d, by: 'origin' as CopyFinding['by'] } : d as { uid: number; by: CopyFinding['by'] } | null;
+      // Undecided by the data: the copy record, then the own-data history — never the arrival alone, which a replay wins.
+      if (!by && rec(e) !== rec(s)) by = { uid: rec(e) < rec(s) ? e.uid : s.uid, by: 'record' };
+      if (!by && e.ma !== undefined && s.ma !== undefined && Math.abs(e.ma - s.ma) > 1e-9) by = { uid: e.ma > s.ma ? e.uid : s.uid, by: 'history' };
+      if (!by) { undecided.push([e.uid, s.uid]); continue; }
+      if (by.uid === s.uid) consider(e.uid, { source: s.uid, sourceWindow: window, overlap: round4(o), by: by.by });
+      else consider(s.uid, { source: e.uid, sourceWindow: window, overlap: round4(o), by: by.by });
     }
     const s = order[i]!;
     for (const p of past) {
@@ -78,5 +89,5 @@ export function detectCopies(window: number, sightings: readonly Sighting[], pas
       if (o >= threshold) consider(s.uid, { source: p.uid, sourceWindow: p.window, overlap: round4(o), by: 'time' });
     }
   }
-  return { offenders, maxOverlap };
+  return { offenders, maxOverlap, undecided };
 }

@@ -34,6 +34,8 @@ export interface GauntletParams {
   tensorCopyOverlap: number;
   /** Values in each tensor's bottom-k sketch (the tensor comparison). */
   tensorSketchSize: number;
+  /** A pair measured on its shared tensors: the data decides its origin only when one side's improvement sum exceeds the other's by this share of the larger (window.ts originOf). */
+  originMargin: number;
   /** Own earlier uploads (windows) an upload is compared with: a re-sent old update is a copy too. */
   copyLookback: number;
   /** Values in the bottom-k sketch of an upload's index set (overlap estimate ± ~1/√size). */
@@ -82,6 +84,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
   copyThreshold: 0.5,
   tensorCopyShare: 0.25,
   tensorCopyOverlap: 0.9,
+  originMargin: 0.25,
   tensorSketchSize: 16,
   copyLookback: 3,
   sketchSize: 64,
@@ -103,7 +106,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
 export function checkParams(p: GauntletParams): void {
   const ranges: [keyof GauntletParams, number, number, boolean][] = [
     ['scoreStep', 0, 10, false], ['indicatorAlpha', 0, 1, false], ['indicatorWarmup', 0, 1e6, true], ['indicatorThreshold', -1, 1, false],
-    ['openskillBeta', 0, 1e3, false], ['openskillTau', 0, 1e3, false], ['ordinalShift', -1e3, 1e3, false], ['syncMaxBehind', 0, 1e6, false], ['copyThreshold', 0, 1, false], ['tensorCopyShare', 0, 1, false], ['tensorCopyOverlap', 0, 1, false], ['tensorSketchSize', 1, 4096, true],
+    ['openskillBeta', 0, 1e3, false], ['openskillTau', 0, 1e3, false], ['ordinalShift', -1e3, 1e3, false], ['syncMaxBehind', 0, 1e6, false], ['copyThreshold', 0, 1, false], ['tensorCopyShare', 0, 1, false], ['tensorCopyOverlap', 0, 1, false], ['originMargin', 0, 1, false], ['tensorSketchSize', 1, 4096, true],
     ['copyLookback', 0, 64, true], ['sketchSize', 1, 4096, true], ['negativeStreak', 1, 1e6, true], ['normOutlier', 1, 1e6, false],
     ['missingSlash', 0, 1, false], ['offenceSlash', 0, 1, false], ['peerShare', 0, 1, false], ['peerTopRatio', 1, 1e6, false],
     ['reserveDecay', 0, 1, false], ['rotationBand', 0, 1, false], ['qualityAlpha', 0, 1, false], ['qualityFloor', 0, 1, false], ['penaltyMemory', 0, 1e6, true], ['inactiveReset', 1, 1e9, true],

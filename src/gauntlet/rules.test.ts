@@ -278,14 +278,21 @@ test('a copy is decided by the origin, not the arrival: a replay uploaded first 
   assert.ok(last.weights.uids.includes(2), 'its victim is paid');
 });
 
-test('without cross losses the pair is ordered by observation (first seen is the original), as before', () => {
+test('without cross losses a first-window pair penalizes nobody; later the copier\'s own-data history gives it away', () => {
   const run = new Run();
   const [v, a] = pair(0, 2, 7, { aOwn: 0.03, bOwn: 0.011, aOnB: 0.01, bOnA: 0.029, aSeen: 5, bSeen: 1 });
   delete v!.measured!.cross;
   const r = run.window(0, [ok(0, 1), v!, a!]);
-  assert.deepEqual(of(r, 2).penalties.map((p) => p.kind), ['copied']);
-  assert.match(of(r, 2).penalties[0]!.reason, /that one was seen first/);
+  assert.deepEqual(of(r, 2).penalties, []);
+  assert.deepEqual(of(r, 7).penalties, []);
   assert.equal(originOf(v!, a!), null);
+  // Window 1: uid 7's upload improved its own data less than random data (indicator −1), uid 2's more.
+  const [v1, a1] = pair(1, 2, 7, { aOwn: 0.03, bOwn: 0.011, aOnB: 0.01, bOnA: 0.029, aSeen: 5, bSeen: 1 });
+  delete v1!.measured!.cross;
+  const r1 = run.window(1, [ok(1, 1), v1!, a1!]);
+  assert.deepEqual(of(r1, 2).penalties, []);
+  assert.deepEqual(of(r1, 7).penalties.map((p) => p.kind), ['copied']);
+  assert.match(of(r1, 7).penalties[0]!.reason, /own-data indicator average is lower/);
 });
 
 test('originOf sums both uploads\' improvements on each uploader\'s data', () => {

@@ -30,6 +30,7 @@
 // valid uploads of the peer list the leader published for the window, reserves filling failed slots.
 import { medianOf } from '../compress/aggregate.js';
 import { detectCopies, type PastUpload } from './copies.js';
+import { sketchOverlap } from './sketch.js';
 import { biasCorrected, foldIndicator, lossScore, ownDataOk, relImprovement, type EvalPlan, type LossMeasure } from './loss-score.js';
 import type { GauntletParams } from './params.js';
 import { matchRanks, newRating, ordinalOf, rateMatch, type MatchEntry } from './ratings.js';
@@ -207,9 +208,13 @@ export function referenceMedian(ok: readonly Pick<MinerInput, 'uid' | 'norm'>[],
 /**
  * The origin of an overlapping pair of this window by the data: Σ over the two uploads of the relative
  * improvement each gives on a's assigned data, against the same on b's; the uid whose data improves
- * more. null when a cross loss is missing or not finite, or the sums tie.
+ * more — measured on their shared tensors only, by at least `margin` of the larger sum. null when a
+ * cross loss is missing or not finite, or the sums tie (or are within the margin).
  */
-export function originOf(a: MinerInput, b: MinerInput): number | null {
+/** The share of originMargin that decides a pair measured on whole updates (window.ts originOf). */
+export const WHOLE_MARGIN_FACTOR = 0.4;
+
+export function originOf(a: MinerInput, b: MinerInput, margin = 0): number | null {
   const ma = a.measured, mb = b.measured;
   const ab = ma?.cross?.[String(b.uid)], ba = mb?.cross?.[String(a.uid)];
   if (!ma || !mb || typeof ab !== 'number' || typeof ba !== 'number') return null;
@@ -219,7 +224,11 @@ export function originOf(a: MinerInput, b: MinerInput): number | null {
   const aOwn = shared ? aa : ma.losses.own.after, bOwn = shared ? bb : mb.losses.own.after;
   const onA = relImprovement({ before: ma.losses.own.before, after: aOwn }) + relImprovement({ before: ma.losses.own.before, after: ba });
   const onB = relImprovement({ before: mb.losses.own.before, after: bOwn }) + relImprovement({ before: mb.losses.own.before, after: ab });
-  if (!Number.isFinite(onA) || !Number.isFinite(onB) || onA === onB) return null;
+  if (!Number.isFinite(onA) || !Number.isFinite(onB)) return null;
+  // Decided by a clear margin — a wrong call penalizes the origin. Shared tensors only: the full margin (a few tensors' trial step is
+  // noisy); whole updates: WHOLE_MARGIN_FACTOR of it (a replay's copy carries the victim's own-data advantage whole, often by 15–30%).
+  const m = shared ? margin : margin * WHOLE_MARGIN_FACTOR;
+  if (Math.abs(onA - onB) < m * Math.max(Math.abs(onA), Math.abs(onB)) || onA === onB) return null;
   return onA > onB ? a.uid : b.uid;
 }
 
@@ -243,7 +252,9 @@ export function readableTimes(detail: string): string {
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const COPY_ORDER = {
   origin: 'the pair\'s shared direction improves that uploader\'s assigned data more (each upload measured on both)',
-  time: 'that one was seen first', record: 'seen in the same scan; this uid has more copy penalties',
+  partners: 'this upload shares tensors with more uploads of the window (stitched from several)',
+  history: 'the data did not decide; this uid\'s own-data indicator average is lower (its own data improves like random data)',
+  time: 'that one was seen first', record: 'the data did not decide; this uid has more copy penalties',
   evidence: 'seen in the same scan; that one improves its own uploader\'s data more', uid: 'seen in the same scan, no other evidence: lower uid first',
 } as const;
 
@@ -257,8 +268,18 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   const medianNorm = referenceMedian(ok, inp.normReference);
   const past: PastUpload[] = Object.entries(prev.miners).flatMap(([u, m]) => m.history.filter((h) => h.window >= W - p.copyLookback).map((h) => ({ uid: Number(u), window: h.window, sketch: h.sketch })));
   const byUid = new Map(ok.map((m) => [m.uid, m]));
-  const copies = detectCopies(W, ok.map((m) => ({ uid: m.uid, seen: m.seen ?? Number.MAX_SAFE_INTEGER, sketch: m.sketch!, record: prev.miners[m.uid]?.penalties.copied ?? 0, evidence: evidenceOf(m) })), past, p.copyThreshold, p.sketchSize,
-    (a, b) => originOf(byUid.get(a)!, byUid.get(b)!), (a, b) => pairTensorShare(byUid.get(a)!, byUid.get(b)!) >= p.tensorCopyShare);
+  // Copy partners in this window (whole overlap or whole tensors): an upload stitched from several others has more than any of its sources.
+  const tensorsCopied = (a: number, b: number): boolean => pairTensorShare(byUid.get(a)!, byUid.get(b)!) >= p.tensorCopyShare;
+  const partners = new Map(ok.map((m) => [m.uid, ok.filter((x) => x !== m && (sketchOverlap(m.sketch!, x.sketch!, p.sketchSize) >= p.copyThreshold || tensorsCopied(m.uid, x.uid))).length]));
+  const origin = (a: number, b: number): { uid: number; by: 'origin' | 'partners' } | null => {
+    const o = originOf(byUid.get(a)!, byUid.get(b)!, p.originMargin);
+    if (o !== null) return { uid: o, by: 'origin' };
+    const pa = partners.get(a)!, pb = partners.get(b)!;
+    return pa === pb ? null : { uid: pa < pb ? a : b, by: 'partners' };
+  };
+  const copies = detectCopies(W, ok.map((m) => ({ uid: m.uid, seen: m.seen ?? Number.MAX_SAFE_INTEGER, sketch: m.sketch!, record: prev.miners[m.uid]?.penalties.copied ?? 0, evidence: evidenceOf(m),
+    ...(prev.miners[m.uid] ? { ma: prev.miners[m.uid]!.ma } : {}) })), past, p.copyThreshold, p.sketchSize,
+    origin, tensorsCopied);
 
   // 1. Per upload: penalties, LossScore, indicator, sync.
   const work: { m: MinerInput; st: MinerState; r: Partial<MinerResult> & { penalties: Penalty[] } }[] = [];

@@ -275,28 +275,35 @@ export class Scorer {
    * largest overlaps are measured (2 forward passes over E batches each); a pair beyond them is ordered by observation.
    */
   private crossLosses(W: number, out: MinerInput[], valid: ReadonlyMap<number, { update: SparseUpdate }>, tsk: ReadonlyMap<number, ReturnType<typeof tensorSketches>>): void {
-    const m = out.filter((x) => x.measured && x.sketch && valid.has(x.uid)), p = this.params, pairs: { a: MinerInput; b: MinerInput; o: number; whole: boolean }[] = [];
+    const m = out.filter((x) => x.measured && x.sketch && valid.has(x.uid)), p = this.params, pairs: { a: MinerInput; b: MinerInput; o: number }[] = [];
     for (let i = 0; i < m.length; i++) {
       for (let j = i + 1; j < m.length; j++) {
         const o = sketchOverlap(m[i]!.sketch!, m[j]!.sketch!, p.sketchSize), t = pairTensorShare(m[i]!, m[j]!);
-        if (o >= p.copyThreshold || t >= p.tensorCopyShare) pairs.push({ a: m[i]!, b: m[j]!, o: Math.max(o, t), whole: o >= p.copyThreshold });
+        if (o >= p.copyThreshold || t >= p.tensorCopyShare) pairs.push({ a: m[i]!, b: m[j]!, o: Math.max(o, t) });
       }
     }
     pairs.sort((x, y) => y.o - x.o || x.a.uid - y.a.uid || x.b.uid - y.b.uid);
     if (pairs.length === 0) return;
     const t0 = performance.now(), measured = pairs.slice(0, CROSS_PAIRS);
     const record = (x: MinerInput, key: string, loss: number): void => { x.measured!.cross = { ...x.measured!.cross, [key]: Number.isFinite(loss) ? loss : null }; };
-    for (const { a, b, whole } of measured) {
-      // A pair found by whole tensors only (a stitched upload): just those tensors are measured — the rest of each update is its own.
-      const shared = whole ? null : sharedTensors(tsk.get(a.uid)!, tsk.get(b.uid)!, p.tensorCopyOverlap, p.tensorSketchSize);
-      const part = (u: SparseUpdate): SparseUpdate => (shared ? { tensors: u.tensors.map((t, i) => (shared.has(i) ? t : { idx: new Uint16Array(0), codes: new Uint8Array(0), table: t.table })) } : u);
+    const labels: string[] = [];
+    for (const { a, b } of measured) {
+      // Tensors the two share whole (a stitched upload's, or a partial copy's): just those are measured — the rest of each update is
+      // its own and would blur whose data the copied part improves. None or all of them shared: the whole updates.
+      const sh = sharedTensors(tsk.get(a.uid)!, tsk.get(b.uid)!, p.tensorCopyOverlap, p.tensorSketchSize);
+      const withKept = tsk.get(a.uid)!.filter((t) => t.kept > 0).length;
+      const shared = sh.size > 0 && sh.size < withKept ? sh : null;
+      labels.push(`${a.uid}~${b.uid}${shared ? ` on ${shared.size} shared tensor(s)` : ''}`);
+      const part = (u: SparseUpdate): SparseUpdate => (shared
+        ? { tensors: u.tensors.map((t, i) => (shared.has(i) ? t : { idx: new Uint16Array(0), codes: new Uint8Array(0), table: t.table })), held: u.tensors.map((_, i) => shared.has(i) && (u.held?.[i] ?? true)) }
+        : u);
       for (const [x, y] of [[a, b], [b, a]] as const) {
         const u = part(valid.get(x.uid)!.update);
         record(x, String(y.uid), ownLossAfter(this.ev, u, y.measured!.plan, p.scoreStep, x.measured!.clipScale));
         if (shared) record(x, `${y.uid}:own`, ownLossAfter(this.ev, u, x.measured!.plan, p.scoreStep, x.measured!.clipScale));
       }
     }
-    this.node.log(`window ${W}: ${pairs.length} overlapping pair(s) (${measured.map((q) => `${q.a.uid}~${q.b.uid}${q.whole ? '' : ' by tensors'}`).join(' ')}${pairs.length > measured.length ? ` and ${pairs.length - measured.length} more, ordered by observation` : ''}) measured on each other's data in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    this.node.log(`window ${W}: ${pairs.length} overlapping pair(s) (${labels.join(', ')}${pairs.length > measured.length ? ` and ${pairs.length - measured.length} more, ordered by observation` : ''}) measured on each other's data in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   }
 
   /** Best-ranked first, then the longest unevaluated (only matters when EVAL_BUDGET binds). */
