@@ -91,7 +91,8 @@ export const ANCHOR_ORDER_SLOTS = 4096;
 
 /**
  * The order in which the chain observed an anchor: its block, then its arrival within the block. The
- * Gauntlet's copy detection ranks uploads by it (copies.ts "seen"): whoever anchored first is the original.
+ * Gauntlet records it as each upload's sighting (copies.ts "seen"); within a window the data, not this
+ * order, decides which of two overlapping uploads is the original (a replay of deterministic training can anchor first).
  */
 export function observationOrder(a: Pick<Anchor, 'block' | 'index'>): number {
   return a.block * ANCHOR_ORDER_SLOTS + Math.min(ANCHOR_ORDER_SLOTS - 1, Math.max(0, a.index ?? 0));
