@@ -50,7 +50,7 @@ test('copy detection within a window: the data, then the record, then the own-da
   const hist = detectCopies(10, [{ uid: 2, seen: 4, sketch: s1, ma: 0.4 }, { uid: 5, seen: 9, sketch: s1, ma: 0.1 }], [], 0.5, 64);
   assert.deepEqual([...hist.offenders].map(([u, f]) => [u, f.source, f.by]), [[5, 2, 'history']]);
   // The data outranks both.
-  const data = detectCopies(10, [{ uid: 2, seen: 4, sketch: s1, record: 3, ma: 0 }, { uid: 5, seen: 9, sketch: s1, ma: 1 }], [], 0.5, 64, () => 2);
+  const data = detectCopies(10, [{ uid: 2, seen: 4, sketch: s1, record: 3, ma: 0 }, { uid: 5, seen: 9, sketch: s1, ma: 1 }], [], 0.5, 64, () => ({ uid: 2, by: 'origin' }));
   assert.deepEqual([...data.offenders].map(([u, f]) => [u, f.by]), [[5, 'origin']]);
 });
 
@@ -66,12 +66,12 @@ test('re-sending an old update (own or another miner\'s) is a copy of that windo
 test('between two uploads of one window the origin (by their data) is the original, whatever the arrival', () => {
   const s1 = indexSketch(update('x'), shapes, cfg, 64);
   const sightings = [{ uid: 3, seen: 1, sketch: s1 }, { uid: 4, seen: 9, sketch: s1 }];
-  const r = detectCopies(10, sightings, [], 0.5, 64, (a, b) => ([a, b].includes(4) ? 4 : null));
+  const r = detectCopies(10, sightings, [], 0.5, 64, (a, b) => ([a, b].includes(4) ? { uid: 4, by: 'origin' } : null));
   assert.deepEqual([...r.offenders], [[3, { source: 4, sourceWindow: 10, overlap: 1, by: 'origin' }]], 'uid 3 came first but copies uid 4');
   const unknown = detectCopies(10, sightings, [], 0.5, 64, () => null);
   assert.deepEqual([...unknown.offenders.keys()], [], 'no origin measured, no record or history: nobody');
   // An old upload is older whatever the data says.
-  const old = detectCopies(12, [{ uid: 4, seen: 1, sketch: s1 }], [{ uid: 3, window: 11, sketch: s1 }], 0.5, 64, () => 4);
+  const old = detectCopies(12, [{ uid: 4, seen: 1, sketch: s1 }], [{ uid: 3, window: 11, sketch: s1 }], 0.5, 64, () => ({ uid: 4, by: 'origin' }));
   assert.equal(old.offenders.get(4)!.by, 'time');
 });
 
@@ -88,7 +88,7 @@ test('tensor sketches: an upload stitched from whole tensors of others shares th
   assert.ok(sketchOverlap(indexSketch(stitched, shapes4, cfg, 64), indexSketch(a, shapes4, cfg, 64), 64) < 0.5, 'the whole-upload overlap misses it');
   // detectCopies counts such a pair as a copy although its whole overlap is under the threshold.
   const s1 = indexSketch(stitched, shapes4, cfg, 64), s2 = indexSketch(a, shapes4, cfg, 64);
-  const r = detectCopies(3, [{ uid: 1, seen: 1, sketch: s2 }, { uid: 2, seen: 2, sketch: s1 }], [], 0.5, 64, () => 1, () => true);
+  const r = detectCopies(3, [{ uid: 1, seen: 1, sketch: s2 }, { uid: 2, seen: 2, sketch: s1 }], [], 0.5, 64, () => ({ uid: 1, by: 'origin' }), () => true);
   assert.deepEqual([...r.offenders.keys()], [2]);
   assert.equal(r.offenders.get(2)!.by, 'origin');
   assert.equal(detectCopies(3, [{ uid: 1, seen: 1, sketch: s2 }, { uid: 2, seen: 2, sketch: s1 }], [], 0.5, 64).offenders.size, 0);

@@ -54,10 +54,10 @@ const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
 /**
  * Finds the copies among this window's sightings (window W) given the recent uploads of all miners.
- * origin(a, b): the uid of the pair's origin by the data (window.ts originOf), or null when not measured.
+ * origin(a, b): the pair's origin and what decided it (window.ts: the data by originOf, then tensor partners), or null.
  */
 export function detectCopies(window: number, sightings: readonly Sighting[], past: readonly PastUpload[], threshold: number, sketchSize: number,
-  origin: (a: number, b: number) => { uid: number; by: 'origin' | 'partners' } | number | null = () => null, tensorsCopied: (a: number, b: number) => boolean = () => false): CopyReport {
+  origin: (a: number, b: number) => { uid: number; by: 'origin' | 'partners' } | null = () => null, tensorsCopied: (a: number, b: number) => boolean = () => false): CopyReport {
   const ev = (x: Sighting): number => (typeof x.evidence === 'number' && Number.isFinite(x.evidence) ? x.evidence : -Infinity);
   const rec = (x: Sighting): number => x.record ?? 0;
   const order = [...sightings].sort((a, b) => a.seen - b.seen || rec(a) - rec(b) || (ev(a) === ev(b) ? 0 : ev(b) > ev(a) ? 1 : -1) || a.uid - b.uid);
@@ -72,8 +72,7 @@ export function detectCopies(window: number, sightings: readonly Sighting[], pas
       const e = order[i]!, s = order[j]!, o = sketchOverlap(s.sketch, e.sketch, sketchSize);
       note(s.uid, o); note(e.uid, o);
       if (o < threshold && !tensorsCopied(e.uid, s.uid)) continue;
-      const d = origin(e.uid, s.uid);
-      let by = typeof d === 'number' ? { uid: d, by: 'origin' as CopyFinding['by'] } : d as { uid: number; by: CopyFinding['by'] } | null;
+      let by: { uid: number; by: CopyFinding['by'] } | null = origin(e.uid, s.uid);
       // Undecided by the data: the copy record, then the own-data history — never the arrival alone, which a replay wins.
       if (!by && rec(e) !== rec(s)) by = { uid: rec(e) < rec(s) ? e.uid : s.uid, by: 'record' };
       if (!by && e.ma !== undefined && s.ma !== undefined && Math.abs(e.ma - s.ma) > 1e-9) by = { uid: e.ma > s.ma ? e.uid : s.uid, by: 'history' };

@@ -78,12 +78,9 @@ export function tensorSketches(update: SparseUpdate, shapes: readonly TensorShap
  * with each source although its whole-upload overlap with any one stays low.
  */
 export function tensorCopyShare(a: readonly { kept: number; sketch: readonly number[] }[], b: readonly { kept: number; sketch: readonly number[] }[], threshold: number, size: number): number {
+  const shared = sharedTensors(a, b, threshold, size);
   let total = 0, copied = 0;
-  a.forEach((x, i) => {
-    const y = b[i];
-    total += x.kept;
-    if (y && x.kept > 0 && sketchOverlap(x.sketch, y.sketch, size) >= threshold) copied += x.kept;
-  });
+  a.forEach((x, i) => { total += x.kept; if (shared.has(i)) copied += x.kept; });
   return total > 0 ? copied / total : 0;
 }
 

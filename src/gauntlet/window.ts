@@ -270,11 +270,13 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   const byUid = new Map(ok.map((m) => [m.uid, m]));
   // Copy partners in this window (whole overlap or whole tensors): an upload stitched from several others has more than any of its sources.
   const tensorsCopied = (a: number, b: number): boolean => pairTensorShare(byUid.get(a)!, byUid.get(b)!) >= p.tensorCopyShare;
-  const partners = new Map(ok.map((m) => [m.uid, ok.filter((x) => x !== m && (sketchOverlap(m.sketch!, x.sketch!, p.sketchSize) >= p.copyThreshold || tensorsCopied(m.uid, x.uid))).length]));
+  // Counted only when a pair reaches this fallback (an honest window has no copy pairs: no O(n²) pass for it).
+  let partnersOf: Map<number, number> | null = null;
+  const partners = (): Map<number, number> => (partnersOf ??= new Map(ok.map((m) => [m.uid, ok.filter((x) => x !== m && (sketchOverlap(m.sketch!, x.sketch!, p.sketchSize) >= p.copyThreshold || tensorsCopied(m.uid, x.uid))).length])));
   const origin = (a: number, b: number): { uid: number; by: 'origin' | 'partners' } | null => {
     const o = originOf(byUid.get(a)!, byUid.get(b)!, p.originMargin);
     if (o !== null) return { uid: o, by: 'origin' };
-    const pa = partners.get(a)!, pb = partners.get(b)!;
+    const pa = partners().get(a)!, pb = partners().get(b)!;
     return pa === pb ? null : { uid: pa < pb ? a : b, by: 'partners' };
   };
   const copies = detectCopies(W, ok.map((m) => ({ uid: m.uid, seen: m.seen ?? Number.MAX_SAFE_INTEGER, sketch: m.sketch!, record: prev.miners[m.uid]?.penalties.copied ?? 0, evidence: evidenceOf(m),

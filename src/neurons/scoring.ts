@@ -13,7 +13,7 @@
 // waited longest (unevaluated uploads are not rated that window).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { medianOf, type SparseUpdate } from '../compress/index.js';
+import type { SparseUpdate } from '../compress/index.js';
 import {
   eligibleFinals, provenMiners, selectPeers, emptyState, encodeReceipt, evalPlan, foldChange, GAUNTLET_DEFAULTS, indexSketch, makeEvaluator, meanAbsDiff, measureLosses, ownLossAfter, parseReceipt, parseState,
   scoreWithReceipt, shapeWeights, sketchOverlap, referenceMedian, tensorSketches, tensorCopyShare, pairTensorShare, sharedTensors, effectiveShares, splitGroupWeights, updateNorm, type GroupInput, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
@@ -272,7 +272,7 @@ export class Scorer {
   /**
    * Cross losses of this window's overlapping pairs (gauntlet/copies.ts: the origin decides a copy, not
    * the arrival): each evaluated upload's trial step on the other's assigned sequences. The CROSS_PAIRS
-   * largest overlaps are measured (2 forward passes over E batches each); a pair beyond them is ordered by observation.
+   * largest overlaps are measured (2 forward passes over E batches each, 4 on shared tensors); a pair beyond them is left to copies.ts's fallbacks.
    */
   private crossLosses(W: number, out: MinerInput[], valid: ReadonlyMap<number, { update: SparseUpdate }>, tsk: ReadonlyMap<number, ReturnType<typeof tensorSketches>>): void {
     const m = out.filter((x) => x.measured && x.sketch && valid.has(x.uid)), p = this.params, pairs: { a: MinerInput; b: MinerInput; o: number }[] = [];
@@ -294,9 +294,7 @@ export class Scorer {
       const withKept = tsk.get(a.uid)!.filter((t) => t.kept > 0).length;
       const shared = sh.size > 0 && sh.size < withKept ? sh : null;
       labels.push(`${a.uid}~${b.uid}${shared ? ` on ${shared.size} shared tensor(s)` : ''}`);
-      const part = (u: SparseUpdate): SparseUpdate => (shared
-        ? { tensors: u.tensors.map((t, i) => (shared.has(i) ? t : { idx: new Uint16Array(0), codes: new Uint8Array(0), table: t.table })), held: u.tensors.map((_, i) => shared.has(i) && (u.held?.[i] ?? true)) }
-        : u);
+      const part = (u: SparseUpdate): SparseUpdate => (shared ? mergeHeld([{ tensors: u.tensors, held: u.tensors.map((_, i) => shared.has(i) && (u.held?.[i] ?? true)) }], u.tensors.length) : u);
       for (const [x, y] of [[a, b], [b, a]] as const) {
         const u = part(valid.get(x.uid)!.update);
         record(x, String(y.uid), ownLossAfter(this.ev, u, y.measured!.plan, p.scoreStep, x.measured!.clipScale));
