@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ScoreReceipt } from '../gauntlet/index.js';
 import { ADVERSARIAL_BEHAVIORS, parseAdversaries } from '../devnet/index.js';
-import { ADVERSARIES, fingerprintsAgree, holdsFrom, spearman } from './adversarial.js';
+import { adversaryNames, ADVERSARIES, COMBINED, fingerprintsAgree, holdsFrom, MEDIAN_GROUP, parseAdversaryList, spearman } from './adversarial.js';
 
 test('spearman, holdsFrom, fingerprintsAgree', () => {
   assert.equal(spearman([1, 2, 3], [10, 20, 30]), 1);
@@ -27,4 +27,16 @@ test('--adversaries: all, a list (deduplicated, in the order given), unknown nam
   assert.throws(() => parseAdversaries('copy,sneaky'), /unknown miner behavior 'sneaky'/);
   assert.throws(() => parseAdversaries('honest'), /honest is not an adversarial behaviour/);
   assert.throws(() => parseAdversaries(' , '), /at least one/);
+});
+
+test('bench --adversaries: repeat counts make groups of uids, named a-<behaviour>-2 …; the combined run holds every behaviour and the groups', () => {
+  assert.deepEqual(parseAdversaryList('half*2, copy'), ['half', 'half', 'copy']);
+  assert.deepEqual(parseAdversaryList('mediangroup*3'), ['mediangroup', 'mediangroup', 'mediangroup']);
+  assert.throws(() => parseAdversaryList('half*0'), /not a behaviour/);
+  assert.throws(() => parseAdversaryList('sneaky'), /not a behaviour/);
+  assert.throws(() => parseAdversaryList('honest'), /not a behaviour/);
+  assert.deepEqual(adversaryNames(['half', 'copy', 'half', 'half']), ['a-half', 'a-copy', 'a-half-2', 'a-half-3']);
+  for (const b of ADVERSARIES) assert.ok(COMBINED.includes(b), b);
+  assert.equal(COMBINED.filter((b) => b === 'mediangroup').length, MEDIAN_GROUP);
+  assert.equal(COMBINED.filter((b) => b === 'half').length, 2, 'a sybil pair');
 });

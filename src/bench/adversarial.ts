@@ -43,11 +43,33 @@ import { fsNodeDescriptors, FsStore, type StoreDescriptor } from '../storage/ind
 import { openTrainData } from '../train/batches.js';
 import { plotSvg, type Series } from '../util/plot.js';
 import { createWallet, loadWallet, signer } from '../wallet/index.js';
+import { TesseraError } from '../util/errors.js';
 import { machineLine } from './machine.js';
 
 export type Adversary = Exclude<BehaviorName, 'honest'>;
 /** Every adversarial behaviour, in registration order after the honest miners (a-copy registers before them). */
 export const ADVERSARIES: readonly Adversary[] = BEHAVIORS.filter((b): b is Adversary => b !== 'honest');
+/**
+ * What the combined scenario runs: every behaviour once, and the multi-uid attacks as groups — a
+ * median-control group (mediangroup × MEDIAN_GROUP) and a sybil pair splitting one training (half × 2).
+ */
+export const MEDIAN_GROUP = 4;
+export const COMBINED: readonly Adversary[] = [...ADVERSARIES, ...Array<Adversary>(MEDIAN_GROUP - 1).fill('mediangroup'), 'half'];
+
+/** The miner names of a list of adversaries: a-<behaviour>, then a-<behaviour>-2, -3 … for repeats. */
+export function adversaryNames(running: readonly Adversary[]): string[] {
+  const seen = new Map<Adversary, number>();
+  return running.map((b) => { const k = (seen.get(b) ?? 0) + 1; seen.set(b, k); return k === 1 ? `a-${b}` : `a-${b}-${k}`; });
+}
+
+/** "half*2,copy" → [half, half, copy]: names with an optional repeat count (a group of uids of one behaviour). */
+export function parseAdversaryList(list: string): Adversary[] {
+  return list.split(',').map((x) => x.trim()).filter(Boolean).flatMap((x) => {
+    const m = /^([a-z]+)(?:\*([0-9]+))?$/.exec(x), b = m?.[1] as Adversary | undefined, n = m?.[2] === undefined ? 1 : Number(m[2]);
+    if (!m || !ADVERSARIES.includes(b!) || !(n >= 1 && n <= 16)) throw new TesseraError(`--adversaries: '${x}' is not a behaviour (with an optional *count, 1..16)`, `use names from: ${ADVERSARIES.join(', ')}, e.g. half*2`);
+    return Array<Adversary>(n).fill(b!);
+  });
+}
 export const SCENARIO_BLOCKS_PER_WINDOW = 8;
 export const SCENARIO_WINDOWS = 18;
 export const SCENARIO_TEMPO = 4;
@@ -64,7 +86,7 @@ export const TARGETS = { adversaryEmissionShare: 0.05, lossGap: 0.02 } as const;
 export interface ScenarioValidator { name: string; stake: number }
 
 export interface ScenarioOptions {
-  /** Adversaries that run (one miner each, named a-<behavior>); default all. Their wallets are registered either way. */
+  /** Adversaries that run (one miner each, named a-<behavior>, repeats a-<behavior>-2 …); default COMBINED. The wallets of one of each are registered either way (repeats after them). */
   adversaries?: readonly Adversary[];
   /** Validators (first = highest stake leads); default one, v0 with DEFAULT_STAKE. */
   validators?: readonly ScenarioValidator[];
@@ -161,7 +183,7 @@ export function scenarioRun(vocabSize: number): RunConfig {
 export async function runAdversarialScenario(o: ScenarioOptions = {}): Promise<ScenarioResult> {
   const t0 = performance.now();
   const windows = o.windows ?? SCENARIO_WINDOWS, blockMs = o.blockMs ?? SCENARIO_BLOCK_MS, bpw = SCENARIO_BLOCKS_PER_WINDOW;
-  const running = [...(o.adversaries ?? ADVERSARIES)];
+  const running = [...(o.adversaries ?? COMBINED)], runningNames = adversaryNames(running);
   for (const b of running) if (!ADVERSARIES.includes(b)) throw new RangeError(`not an adversarial behavior: ${String(b)}`);
   const validators = [...(o.validators ?? [{ name: 'v0', stake: DEFAULT_STAKE }])];
   const honestNames = Array.from({ length: o.honest ?? 3 }, (_, i) => `h${i + 1}`);
@@ -184,7 +206,8 @@ export async function runAdversarialScenario(o: ScenarioOptions = {}): Promise<S
     const run = scenarioRun(openTrainData(dataset).vocabSize);
     // Deterministic keys and uids (registered in this order): the run replays the same data and seeds.
     const walletDir = join(root, 'wallets'), chain = new DevnetChainClient({ url: server.url });
-    const names = [...validators.map((v) => v.name), 'a-copy', ...honestNames, ...ADVERSARIES.filter((b) => b !== 'copy').map((b) => `a-${b}`)];
+    const first = ADVERSARIES.filter((b) => b !== 'copy').map((b) => `a-${b}`);
+    const names = [...validators.map((v) => v.name), 'a-copy', ...honestNames, ...first, ...runningNames.filter((n) => n !== 'a-copy' && !first.includes(n))];
     const uidOf: Record<string, number> = {};
     for (const name of names) {
       await createWallet(walletDir, name, { mnemonic: entropyToMnemonic(createHash('sha256').update(`tessera-adversarial-test:${name}`).digest().subarray(0, 16)) });
@@ -200,7 +223,7 @@ export async function runAdversarialScenario(o: ScenarioOptions = {}): Promise<S
       return { role, name, dataDir: join(root, 'nodes', name), chainUrl: server.url, walletDir, hotkey: name, store: d.write, publicRead: o.publicRead?.[name] ?? d.read, dataset, run, stopAfterWindow, ...extra };
     };
     const vCfgs = validators.map((v) => cfgOf(v.name, 'validator', { stake: v.stake }));
-    const mCfgs = [...honestNames.map((n) => cfgOf(n, 'miner')), ...running.map((b) => cfgOf(`a-${b}`, 'miner', { behavior: b, ...(b === 'replay' ? { behaviorTarget: uidOf[honestNames[0]!]! } : {}) }))];
+    const mCfgs = [...honestNames.map((n) => cfgOf(n, 'miner')), ...running.map((b, i) => cfgOf(runningNames[i]!, 'miner', { behavior: b, ...(b === 'replay' ? { behaviorTarget: uidOf[honestNames[0]!]! } : {}) }))];
     const epochs: EpochSample[] = [];
     sampler = (async () => {
       let last = 0;
@@ -253,7 +276,7 @@ export async function runAdversarialScenario(o: ScenarioOptions = {}): Promise<S
       root, run, blockMs, startWindow, stopAfterWindow, uidOf,
       validators: validators.map((v) => ({ ...v, uid: uidOf[v.name]! })),
       honest: honestNames.map((name) => ({ name, uid: uidOf[name]! })),
-      adversaries: running.map((behavior) => ({ behavior, name: `a-${behavior}`, uid: uidOf[`a-${behavior}`]! })),
+      adversaries: running.map((behavior, i) => ({ behavior, name: runningNames[i]!, uid: uidOf[runningNames[i]!]! })),
       receipts, verification, rejectedReceipts,
       valLoss: Object.fromEntries(validators.map((v) => [v.name, [...(losses.get(v.name) ?? new Map<number, number>())].sort((a, b) => a[0] - b[0]).map(([window, loss]) => ({ window, loss }))])),
       fingerprints, status, metagraph, totalEmission: (final?.neurons ?? []).map((n) => n.totalEmission), epochs, aborted,
@@ -330,6 +353,8 @@ export function fingerprintsAgree(fps: readonly Map<number, string>[]): { agree:
 
 export interface AdversaryRow {
   behavior: Adversary;
+  /** The miner's name less "a-": the behaviour, with -2, -3 … for the further members of a group. */
+  label: string;
   uid: number;
   windows_to_zero: number | null;
   below_honest_from: number | null;
@@ -389,7 +414,7 @@ export function adversarialReport(s: ScenarioResult, twin: ScenarioResult, wallS
   const rows: AdversaryRow[] = s.adversaries.map((a) => {
     const c = caughtFrom(receipts, a.uid, hUids);
     return {
-      behavior: a.behavior, uid: a.uid, windows_to_zero: c.zeroFrom <= receipts.length ? c.zeroFrom : null,
+      behavior: a.behavior, label: a.name.replace(/^a-/, ''), uid: a.uid, windows_to_zero: c.zeroFrom <= receipts.length ? c.zeroFrom : null,
       below_honest_from: c.belowFrom <= receipts.length ? c.belowFrom : null, emission_share: share([a.uid]),
       scored_in: receipts.filter((r) => minerOf(r, a.uid) !== undefined).length, penalties: penaltyKinds(receipts, a.uid),
     };
@@ -409,7 +434,7 @@ export function adversarialReport(s: ScenarioResult, twin: ScenarioResult, wallS
     adversary_emission_share: share_,
     adversary_emission_share_last_epoch: lastMinerTotal > 0 ? sum(advUids.map((u) => lastEmission[u] ?? 0)) / lastMinerTotal : 0,
     adversaries_caught: rows.every((r) => r.windows_to_zero !== null && r.below_honest_from !== null),
-    windows_to_zero: Object.fromEntries(rows.map((r) => [r.behavior, r.windows_to_zero])),
+    windows_to_zero: Object.fromEntries(rows.map((r) => [r.label, r.windows_to_zero])),
     adversaries: rows,
     final_val_loss: l?.loss ?? null, twin_final_val_loss: lt?.loss ?? null, loss_gap: gap,
     same_model_as_twin: lastS >= 0 && fpS!.get(lastS) === fpT?.get(lastS),
@@ -445,7 +470,7 @@ export async function benchAdversarial(o: BenchAdversarialOptions = {}): Promise
   try {
     o.log?.('preparing the scenario dataset');
     const dataset = await prepareScenarioData(join(root, 'data'));
-    const running = o.adversaries ?? ADVERSARIES;
+    const running = o.adversaries ?? COMBINED;
     const honest = o.honest ?? 3;
     o.log?.(`scenario: ${honest} honest miners + ${running.length} adversaries (${running.join(', ')}), ${windows} windows`);
     const scenario = await runAdversarialScenario({ windows, dataset, root: join(root, 'scenario'), guardMs, adversaries: running, honest });
@@ -469,7 +494,7 @@ const pct = (x: number | null, d = 2): string => (x === null ? '-' : `${(100 * x
 interface Column { label: string; uid: number }
 
 function columnsOf(s: ScenarioResult): Column[] {
-  return [...s.honest.map((h) => ({ label: h.name, uid: h.uid })), ...s.adversaries.map((a) => ({ label: a.behavior, uid: a.uid }))];
+  return [...s.honest.map((h) => ({ label: h.name, uid: h.uid })), ...s.adversaries.map((a) => ({ label: a.name.replace(/^a-/, ''), uid: a.uid }))];
 }
 
 /** Miner emission per window (Σ of the window's sampled epochs), by uid. */
@@ -490,7 +515,7 @@ function table(head: string[], rows: string[][]): string {
 export function adversarialSummary(r: AdversarialReport): string {
   return [
     `adversary_emission_share ${pct(r.adversary_emission_share)} (target < ${pct(r.targets.adversary_emission_share, 0)}; last epoch ${pct(r.adversary_emission_share_last_epoch)})`,
-    `windows_to_zero ${r.adversaries.map((a) => `${a.behavior} ${a.windows_to_zero ?? 'never'}`).join(', ')} (of ${r.scored_windows} scored windows)`,
+    `windows_to_zero ${r.adversaries.map((a) => `${a.label} ${a.windows_to_zero ?? 'never'}`).join(', ')} (of ${r.scored_windows} scored windows)`,
     `loss_gap ${r.loss_gap === null ? '-' : `${r.loss_gap >= 0 ? '+' : ''}${pct(r.loss_gap)}`} (val loss ${fx(r.final_val_loss, 4)} vs honest-only twin ${fx(r.twin_final_val_loss, 4)}; target within ±${pct(r.targets.loss_gap, 0)})` +
       `${r.same_model_as_twin ? '; the final model is bit-identical to the twin\'s' : ''}`,
     `honest_fingerprints_agree ${r.honest_fingerprints_agree} (${r.fingerprint_windows_compared} windows); receipts_verified ${r.receipts_verified}/${r.receipts_total}` +
@@ -506,7 +531,7 @@ export function writeAdversarialReport(dir: string, r: AdversarialReport, s: Sce
   const lossAt = (x: ScenarioResult, w: number): number | undefined => x.valLoss[x.validators[0]!.name]?.find((e) => e.window === w)?.loss;
   const settings = `tiny model (dim ${s.run.model.dim}, ${s.run.model.nLayers} layers, vocab ${s.run.model.vocabSize}), ${s.run.blocksPerWindow} blocks × ${s.blockMs} ms per window, ` +
     `Yuma every ${SCENARIO_TEMPO} blocks, H=${s.run.innerSteps}, batch ${s.run.batch}×${s.run.seq}, α ${s.run.alpha}, max peers ${s.run.maxPeers}, seed ${s.run.seed}; ` +
-    `one validator, honest miners ${s.honest.map((h) => `${h.name} (uid ${h.uid})`).join(', ')}, adversaries ${s.adversaries.map((a) => `${a.behavior} (uid ${a.uid})`).join(', ')}`;
+    `one validator, honest miners ${s.honest.map((h) => `${h.name} (uid ${h.uid})`).join(', ')}, adversaries ${s.adversaries.map((a) => `${a.name.replace(/^a-/, '')} (uid ${a.uid})`).join(', ')}`;
   const scoredIdx = (w: number): number => receipts.findIndex((x) => x.window === w) + 1;
   const perWindow = (cell: (rc: ScoreReceipt, uid: number) => string, extra: (rc: ScoreReceipt) => string[]): string[][] =>
     receipts.map((rc) => [`${rc.window} (${scoredIdx(rc.window)})`, ...cols.map((c) => cell(rc, c.uid)), ...extra(rc)]);
@@ -540,7 +565,7 @@ adversary is 0 in every later window (1: it never had any weight); below honest:
 score below every honest miner's (in the first scored window nobody has a final score above 0 yet).
 
 ${table(['behavior', 'uid', 'windows_to_zero', 'below honest from', 'emission share', 'in receipts', 'penalties'],
-    r.adversaries.map((a) => [a.behavior, String(a.uid), String(a.windows_to_zero ?? 'never'), String(a.below_honest_from ?? 'never'), pct(a.emission_share),
+    r.adversaries.map((a) => [a.label, String(a.uid), String(a.windows_to_zero ?? 'never'), String(a.below_honest_from ?? 'never'), pct(a.emission_share),
       `${a.scored_in}/${r.scored_windows}`, a.penalties.join(', ') || (a.scored_in === 0 ? 'never seen by a deadline' : '-')]))}
 
 ## Weights per window

@@ -35,6 +35,13 @@ test('trial-step losses: θ untouched, empty update neutral, micro-batches avera
   const a = measureLosses(ev, update, plan, GAUNTLET_DEFAULTS.scoreStep, 1);
   assert.deepEqual(measureLosses(ev, update, plan, GAUNTLET_DEFAULTS.scoreStep, 1), a, 'deterministic');
   assert.deepEqual(model.params, theta, 'θ is not modified');
+  // Per assigned batch (run.batch sequences each, the last one short): their sequence-weighted mean is the mean.
+  assert.equal(a.ownBatches?.length, 3);
+  for (const k of ['before', 'after'] as const) {
+    const w = a.ownBatches!.reduce((s, b, i) => s + b[k] * (i < 2 ? 2 : 1), 0) / 5;
+    assert.ok(Math.abs(w - a.own[k]) < 1e-9, `${k}: ${w} vs ${a.own[k]}`);
+  }
+  assert.ok(a.ownBatches![0]!.after < a.ownBatches![0]!.before && a.ownBatches![1]!.after < a.ownBatches![1]!.before, 'the trained batches improve');
   assert.ok(a.own.after < a.own.before, `own data improves: ${a.own.before} → ${a.own.after}`);
   assert.equal(lossScore(a).indicator, 1, 'the update beats random data on the data it was trained on');
   const clipped = measureLosses(ev, update, plan, GAUNTLET_DEFAULTS.scoreStep, 0.25);

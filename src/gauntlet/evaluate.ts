@@ -28,13 +28,21 @@ export function makeEvaluator(be: Backend, model: Llama, tokens: Tokens, run: Ev
 
 /** Mean loss of `m` over the sequences at `offsets`, in micro-batches of run.batch (a short last one is fine). */
 export function meanLoss(ev: Evaluator, m: Llama, offsets: readonly number[]): number {
+  return batchLosses(ev, m, offsets).mean;
+}
+
+/** The mean loss over `offsets` and each micro-batch's own mean loss (in order). */
+export function batchLosses(ev: Evaluator, m: Llama, offsets: readonly number[]): { mean: number; batches: number[] } {
   let sum = 0, n = 0;
+  const batches: number[] = [];
   for (let i = 0; i < offsets.length; i += ev.run.batch) {
     const part = offsets.slice(i, i + ev.run.batch), b = makeBatch(ev.tokens, part, ev.run.seq);
-    sum += evalLoss(ev.be, m, b.inputs, b.targets, part.length, ev.run.seq, ev.graph) * part.length;
+    const loss = evalLoss(ev.be, m, b.inputs, b.targets, part.length, ev.run.seq, ev.graph);
+    batches.push(loss);
+    sum += loss * part.length;
     n += part.length;
   }
-  return n > 0 ? sum / n : NaN;
+  return { mean: n > 0 ? sum / n : NaN, batches };
 }
 
 /**
@@ -43,12 +51,14 @@ export function meanLoss(ev: Evaluator, m: Llama, offsets: readonly number[]): n
  */
 export function measureLosses(ev: Evaluator, update: SparseUpdate, plan: EvalPlan, step: number, clipScale: number): LossMeasure {
   const { model, scratch, run } = ev;
-  const ownBefore = meanLoss(ev, model, plan.own), randomBefore = meanLoss(ev, model, plan.random);
+  const ownBefore = batchLosses(ev, model, plan.own), randomBefore = meanLoss(ev, model, plan.random);
   scratch.params.set(model.params);
   applyAggregate(scratch.params, [update], model.layout.specs, run.codec, step * run.alpha * clipScale);
+  const ownAfter = batchLosses(ev, scratch, plan.own);
   return {
-    own: { before: ownBefore, after: meanLoss(ev, scratch, plan.own) },
+    own: { before: ownBefore.mean, after: ownAfter.mean },
     random: { before: randomBefore, after: meanLoss(ev, scratch, plan.random) },
+    ownBatches: ownBefore.batches.map((before, i) => ({ before, after: ownAfter.batches[i]! })),
   };
 }
 

@@ -20,6 +20,12 @@ export interface LossMeasure {
   own: LossPair;
   /** Mean loss on the random sequences, before and after. */
   random: LossPair;
+  /**
+   * Each assigned batch's own mean loss, before and after (one per batch of run.batch sequences of
+   * plan.own, in order): whether the update improves every assigned batch, not only their mean
+   * (ownCoverage). Absent in receipts before v4.
+   */
+  ownBatches?: LossPair[];
 }
 
 export interface LossScore {

@@ -21,6 +21,9 @@
 //   half       trains the first half of its assignment only (one of a sybil pair splitting one training)
 //   stitch     tensors taken in turn from other miners' uploads of the window and from its own one-step
 //              update (each whole-upload overlap stays under the copy threshold)
+//   mediangroup one member of a median-control group (run several): poison's half-flipped update at
+//              MEDIAN_GROUP_SCALE × its honest norm — beyond the 5× outlier limit of an honest median, within
+//              it once the group's own uploads make the median (the median over every upload of a window)
 import { compress, decodePayload, maxPayloadBytes, roundHalf, type SparseUpdate } from '../compress/index.js';
 import { evalPlan, updateNorm } from '../gauntlet/index.js';
 import { EVAL_BATCHES } from '../neurons/scoring.js';
@@ -35,9 +38,11 @@ import { anchorDigest, type UploadOutcome } from '../neurons/upload.js';
 import { TesseraError } from '../util/errors.js';
 import { makeRng } from '../util/rng.js';
 
-export const BEHAVIORS = ['honest', 'copy', 'noise', 'scaled', 'signflip', 'lazy', 'late', 'malformed', 'stale', 'replay', 'precompute', 'onestep', 'poison', 'half', 'stitch'] as const;
+export const BEHAVIORS = ['honest', 'copy', 'noise', 'scaled', 'signflip', 'lazy', 'late', 'malformed', 'stale', 'replay', 'precompute', 'onestep', 'poison', 'half', 'stitch', 'mediangroup'] as const;
 /** poison: the factor its half-flipped update is scaled by (the Gauntlet rejects norms above 5× the window median). */
 export const POISON_SCALE = 4.5;
+/** mediangroup: its half-flipped update × this (over 5× an honest median; under 5× a median the group sets, ≥ 1.6× honest). */
+export const MEDIAN_GROUP_SCALE = 8;
 export type BehaviorName = (typeof BEHAVIORS)[number];
 export const SCALE_FACTOR = 50;
 export const STALE_AGE = 2;
@@ -65,7 +70,8 @@ export function adversaryHooks(name: BehaviorName, opts: { target?: number } = {
     case 'replay': return replayHooks(opts.target);
     case 'precompute': return { name, produce: async (ctx, honest) => honest(await precomputedBatches(ctx)) };
     case 'onestep': return { name, produce: (ctx, honest) => oneStep(ctx, honest) };
-    case 'poison': return transforming(name, (_n, u) => ({ tensors: scaleBy(u, POISON_SCALE).tensors.map((t, i) => (i % 2 === 1 ? { ...t, table: t.table.map((x) => -x) } : t)) }));
+    case 'poison': return transforming(name, (_n, u) => halfFlipped(u, POISON_SCALE));
+    case 'mediangroup': return transforming(name, (_n, u) => halfFlipped(u, MEDIAN_GROUP_SCALE));
     case 'half': return { name, produce: ({ node, W }, honest) => honest(trainingOffsets(node.run, node.uid, W, node.data.train.length).slice(0, Math.ceil(node.run.innerSteps / 2))) };
     case 'stitch': return { name, produce: (ctx, honest) => stitch(ctx, honest) };
   }
@@ -130,6 +136,9 @@ async function precomputedBatches({ node, dir, W }: MinerContext): Promise<numbe
   for (let i = 0; i < plan.random.length && half + extra.length < run.innerSteps; i += run.batch) extra.push(plan.random.slice(i, i + run.batch));
   return [...own.slice(0, half), ...extra, ...own.slice(half)].slice(0, run.innerSteps);
 }
+
+/** u × k with every other tensor's sign flipped (a harmful update of chosen norm). */
+const halfFlipped = (u: SparseUpdate, k: number): SparseUpdate => ({ tensors: scaleBy(u, k).tensors.map((t, i) => (i % 2 === 1 ? { ...t, table: t.table.map((x) => -x) } : t)) });
 
 /** u with every table scaled by k, rounded to binary16 as the codec rounds its own tables (payload v3 carries 16 bits). */
 const scaleBy = (u: SparseUpdate, k: number): SparseUpdate => ({ tensors: u.tensors.map((t) => ({ idx: t.idx, codes: t.codes, table: t.table.map((x) => roundHalf(x * k)) })) });
