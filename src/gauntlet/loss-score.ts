@@ -47,6 +47,22 @@ export function lossScore(m: LossMeasure): LossScore {
   return { score: random, ownImprovement: own, randomImprovement: random, indicator: own > random ? 1 : -1 };
 }
 
+/**
+ * Own-data depth: the mean, over the lower half (⌈n/2⌉ smallest) of the evaluated assigned batches, of
+ * each batch's relative improvement less the random data's. An honest update trained on every assigned
+ * batch lifts them all above random data once the model has learned enough to remember batches; one
+ * that skipped part of its assignment (trained other data, one step, half the batches) leaves that
+ * part at random-data level, and the lower half shows it — the mean over all batches (the indicator)
+ * does not, since the trained part carries it. null without per-batch losses.
+ */
+export function ownDepth(m: LossMeasure): number | null {
+  if (!m.ownBatches || m.ownBatches.length === 0) return null;
+  const random = relImprovement(m.random);
+  const ex = m.ownBatches.map((b) => relImprovement(b) - random).sort((a, b) => a - b), k = Math.ceil(ex.length / 2);
+  const d = ex.slice(0, k).reduce((a, b) => a + b, 0) / k;
+  return Number.isFinite(d) ? d : null;
+}
+
 /** The indicator's moving average after one more value (T: ma ← (1 − α)·ma + α·x). */
 export function foldIndicator(ma: number, indicator: number, alpha: number): number {
   return (1 - alpha) * ma + alpha * indicator;

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { trainingOffsets } from '../protocol/index.js';
 import { makeRng } from '../util/rng.js';
 import {
-  emptyState, encodeReceipt, evalPlan, evalSeed, explainUid, GAUNTLET_DEFAULTS, originOf, parseReceipt, qualityGate, referenceMedian, scoreWindow, scoreWithReceipt, verifyReceipt,
+  depthGate, emptyState, encodeReceipt, lossScore, evalPlan, evalSeed, explainUid, GAUNTLET_DEFAULTS, originOf, ownDepth, parseReceipt, qualityGate, referenceMedian, scoreWindow, scoreWithReceipt, verifyReceipt,
   type GauntletParams, type GauntletState, type MinerInput, type MinerResult, type ScoreReceipt, type WindowResult,
 } from './index.js';
 
@@ -351,4 +351,57 @@ test('quality gate: junk ranked above worse junk reaches an honest final, but ha
   assert.deepEqual(r!.weights.uids, [1, 2, 3]);
   assert.deepEqual([...qualityGate(run.state.miners, new Map([[1, 5], [2, 5], [3, 5], [4, 4], [5, 4]]), 3, 0.65)].sort(), [1, 2, 3]);
   assert.deepEqual([...qualityGate(run.state.miners, new Map([[4, 4], [5, 4]]), 3, 0.65)].sort(), [4, 5], 'relative to the eligible: alone, the half-as-good are the best');
+});
+
+/** ok() with per-batch own losses: 4 batches; `trained` of them improve by g + ownExtra, the rest like random data (g). */
+function batched(W: number, uid: number, trained: number, g = 0.01, ownExtra = 0.01): MinerInput {
+  const m = ok(W, uid, g, 0);
+  const gains = [0, 1, 2, 3].map((b) => (b < trained ? g + ownExtra : g));
+  m.measured!.losses.ownBatches = gains.map((x) => ({ before: 5, after: 5 * (1 - x) }));
+  m.measured!.losses.own = { before: 5, after: 5 * (1 - gains.reduce((a, b) => a + b, 0) / 4) };
+  return m;
+}
+
+test('own-data depth: the lower half of the assigned batches against random data; null without per-batch losses', () => {
+  const d = (trained: number): number => ownDepth(batched(0, 1, trained).measured!.losses)!;
+  assert.ok(Math.abs(d(4) - 0.01) < 1e-12, 'every batch trained: the whole extra');
+  assert.ok(Math.abs(d(3) - 0.005) < 1e-12, 'one of the lower two untrained');
+  assert.ok(Math.abs(d(2)) < 1e-12, 'half untrained: random-data level, though the mean (the indicator) still wins');
+  assert.equal(lossScore(batched(0, 1, 2).measured!.losses).indicator, 1);
+  assert.equal(ownDepth(ok(0, 1).measured!.losses), null);
+});
+
+test('depth gate: off until the reference stands out of random-data level; then half-trained uploads lose peers and pay, newcomers wait depthMinEvals', () => {
+  const run = new Run(P, 3, 2);
+  let r: WindowResult | null = null;
+  // Early windows: honest depth 0.0004 (vs random gain 0.01: 0.04 < depthActivation) — nobody is gated, the half-trained uid 4 included.
+  for (let W = 0; W < 5; W++) r = run.window(W, [1, 2, 3].map((u) => batched(W, u, 4, 0.01, 0.0004)).concat([batched(W, 4, 2, 0.0101, 0.0004)]));
+  assert.ok(r!.weights.uids.includes(4) || r!.peers.includes(4), 'early: the half-trained miner is not told apart');
+  // Later: the model remembers (honest depth 0.005 = 0.5 × random gain): uid 4 (depth ~0) is out of peers and pay.
+  for (let W = 5; W < 12; W++) r = run.window(W, [1, 2, 3].map((u) => batched(W, u, 4, 0.01, 0.005)).concat([batched(W, 4, 2, 0.0101, 0.005)]));
+  assert.ok(!r!.peers.includes(4) && !r!.weights.uids.includes(4), `peers ${r!.peers}, paid ${r!.weights.uids}`);
+  assert.ok(of(r!, 4).final > 0, 'not a penalty: its final stands');
+  assert.ok(of(r!, 1).depth! > 0.004 && Math.abs(of(r!, 4).depth!) < 0.001);
+  const finals = new Map([[1, 5], [2, 5], [3, 5], [4, 5]]);
+  assert.deepEqual([...depthGate(run.state.miners, finals, 3, P, 0.01)].sort(), [1, 2, 3]);
+  assert.deepEqual([...depthGate(run.state.miners, finals, 3, P, 0.1)].sort(), [1, 2, 3, 4], 'the reference below depthActivation × random: off');
+  assert.deepEqual([...depthGate(run.state.miners, finals, 3, { depthFloor: undefined, depthActivation: undefined, depthMinEvals: undefined }, 0.01)].sort(), [1, 2, 3, 4], 'receipts without depth parameters: off');
+  const fresh = { ...run.state.miners, 4: { ...run.state.miners[4]!, depthEvals: 3 } };
+  assert.deepEqual([...depthGate(fresh, finals, 3, P, 0.01)].sort(), [1, 2, 3, 4], 'fewer than depthMinEvals values: not yet judged');
+});
+
+test('rotation from the second evaluation: in a new network of 6 equal miners every one is aggregated and paid within the first 8 windows (before any is proven)', () => {
+  const paidIn = (p: GauntletParams): Set<number> => {
+    const run = new Run(p, 3, 2), paid = new Set<number>();
+    let peers: number[] = [];
+    for (let W = 0; W < 8; W++) {
+      const r = run.window(W, [1, 2, 3, 4, 5, 6].map((u) => ok(W, u, 0.01 + ((u * 7 + W * 3) % 5) / 1000)), peers.length ? [...peers] : undefined);
+      r.weights.uids.forEach((u) => paid.add(u));
+      peers = r.peers;
+    }
+    return paid;
+  };
+  assert.deepEqual([...paidIn(P)].sort(), [1, 2, 3, 4, 5, 6]);
+  const { rotationMinEvals: _r, ...before } = P;
+  assert.ok(paidIn(before).size < 6, 'receipts without rotationMinEvals: only proven miners rotate (as they were scored)');
 });

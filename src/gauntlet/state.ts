@@ -30,6 +30,9 @@ export interface MinerState {
   lastEval: number;
   /** Moving average of the main score (qualityAlpha; the first evaluation sets it); absent until evaluated. */
   quality?: number;
+  /** Moving average of the own-data depth (loss-score.ts ownDepth; qualityAlpha), and the evaluations folded into it; absent until measured. */
+  depth?: number;
+  depthEvals?: number;
   /** Last window whose aggregate held this miner's upload (WindowInputs.normReference); −1 or absent: none seen. */
   lastAggregated?: number;
   /** Sketches of this miner's own recent valid uploads, oldest first. */
@@ -73,6 +76,8 @@ function minerError(m: unknown): string | null {
   for (const k of ['evals', 'negStreak', 'lastPenalty', 'lastSeen', 'lastEval'] as const) if (!int(r[k])) return `${k} must be an integer`;
   if (r.lastAggregated !== undefined && !int(r.lastAggregated)) return 'lastAggregated must be an integer';
   if (r.quality !== undefined && !num(r.quality)) return 'quality must be a finite number';
+  if (r.depth !== undefined && !num(r.depth)) return 'depth must be a finite number';
+  if (r.depthEvals !== undefined && !(int(r.depthEvals) && r.depthEvals >= 0)) return 'depthEvals must be a count';
   const p = r.penalties as Record<string, unknown> | undefined;
   if (!p || !PENALTY_KINDS.every((k) => int(p[k]))) return 'penalties must count every kind';
   if (!Array.isArray(r.history) || !r.history.every((h: { window?: unknown; sketch?: unknown }) => int(h?.window) && Array.isArray(h.sketch) && h.sketch.every(int))) {

@@ -93,7 +93,7 @@ export function shapeWeights(finals: ReadonlyMap<number, number>, maxPeers: numb
 }
 
 /**
- * The next window's peer list with rotation: when more proven miners than maxPeers stand within
+ * The next window's peer list with rotation: when more rotatable miners (default: the proven) than maxPeers stand within
  * `band` × the best eligible final (comparable contributors: honest equals differ by rating noise, a
  * junk upload ranked last every window falls far below), the peer slots go to those of them whose
  * upload was aggregated longest ago (never first), then by final; otherwise the best maxPeers by final
@@ -101,9 +101,9 @@ export function shapeWeights(finals: ReadonlyMap<number, number>, maxPeers: numb
  * (measured: 6 honest miners, 3 slots, 18 windows: one honest miner earned 0%, another 1.9%).
  */
 export function rotatePeers(finals: ReadonlyMap<number, number>, maxPeers: number, reserves: number, proven: ReadonlySet<number>,
-  lastAggregated: ReadonlyMap<number, number>, band: number): { peers: number[]; reserves: number[] } {
+  lastAggregated: ReadonlyMap<number, number>, band: number, rotatable: ReadonlySet<number> = proven): { peers: number[]; reserves: number[] } {
   const ranked = rankPositive(finals), best = ranked.length > 0 ? finals.get(ranked[0]!)! : 0;
-  const within = ranked.filter((u) => proven.has(u) && finals.get(u)! >= band * best);
+  const within = ranked.filter((u) => rotatable.has(u) && finals.get(u)! >= band * best);
   if (within.length <= Math.max(0, maxPeers)) return selectPeers(finals, maxPeers, reserves, proven);
   const last = (u: number): number => lastAggregated.get(u) ?? -1;
   const peers = [...within].sort((a, b) => last(a) - last(b) || finals.get(b)! - finals.get(a)! || a - b).slice(0, Math.max(0, maxPeers));

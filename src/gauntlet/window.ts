@@ -31,7 +31,7 @@
 import { medianOf } from '../compress/aggregate.js';
 import { detectCopies, type PastUpload } from './copies.js';
 import { sketchOverlap } from './sketch.js';
-import { biasCorrected, foldIndicator, lossScore, ownDataOk, relImprovement, type EvalPlan, type LossMeasure } from './loss-score.js';
+import { biasCorrected, foldIndicator, lossScore, ownDataOk, ownDepth, relImprovement, type EvalPlan, type LossMeasure } from './loss-score.js';
 import type { GauntletParams } from './params.js';
 import { matchRanks, newRating, ordinalOf, rateMatch, type MatchEntry } from './ratings.js';
 import { cloneState, freshMiner, type GauntletState, type MinerState, type PenaltyKind, type Rating } from './state.js';
@@ -152,6 +152,8 @@ export interface MinerResult {
   maCorrected: number;
   /** Moving average of the main score (null until evaluated): peers and pay need qualityFloor × the maxPeers-th best. */
   quality: number | null;
+  /** Moving average of the own-data depth (present once measured: receipts with per-batch losses). */
+  depth?: number;
   evals: number;
   /** Why the own-data check withholds the reward (null: it does not). */
   gate: string | null;
@@ -196,6 +198,24 @@ export function qualityGate(miners: Readonly<Record<string, Pick<MinerState, 'qu
   const ranked = eligible.map(q).filter(Number.isFinite).sort((a, b) => b - a);
   const ref = ranked.length > 0 ? ranked[Math.min(ranked.length, Math.max(1, maxPeers)) - 1]! : 0;
   return new Set(ref > 0 ? eligible.filter((u) => q(u) >= floor * ref) : eligible);
+}
+
+/**
+ * The eligible miners (positive final) that pass the own-data depth test: all of them until the
+ * maxPeers-th best depth average among the judged ones (≥ depthMinEvals depth values) is positive and ≥ depthActivation × |medianRandom| (the
+ * window's median random improvement among them); then those with fewer than depthMinEvals depth
+ * values or a depth average ≥ depthFloor × that reference. No depth parameters: everyone passes.
+ */
+export function depthGate(miners: Readonly<Record<string, Pick<MinerState, 'depth' | 'depthEvals'>>>, finals: ReadonlyMap<number, number>, maxPeers: number,
+  p: Pick<GauntletParams, 'depthFloor' | 'depthActivation' | 'depthMinEvals'>, medianRandom: number): Set<number> {
+  const eligible = [...finals].filter(([, f]) => f > 0 && Number.isFinite(f)).map(([u]) => u);
+  if (p.depthFloor === undefined || p.depthActivation === undefined || p.depthMinEvals === undefined) return new Set(eligible);
+  // The reference from judged miners only: a newcomer's one or two values are noise (1.8–2.1× an honest average seen).
+  const judged = (u: number): boolean => (miners[u]?.depthEvals ?? 0) >= p.depthMinEvals!;
+  const ranked = eligible.filter(judged).map((u) => miners[u]!.depth).filter((d): d is number => d !== undefined && Number.isFinite(d)).sort((a, b) => b - a);
+  const ref = ranked.length > 0 ? ranked[Math.min(ranked.length, Math.max(1, maxPeers)) - 1]! : 0;
+  if (!(ref > 0 && ref >= p.depthActivation * Math.abs(medianRandom))) return new Set(eligible);
+  return new Set(eligible.filter((u) => !judged(u) || (miners[u]?.depth ?? Number.NEGATIVE_INFINITY) >= p.depthFloor! * ref));
 }
 
 /** Median norm of the ok uploads of `reference` (all ok uploads when it names none of them). */
@@ -311,6 +331,11 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
           Object.assign(r, { evaluated: true, score: ls.score, ownImprovement: ls.ownImprovement, randomImprovement: ls.randomImprovement, indicator: ls.indicator, behind });
           st.ma = foldIndicator(st.ma, ls.indicator, p.indicatorAlpha);
           st.quality = st.quality === undefined ? ls.score : (1 - p.qualityAlpha) * st.quality + p.qualityAlpha * ls.score;
+          const depth = ownDepth(losses);
+          if (depth !== null) {
+            st.depth = st.depth === undefined ? depth : (1 - p.qualityAlpha) * st.depth + p.qualityAlpha * depth;
+            st.depthEvals = (st.depthEvals ?? 0) + 1;
+          }
           st.evals += 1;
           st.lastEval = W;
           st.negStreak = ls.score < 0 ? st.negStreak + 1 : 0;
@@ -350,7 +375,7 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
     results.push({
       uid: m.uid, status: m.status, evaluated: r.evaluated ?? false, score: r.score ?? null, ownImprovement: r.ownImprovement ?? null,
       randomImprovement: r.randomImprovement ?? null, indicator: r.indicator ?? null, rank: ranks.get(m.uid) ?? null, ratingBefore: before,
-      ratingAfter: { ...st.rating }, ordinal: ord, ma: st.ma, maCorrected: maHat, quality: st.quality ?? null, evals: st.evals, gate, sync: st.sync, behind: r.behind ?? null,
+      ratingAfter: { ...st.rating }, ordinal: ord, ma: st.ma, maCorrected: maHat, quality: st.quality ?? null, ...(st.depth !== undefined ? { depth: st.depth } : {}), evals: st.evals, gate, sync: st.sync, behind: r.behind ?? null,
       maxOverlap: r.maxOverlap ?? null, penalties: r.penalties, final: st.final,
     });
   }
@@ -365,14 +390,18 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   // Paid: the eligible miners whose uploads the window aggregates (normReference), when it is known — pay for contribution.
   const aggregated = inp.normReference ? new Set(inp.normReference) : null;
   for (const u of aggregated ?? []) if (s.miners[u]) s.miners[u]!.lastAggregated = W;
-  const good = qualityGate(s.miners, finals, inp.maxPeers, p.qualityFloor);
+  const deep = depthGate(s.miners, finals, inp.maxPeers, p, medianOf(results.filter((r) => r.evaluated && (finals.get(r.uid) ?? 0) > 0).map((r) => r.randomImprovement!)));
+  const quality = qualityGate(s.miners, finals, inp.maxPeers, p.qualityFloor), good = new Set([...quality].filter((u) => deep.has(u)));
   const paid = new Map([...finals].map(([u, f]) => [u, absent.has(u) || (aggregated && !aggregated.has(u)) || !good.has(u) ? 0 : f]));
   const proven = provenMiners(s.miners, p.indicatorWarmup);
   const weights = shapeWeights(paid, inp.maxPeers, inp.reserves, p, proven);
   // A miner without an upload in this window and the one before is no peer until it uploads again.
   const present = new Map([...finals].map(([u, f]) => [u, s.miners[u]!.lastSeen >= W - 1 && good.has(u) ? f : 0]));
   const lastAgg = new Map(Object.entries(s.miners).filter(([, m]) => m.lastAggregated !== undefined).map(([u, m]) => [Number(u), m.lastAggregated!]));
-  const sel = rotatePeers(present, inp.maxPeers, inp.reserves, proven, lastAgg, p.rotationBand);
+  // Rotating before the own-data warm-up: only miners whose indicator average already clears the threshold (a coin-flipper does not).
+  const rotatable = p.rotationMinEvals === undefined ? proven
+    : new Set([...provenMiners(s.miners, p.rotationMinEvals)].filter((u) => proven.has(u) || biasCorrected(s.miners[u]!.ma, s.miners[u]!.evals, p.indicatorAlpha) >= p.indicatorThreshold));
+  const sel = rotatePeers(present, inp.maxPeers, inp.reserves, proven, lastAgg, p.rotationBand, rotatable);
   const { peers, reserves } = spreadGroups(sel.peers, sel.reserves, inp.groups ?? [], inp.maxPeers, inp.reserves, present);
   const result: WindowResult = { window: W, medianNorm, miners: results, peers, reserves, weights: splitGroupWeights(weights, inp.groups ?? []), dropped };
   return { state: s, result };
