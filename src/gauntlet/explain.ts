@@ -2,9 +2,9 @@
 // alone — one line per window (upload status, main score, own vs random improvement, match rank,
 // rating, indicator average, sync, penalties, final score, weight), then the newest final score
 // taken apart into its factors and every penalty with its reason.
-import type { ScoreReceipt } from './receipt.js';
-import { recentlyPenalized } from './weights.js';
-import type { MinerResult } from './window.js';
+import { recomputeFromReceipt, type ScoreReceipt } from './receipt.js';
+import { eligibleFinals, recentlyPenalized } from './weights.js';
+import { depthGate, depthReference, eligibleMedianRandom, qualityGate, qualityReference, type MinerResult } from './window.js';
 
 const f = (x: number | null, d = 4): string => (x === null ? '-' : x.toFixed(d));
 const sci = (x: number | null): string => (x === null ? '-' : x.toExponential(2));
@@ -21,8 +21,29 @@ function role(r: ScoreReceipt, m: MinerResult): string {
   const last = m.penalties.length > 0 ? r.window : r.stateBefore.miners[m.uid]?.lastPenalty ?? -1;
   const why = recentlyPenalized(last, r.window, r.params.penaltyMemory)
     ? `barred: penalized in window ${last} (a penalty bars weight and peer selection for ${r.params.penaltyMemory} window(s))`
-    : m.final > 0 ? 'ranked below the peers and reserves' : 'final score 0';
+    : m.final > 0 ? (heldBack(r, m.uid) ?? 'ranked below the peers and reserves') : 'final score 0';
   return `neither peer nor reserve next window (${why})`;
+}
+
+/**
+ * Why a miner with a positive, unbarred final is kept out of peers and pay, from the receipt's own
+ * recomputation: the quality gate or the own-data depth gate (window.ts); null when neither holds it.
+ */
+export function heldBack(r: ScoreReceipt, uid: number): string | null {
+  let state;
+  try { state = recomputeFromReceipt(r).state; } catch { return null; }
+  const finals = eligibleFinals(state.miners, r.window, r.params.penaltyMemory), k = r.inputs.maxPeers, st = state.miners[uid];
+  if (!st || !((finals.get(uid) ?? 0) > 0)) return null;
+  if (!qualityGate(state.miners, finals, k, r.params.qualityFloor).has(uid)) {
+    return `held out of peers and pay: quality average ${sci(st.quality ?? null)} < ${r.params.qualityFloor} × ${sci(qualityReference(state.miners, finals, k))}, ` +
+      `the ${k}-th best among eligible miners — its updates improve random data too little`;
+  }
+  const med = eligibleMedianRandom(r.result.miners, finals);
+  if (!depthGate(state.miners, finals, k, r.params, med).has(uid)) {
+    return `held out of peers and pay: own-data depth average ${sci(st.depth ?? null)} < ${r.params.depthFloor} × ${sci(depthReference(state.miners, finals, k, r.params, med))}, ` +
+      `the ${k}-th best among eligible miners — the lower half of its assigned batches improves like random data (train every assigned batch)`;
+  }
+  return null;
 }
 
 function row(r: ScoreReceipt, m: MinerResult): string {

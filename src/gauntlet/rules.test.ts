@@ -12,7 +12,7 @@ import { trainingOffsets } from '../protocol/index.js';
 import { makeRng } from '../util/rng.js';
 import {
   depthGate, emptyState, encodeReceipt, lossScore, evalPlan, evalSeed, explainUid, GAUNTLET_DEFAULTS, originOf, ownDepth, parseReceipt, qualityGate, referenceMedian, scoreWindow, scoreWithReceipt, verifyReceipt,
-  type GauntletParams, type GauntletState, type MinerInput, type MinerResult, type ScoreReceipt, type WindowResult,
+  type GauntletParams, type GauntletState, type MinerInput, type MinerResult, type ScoreReceipt, type WindowInputs, type WindowResult,
 } from './index.js';
 
 /** A block hash standing in for the evaluation beacon (chaintime.ts evalBeacon). */
@@ -388,6 +388,28 @@ test('depth gate: off until the reference stands out of random-data level; then 
   assert.deepEqual([...depthGate(run.state.miners, finals, 3, { depthFloor: undefined, depthActivation: undefined, depthMinEvals: undefined }, 0.01)].sort(), [1, 2, 3, 4], 'receipts without depth parameters: off');
   const fresh = { ...run.state.miners, 4: { ...run.state.miners[4]!, depthEvals: 3 } };
   assert.deepEqual([...depthGate(fresh, finals, 3, P, 0.01)].sort(), [1, 2, 3, 4], 'fewer than depthMinEvals values: not yet judged');
+});
+
+test('depth gate in receipts: they verify, score explain says why the miner is held back; a receipt without depth parameters recomputes with the gate off', () => {
+  let state = emptyState();
+  const receipts: ScoreReceipt[] = [];
+  for (let W = 0; W < 12; W++) {
+    const x = W < 5 ? 0.0004 : 0.005;
+    const inputs: WindowInputs = { window: W, validator: V, maxPeers: 3, reserves: 2, miners: [1, 2, 3].map((u) => batched(W, u, 4, 0.01, x)).concat([batched(W, 4, 2, 0.0101, x)]) };
+    const out = scoreWithReceipt('run', P, state, inputs);
+    state = out.state;
+    receipts.push(out.receipt);
+  }
+  for (const r of receipts) assert.deepEqual(verifyReceipt(r), { ok: true }, `window ${r.window}`);
+  const text = explainUid(receipts, 4);
+  assert.match(text, /held out of peers and pay: own-data depth average .* < 0\.3 × .*train every assigned batch/);
+  assert.doesNotMatch(explainUid(receipts, 1), /held out/);
+  // The same inputs scored by a validator from before the gate (no depth parameters): uid 4 is paid, and that receipt verifies too.
+  const { depthFloor: _a, depthActivation: _b, depthMinEvals: _c, ...old } = P;
+  let st = emptyState(), last: ScoreReceipt | null = null;
+  for (const r of receipts) { const out = scoreWithReceipt('run', old, st, r.inputs); st = out.state; last = out.receipt; }
+  assert.ok(last!.result.weights.uids.includes(4) || last!.result.peers.includes(4));
+  assert.deepEqual(verifyReceipt(JSON.parse(JSON.stringify(last)) as ScoreReceipt), { ok: true });
 });
 
 test('rotation from the second evaluation: in a new network of 6 equal miners every one is aggregated and paid within the first 8 windows (before any is proven)', () => {

@@ -193,11 +193,18 @@ export function pairTensorShare(a: Pick<MinerInput, 'uid' | 'tensorShare'>, b: P
  * none positive) every eligible miner passes.
  */
 export function qualityGate(miners: Readonly<Record<string, Pick<MinerState, 'quality'>>>, finals: ReadonlyMap<number, number>, maxPeers: number, floor: number): Set<number> {
-  const eligible = [...finals].filter(([, f]) => f > 0 && Number.isFinite(f)).map(([u]) => u);
+  const eligible = eligibleUids(finals), ref = qualityReference(miners, finals, maxPeers);
   const q = (u: number): number => miners[u]?.quality ?? Number.NEGATIVE_INFINITY;
-  const ranked = eligible.map(q).filter(Number.isFinite).sort((a, b) => b - a);
-  const ref = ranked.length > 0 ? ranked[Math.min(ranked.length, Math.max(1, maxPeers)) - 1]! : 0;
   return new Set(ref > 0 ? eligible.filter((u) => q(u) >= floor * ref) : eligible);
+}
+
+const eligibleUids = (finals: ReadonlyMap<number, number>): number[] => [...finals].filter(([, f]) => f > 0 && Number.isFinite(f)).map(([u]) => u);
+/** The k-th largest of xs (k clamped to 1..length); 0 for none. */
+const kthBest = (xs: number[], k: number): number => { const s = xs.filter(Number.isFinite).sort((a, b) => b - a); return s.length > 0 ? s[Math.min(s.length, Math.max(1, k)) - 1]! : 0; };
+
+/** The quality gate's reference: the maxPeers-th best quality average among the eligible (0: none). */
+export function qualityReference(miners: Readonly<Record<string, Pick<MinerState, 'quality'>>>, finals: ReadonlyMap<number, number>, maxPeers: number): number {
+  return kthBest(eligibleUids(finals).map((u) => miners[u]?.quality ?? Number.NEGATIVE_INFINITY), maxPeers);
 }
 
 /**
@@ -208,14 +215,25 @@ export function qualityGate(miners: Readonly<Record<string, Pick<MinerState, 'qu
  */
 export function depthGate(miners: Readonly<Record<string, Pick<MinerState, 'depth' | 'depthEvals'>>>, finals: ReadonlyMap<number, number>, maxPeers: number,
   p: Pick<GauntletParams, 'depthFloor' | 'depthActivation' | 'depthMinEvals'>, medianRandom: number): Set<number> {
-  const eligible = [...finals].filter(([, f]) => f > 0 && Number.isFinite(f)).map(([u]) => u);
-  if (p.depthFloor === undefined || p.depthActivation === undefined || p.depthMinEvals === undefined) return new Set(eligible);
-  // The reference from judged miners only: a newcomer's one or two values are noise (1.8–2.1× an honest average seen).
+  const eligible = eligibleUids(finals), ref = depthReference(miners, finals, maxPeers, p, medianRandom);
+  if (ref === null) return new Set(eligible);
   const judged = (u: number): boolean => (miners[u]?.depthEvals ?? 0) >= p.depthMinEvals!;
-  const ranked = eligible.filter(judged).map((u) => miners[u]!.depth).filter((d): d is number => d !== undefined && Number.isFinite(d)).sort((a, b) => b - a);
-  const ref = ranked.length > 0 ? ranked[Math.min(ranked.length, Math.max(1, maxPeers)) - 1]! : 0;
-  if (!(ref > 0 && ref >= p.depthActivation * Math.abs(medianRandom))) return new Set(eligible);
   return new Set(eligible.filter((u) => !judged(u) || (miners[u]?.depth ?? Number.NEGATIVE_INFINITY) >= p.depthFloor! * ref));
+}
+
+/** The depth gate's reference (the maxPeers-th best depth average among judged eligible miners), or null while the gate is off. */
+export function depthReference(miners: Readonly<Record<string, Pick<MinerState, 'depth' | 'depthEvals'>>>, finals: ReadonlyMap<number, number>, maxPeers: number,
+  p: Pick<GauntletParams, 'depthFloor' | 'depthActivation' | 'depthMinEvals'>, medianRandom: number): number | null {
+  if (p.depthFloor === undefined || p.depthActivation === undefined || p.depthMinEvals === undefined) return null;
+  // The reference from judged miners only: a newcomer's one or two values are noise (1.8–2.1× an honest average seen).
+  const judged = eligibleUids(finals).filter((u) => (miners[u]?.depthEvals ?? 0) >= p.depthMinEvals!);
+  const ref = kthBest(judged.map((u) => miners[u]!.depth ?? Number.NaN), maxPeers);
+  return ref > 0 && ref >= p.depthActivation * Math.abs(medianRandom) ? ref : null;
+}
+
+/** The median random improvement of this window's evaluated eligible miners (the depth gate's scale). */
+export function eligibleMedianRandom(results: readonly Pick<MinerResult, 'uid' | 'evaluated' | 'randomImprovement'>[], finals: ReadonlyMap<number, number>): number {
+  return medianOf(results.filter((r) => r.evaluated && (finals.get(r.uid) ?? 0) > 0).map((r) => r.randomImprovement!));
 }
 
 /** Median norm of the ok uploads of `reference` (all ok uploads when it names none of them). */
@@ -390,7 +408,7 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   // Paid: the eligible miners whose uploads the window aggregates (normReference), when it is known — pay for contribution.
   const aggregated = inp.normReference ? new Set(inp.normReference) : null;
   for (const u of aggregated ?? []) if (s.miners[u]) s.miners[u]!.lastAggregated = W;
-  const deep = depthGate(s.miners, finals, inp.maxPeers, p, medianOf(results.filter((r) => r.evaluated && (finals.get(r.uid) ?? 0) > 0).map((r) => r.randomImprovement!)));
+  const deep = depthGate(s.miners, finals, inp.maxPeers, p, eligibleMedianRandom(results, finals));
   const quality = qualityGate(s.miners, finals, inp.maxPeers, p.qualityFloor), good = new Set([...quality].filter((u) => deep.has(u)));
   const paid = new Map([...finals].map(([u, f]) => [u, absent.has(u) || (aggregated && !aggregated.has(u)) || !good.has(u) ? 0 : f]));
   const proven = provenMiners(s.miners, p.indicatorWarmup);
