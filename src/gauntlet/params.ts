@@ -82,6 +82,13 @@ export interface GauntletParams {
    * junk into the aggregate (combined scenario: adversaries 32%, loss +5.2%); from the 4th: 0.63, 12.8%.
    */
   rotationMinEvals?: number;
+  /**
+   * Rotation takes only miners with a quality average ≥ this × the quality gate's reference (absent:
+   * any). Honest miners stood at ≥ 0.86 of it after their first window (0.75 in it); one inner step
+   * scaled by H, a half-sign-flipped update and half a training at ≤ 0.73 — and rotation, which puts
+   * the never-aggregated first, gave each of those a slot when they passed the 0.65 gate.
+   */
+  rotationQualityFloor?: number;
   /** Geometric decay of the reserves' weights (T: 0.75). */
   reserveDecay: number;
   /** An offence (any penalty but missing and late) bars weight and peer selection in its window and the next penaltyMemory − 1 ones. */
@@ -115,6 +122,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
   reserveDecay: 0.75,
   rotationBand: 0.5,
   rotationMinEvals: 4,
+  rotationQualityFloor: 0.8,
   qualityAlpha: 0.3,
   qualityFloor: 0.65,
   depthFloor: 0.3,
@@ -131,9 +139,9 @@ export function checkParams(p: GauntletParams): void {
     ['openskillBeta', 0, 1e3, false], ['openskillTau', 0, 1e3, false], ['ordinalShift', -1e3, 1e3, false], ['syncMaxBehind', 0, 1e6, false], ['copyThreshold', 0, 1, false], ['tensorCopyShare', 0, 1, false], ['tensorCopyOverlap', 0, 1, false], ['originMargin', 0, 1, false], ['tensorSketchSize', 1, 4096, true],
     ['copyLookback', 0, 64, true], ['sketchSize', 1, 4096, true], ['negativeStreak', 1, 1e6, true], ['normOutlier', 1, 1e6, false],
     ['missingSlash', 0, 1, false], ['offenceSlash', 0, 1, false], ['peerShare', 0, 1, false], ['peerTopRatio', 1, 1e6, false],
-    ['reserveDecay', 0, 1, false], ['rotationBand', 0, 1, false], ['rotationMinEvals', 0, 1e6, true], ['qualityAlpha', 0, 1, false], ['qualityFloor', 0, 1, false], ['depthFloor', 0, 1, false], ['depthActivation', 0, 1e6, false], ['depthMinEvals', 0, 1e6, true], ['penaltyMemory', 0, 1e6, true], ['inactiveReset', 1, 1e9, true],
+    ['reserveDecay', 0, 1, false], ['rotationBand', 0, 1, false], ['rotationMinEvals', 0, 1e6, true], ['rotationQualityFloor', 0, 1, false], ['qualityAlpha', 0, 1, false], ['qualityFloor', 0, 1, false], ['depthFloor', 0, 1, false], ['depthActivation', 0, 1e6, false], ['depthMinEvals', 0, 1e6, true], ['penaltyMemory', 0, 1e6, true], ['inactiveReset', 1, 1e9, true],
   ];
-  const optional: readonly (keyof GauntletParams)[] = ['depthFloor', 'depthActivation', 'depthMinEvals', 'rotationMinEvals'];
+  const optional: readonly (keyof GauntletParams)[] = ['depthFloor', 'depthActivation', 'depthMinEvals', 'rotationMinEvals', 'rotationQualityFloor'];
   for (const [k, lo, hi, int] of ranges) {
     const v = p[k];
     if (v === undefined && optional.includes(k)) continue;

@@ -416,9 +416,14 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   // A miner without an upload in this window and the one before is no peer until it uploads again.
   const present = new Map([...finals].map(([u, f]) => [u, s.miners[u]!.lastSeen >= W - 1 && good.has(u) ? f : 0]));
   const lastAgg = new Map(Object.entries(s.miners).filter(([, m]) => m.lastAggregated !== undefined).map(([u, m]) => [Number(u), m.lastAggregated!]));
-  // Rotating before the own-data warm-up: only miners whose indicator average already clears the threshold (a coin-flipper does not).
-  const rotatable = p.rotationMinEvals === undefined ? proven
+  // Rotating before the own-data warm-up: only miners whose indicator average already clears the threshold (a coin-flipper does not);
+  // and only comparable contributors: a quality average ≥ rotationQualityFloor × the quality gate's reference (rotation puts the
+  // never-aggregated first, so half a training that passes the gate would otherwise take a slot ahead of the honest).
+  const early = p.rotationMinEvals === undefined ? proven
     : new Set([...provenMiners(s.miners, p.rotationMinEvals)].filter((u) => proven.has(u) || biasCorrected(s.miners[u]!.ma, s.miners[u]!.evals, p.indicatorAlpha) >= p.indicatorThreshold));
+  const qref = qualityReference(s.miners, finals, inp.maxPeers);
+  const rotatable = p.rotationQualityFloor === undefined || !(qref > 0) ? early
+    : new Set([...early].filter((u) => (s.miners[u]!.quality ?? Number.NEGATIVE_INFINITY) >= p.rotationQualityFloor! * qref));
   const sel = rotatePeers(present, inp.maxPeers, inp.reserves, proven, lastAgg, p.rotationBand, rotatable);
   const { peers, reserves } = spreadGroups(sel.peers, sel.reserves, inp.groups ?? [], inp.maxPeers, inp.reserves, present);
   const result: WindowResult = { window: W, medianNorm, miners: results, peers, reserves, weights: splitGroupWeights(weights, inp.groups ?? []), dropped };
