@@ -427,3 +427,24 @@ test('rotation from the second evaluation: in a new network of 6 equal miners ev
   const { rotationMinEvals: _r, ...before } = P;
   assert.ok(paidIn(before).size < 6, 'receipts without rotationMinEvals: only proven miners rotate (as they were scored)');
 });
+
+test('rotation takes comparable contributors only: two miners at 70% of the honest improvement pass the quality gate but never rotate in', () => {
+  const run = new Run(P, 3, 2);
+  const aggregated = new Set<number>();
+  let peers: number[] = [];
+  for (let W = 0; W < 16; W++) {
+    const r = run.window(W, [1, 2, 3, 4].map((u) => ok(W, u, 0.01 + ((u * 7 + W * 3) % 5) / 10000)).concat([5, 6].map((u) => ok(W, u, 0.007))), peers.length ? [...peers] : undefined);
+    if (W > 0) for (const u of peers) aggregated.add(u);
+    peers = r.peers;
+  }
+  assert.deepEqual([...aggregated].sort(), [1, 2, 3, 4], 'the four comparable ones rotate; 5 and 6 (quality 0.7 of the reference) never take a slot');
+  const { rotationQualityFloor: _q, ...before } = P;
+  const r2 = new Run(before, 3, 2), agg2 = new Set<number>();
+  peers = [];
+  for (let W = 0; W < 16; W++) {
+    const r = r2.window(W, [1, 2, 3, 4].map((u) => ok(W, u, 0.01 + ((u * 7 + W * 3) % 5) / 10000)).concat([5, 6].map((u) => ok(W, u, 0.007))), peers.length ? [...peers] : undefined);
+    if (W > 0) for (const u of peers) agg2.add(u);
+    peers = r.peers;
+  }
+  assert.ok(agg2.has(5) || agg2.has(6), 'without the rotation floor the never-aggregated go first');
+});
