@@ -21,10 +21,12 @@
 // Any penalty but missing and late also bars weight and peer selection in its window and the next penaltyMemory − 1 ones
 // (weights.ts recentlyPenalized; a miner never penalized is never barred).
 // Weights and the next window's peer list come from the eligible final scores: only positive, unbarred
-// finals. Weights go to the eligible miners whose uploads this window aggregates (normReference; all
+// finals, of miners that pass the quality gate (qualityGate) and the own-data depth gate (depthGate) —
+// neither is a penalty: the final stands, peers and pay wait. Weights go to the eligible miners whose uploads this window aggregates (normReference; all
 // eligible when it is not given), less this window's missing and late, on the ramp of the best
 // maxPeers — reserves are not paid for standing by (weights.ts). The peers are the best maxPeers, or,
-// when more proven miners than that stand within rotationBand × the best final, those of them
+// when more rotatable miners (proven, or from rotationMinEvals with a clean indicator; quality ≥
+// rotationQualityFloor × the quality reference) than that stand within rotationBand × the best final, those of them
 // aggregated longest ago (weights.ts rotatePeers); the reserves the next `reserves` among the miners
 // past the own-data warm-up (provenMiners). The window's aggregate is not decided here: the nodes aggregate the
 // valid uploads of the peer list the leader published for the window, reserves filling failed slots.
