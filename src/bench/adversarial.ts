@@ -62,6 +62,9 @@ export function adversaryNames(running: readonly Adversary[]): string[] {
   return running.map((b) => { const k = (seen.get(b) ?? 0) + 1; seen.set(b, k); return k === 1 ? `a-${b}` : `a-${b}-${k}`; });
 }
 
+/** A scenario miner's label in reports: its name less "a-" (the behaviour, -2, -3 … for further members of a group). */
+export const labelOf = (name: string): string => name.replace(/^a-/, '');
+
 /** "half*2,copy" → [half, half, copy]: names with an optional repeat count (a group of uids of one behaviour). */
 export function parseAdversaryList(list: string): Adversary[] {
   return list.split(',').map((x) => x.trim()).filter(Boolean).flatMap((x) => {
@@ -414,7 +417,7 @@ export function adversarialReport(s: ScenarioResult, twin: ScenarioResult, wallS
   const rows: AdversaryRow[] = s.adversaries.map((a) => {
     const c = caughtFrom(receipts, a.uid, hUids);
     return {
-      behavior: a.behavior, label: a.name.replace(/^a-/, ''), uid: a.uid, windows_to_zero: c.zeroFrom <= receipts.length ? c.zeroFrom : null,
+      behavior: a.behavior, label: labelOf(a.name), uid: a.uid, windows_to_zero: c.zeroFrom <= receipts.length ? c.zeroFrom : null,
       below_honest_from: c.belowFrom <= receipts.length ? c.belowFrom : null, emission_share: share([a.uid]),
       scored_in: receipts.filter((r) => minerOf(r, a.uid) !== undefined).length, penalties: penaltyKinds(receipts, a.uid),
     };
@@ -494,7 +497,7 @@ const pct = (x: number | null, d = 2): string => (x === null ? '-' : `${(100 * x
 interface Column { label: string; uid: number }
 
 function columnsOf(s: ScenarioResult): Column[] {
-  return [...s.honest.map((h) => ({ label: h.name, uid: h.uid })), ...s.adversaries.map((a) => ({ label: a.name.replace(/^a-/, ''), uid: a.uid }))];
+  return [...s.honest.map((h) => ({ label: h.name, uid: h.uid })), ...s.adversaries.map((a) => ({ label: labelOf(a.name), uid: a.uid }))];
 }
 
 /** Miner emission per window (Σ of the window's sampled epochs), by uid. */
@@ -531,7 +534,7 @@ export function writeAdversarialReport(dir: string, r: AdversarialReport, s: Sce
   const lossAt = (x: ScenarioResult, w: number): number | undefined => x.valLoss[x.validators[0]!.name]?.find((e) => e.window === w)?.loss;
   const settings = `tiny model (dim ${s.run.model.dim}, ${s.run.model.nLayers} layers, vocab ${s.run.model.vocabSize}), ${s.run.blocksPerWindow} blocks × ${s.blockMs} ms per window, ` +
     `Yuma every ${SCENARIO_TEMPO} blocks, H=${s.run.innerSteps}, batch ${s.run.batch}×${s.run.seq}, α ${s.run.alpha}, max peers ${s.run.maxPeers}, seed ${s.run.seed}; ` +
-    `one validator, honest miners ${s.honest.map((h) => `${h.name} (uid ${h.uid})`).join(', ')}, adversaries ${s.adversaries.map((a) => `${a.name.replace(/^a-/, '')} (uid ${a.uid})`).join(', ')}`;
+    `one validator, honest miners ${s.honest.map((h) => `${h.name} (uid ${h.uid})`).join(', ')}, adversaries ${s.adversaries.map((a) => `${labelOf(a.name)} (uid ${a.uid})`).join(', ')}`;
   const scoredIdx = (w: number): number => receipts.findIndex((x) => x.window === w) + 1;
   const perWindow = (cell: (rc: ScoreReceipt, uid: number) => string, extra: (rc: ScoreReceipt) => string[]): string[][] =>
     receipts.map((rc) => [`${rc.window} (${scoredIdx(rc.window)})`, ...cols.map((c) => cell(rc, c.uid)), ...extra(rc)]);

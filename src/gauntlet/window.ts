@@ -194,12 +194,15 @@ export function pairTensorShare(a: Pick<MinerInput, 'uid' | 'tensorShare'>, b: P
  * among them: the ones that may be peers and be paid. Without a positive reference (no scores yet, or
  * none positive) every eligible miner passes.
  */
-export function qualityGate(miners: Readonly<Record<string, Pick<MinerState, 'quality'>>>, finals: ReadonlyMap<number, number>, maxPeers: number, floor: number): Set<number> {
-  const eligible = eligibleUids(finals), ref = qualityReference(miners, finals, maxPeers);
+export function qualityGate(miners: Readonly<Record<string, Pick<MinerState, 'quality'>>>, finals: ReadonlyMap<number, number>, maxPeers: number, floor: number,
+  ref = qualityReference(miners, finals, maxPeers)): Set<number> {
+  const eligible = eligibleUids(finals);
   const q = (u: number): number => miners[u]?.quality ?? Number.NEGATIVE_INFINITY;
   return new Set(ref > 0 ? eligible.filter((u) => q(u) >= floor * ref) : eligible);
 }
 
+/** A moving average after one more value; the first value sets it. */
+const emaFold = (prev: number | undefined, x: number, alpha: number): number => (prev === undefined ? x : (1 - alpha) * prev + alpha * x);
 const eligibleUids = (finals: ReadonlyMap<number, number>): number[] => [...finals].filter(([, f]) => f > 0 && Number.isFinite(f)).map(([u]) => u);
 /** The k-th largest of xs (k clamped to 1..length); 0 for none. */
 const kthBest = (xs: number[], k: number): number => { const s = xs.filter(Number.isFinite).sort((a, b) => b - a); return s.length > 0 ? s[Math.min(s.length, Math.max(1, k)) - 1]! : 0; };
@@ -350,10 +353,10 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
         else {
           Object.assign(r, { evaluated: true, score: ls.score, ownImprovement: ls.ownImprovement, randomImprovement: ls.randomImprovement, indicator: ls.indicator, behind });
           st.ma = foldIndicator(st.ma, ls.indicator, p.indicatorAlpha);
-          st.quality = st.quality === undefined ? ls.score : (1 - p.qualityAlpha) * st.quality + p.qualityAlpha * ls.score;
+          st.quality = emaFold(st.quality, ls.score, p.qualityAlpha);
           const depth = ownDepth(losses);
           if (depth !== null) {
-            st.depth = st.depth === undefined ? depth : (1 - p.qualityAlpha) * st.depth + p.qualityAlpha * depth;
+            st.depth = emaFold(st.depth, depth, p.qualityAlpha);
             st.depthEvals = (st.depthEvals ?? 0) + 1;
           }
           st.evals += 1;
@@ -411,7 +414,8 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   const aggregated = inp.normReference ? new Set(inp.normReference) : null;
   for (const u of aggregated ?? []) if (s.miners[u]) s.miners[u]!.lastAggregated = W;
   const deep = depthGate(s.miners, finals, inp.maxPeers, p, eligibleMedianRandom(results, finals));
-  const quality = qualityGate(s.miners, finals, inp.maxPeers, p.qualityFloor), good = new Set([...quality].filter((u) => deep.has(u)));
+  const qref = qualityReference(s.miners, finals, inp.maxPeers);
+  const quality = qualityGate(s.miners, finals, inp.maxPeers, p.qualityFloor, qref), good = new Set([...quality].filter((u) => deep.has(u)));
   const paid = new Map([...finals].map(([u, f]) => [u, absent.has(u) || (aggregated && !aggregated.has(u)) || !good.has(u) ? 0 : f]));
   const proven = provenMiners(s.miners, p.indicatorWarmup);
   const weights = shapeWeights(paid, inp.maxPeers, inp.reserves, p, proven);
@@ -423,7 +427,6 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   // never-aggregated first, so half a training that passes the gate would otherwise take a slot ahead of the honest).
   const early = p.rotationMinEvals === undefined ? proven
     : new Set([...provenMiners(s.miners, p.rotationMinEvals)].filter((u) => proven.has(u) || biasCorrected(s.miners[u]!.ma, s.miners[u]!.evals, p.indicatorAlpha) >= p.indicatorThreshold));
-  const qref = qualityReference(s.miners, finals, inp.maxPeers);
   const rotatable = p.rotationQualityFloor === undefined || !(qref > 0) ? early
     : new Set([...early].filter((u) => (s.miners[u]!.quality ?? Number.NEGATIVE_INFINITY) >= p.rotationQualityFloor! * qref));
   const sel = rotatePeers(present, inp.maxPeers, inp.reserves, proven, lastAgg, p.rotationBand, rotatable);
