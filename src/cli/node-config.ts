@@ -75,8 +75,9 @@ const run: Check = object<RunConfig>({
   model, blocksPerWindow: int(1), deadlineS: num(0), innerSteps: int(1), batch: int(1), seq: int(2), innerLr: num(0), warmup: int(0),
   alpha: num(0), codec: object<CodecConfig>({ tile: int(1), vectorChunk: int(1), topk: int(1), beta: num(0) }), indexMode: oneOf('12bit', 'entropy'),
   checkpointEvery: int(1), weightsEvery: int(1), maxPeers: int(1), seed: int(0), overlap: bool,
+  auditRate: (v, p) => (typeof v === 'number' && v >= 0 && v <= 1 ? v : fail(p, 'a share of uploads in [0, 1]', v)),
   dataHash: (v, p) => (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? v : fail(p, 'a dataset content hash (64 hex digits)', v)),
-}, ['overlap', 'dataHash']);
+}, ['overlap', 'dataHash', 'auditRate']);
 
 const stores: Check = (v, p) => (Array.isArray(v) && v.length <= 16 ? v.map((x, i) => store(x, `${p}[${i}]`)) : fail(p, 'a list of at most 16 store descriptors', v));
 /** Set by the join path from a manifest parseManifest already checked; here only its shape. */

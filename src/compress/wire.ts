@@ -7,9 +7,12 @@
 //   4        2        version u16 = 3 (v2 and older are refused: 'bad_version')
 //   6        2        flags u16: bit 0 = entropy-coded indices and codes (else 12-bit + 2-bit); bit 1 = partial
 //                     (a pipeline stage's payload, docs/hetero.md: a held-tensor bitmap follows the fixed
-//                     header; at least one tensor is held); others 0
-//   8        4        header length u32 = 80 + B + E·Th (where the sections start): B = ⌈T/8⌉ if partial
-//                     else 0; Th = tensors held (T unless partial); E = 8 (12-bit) or 16 (entropy)
+//                     header; at least one tensor is held); bit 2 = a state commitment follows the fixed
+//                     header (neurons/audit.ts: sha256 of the miner's inner-optimizer state, error feedback
+//                     and base before this window's training, revealed when a replay audit picks it); others 0
+//   8        4        header length u32 = 80 + C + B + E·Th (where the sections start): C = 32 with a state
+//                     commitment else 0; B = ⌈T/8⌉ if partial else 0; Th = tensors held (T unless partial);
+//                     E = 8 (12-bit) or 16 (entropy)
 //   12       32       model-config hash
 //   44       8        window u64 (≤ 2^53 − 1)
 //   52       4        uid u32
@@ -17,8 +20,9 @@
 //   68       4        tensor count T u32
 //   72       4        inner steps u32: how many of its assigned batches the miner trained (0: not stated)
 //   76       4        section bytes u32: Σ of all sections (the content hash is at header length + this)
-//   80       B        partial only: bit t%8 of byte ⌊t/8⌋ set ⇔ tensor t held; pad bits 0
-//   80+B     E·Th     per held tensor: table 4 × binary16 (half.ts); entropy mode adds index-section
+//   80       C        the state commitment (32 bytes), when flag bit 2 is set
+//   80+C     B        partial only: bit t%8 of byte ⌊t/8⌋ set ⇔ tensor t held; pad bits 0
+//   80+C+B   E·Th     per held tensor: table 4 × binary16 (half.ts); entropy mode adds index-section
 //                     bytes u32 and code-section bytes u32. Kept counts follow from the geometry, and so
 //                     do the 12-bit mode's section lengths.
 //   H        Σ        per held tensor: index section, then code section. Positions of a chunk that keeps
@@ -40,6 +44,7 @@ export const SIGNATURE_BYTES = 64; // sr25519
 export const TABLE_BOUND = 1e6;
 const MAGIC = [0x54, 0x53, 0x4c, 0x43]; // "TSLC"
 const FIXED = 80, TRAILER = 34; // trailer: content hash + signature length
+const COMMIT_BYTES = 32;
 /** Bytes of a held tensor's entry: its 16-bit table, and in entropy mode the two section lengths. */
 const entryBytes = (entropy: boolean): number => (entropy ? 16 : 8);
 const bitmapBytes = (T: number): number => (T + 7) >>> 3;
@@ -65,6 +70,8 @@ export interface PayloadInput {
   cfg: CodecConfig;
   /** Inner steps trained (the first `steps` assigned batches); 0 or absent: not stated. */
   steps?: number;
+  /** Hex sha256 committing to the miner's state before this window's training (neurons/audit.ts); absent: none. */
+  stateCommitment?: string;
 }
 
 export interface Expectation {
@@ -81,6 +88,8 @@ export interface DecodedPayload {
   modelHash: string;
   /** Inner steps the miner says it trained (0: not stated). */
   steps: number;
+  /** The state commitment (hex sha256; neurons/audit.ts), or null when the payload carries none. */
+  stateCommitment: string | null;
   update: SparseUpdate;
   signature: Uint8Array | null;
   /** Hex sha256 of everything before the hash (what the signature covers, with a domain tag). */
@@ -109,7 +118,7 @@ function geometry(shapes: readonly TensorShape[], cfg: CodecConfig): Geometry {
     throw new TesseraError(`codec config ${JSON.stringify(cfg)} has no wire form`, 'Use tile ≤ 64, vectorChunk ≤ 4096 and topk ≥ 1.');
   }
   const T = shapes.length;
-  const g: Geometry = { chunks: [], sent: [], kept: [], sentKept: [], maxIdx: [], maxBytes: FIXED + bitmapBytes(T) + entryBytes(true) * T + TRAILER + SIGNATURE_BYTES };
+  const g: Geometry = { chunks: [], sent: [], kept: [], sentKept: [], maxIdx: [], maxBytes: FIXED + COMMIT_BYTES + bitmapBytes(T) + entryBytes(true) * T + TRAILER + SIGNATURE_BYTES };
   for (const s of shapes) {
     if (!Array.isArray(s) || (s.length !== 1 && s.length !== 2) || !s.every((d) => isInt(d, 1, 2 ** 40))) {
       throw new TesseraError(`tensor shape ${JSON.stringify(s)} is not a 1-D or 2-D shape of positive integers`);
@@ -190,6 +199,7 @@ export function encodePayload(p: PayloadInput): Uint8Array {
   if (!isInt(p.window, 0, Number.MAX_SAFE_INTEGER) || !isInt(p.uid, 0, 0xffffffff) || !['12bit', 'entropy'].includes(p.indexMode) || !isInt(steps, 0, 0xffffffff)) {
     throw new TesseraError(`encodePayload: bad window ${p.window}, uid ${p.uid}, index mode ${p.indexMode} or steps ${steps}`);
   }
+  if (p.stateCommitment !== undefined && !/^[0-9a-f]{64}$/.test(p.stateCommitment)) throw new TesseraError('encodePayload: stateCommitment must be 64 lowercase hex digits');
   checkUpdate(p.update, g);
   const entropy = p.indexMode === 'entropy', T = g.kept.length;
   const held = p.update.held, partial = !!held && held.some((h) => !h);
@@ -199,20 +209,21 @@ export function encodePayload(p: PayloadInput): Uint8Array {
     const written = writtenPositions(t.idx, g.chunks[i]!, g.sentKept[i]!);
     return entropy ? [encodeIndices(written, g.sent[i]!), encodeCodes(t.codes)] as const : [pack12(written), pack2(t.codes)] as const;
   });
-  const E = entryBytes(entropy), B = partial ? bitmapBytes(T) : 0;
-  const head = FIXED + B + E * sections.filter((x) => x !== null).length;
+  const E = entryBytes(entropy), B = partial ? bitmapBytes(T) : 0, C = p.stateCommitment !== undefined ? COMMIT_BYTES : 0;
+  const head = FIXED + C + B + E * sections.filter((x) => x !== null).length;
   const body = sections.reduce((a, x) => a + (x ? x[0].length + x[1].length : 0), 0), S = head + body;
   const out = new Uint8Array(S + TRAILER), dv = new DataView(out.buffer);
   out.set(MAGIC, 0);
   dv.setUint16(4, PAYLOAD_VERSION, true);
-  dv.setUint16(6, (entropy ? 1 : 0) | (partial ? 2 : 0), true);
+  dv.setUint16(6, (entropy ? 1 : 0) | (partial ? 2 : 0) | (C ? 4 : 0), true);
   dv.setUint32(8, head, true);
   out.set(Buffer.from(p.modelHash, 'hex'), 12);
   dv.setBigUint64(44, BigInt(p.window), true);
   dv.setUint32(52, p.uid, true);
   [p.cfg.tile, p.cfg.vectorChunk, p.cfg.topk, T, steps, body].forEach((v, i) => dv.setUint32(56 + 4 * i, v, true));
-  if (partial) held!.forEach((h, t) => { if (h) out[FIXED + (t >>> 3)]! |= 1 << (t & 7); });
-  let e = FIXED + B, o = head;
+  if (C) out.set(Buffer.from(p.stateCommitment!, 'hex'), FIXED);
+  if (partial) held!.forEach((h, t) => { if (h) out[FIXED + C + (t >>> 3)]! |= 1 << (t & 7); });
+  let e = FIXED + C + B, o = head;
   sections.forEach((sec, i) => {
     if (!sec) return;
     const [x, c] = sec, t = p.update.tensors[i]!;
@@ -277,8 +288,8 @@ export function decodePayload(bytes: Uint8Array, expect: Expectation): DecodeRes
       : `payload format version ${version}; this node reads only version ${PAYLOAD_VERSION}: upgrade this node`);
   }
   const flags = dv.getUint16(6, true);
-  if (flags > 3) return fail('bad_flags', `unknown flag bits 0x${flags.toString(16)}`);
-  const partial = (flags & 2) !== 0, entropy = (flags & 1) === 1, E = entryBytes(entropy), B = partial ? bitmapBytes(T) : 0;
+  if (flags > 7) return fail('bad_flags', `unknown flag bits 0x${flags.toString(16)}`);
+  const partial = (flags & 2) !== 0, entropy = (flags & 1) === 1, E = entryBytes(entropy), B = partial ? bitmapBytes(T) : 0, C = (flags & 4) !== 0 ? COMMIT_BYTES : 0;
   if (u32(68) !== T) return fail('bad_tensor_count', `${u32(68)} tensors, the layout has ${T}`);
   const [tile, vectorChunk, topk] = [u32(56), u32(60), u32(64)], c = expect.cfg;
   if (tile !== c.tile || vectorChunk !== c.vectorChunk || topk !== c.topk) {
@@ -288,17 +299,17 @@ export function decodePayload(bytes: Uint8Array, expect: Expectation): DecodeRes
   if (expect.modelHash !== undefined && expect.modelHash.toLowerCase() !== modelHash) return fail('model_mismatch', `model hash ${modelHash}`);
   const window = Number(dv.getBigUint64(44, true));
   if (window > Number.MAX_SAFE_INTEGER) return fail('bad_header', `window ${dv.getBigUint64(44, true)} beyond 2^53 − 1`);
-  if (bytes.length < FIXED + B) return fail('truncated', `${bytes.length} bytes, the header and held-tensor bitmap need ${FIXED + B}`);
-  const held: boolean[] = Array.from({ length: T }, (_, t) => !partial || ((bytes[FIXED + (t >>> 3)]! >>> (t & 7)) & 1) === 1);
+  if (bytes.length < FIXED + C + B) return fail('truncated', `${bytes.length} bytes, the header, state commitment and held-tensor bitmap need ${FIXED + C + B}`);
+  const held: boolean[] = Array.from({ length: T }, (_, t) => !partial || ((bytes[FIXED + C + (t >>> 3)]! >>> (t & 7)) & 1) === 1);
   if (partial) {
-    if ((T & 7) !== 0 && bytes[FIXED + B - 1]! >>> (T & 7) !== 0) return fail('bad_header', 'held-tensor bitmap has pad bits set');
+    if ((T & 7) !== 0 && bytes[FIXED + C + B - 1]! >>> (T & 7) !== 0) return fail('bad_header', 'held-tensor bitmap has pad bits set');
     if (!held.some(Boolean)) return fail('bad_count', 'a partial payload that holds no tensor');
   }
-  const Th = held.filter(Boolean).length, head = FIXED + B + E * Th;
+  const Th = held.filter(Boolean).length, head = FIXED + C + B + E * Th;
   if (u32(8) !== head) return fail('bad_header', `header length ${u32(8)}, expected ${head}`);
   if (bytes.length < head + TRAILER) return fail('truncated', `${bytes.length} bytes, the header and table need ${head + TRAILER}`);
   const at: number[] = [], xlen: number[] = [], clen: number[] = [];
-  let S = head, e = FIXED + B;
+  let S = head, e = FIXED + C + B;
   for (let t = 0; t < T; t++) {
     if (!held[t]) { at.push(S); xlen.push(0); clen.push(0); continue; }
     const n = g.kept[t]!, m = g.sentKept[t]!;
@@ -318,7 +329,7 @@ export function decodePayload(bytes: Uint8Array, expect: Expectation): DecodeRes
   const hash = createHash('sha256').update(bytes.subarray(0, S)).digest();
   if (!hash.equals(bytes.subarray(S, S + 32))) return fail('hash_mismatch', 'content hash does not match the bytes');
   const tensors: SparseTensor[] = [];
-  e = FIXED + B;
+  e = FIXED + C + B;
   for (let t = 0; t < T; t++) {
     if (!held[t]) { tensors.push({ idx: new Uint16Array(0), codes: new Uint8Array(0), table: new Float32Array(4) }); continue; }
     const n = g.kept[t]!, m = g.sentKept[t]!, ch = g.chunks[t]!, xs = at[t]!, cs = xs + xlen[t]!;
@@ -337,7 +348,7 @@ export function decodePayload(bytes: Uint8Array, expect: Expectation): DecodeRes
     tensors.push({ idx: idx as Uint16Array, codes, table });
   }
   const signature = sigLen === 0 ? null : new Uint8Array(bytes.subarray(S + TRAILER, end)); // a copy, also for Buffers
-  return { ok: true, payload: { window, uid: u32(52), indexMode: entropy ? 'entropy' : '12bit', modelHash, steps: u32(72), update: partial ? { tensors, held } : { tensors }, signature, contentHash: hash.toString('hex') } };
+  return { ok: true, payload: { window, uid: u32(52), indexMode: entropy ? 'entropy' : '12bit', modelHash, steps: u32(72), stateCommitment: C ? Buffer.from(bytes.subarray(FIXED, FIXED + C)).toString('hex') : null, update: partial ? { tensors, held } : { tensors }, signature, contentHash: hash.toString('hex') } };
 }
 
 export interface PayloadMeasure {

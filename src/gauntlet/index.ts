@@ -19,7 +19,7 @@ export { updateNorm, indexSketch, sketchOverlap, tensorSketches, tensorCopyShare
 export { detectCopies, type Sighting, type PastUpload, type CopyFinding, type CopyReport } from './copies.js';
 export { finalScore, rankPositive, shapeWeights, recentlyPenalized, eligibleFinals, provenMiners, selectPeers, rotatePeers, tiers, type WeightShape } from './weights.js';
 export {
-  scoreWindow, originOf, referenceMedian, pairTensorShare, qualityGate, depthGate, readableTimes, effectiveShares, splitGroupWeights, spreadGroups, type GroupInput, type UploadStatus, type Measured, type MinerInput, type WindowInputs, type Penalty, type MinerResult, type WindowResult,
+  scoreWindow, originOf, referenceMedian, pairTensorShare, qualityGate, depthGate, readableTimes, effectiveShares, splitGroupWeights, spreadGroups, type GroupInput, type UploadStatus, type Measured, type MinerInput, type AuditInput, type WindowInputs, type Penalty, type MinerResult, type WindowResult,
 } from './window.js';
 export {
   RECEIPT_FORMAT, RECEIPT_VERSION, scoreWithReceipt, recomputeFromReceipt, verifyReceipt, encodeReceipt, parseReceipt, stateHash, type ScoreReceipt,

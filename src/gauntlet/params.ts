@@ -95,6 +95,12 @@ export interface GauntletParams {
   penaltyMemory: number;
   /** Windows without any upload after which a miner's state is dropped (a fresh start if it returns). */
   inactiveReset: number;
+  /**
+   * A failed replay audit (WindowInputs.audits; neurons/audit.ts) bars weight and peer selection in its
+   * window and the next auditBan − 1 ones (besides the 'audit' penalty's slash). Absent (receipts before
+   * audits): audits are not scored.
+   */
+  auditBan?: number;
 }
 
 export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
@@ -130,6 +136,7 @@ export const GAUNTLET_DEFAULTS: Readonly<GauntletParams> = Object.freeze({
   depthMinEvals: 4,
   penaltyMemory: 2,
   inactiveReset: 50,
+  auditBan: 200,
 });
 
 /** Throws a TesseraError naming the first parameter out of its range. */
@@ -139,9 +146,9 @@ export function checkParams(p: GauntletParams): void {
     ['openskillBeta', 0, 1e3, false], ['openskillTau', 0, 1e3, false], ['ordinalShift', -1e3, 1e3, false], ['syncMaxBehind', 0, 1e6, false], ['copyThreshold', 0, 1, false], ['tensorCopyShare', 0, 1, false], ['tensorCopyOverlap', 0, 1, false], ['originMargin', 0, 1, false], ['tensorSketchSize', 1, 4096, true],
     ['copyLookback', 0, 64, true], ['sketchSize', 1, 4096, true], ['negativeStreak', 1, 1e6, true], ['normOutlier', 1, 1e6, false],
     ['missingSlash', 0, 1, false], ['offenceSlash', 0, 1, false], ['peerShare', 0, 1, false], ['peerTopRatio', 1, 1e6, false],
-    ['reserveDecay', 0, 1, false], ['rotationBand', 0, 1, false], ['rotationMinEvals', 0, 1e6, true], ['rotationQualityFloor', 0, 1, false], ['qualityAlpha', 0, 1, false], ['qualityFloor', 0, 1, false], ['depthFloor', 0, 1, false], ['depthActivation', 0, 1e6, false], ['depthMinEvals', 0, 1e6, true], ['penaltyMemory', 0, 1e6, true], ['inactiveReset', 1, 1e9, true],
+    ['reserveDecay', 0, 1, false], ['rotationBand', 0, 1, false], ['rotationMinEvals', 0, 1e6, true], ['rotationQualityFloor', 0, 1, false], ['qualityAlpha', 0, 1, false], ['qualityFloor', 0, 1, false], ['depthFloor', 0, 1, false], ['depthActivation', 0, 1e6, false], ['depthMinEvals', 0, 1e6, true], ['penaltyMemory', 0, 1e6, true], ['inactiveReset', 1, 1e9, true], ['auditBan', 1, 1e9, true],
   ];
-  const optional: readonly (keyof GauntletParams)[] = ['depthFloor', 'depthActivation', 'depthMinEvals', 'rotationMinEvals', 'rotationQualityFloor'];
+  const optional: readonly (keyof GauntletParams)[] = ['depthFloor', 'depthActivation', 'depthMinEvals', 'rotationMinEvals', 'rotationQualityFloor', 'auditBan'];
   for (const [k, lo, hi, int] of ranges) {
     const v = p[k];
     if (v === undefined && optional.includes(k)) continue;

@@ -4,8 +4,10 @@
 // restarts reloads it and loses nothing; parseState treats the file as untrusted input.
 
 /** Why a miner was penalized in a window (see window.ts for each one's effect). */
-export type PenaltyKind = 'missing' | 'late' | 'invalid' | 'copied' | 'negative' | 'out_of_sync';
-export const PENALTY_KINDS: readonly PenaltyKind[] = ['missing', 'late', 'invalid', 'copied', 'negative', 'out_of_sync'];
+export type PenaltyKind = 'missing' | 'late' | 'invalid' | 'copied' | 'negative' | 'out_of_sync' | 'audit';
+export const PENALTY_KINDS: readonly PenaltyKind[] = ['missing', 'late', 'invalid', 'copied', 'negative', 'out_of_sync', 'audit'];
+/** Kinds a state saved before them may lack (counted from 0). */
+const LATER_KINDS: readonly PenaltyKind[] = ['audit'];
 
 export interface Rating { mu: number; sigma: number }
 
@@ -21,8 +23,10 @@ export interface MinerState {
   final: number;
   /** Consecutive evaluations with a negative main score. */
   negStreak: number;
-  /** Penalties so far, by kind. */
+  /** Penalties so far, by kind (a state saved before the 'audit' kind lacks it: 0). */
   penalties: Record<PenaltyKind, number>;
+  /** Last window of the bar a failed replay audit set (GauntletParams.auditBan); absent: never failed one. */
+  auditBanUntil?: number;
   /** Last window with a penalty (−1: none — never barred by penaltyMemory, weights.ts recentlyPenalized). */
   lastPenalty: number;
   /** Last window with an upload seen (valid or not), and the last evaluated window. */
@@ -52,7 +56,7 @@ export const emptyState = (): GauntletState => ({ version: 1, window: -1, miners
 export function freshMiner(rating: Rating, window: number): MinerState {
   return {
     rating: { ...rating }, ma: 0, evals: 0, sync: 1, final: 0, negStreak: 0, // sync 1 until measured: a newcomer owes no probe
-    penalties: { missing: 0, late: 0, invalid: 0, copied: 0, negative: 0, out_of_sync: 0 }, lastPenalty: -1, lastSeen: window, lastEval: -1, history: [],
+    penalties: { missing: 0, late: 0, invalid: 0, copied: 0, negative: 0, out_of_sync: 0, audit: 0 }, lastPenalty: -1, lastSeen: window, lastEval: -1, history: [],
   };
 }
 
@@ -79,7 +83,8 @@ function minerError(m: unknown): string | null {
   if (r.depth !== undefined && !num(r.depth)) return 'depth must be a finite number';
   if (r.depthEvals !== undefined && !(int(r.depthEvals) && r.depthEvals >= 0)) return 'depthEvals must be a count';
   const p = r.penalties as Record<string, unknown> | undefined;
-  if (!p || !PENALTY_KINDS.every((k) => int(p[k]))) return 'penalties must count every kind';
+  if (!p || !PENALTY_KINDS.every((k) => int(p[k]) || (LATER_KINDS.includes(k) && p[k] === undefined))) return 'penalties must count every kind';
+  if (r.auditBanUntil !== undefined && !int(r.auditBanUntil)) return 'auditBanUntil must be an integer';
   if (!Array.isArray(r.history) || !r.history.every((h: { window?: unknown; sketch?: unknown }) => int(h?.window) && Array.isArray(h.sketch) && h.sketch.every(int))) {
     return 'history must be [{window, sketch: integers}]';
   }

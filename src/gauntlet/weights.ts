@@ -38,9 +38,9 @@ export function recentlyPenalized(lastPenalty: number, window: number, penaltyMe
   return lastPenalty >= 0 && window - lastPenalty < penaltyMemory;
 }
 
-/** Final scores as weights and peer selection see them in `window`: 0 while recently penalized. */
-export function eligibleFinals(miners: Readonly<Record<string, Pick<MinerState, 'final' | 'lastPenalty'>>>, window: number, penaltyMemory: number): Map<number, number> {
-  return new Map(Object.entries(miners).map(([u, m]) => [Number(u), recentlyPenalized(m.lastPenalty, window, penaltyMemory) ? 0 : m.final]));
+/** Final scores as weights and peer selection see them in `window`: 0 while recently penalized or barred by a failed replay audit. */
+export function eligibleFinals(miners: Readonly<Record<string, Pick<MinerState, 'final' | 'lastPenalty' | 'auditBanUntil'>>>, window: number, penaltyMemory: number): Map<number, number> {
+  return new Map(Object.entries(miners).map(([u, m]) => [Number(u), recentlyPenalized(m.lastPenalty, window, penaltyMemory) || (m.auditBanUntil ?? -1) >= window ? 0 : m.final]));
 }
 
 /**

@@ -105,6 +105,8 @@ export interface WindowInputs {
   normReference?: number[];
   /** One entry per candidate miner (ascending uid). */
   miners: MinerInput[];
+  /** Replay audits of this window's uploads (neurons/audit.ts): the uploads its beacon picked that this validator re-ran. */
+  audits?: AuditInput[];
   /**
    * Pipeline groups (docs/hetero.md "Groups in the network"): each is scored as one contributor, the
    * MinerInput of its lead (members[0]) measuring the merged update of its stages; the other members
@@ -135,6 +137,16 @@ export function effectiveShares(g: GroupInput): number[] {
   return kept.map((x) => (sum > 0 ? x / sum : 0));
 }
 
+/** One replay audit: the picked upload re-run from its revealed state (neurons/audit.ts). */
+export interface AuditInput {
+  uid: number;
+  /** pass: the replay gives the upload (cosine ≥ the tolerance); fail: anything else (no commitment or reveal, another state or base, another update). */
+  outcome: 'pass' | 'fail';
+  detail: string;
+  /** Cosine of the replayed and the uploaded update, when the replay ran. */
+  cosine?: number;
+}
+
 export interface Penalty { kind: PenaltyKind; reason: string }
 
 export interface MinerResult {
@@ -163,6 +175,8 @@ export interface MinerResult {
   behind: number | null;
   maxOverlap: number | null;
   penalties: Penalty[];
+  /** The replay audit of this upload, when one ran (passed or failed). */
+  audit?: AuditInput;
   final: number;
 }
 
@@ -181,7 +195,7 @@ export interface WindowResult {
   dropped: number[];
 }
 
-const OFFENCES: readonly PenaltyKind[] = ['missing', 'late', 'invalid', 'copied'];
+const OFFENCES: readonly PenaltyKind[] = ['missing', 'late', 'invalid', 'copied', 'audit'];
 
 /** The larger of the two uploads' recorded tensor copy shares against each other (0: none recorded). */
 export function pairTensorShare(a: Pick<MinerInput, 'uid' | 'tensorShare'>, b: Pick<MinerInput, 'uid' | 'tensorShare'>): number {
@@ -311,6 +325,7 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   const medianNorm = referenceMedian(ok, inp.normReference);
   const past: PastUpload[] = Object.entries(prev.miners).flatMap(([u, m]) => m.history.filter((h) => h.window >= W - p.copyLookback).map((h) => ({ uid: Number(u), window: h.window, sketch: h.sketch })));
   const byUid = new Map(ok.map((m) => [m.uid, m]));
+  const audits = new Map((inp.audits ?? []).map((a) => [a.uid, a]));
   // Copy partners in this window (whole overlap or whole tensors): an upload stitched from several others has more than any of its sources.
   const tensorsCopied = (a: number, b: number): boolean => pairTensorShare(byUid.get(a)!, byUid.get(b)!) >= p.tensorCopyShare;
   // Counted only when a pair reaches this fallback (an honest window has no copy pairs: no O(n²) pass for it).
@@ -345,6 +360,8 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
       else if (medianNorm > 0 && m.norm > p.normOutlier * medianNorm) pen('invalid', `norm ${m.norm.toPrecision(4)} is ${(m.norm / medianNorm).toFixed(1)}× the window median ${medianNorm.toPrecision(4)} (limit ${p.normOutlier}×)`);
       const tshare = c && c.sourceWindow === W && byUid.has(c.source) ? pairTensorShare(m, byUid.get(c.source)!) : 0;
       const tensors = tshare >= p.tensorCopyShare ? `, whole tensors holding ${pct(tshare)} of its kept positions` : '';
+      const audit = audits.get(m.uid);
+      if (audit?.outcome === 'fail' && p.auditBan !== undefined) pen('audit', `replay audit failed: ${audit.detail}`);
       if (c) pen('copied', c.source === m.uid ? `re-sends its own upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)})` : `copies uid ${c.source}'s upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)}${tensors}; ${COPY_ORDER[c.by]})`);
       if (m.measured && r.penalties.length === 0) {
         const { losses, behind } = m.measured, ls = lossScore(losses);
@@ -387,19 +404,20 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
     if (rated.has(m.uid)) st.rating = rated.get(m.uid)!;
     // Missing/late: the window's own penalty only (final score, match, bar) — never the indicator average.
     if (kinds.has('missing') || kinds.has('late')) st.final *= p.missingSlash;
-    if (kinds.has('invalid') || kinds.has('copied')) { st.ma *= p.offenceSlash; st.final = 0; }
+    if (kinds.has('invalid') || kinds.has('copied') || kinds.has('audit')) { st.ma *= p.offenceSlash; st.final = 0; }
+    if (kinds.has('audit')) st.auditBanUntil = W + p.auditBan! - 1;
     const ord = ordinalOf(st.rating), maHat = biasCorrected(st.ma, st.evals, p.indicatorAlpha);
     const gate = r.evaluated && !ownDataOk(st.ma, st.evals, p)
       ? `own data beat random data too rarely: bias-corrected indicator average ${maHat.toFixed(3)} < ${p.indicatorThreshold} after ${st.evals} evaluations` : null;
     if (r.evaluated) st.final = r.penalties.length > 0 || gate ? 0 : finalScore(ord, st.ma, st.sync, p.ordinalShift);
-    for (const k of kinds) st.penalties[k] += 1;
+    for (const k of kinds) st.penalties[k] = (st.penalties[k] ?? 0) + 1;
     // Missing and late are punished by their slash alone: only offences bar weight and peer selection.
     if ([...kinds].some((k) => k !== 'missing' && k !== 'late')) st.lastPenalty = W;
     results.push({
       uid: m.uid, status: m.status, evaluated: r.evaluated ?? false, score: r.score ?? null, ownImprovement: r.ownImprovement ?? null,
       randomImprovement: r.randomImprovement ?? null, indicator: r.indicator ?? null, rank: ranks.get(m.uid) ?? null, ratingBefore: before,
       ratingAfter: { ...st.rating }, ordinal: ord, ma: st.ma, maCorrected: maHat, quality: st.quality ?? null, ...(st.depth !== undefined ? { depth: st.depth } : {}), evals: st.evals, gate, sync: st.sync, behind: r.behind ?? null,
-      maxOverlap: r.maxOverlap ?? null, penalties: r.penalties, final: st.final,
+      maxOverlap: r.maxOverlap ?? null, penalties: r.penalties, ...(audits.has(m.uid) ? { audit: audits.get(m.uid)! } : {}), final: st.final,
     });
   }
 

@@ -22,6 +22,8 @@ export interface Verified {
   bytes: number;
   /** Inner steps the payload states. */
   steps: number;
+  /** The payload's state commitment (neurons/audit.ts), null when it carries none. */
+  stateCommitment: string | null;
   /** Timestamp of the block that included the anchor, and the chain's order of observation of it (observationOrder; copies.ts). */
   landedAt: number;
   seen: number;
@@ -47,7 +49,7 @@ export async function gatherUploads(node: Node, dir: Directory, anchors: WindowA
     out.fetched.set(uid, f);
     if (f.ok) {
       const block = anchors.block.get(uid)!;
-      out.valid.push({ uid, update: f.update, sha256: f.sha256, bytes: f.bytes, steps: f.steps, landedAt: await blockTimestamp(node, block), seen: anchors.order.get(uid) ?? block });
+      out.valid.push({ uid, update: f.update, sha256: f.sha256, bytes: f.bytes, steps: f.steps, stateCommitment: f.stateCommitment, landedAt: await blockTimestamp(node, block), seen: anchors.order.get(uid) ?? block });
     } else {
       const reason: Rejection = anchors.late.has(uid) ? 'late' : f.reason;
       out.rejected.set(uid, { reason, detail: f.detail });

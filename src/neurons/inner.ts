@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { compress, encodePayload, type SparseUpdate } from '../compress/index.js';
 import { makeBatch } from '../data/index.js';
-import { ADAMW_DEFAULTS, adamwInit, lrAt, type AdamWState } from '../optim/index.js';
+import { ADAMW_DEFAULTS, adamwInit, type AdamWState } from '../optim/index.js';
 import { signPayload, trainingOffsets } from '../protocol/index.js';
 import { makeTrainable, trainStep, type Trainable } from '../train/step.js';
 import { sharedFloat32, StepWorker } from '../train/step-worker.js';
@@ -15,10 +15,9 @@ import { readSafetensors, writeSafetensors, writeSafetensorsAsync } from '../uti
 import { failpoint } from '../util/failpoint.js';
 import type { Llama } from '../model/index.js';
 import type { Node } from './node.js';
+import { INNER_CLIP, innerLr, paramsDigest, stateCommitment, type PreState, type Reveal } from './audit.js';
 
 export const MINER_STATE_FILE = 'miner-state.safetensors';
-/** Inner-loop gradient clip (global norm). */
-const INNER_CLIP = 1.0;
 
 export interface MinerLocal {
   /** Error feedback: what compression has not sent yet. */
@@ -35,6 +34,8 @@ export interface MinerLocal {
    * reconciled at the start (reconcileErrorFeedback).
    */
   efWindow: number | null;
+  /** Overlap: sha256 of the own payload of W − 1 that the next training base is θ of W − 1 less (null: none); part of the state commitment. */
+  baseLess?: string | null;
 }
 
 /**
@@ -109,7 +110,7 @@ export type StepBudget = (done: number, msPerStep: number | null) => boolean;
  */
 export async function trainWindow(node: Node, local: MinerLocal, window: number,
   batches: number[][] = trainingOffsets(node.run, node.uid, window, node.data.train.length), budget: StepBudget = () => true,
-): Promise<{ delta: Float32Array | null; loss: number; steps: number; msPerStep: number | null }> {
+): Promise<{ delta: Float32Array | null; loss: number; steps: number; msPerStep: number | null; pre: PreState }> {
   const { run } = node, params = local.trainable.model.params;
   const remote = node.data.remote;
   if (remote) {
@@ -119,13 +120,14 @@ export async function trainWindow(node: Node, local: MinerLocal, window: number,
     remote.prefetch(trainingOffsets(run, node.uid, window + 1, node.data.train.length).flat(), run.seq, `window ${window + 1}`);
   }
   const theta = Float32Array.from(params);
-  const sched = { maxLr: run.innerLr, minLr: run.innerLr, warmupSteps: run.warmup, totalSteps: run.warmup + 1 };
+  // What a replay audit re-runs this window from (audit.ts): the moments and step before the first inner step, and the base.
+  const pre: PreState = { step: local.opt.step, m: Float32Array.from(local.opt.m), v: Float32Array.from(local.opt.v), base: paramsDigest(theta), baseLess: local.baseLess ?? null };
   let loss = NaN, steps = 0, spent = 0;
   for (const offsets of batches) {
     if (steps > 0 && !budget(steps, spent / steps)) break;
     const t = performance.now();
     const b = makeBatch(node.data.train, offsets, run.seq);
-    const lr = lrAt(sched, local.opt.step);
+    const lr = innerLr(run, local.opt.step);
     if (local.stepper) {
       // On the worker thread: this thread serves I/O (the overlapped gather) while the step runs.
       const r = await local.stepper.step(b.inputs, b.targets, run.batch, run.seq, lr, local.opt.step);
@@ -142,25 +144,31 @@ export async function trainWindow(node: Node, local: MinerLocal, window: number,
   let finite = Number.isFinite(loss);
   for (let i = 0; i < params.length; i++) { delta[i] = theta[i]! - params[i]!; if (!Number.isFinite(delta[i]!)) finite = false; }
   params.set(theta);
-  if (finite) return { delta, loss, steps, msPerStep };
+  if (finite) return { delta, loss, steps, msPerStep, pre };
   // Diverged inner steps: the moments are poisoned too. Restart the inner optimizer; send nothing.
   node.log(`window ${window}: inner training diverged (loss ${loss}); resetting the inner optimizer and skipping this window`);
   local.opt.m.fill(0); local.opt.v.fill(0); local.opt.step = 0;
-  return { delta: null, loss, steps, msPerStep };
+  return { delta: null, loss, steps, msPerStep, pre };
 }
 
-/** Compresses Δ with error feedback (into a copy: committed only once the upload lands), encodes, signs. */
-export async function makePayload(node: Node, local: MinerLocal, delta: Float32Array, window: number, steps: number): Promise<{ bytes: Uint8Array; efNext: Float32Array; update: SparseUpdate }> {
+/**
+ * Compresses Δ with error feedback (into a copy: committed only once the upload lands), encodes with the
+ * state commitment of `pre` and the error feedback it compressed with (audit.ts), signs. `reveal` is what
+ * the miner shows if a replay audit picks the upload (local.ef is replaced, never changed in place, on commit).
+ */
+export async function makePayload(node: Node, local: MinerLocal, delta: Float32Array, window: number, steps: number, pre: PreState):
+  Promise<{ bytes: Uint8Array; efNext: Float32Array; update: SparseUpdate; reveal: Reveal }> {
   const efNext = Float32Array.from(local.ef);
   const update = compress(delta, efNext, node.model.layout.specs, node.run.codec);
-  return { bytes: await encodeSigned(node, update, window, steps), efNext, update };
+  const reveal: Reveal = { ...pre, ef: local.ef, window, uid: node.uid };
+  return { bytes: await encodeSigned(node, update, window, steps, stateCommitment(reveal)), efNext, update, reveal };
 }
 
-/** The signed payload of `update` for (window, this uid), stating the inner steps trained. */
-export async function encodeSigned(node: Node, update: SparseUpdate, window: number, steps: number): Promise<Uint8Array> {
+/** The signed payload of `update` for (window, this uid), stating the inner steps trained (and the state commitment, when given). */
+export async function encodeSigned(node: Node, update: SparseUpdate, window: number, steps: number, stateCommitment?: string): Promise<Uint8Array> {
   const bytes = encodePayload({
     update, modelHash: node.runHash, window, uid: node.uid, indexMode: node.run.indexMode,
-    shapes: node.model.layout.specs.map((s) => s.shape), cfg: node.run.codec, steps,
+    shapes: node.model.layout.specs.map((s) => s.shape), cfg: node.run.codec, steps, ...(stateCommitment ? { stateCommitment } : {}),
   });
   return signPayload(bytes, node.signer);
 }

@@ -24,9 +24,11 @@ import type { NodeConfig } from './types.js';
 import { publishProbe, uploadGradient, type UploadOutcome } from './upload.js';
 import { fetchPayload, windowAnchors } from './window-aggregate.js';
 import { pipelineHooks } from '../hetero/stage-node.js';
+import { revealIfPicked } from './audit-reveal.js';
+import type { Reveal } from './audit.js';
 
-/** What a miner sends for a window; efNext null leaves the error feedback as it was. */
-export interface Work { bytes: Uint8Array; update: SparseUpdate; efNext: Float32Array | null; loss: number; steps: number }
+/** What a miner sends for a window; efNext null leaves the error feedback as it was; reveal: its state, shown if a replay audit picks the upload (audit.ts). */
+export interface Work { bytes: Uint8Array; update: SparseUpdate; efNext: Float32Array | null; loss: number; steps: number; reveal?: Reveal }
 
 export interface MinerContext {
   node: Node; dir: Directory; local: MinerLocal; W: number; sw: Stopwatch;
@@ -230,9 +232,9 @@ function honestWork(node: Node, local: MinerLocal, planner: StepPlanner, W: numb
     await beforeEncode();
     node.status.set('encode', { loss: t.loss });
     const t0 = performance.now();
-    const p = await sw.time('encode', () => makePayload(node, local, t.delta!, W, t.steps));
+    const p = await sw.time('encode', () => makePayload(node, local, t.delta!, W, t.steps, t.pre));
     planner.encodeMs = performance.now() - t0;
-    return { bytes: p.bytes, update: p.update, efNext: p.efNext, loss: t.loss, steps: t.steps };
+    return { bytes: p.bytes, update: p.update, efNext: p.efNext, loss: t.loss, steps: t.steps, reveal: p.reveal };
   };
 }
 
@@ -295,6 +297,7 @@ async function mineOverlapped(node: Node, dir: Directory, model: SharedModel, lo
     // ... less this miner's own update of W − 1 (what it sent, decoded), its estimate of the aggregate of
     // W − 1 that θ has not applied yet: W's Δ then holds only W's steps, not W − 1's again (see trainingBase).
     if (prev?.work) applyAggregate(trained, [prev.work.update], node.model.layout.specs, node.run.codec, node.run.alpha);
+    local.baseLess = prev?.work ? sha256Hex(prev.work.bytes) : null; // committed with W's state (audit.ts): a replay rebuilds this base
     let gathering = true;
     const advancing = advance(node, dir, model, { sw: aggSw, own }).finally(() => { gathering = false; });
     advancing.catch(() => {}); // awaited below; a failure must not go unhandled while W trains
@@ -356,6 +359,7 @@ async function uploadWork(node: Node, local: MinerLocal, planner: StepPlanner, W
   if (outcome === 'uploaded' || outcome === 'already_uploaded') {
     if (work.efNext) { local.ef = work.efNext; local.efWindow = W; }
     hooks?.uploaded?.(W, work);
+    if (work.reveal) revealIfPicked(node, W, work.reveal, work.bytes);
     sw.payloadBytes = work.bytes.length;
     own.set(sha256Hex(work.bytes), work.bytes);
     for (const k of [...own.keys()].slice(0, Math.max(0, own.size - 4))) own.delete(k);

@@ -19,7 +19,13 @@ import {
   scoreWithReceipt, shapeWeights, sketchOverlap, referenceMedian, tensorSketches, tensorCopyShare, pairTensorShare, sharedTensors, effectiveShares, splitGroupWeights, updateNorm, type GroupInput, windowsBehind, type Evaluator, type GauntletParams, type GauntletState, type MinerInput, type ScoreReceipt,
   type WindowResult,
 } from '../gauntlet/index.js';
-import { keys, probeIndices, reserveCount, runPrefix, trainingOffsets } from '../protocol/index.js';
+import { keys, probeIndices, reserveCount, runPrefix, sha256Hex, trainingBase, trainingOffsets } from '../protocol/index.js';
+import { applyAggregate, decodePayload, maxPayloadBytes } from '../compress/index.js';
+import { AUDIT_BUDGET, AUDIT_TOLERANCE, auditChosen, auditRateOf, decodeReveal, maxRevealBytes, paramsDigest, replayUpdate, stateCommitment, updateCosine } from './audit.js';
+import { blockIntervalMs } from './chaintime.js';
+import { sleep } from './retry.js';
+import type { AuditInput } from '../gauntlet/index.js';
+import type { Verified } from './gather.js';
 import type { ReadOnlyStore } from '../storage/index.js';
 import { validationBatches, type Batch } from '../train/batches.js';
 import { evaluate } from '../train/evaluate.js';
@@ -63,6 +69,8 @@ export class Scorer {
   private readonly ev: Evaluator;
   private readonly val: Batch[];
   private groupsSeen = '';
+  /** θ at the start of the last two windows begun (copies; only while audits are on): the bases replay audits re-run from. */
+  private thetas: { window: number; params: Float32Array }[] = [];
 
   constructor(private readonly node: Node) {
     this.ev = makeEvaluator(node.be, node.model, node.data.train, node.run);
@@ -108,6 +116,7 @@ export class Scorer {
       if (Number.isFinite(change) && change > 0) this.saved.typicalChange = foldChange(this.saved.typicalChange, change);
     }
     this.saved.probeBase = { window: W, values: at(W) };
+    if (auditRateOf(this.node.run) > 0) this.thetas = [...this.thetas.filter((t) => t.window === W - 1), { window: W, params: Float32Array.from(params) }];
   }
 
   /** Scores window W (or reloads its receipt when a restart already scored it); writes the receipt. */
@@ -119,8 +128,9 @@ export class Scorer {
     const ok = new Set(gathered.valid.map((v) => v.uid));
     const normReference = slots ? slots.filter((u) => ok.has(u)).slice(0, this.node.run.maxPeers) : undefined;
     const miners = await this.measure(W, beacon.hash, dir, candidates, gathered, groups, contributions, normReference);
+    const audits = await this.audits(W, beacon, dir, gathered, miners);
     const inputs = { window: W, validator: { uid: this.node.uid, hotkey: this.node.signer.address }, beacon, ...(normReference ? { normReference } : {}),
-      maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), miners,
+      maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), miners, ...(audits.length ? { audits } : {}),
       ...(groups.length ? { groups: groups.map((x) => ({ group: x.group, members: x.members, shares: x.shares, ...(contributions.has(x.members[0]!) ? { contributions: contributions.get(x.members[0]!)! } : {}) })) } : {}) };
     for (const x of inputs.groups ?? []) {
       if (!x.contributions) continue;
@@ -302,6 +312,66 @@ export class Scorer {
       }
     }
     this.node.log(`window ${W}: ${pairs.length} overlapping pair(s) (${labels.join(', ')}${pairs.length > measured.length ? ` and ${pairs.length - measured.length} more, ordered by observation` : ''}) measured on each other's data in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  }
+
+  /**
+   * Replay audits of W (audit.ts): the ok whole uploads W's beacon picked, best-ranked first, at most
+   * AUDIT_BUDGET. Each is re-run from its revealed state (waiting for the reveal up to half a window after
+   * the beacon) on θ of the window it trained from.
+   */
+  private async audits(W: number, beacon: { height: number; hash: string }, dir: Directory, g: Gathered, miners: readonly MinerInput[]): Promise<AuditInput[]> {
+    const run = this.node.run;
+    if (auditRateOf(run) <= 0) return [];
+    const ok = new Set(miners.filter((m) => m.status === 'ok').map((m) => m.uid));
+    const picked = g.valid.filter((v) => ok.has(v.uid) && !v.update.held?.some((h) => !h) && auditChosen(run, W, v.uid, beacon.hash));
+    if (picked.length === 0) return [];
+    const order = this.evaluationOrder(picked.map((v) => v.uid)).slice(0, AUDIT_BUDGET);
+    const theta = this.thetas.find((t) => t.window === trainingBase(run, W));
+    if (!theta) {
+      this.node.log(`window ${W}: replay audits of uid(s) ${order.join(' ')} skipped: θ of window ${trainingBase(run, W)} is not kept here (a restart or a window not scored)`);
+      return [];
+    }
+    const waitUntil = Date.now() + 0.5 * run.blocksPerWindow * blockIntervalMs(this.node), out: AuditInput[] = [];
+    for (const uid of order) {
+      const t0 = performance.now(), a = await this.auditOne(W, g.valid.find((v) => v.uid === uid)!, dir, theta.params, waitUntil);
+      out.push(a);
+      this.node.log(`window ${W}: replay audit of uid ${uid}: ${a.outcome.toUpperCase()} — ${a.detail} (${((performance.now() - t0) / 1000).toFixed(2)} s)`);
+    }
+    return out;
+  }
+
+  private async auditOne(W: number, v: Verified, dir: Directory, theta: Float32Array, waitUntil: number): Promise<AuditInput> {
+    const { run } = this.node, specs = this.node.model.layout.specs, n = theta.length, uid = v.uid;
+    const fail = (detail: string): AuditInput => ({ uid, outcome: 'fail', detail });
+    const commitment = v.stateCommitment;
+    if (!commitment) return fail('the payload carries no state commitment, so its training cannot be re-run');
+    const store = dir.bucket(uid), key = keys.auditState(run.runId, W, uid);
+    let bytes: Uint8Array | null = null;
+    while (store && !(bytes = await fetchObject(this.node, store, key, maxRevealBytes(n))) && Date.now() < waitUntil) await sleep(250, this.node.signal);
+    if (!bytes) return fail(`no state revealed at ${key} within half a window of the beacon`);
+    const r = decodeReveal(bytes, n);
+    if (typeof r === 'string') return fail(`the reveal is unreadable: ${r}`);
+    if (r.window !== W || r.uid !== uid) return fail(`the reveal is of window ${r.window}, uid ${r.uid}`);
+    if (stateCommitment(r) !== commitment) return fail('the revealed state does not hash to the commitment the payload carries');
+    let base = theta;
+    if (r.baseLess !== null) {
+      // Overlap: the miner trained from θ of W − 1 less its own update of W − 1 (the eager base, miner.ts).
+      const own = run.overlap && store ? await fetchObject(this.node, store, keys.gradient(run.runId, W - 1, uid), maxPayloadBytes(specs.map((s) => s.shape), run.codec)) : null;
+      const d = own && sha256Hex(own) === r.baseLess ? decodePayload(own, { shapes: specs.map((s) => s.shape), cfg: run.codec, modelHash: this.node.runHash }) : null;
+      if (!d?.ok) return fail(`the base is θ less an own upload of window ${W - 1} that ${own ? 'is not the one committed to' : 'cannot be read'}`);
+      base = Float32Array.from(theta);
+      applyAggregate(base, [d.payload.update], specs, run.codec, run.alpha);
+    }
+    if (paramsDigest(base) !== r.base) return fail(`trained from another base than θ of window ${trainingBase(run, W)}${r.baseLess ? ` less its own upload of window ${W - 1}` : ''}`);
+    const steps = v.steps >= 1 ? Math.min(v.steps, run.innerSteps) : run.innerSteps;
+    const batches = trainingOffsets(run, uid, W, this.node.data.train.length).slice(0, steps);
+    await this.node.data.remote?.ensureSequences(batches.flat(), run.seq);
+    const replayed = replayUpdate(this.node.be, run, specs, base, r, this.node.data.train, batches);
+    if (!replayed) return fail(`re-running its ${steps} inner steps from the revealed state diverges`);
+    const cosine = updateCosine(replayed, v.update, specs, run.codec, n), c = Math.round(cosine * 1e6) / 1e6;
+    return cosine >= AUDIT_TOLERANCE
+      ? { uid, outcome: 'pass', detail: `its ${steps} inner steps re-run from the revealed state give the upload (cosine ${c})`, cosine: c }
+      : { uid, outcome: 'fail', detail: `its ${steps} inner steps on its assigned data, re-run from the revealed state, give another update (cosine ${c} < ${AUDIT_TOLERANCE})`, cosine: c };
   }
 
   /** Best-ranked first, then the longest unevaluated (only matters when EVAL_BUDGET binds). */

@@ -38,7 +38,7 @@ export interface WindowPlan extends WindowAnchors {
 }
 
 export type Fetched =
-  | { ok: true; uid: number; update: SparseUpdate; sha256: string; bytes: number; steps: number; raw: Uint8Array }
+  | { ok: true; uid: number; update: SparseUpdate; sha256: string; bytes: number; steps: number; stateCommitment: string | null; raw: Uint8Array }
   | { ok: false; uid: number; reason: VerifyReason | 'missing'; detail: string };
 
 export interface WindowAggregate {
@@ -171,7 +171,7 @@ export async function fetchPayload(node: Node, dir: Directory, W: number, uid: n
   const hotkey = (await dir.hotkeyOf(uid)) ?? '';
   const v = await verifyPayload(bytes, { shapes, cfg: node.run.codec, modelHash: node.runHash, window: W, uid, anchored: digest, maxSteps: node.run.innerSteps }, hotkey);
   if (!v.ok) return { ok: false, uid, reason: v.reason, detail: v.detail };
-  return { ok: true, uid, update: v.payload.update, sha256: digest, bytes: bytes.length, steps: v.payload.steps, raw: bytes };
+  return { ok: true, uid, update: v.payload.update, sha256: digest, bytes: bytes.length, steps: v.payload.steps, stateCommitment: v.payload.stateCommitment, raw: bytes };
 }
 
 /** Validators tried for an applied copy (by stake; `prefer` first). */

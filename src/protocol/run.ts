@@ -43,6 +43,11 @@ export interface RunConfig {
    * tokens refuse each other. Absent in runs made before datasets were published (then nothing checks the data).
    */
   dataHash?: string;
+  /**
+   * Share of a window's uploads its evaluation beacon picks for a replay audit (neurons/audit.ts; each
+   * picked miner reveals its pre-training state, a validator re-runs its window). Absent: AUDIT_RATE.
+   */
+  auditRate?: number;
 }
 
 /** The window whose model θ a miner trains window W from (before the eager step, miner.ts): W − 1 with overlap, W without. */
