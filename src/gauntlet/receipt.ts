@@ -91,6 +91,13 @@ export function parseReceipt(bytes: Uint8Array | string): { ok: true; receipt: S
   if (b !== undefined && (b === null || typeof b !== 'object' || !Number.isSafeInteger(b.height) || typeof b.hash !== 'string')) return { ok: false, reason: 'inputs.beacon must be { height: integer, hash: string }' };
   const ref = (i as { normReference?: unknown }).normReference;
   if (ref !== undefined && !(Array.isArray(ref) && ref.every((u) => Number.isSafeInteger(u)))) return { ok: false, reason: 'inputs.normReference must be a list of uids' };
+  const H = (i as { innerSteps?: unknown }).innerSteps;
+  if (H !== undefined && !(Number.isSafeInteger(H) && (H as number) >= 1)) return { ok: false, reason: 'inputs.innerSteps must be an integer ≥ 1' };
+  const audits = (i as { audits?: unknown }).audits;
+  if (audits !== undefined && !(Array.isArray(audits) && audits.every((a: { uid?: unknown; window?: unknown; outcome?: unknown; detail?: unknown } | null) =>
+    a !== null && typeof a === 'object' && Number.isSafeInteger(a.uid) && Number.isSafeInteger(a.window) && (a.outcome === 'pass' || a.outcome === 'fail') && typeof a.detail === 'string'))) {
+    return { ok: false, reason: 'inputs.audits must be [{ uid, window, outcome: pass | fail, detail }]' };
+  }
   for (const m of i.miners as unknown[]) {
     if (m === null || typeof m !== 'object') return { ok: false, reason: 'inputs.miners must be objects' };
     const { uid, measured, steps: declared } = m as { uid?: unknown; steps?: unknown; measured?: { plan?: { steps?: unknown } } };

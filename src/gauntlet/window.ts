@@ -97,6 +97,12 @@ export interface WindowInputs {
   maxPeers: number;
   reserves: number;
   /**
+   * The run's inner steps per window (H). Given: an evaluated miner's final score is scaled by its
+   * declared steps ÷ H (plan.steps; replay audits check the declaration), so half a training earns half
+   * and a sybil pair splitting one training earns what the one would. Absent (receipts before it): unscaled.
+   */
+  innerSteps?: number;
+  /**
    * The uids whose upload norms make the window's median norm (the clip and outlier reference): the
    * uploads the nodes aggregate in this window (the first maxPeers valid slots of the leader's list,
    * chosen by the scores of earlier windows), so uploaders outside it cannot move the reference. Absent
@@ -105,7 +111,7 @@ export interface WindowInputs {
   normReference?: number[];
   /** One entry per candidate miner (ascending uid). */
   miners: MinerInput[];
-  /** Replay audits of this window's uploads (neurons/audit.ts): the uploads its beacon picked that this validator re-ran. */
+  /** Replay audits (neurons/audit.ts) finished since the last receipt: uploads of an earlier window (its beacon picked them) re-run from their revealed state. */
   audits?: AuditInput[];
   /**
    * Pipeline groups (docs/hetero.md "Groups in the network"): each is scored as one contributor, the
@@ -140,6 +146,8 @@ export function effectiveShares(g: GroupInput): number[] {
 /** One replay audit: the picked upload re-run from its revealed state (neurons/audit.ts). */
 export interface AuditInput {
   uid: number;
+  /** The window of the audited upload (the receipt's window or an earlier one: audits run after a window is applied). */
+  window: number;
   /** pass: the replay gives the upload (cosine ≥ the tolerance); fail: anything else (no commitment or reveal, another state or base, another update). */
   outcome: 'pass' | 'fail';
   detail: string;
@@ -325,7 +333,8 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   const medianNorm = referenceMedian(ok, inp.normReference);
   const past: PastUpload[] = Object.entries(prev.miners).flatMap(([u, m]) => m.history.filter((h) => h.window >= W - p.copyLookback).map((h) => ({ uid: Number(u), window: h.window, sketch: h.sketch })));
   const byUid = new Map(ok.map((m) => [m.uid, m]));
-  const audits = new Map((inp.audits ?? []).map((a) => [a.uid, a]));
+  const audits = new Map<number, AuditInput>();
+  for (const a of inp.audits ?? []) if (!audits.has(a.uid) || a.outcome === 'fail') audits.set(a.uid, a);
   // Copy partners in this window (whole overlap or whole tensors): an upload stitched from several others has more than any of its sources.
   const tensorsCopied = (a: number, b: number): boolean => pairTensorShare(byUid.get(a)!, byUid.get(b)!) >= p.tensorCopyShare;
   // Counted only when a pair reaches this fallback (an honest window has no copy pairs: no O(n²) pass for it).
@@ -352,6 +361,8 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
     if (m.status === 'missing') pen('missing', readableTimes(m.detail ?? 'no upload seen by the deadline'));
     else if (m.status === 'late') pen('late', readableTimes(m.detail ?? 'landed after the deadline'));
     else if (m.status === 'invalid') pen('invalid', readableTimes(m.detail ?? 'payload rejected'));
+    const audit = audits.get(m.uid);
+    if (audit?.outcome === 'fail' && p.auditBan !== undefined) pen('audit', `replay audit of its upload of window ${audit.window} failed: ${audit.detail}`);
     if (m.status !== 'missing') st.lastSeen = W;
     if (m.status === 'ok') {
       const c = copies.offenders.get(m.uid);
@@ -360,8 +371,6 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
       else if (medianNorm > 0 && m.norm > p.normOutlier * medianNorm) pen('invalid', `norm ${m.norm.toPrecision(4)} is ${(m.norm / medianNorm).toFixed(1)}× the window median ${medianNorm.toPrecision(4)} (limit ${p.normOutlier}×)`);
       const tshare = c && c.sourceWindow === W && byUid.has(c.source) ? pairTensorShare(m, byUid.get(c.source)!) : 0;
       const tensors = tshare >= p.tensorCopyShare ? `, whole tensors holding ${pct(tshare)} of its kept positions` : '';
-      const audit = audits.get(m.uid);
-      if (audit?.outcome === 'fail' && p.auditBan !== undefined) pen('audit', `replay audit failed: ${audit.detail}`);
       if (c) pen('copied', c.source === m.uid ? `re-sends its own upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)})` : `copies uid ${c.source}'s upload of window ${c.sourceWindow} (index overlap ${pct(c.overlap)}${tensors}; ${COPY_ORDER[c.by]})`);
       if (m.measured && r.penalties.length === 0) {
         const { losses, behind } = m.measured, ls = lossScore(losses);
@@ -409,7 +418,9 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
     const ord = ordinalOf(st.rating), maHat = biasCorrected(st.ma, st.evals, p.indicatorAlpha);
     const gate = r.evaluated && !ownDataOk(st.ma, st.evals, p)
       ? `own data beat random data too rarely: bias-corrected indicator average ${maHat.toFixed(3)} < ${p.indicatorThreshold} after ${st.evals} evaluations` : null;
-    if (r.evaluated) st.final = r.penalties.length > 0 || gate ? 0 : finalScore(ord, st.ma, st.sync, p.ordinalShift);
+    // Scaled by the share of the window's inner steps it declares (audited): pay for the work done.
+    const work = r.evaluated && inp.innerSteps ? Math.min(1, m.measured!.plan.steps / inp.innerSteps) : 1;
+    if (r.evaluated) st.final = r.penalties.length > 0 || gate ? 0 : work * finalScore(ord, st.ma, st.sync, p.ordinalShift);
     for (const k of kinds) st.penalties[k] = (st.penalties[k] ?? 0) + 1;
     // Missing and late are punished by their slash alone: only offences bar weight and peer selection.
     if ([...kinds].some((k) => k !== 'missing' && k !== 'late')) st.lastPenalty = W;

@@ -21,8 +21,7 @@ import {
 } from '../gauntlet/index.js';
 import { keys, probeIndices, reserveCount, runPrefix, sha256Hex, trainingBase, trainingOffsets } from '../protocol/index.js';
 import { applyAggregate, decodePayload, maxPayloadBytes } from '../compress/index.js';
-import { AUDIT_BUDGET, AUDIT_TOLERANCE, auditChosen, auditRateOf, decodeReveal, maxRevealBytes, paramsDigest, replayUpdate, stateCommitment, updateCosine } from './audit.js';
-import { blockIntervalMs } from './chaintime.js';
+import { AUDIT_TOLERANCE, auditChosen, auditRateOf, decodeReveal, maxRevealBytes, paramsDigest, replayUpdate, stateCommitment, updateCosine } from './audit.js';
 import { sleep } from './retry.js';
 import type { AuditInput } from '../gauntlet/index.js';
 import type { Verified } from './gather.js';
@@ -71,6 +70,11 @@ export class Scorer {
   private groupsSeen = '';
   /** θ at the start of the last two windows begun (copies; only while audits are on): the bases replay audits re-run from. */
   private thetas: { window: number; params: Float32Array }[] = [];
+  /** The last scored window's uploads picked for a replay audit (runAudits), and the results waiting for the next receipt. */
+  private picked: { window: number; uploads: Verified[]; base: Float32Array } | null = null;
+  private audited: AuditInput[] = [];
+  /** Measured replay cost per inner step (null until an audit ran). */
+  private auditMsPerStep: number | null = null;
 
   constructor(private readonly node: Node) {
     this.ev = makeEvaluator(node.be, node.model, node.data.train, node.run);
@@ -128,9 +132,11 @@ export class Scorer {
     const ok = new Set(gathered.valid.map((v) => v.uid));
     const normReference = slots ? slots.filter((u) => ok.has(u)).slice(0, this.node.run.maxPeers) : undefined;
     const miners = await this.measure(W, beacon.hash, dir, candidates, gathered, groups, contributions, normReference);
-    const audits = await this.audits(W, beacon, dir, gathered, miners);
+    const audits = this.audited;
+    this.audited = [];
+    this.pickAudits(W, beacon, gathered, miners);
     const inputs = { window: W, validator: { uid: this.node.uid, hotkey: this.node.signer.address }, beacon, ...(normReference ? { normReference } : {}),
-      maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), miners, ...(audits.length ? { audits } : {}),
+      maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), innerSteps: this.node.run.innerSteps, miners, ...(audits.length ? { audits } : {}),
       ...(groups.length ? { groups: groups.map((x) => ({ group: x.group, members: x.members, shares: x.shares, ...(contributions.has(x.members[0]!) ? { contributions: contributions.get(x.members[0]!)! } : {}) })) } : {}) };
     for (const x of inputs.groups ?? []) {
       if (!x.contributions) continue;
@@ -315,40 +321,62 @@ export class Scorer {
   }
 
   /**
-   * Replay audits of W (audit.ts): the ok whole uploads W's beacon picked, best-ranked first, at most
-   * AUDIT_BUDGET. Each is re-run from its revealed state (waiting for the reveal up to half a window after
-   * the beacon) on θ of the window it trained from.
+   * W's uploads its beacon picked for a replay audit (audit.ts): the ok whole uploads, the paid and
+   * best-ranked first, kept with the base θ they trained from until runAudits re-runs them.
    */
-  private async audits(W: number, beacon: { height: number; hash: string }, dir: Directory, g: Gathered, miners: readonly MinerInput[]): Promise<AuditInput[]> {
+  private pickAudits(W: number, beacon: { height: number; hash: string }, g: Gathered, miners: readonly MinerInput[]): void {
     const run = this.node.run;
-    if (auditRateOf(run) <= 0) return [];
+    this.picked = null;
+    if (auditRateOf(run) <= 0) return;
     const ok = new Set(miners.filter((m) => m.status === 'ok').map((m) => m.uid));
-    const picked = g.valid.filter((v) => ok.has(v.uid) && !v.update.held?.some((h) => !h) && auditChosen(run, W, v.uid, beacon.hash));
-    if (picked.length === 0) return [];
-    const order = this.evaluationOrder(picked.map((v) => v.uid)).slice(0, AUDIT_BUDGET);
+    const uploads = g.valid.filter((v) => ok.has(v.uid) && !v.update.held?.some((h) => !h) && auditChosen(run, W, v.uid, beacon.hash));
+    if (uploads.length === 0) return;
+    const paid = new Map((this.last?.weights.uids ?? []).map((u, i) => [u, this.last!.weights.weights[i]!]));
+    const rank = this.evaluationOrder(uploads.map((v) => v.uid)), order = [...rank].sort((a, b) => (paid.get(b) ?? 0) - (paid.get(a) ?? 0) || rank.indexOf(a) - rank.indexOf(b));
     const theta = this.thetas.find((t) => t.window === trainingBase(run, W));
     if (!theta) {
       this.node.log(`window ${W}: replay audits of uid(s) ${order.join(' ')} skipped: θ of window ${trainingBase(run, W)} is not kept here (a restart or a window not scored)`);
-      return [];
+      return;
     }
-    const waitUntil = Date.now() + 0.5 * run.blocksPerWindow * blockIntervalMs(this.node), out: AuditInput[] = [];
-    for (const uid of order) {
-      const t0 = performance.now(), a = await this.auditOne(W, g.valid.find((v) => v.uid === uid)!, dir, theta.params, waitUntil);
-      out.push(a);
-      this.node.log(`window ${W}: replay audit of uid ${uid}: ${a.outcome.toUpperCase()} — ${a.detail} (${((performance.now() - t0) / 1000).toFixed(2)} s)`);
+    this.picked = { window: W, uploads: order.map((u) => uploads.find((v) => v.uid === u)!), base: theta.params };
+  }
+
+  /**
+   * Re-runs the uploads pickAudits kept (after the window is applied: off the peer list's and the
+   * aggregate's path), each only when its cost (measured per inner step by the audits before; the first
+   * audit runs unmeasured) fits before `untilMs`, so audits never delay the next window's scoring; the
+   * results go into the next window's receipt. Returns how many ran.
+   */
+  async runAudits(dir: Directory, untilMs: number): Promise<number> {
+    const job = this.picked;
+    this.picked = null;
+    if (!job) return 0;
+    let ran = 0;
+    for (const v of job.uploads) {
+      const estimate = this.auditMsPerStep === null ? 0 : this.auditMsPerStep * Math.max(1, v.steps);
+      if (Date.now() + estimate > untilMs) {
+        this.node.log(`window ${job.window}: replay audit of uid ${v.uid} not run: ~${(estimate / 1000).toFixed(1)} s would end past the next window's deadline (${ran} run)`);
+        continue;
+      }
+      const t0 = performance.now(), a = await this.auditOne(job.window, v, dir, job.base, Math.max(untilMs, Date.now() + 1000));
+      const ms = performance.now() - t0;
+      if (a.cosine !== undefined) this.auditMsPerStep = ms / Math.max(1, v.steps);
+      this.audited.push(a);
+      ran++;
+      this.node.log(`window ${job.window}: replay audit of uid ${v.uid}: ${a.outcome.toUpperCase()} — ${a.detail} (${(ms / 1000).toFixed(2)} s)`);
     }
-    return out;
+    return ran;
   }
 
   private async auditOne(W: number, v: Verified, dir: Directory, theta: Float32Array, waitUntil: number): Promise<AuditInput> {
     const { run } = this.node, specs = this.node.model.layout.specs, n = theta.length, uid = v.uid;
-    const fail = (detail: string): AuditInput => ({ uid, outcome: 'fail', detail });
+    const fail = (detail: string): AuditInput => ({ uid, window: W, outcome: 'fail', detail });
     const commitment = v.stateCommitment;
     if (!commitment) return fail('the payload carries no state commitment, so its training cannot be re-run');
     const store = dir.bucket(uid), key = keys.auditState(run.runId, W, uid);
     let bytes: Uint8Array | null = null;
     while (store && !(bytes = await fetchObject(this.node, store, key, maxRevealBytes(n))) && Date.now() < waitUntil) await sleep(250, this.node.signal);
-    if (!bytes) return fail(`no state revealed at ${key} within half a window of the beacon`);
+    if (!bytes) return fail(`no state revealed at ${key} by the next window's deadline`);
     const r = decodeReveal(bytes, n);
     if (typeof r === 'string') return fail(`the reveal is unreadable: ${r}`);
     if (r.window !== W || r.uid !== uid) return fail(`the reveal is of window ${r.window}, uid ${r.uid}`);
@@ -370,8 +398,8 @@ export class Scorer {
     if (!replayed) return fail(`re-running its ${steps} inner steps from the revealed state diverges`);
     const cosine = updateCosine(replayed, v.update, specs, run.codec, n), c = Math.round(cosine * 1e6) / 1e6;
     return cosine >= AUDIT_TOLERANCE
-      ? { uid, outcome: 'pass', detail: `its ${steps} inner steps re-run from the revealed state give the upload (cosine ${c})`, cosine: c }
-      : { uid, outcome: 'fail', detail: `its ${steps} inner steps on its assigned data, re-run from the revealed state, give another update (cosine ${c} < ${AUDIT_TOLERANCE})`, cosine: c };
+      ? { uid, window: W, outcome: 'pass', detail: `its ${steps} inner steps re-run from the revealed state give the upload (cosine ${c})`, cosine: c }
+      : { uid, window: W, outcome: 'fail', detail: `its ${steps} inner steps on its assigned data, re-run from the revealed state, give another update (cosine ${c} < ${AUDIT_TOLERANCE})`, cosine: c };
   }
 
   /** Best-ranked first, then the longest unevaluated (only matters when EVAL_BUDGET binds). */

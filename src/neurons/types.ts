@@ -57,7 +57,7 @@ export interface NodeConfig {
   stake?: number;
 }
 
-export type Phase = 'starting' | 'catchup' | 'sync' | 'train' | 'encode' | 'upload' | 'wait' | 'gather' | 'apply' | 'score' | 'checkpoint' | 'idle' | 'retry' | 'stopped';
+export type Phase = 'starting' | 'catchup' | 'sync' | 'train' | 'encode' | 'upload' | 'wait' | 'gather' | 'apply' | 'score' | 'audit' | 'checkpoint' | 'idle' | 'retry' | 'stopped';
 
 /** Written atomically to <dataDir>/status.json on every phase change. */
 export interface NodeStatus {

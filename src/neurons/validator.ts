@@ -5,7 +5,7 @@
 // Every validator does all of it; which one leads a window follows from the chain's anchors
 // (protocol/aggregation.ts), so a validator that stops is replaced by the next one by stake at once.
 import { SubtensorChain } from '../chain/subtensor/chain.js';
-import { chainHead, deadlineOf } from './chaintime.js';
+import { chainHead, chainNow, deadlineOf } from './chaintime.js';
 import { Directory } from './directory.js';
 import { gatherUploads } from './gather.js';
 import { SharedModel } from './model-state.js';
@@ -119,9 +119,14 @@ async function validateWindow(node: Node, dir: Directory, model: SharedModel, sc
   }
   if ((W + 1) % node.run.weightsEvery === 0) await setWeights(node, scorer);
   const valLoss = await sw.time('score', () => scorer.valLoss());
+  // Replay audits of W's picked uploads (audit.ts) in the time left before W + 1's deadline (their results go into W + 1's receipt).
+  node.status.set('audit');
+  const t0 = performance.now(), now = chainNow(node);
+  const audits = await scorer.runAudits(dir, Date.now() + (await deadlineOf(node, W + 1)) - (now ?? Date.now()));
+  const auditS = (performance.now() - t0) / 1000;
   node.status.set('idle', { valLoss, loss: valLoss });
   node.status.timeline({
-    ...sw.entry(W, model.fingerprint), aggregated: agg.uids, leader: plan.leader,
+    ...sw.entry(W, model.fingerprint), ...(audits > 0 ? { audits, audit_s: Math.round(auditS * 1e4) / 1e4 } : {}), aggregated: agg.uids, leader: plan.leader,
     val_loss: valLoss, valid: gathered.valid.map((v) => v.uid), late: [...gathered.rejected].filter(([, r]) => r.reason === 'late').map(([u]) => u),
   });
   const line = result.miners.map((m) => `${m.uid}:${m.final.toFixed(3)}${m.penalties.length ? `(${m.penalties.map((p) => p.kind).join(',')})` : m.gate ? '(own-data)' : ''}`);
