@@ -448,3 +448,50 @@ test('rotation takes comparable contributors only: two miners at 70% of the hone
   }
   assert.ok(agg2.has(5) || agg2.has(6), 'without the rotation floor the never-aggregated go first');
 });
+
+test('replay audits: a failed audit is the audit penalty and bars weight and peers for auditBan windows; a pass changes nothing; old receipts ignore audits', () => {
+  const p: GauntletParams = { ...P, auditBan: 5 }, uids = [1, 2, 3, 4];
+  const score = (s: GauntletState, W: number, audits?: WindowInputs['audits'], params = p) =>
+    scoreWindow(s, { window: W, validator: V, maxPeers: 3, reserves: 2, miners: uids.map((u) => ok(W, u)), ...(audits ? { audits } : {}) }, params);
+  let s = emptyState();
+  for (let W = 0; W < 3; W++) s = score(s, W).state;
+  const passed = score(s, 3, [{ uid: 4, window: 2, outcome: 'pass', detail: 'same update', cosine: 1 }]), plain = score(s, 3);
+  assert.deepEqual(passed.state, plain.state, 'a passed audit changes no state');
+  assert.deepEqual(of(passed.result, 4).audit, { uid: 4, window: 2, outcome: 'pass', detail: 'same update', cosine: 1 });
+  const failed = score(s, 3, [{ uid: 4, window: 2, outcome: 'fail', detail: 'another update (cosine 0.85 < 0.99)', cosine: 0.85 }]);
+  const r4 = of(failed.result, 4);
+  assert.deepEqual(r4.penalties.map((q) => q.kind), ['audit']);
+  assert.match(r4.penalties[0]!.reason, /window 2 failed: another update/);
+  assert.equal(r4.final, 0);
+  assert.equal(failed.state.miners[4]!.auditBanUntil, 3 + 5 - 1);
+  assert.ok(!failed.result.weights.uids.includes(4) && !failed.result.peers.includes(4));
+  s = failed.state;
+  for (let W = 4; W < 8; W++) {
+    const r = score(s, W);
+    s = r.state;
+    assert.ok(of(r.result, 4).final > 0 || W < 5, 'its final comes back (the bar is on pay and peers)');
+    assert.ok(!r.result.weights.uids.includes(4) && !r.result.peers.includes(4), `barred in window ${W}`);
+  }
+  const after = score(s, 8);
+  assert.ok(after.result.weights.uids.includes(4) || after.result.peers.includes(4) || after.result.reserves.includes(4), 'eligible again after auditBan windows');
+  // Parameters without auditBan (receipts before audits): an audit input is not scored.
+  const { auditBan: _, ...old } = p;
+  assert.equal(of(score(failed.state, 9, [{ uid: 1, window: 8, outcome: 'fail', detail: 'x' }], old as GauntletParams).result, 1).penalties.length, 0);
+  // A receipt with audits verifies and a malformed audit list is refused.
+  const rc = scoreWithReceipt('c'.repeat(64), p, s, { window: 9, validator: V, maxPeers: 3, reserves: 2, miners: uids.map((u) => ok(9, u)), audits: [{ uid: 2, window: 8, outcome: 'fail', detail: 'no reveal' }] }).receipt;
+  assert.deepEqual(verifyReceipt(rc), { ok: true });
+  const bad = JSON.parse(new TextDecoder().decode(encodeReceipt(rc))) as { inputs: { audits: unknown[] } };
+  bad.inputs.audits = [{ uid: 2, outcome: 'maybe' }];
+  assert.equal(parseReceipt(JSON.stringify(bad)).ok, false);
+});
+
+test('the final is scaled by the declared steps ÷ H: half a training earns half', () => {
+  const inp = (W: number, H?: number): WindowInputs => {
+    const ms = [1, 2].map((u) => ok(W, u, 0.02));
+    ms[1]!.measured!.plan.steps = 2; // uid 2 declares 2 of H = 4 (ok() plans 4)
+    return { window: W, validator: V, maxPeers: 3, reserves: 2, miners: ms, ...(H ? { innerSteps: H } : {}) };
+  };
+  const scaled = scoreWindow(emptyState(), inp(0, 4), P).result, plain = scoreWindow(emptyState(), inp(0), P).result;
+  assert.equal(of(scaled, 1).final, of(plain, 1).final);
+  assert.ok(Math.abs(of(scaled, 2).final - of(plain, 2).final / 2) < 1e-12, `${of(scaled, 2).final} = half of ${of(plain, 2).final}`);
+});

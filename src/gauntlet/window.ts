@@ -15,9 +15,13 @@
 //   copied       index overlap ≥ copyThreshold with an older upload, or with one of this window whose data
 //                the shared direction improves more (copies.ts; the origin is never penalized) ma × offenceSlash, final 0
 //   negative     main score < 0 in negativeStreak consecutive evaluations (ranked by score)      final 0
+//   audit        a replay audit of an earlier upload failed (inputs.audits; neurons/audit.ts: no state
+//                commitment or reveal, or re-running its window from the revealed state gives another
+//                update)                                                     ma × offenceSlash, final 0, barred auditBan windows
 //   out_of_sync  sync score 0: ≥ syncMaxBehind windows behind, or no usable probe of W − 1 from a miner
 //                that uploaded in W − 1 (a newcomer owes none; its sync counts as 1 until measured) (ranked by score) final 0
 // Not a penalty but also final 0: after warm-up, an own-data indicator average below the threshold.
+// An evaluated final is scaled by the declared inner steps ÷ inputs.innerSteps (pay for the work; audits check the declaration).
 // Any penalty but missing and late also bars weight and peer selection in its window and the next penaltyMemory − 1 ones
 // (weights.ts recentlyPenalized; a miner never penalized is never barred).
 // Weights and the next window's peer list come from the eligible final scores: only positive, unbarred
