@@ -207,7 +207,7 @@ test('wire: every rejection reason from a crafted payload', () => {
     ['bad_magic', put(p12, (_, b) => { b[0] = 0x58; })],
     ['bad_version', put(p12, (dv) => dv.setUint16(4, 2, true))], // the v2 format (float32 tables, every position written)
     ['bad_version', put(p12, (dv) => dv.setUint16(4, 4, true))],
-    ['bad_flags', put(p12, (dv) => dv.setUint16(6, 4, true))],
+    ['bad_flags', put(p12, (dv) => dv.setUint16(6, 8, true))],
     ['bad_header', put(p12, (dv) => dv.setUint32(8, 73, true))],
     ['bad_header', put(p12, (dv) => dv.setBigUint64(44, 2n ** 60n, true))],
     ['bad_header', put(p12, (dv) => dv.setUint32(76, dv.getUint32(76, true) - 1, true), false)], // section bytes disagree with the geometry

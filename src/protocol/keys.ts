@@ -49,6 +49,8 @@ export const keys = {
   gradients: (runId: string, window: number): string => `${runPrefix(runId)}/gradients/${win(window)}/`,
   /** A miner's revealed pre-training state of window W, when W's beacon picked its upload for a replay audit (its own bucket; neurons/audit.ts). */
   auditState: (runId: string, window: number, uid: number): string => `${runPrefix(runId)}/audit/${win(window)}/${nat('uid', uid)}.tsar`,
+  /** Prefix of a run's revealed states (a miner lists its own to drop the old ones). */
+  auditStates: (runId: string): string => `${runPrefix(runId)}/audit/`,
   /** A miner's parameter probe after applying window W (its own bucket). */
   probe: (runId: string, window: number, uid: number): string => `${runPrefix(runId)}/probes/${win(window)}/${nat('uid', uid)}.json`,
   /** A validator's peer list for window W (whose uploads make W's aggregate, then reserves; its digest is anchored on chain). */
