@@ -19,7 +19,10 @@ function role(r: ScoreReceipt, m: MinerResult): string {
   if (r.result.peers.includes(m.uid)) return 'peer next window';
   if (r.result.reserves.includes(m.uid)) return 'reserve next window';
   const last = m.penalties.length > 0 ? r.window : r.stateBefore.miners[m.uid]?.lastPenalty ?? -1;
-  const why = recentlyPenalized(last, r.window, r.params.penaltyMemory)
+  const ban = m.penalties.some((p) => p.kind === 'audit') && r.params.auditBan !== undefined ? r.window + r.params.auditBan - 1 : r.stateBefore.miners[m.uid]?.auditBanUntil ?? -1;
+  const why = ban >= r.window
+    ? `barred until window ${ban}: a failed replay audit (its upload must be what its training gives: train the assigned batches, declare the steps trained, keep the state the payload commits to until it is revealed)`
+    : recentlyPenalized(last, r.window, r.params.penaltyMemory)
     ? `barred: penalized in window ${last} (a penalty bars weight and peer selection for ${r.params.penaltyMemory} window(s))`
     : m.final > 0 ? (heldBack(r, m.uid) ?? 'ranked below the peers and reserves') : 'final score 0';
   return `neither peer nor reserve next window (${why})`;

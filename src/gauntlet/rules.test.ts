@@ -480,6 +480,8 @@ test('replay audits: a failed audit is the audit penalty and bars weight and pee
   // A receipt with audits verifies and a malformed audit list is refused.
   const rc = scoreWithReceipt('c'.repeat(64), p, s, { window: 9, validator: V, maxPeers: 3, reserves: 2, miners: uids.map((u) => ok(9, u)), audits: [{ uid: 2, window: 8, outcome: 'fail', detail: 'no reveal' }] }).receipt;
   assert.deepEqual(verifyReceipt(rc), { ok: true });
+  assert.match(explainUid([rc], 2), /PENALTY audit: replay audit of its upload of window 8 failed: no reveal/);
+  assert.match(explainUid([rc], 2), /barred until window 13: a failed replay audit/);
   const bad = JSON.parse(new TextDecoder().decode(encodeReceipt(rc))) as { inputs: { audits: unknown[] } };
   bad.inputs.audits = [{ uid: 2, outcome: 'maybe' }];
   assert.equal(parseReceipt(JSON.stringify(bad)).ok, false);
