@@ -95,8 +95,8 @@ export function parseReceipt(bytes: Uint8Array | string): { ok: true; receipt: S
   if (H !== undefined && !(Number.isSafeInteger(H) && (H as number) >= 1)) return { ok: false, reason: 'inputs.innerSteps must be an integer ≥ 1' };
   const audits = (i as { audits?: unknown }).audits;
   if (audits !== undefined && !(Array.isArray(audits) && audits.every((a: { uid?: unknown; window?: unknown; outcome?: unknown; detail?: unknown } | null) =>
-    a !== null && typeof a === 'object' && Number.isSafeInteger(a.uid) && Number.isSafeInteger(a.window) && (a.outcome === 'pass' || a.outcome === 'fail') && typeof a.detail === 'string'))) {
-    return { ok: false, reason: 'inputs.audits must be [{ uid, window, outcome: pass | fail, detail }]' };
+    a !== null && typeof a === 'object' && Number.isSafeInteger(a.uid) && Number.isSafeInteger(a.window) && (a.outcome === 'pass' || a.outcome === 'fail' || a.outcome === 'unrevealed') && typeof a.detail === 'string'))) {
+    return { ok: false, reason: 'inputs.audits must be [{ uid, window, outcome: pass | fail | unrevealed, detail }]' };
   }
   for (const m of i.miners as unknown[]) {
     if (m === null || typeof m !== 'object') return { ok: false, reason: 'inputs.miners must be objects' };

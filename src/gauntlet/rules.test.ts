@@ -465,6 +465,13 @@ test('replay audits: a failed audit is the audit penalty and bars weight and pee
   assert.equal(r4.final, 0);
   assert.equal(failed.state.miners[4]!.auditBanUntil, 3 + 5 - 1);
   assert.ok(!failed.result.weights.uids.includes(4) && !failed.result.peers.includes(4));
+  // No reveal (a cut link, a restart after the upload): the offence, barred penaltyMemory windows, not auditBan.
+  const unrevealed = score(s, 3, [{ uid: 4, window: 2, outcome: 'unrevealed', detail: 'no state revealed' }]);
+  assert.deepEqual(of(unrevealed.result, 4).penalties.map((q) => q.kind), ['audit']);
+  assert.equal(unrevealed.state.miners[4]!.auditBanUntil, undefined);
+  let u = unrevealed.state;
+  for (let W = 4; W < 4 + P.penaltyMemory + 1; W++) u = score(u, W).state;
+  assert.ok(score(u, 4 + P.penaltyMemory + 1).result.weights.uids.includes(4), 'paid again after penaltyMemory windows');
   s = failed.state;
   for (let W = 4; W < 8; W++) {
     const r = score(s, W);

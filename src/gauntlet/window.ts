@@ -16,8 +16,9 @@
 //                the shared direction improves more (copies.ts; the origin is never penalized) ma × offenceSlash, final 0
 //   negative     main score < 0 in negativeStreak consecutive evaluations (ranked by score)      final 0
 //   audit        a replay audit of an earlier upload failed (inputs.audits; neurons/audit.ts: no state
-//                commitment or reveal, or re-running its window from the revealed state gives another
-//                update)                                                     ma × offenceSlash, final 0, barred auditBan windows
+//                commitment, or re-running its window from the revealed state gives another update)
+//                                                                            ma × offenceSlash, final 0, barred auditBan windows;
+//                or found no reveal (unrevealed: a cut link or a restart looks the same)  ma × offenceSlash, final 0
 //   out_of_sync  sync score 0: ≥ syncMaxBehind windows behind, or no usable probe of W − 1 from a miner
 //                that uploaded in W − 1 (a newcomer owes none; its sync counts as 1 until measured) (ranked by score) final 0
 // Not a penalty but also final 0: after warm-up, an own-data indicator average below the threshold.
@@ -152,8 +153,12 @@ export interface AuditInput {
   uid: number;
   /** The window of the audited upload (the receipt's window or an earlier one: audits run after a window is applied). */
   window: number;
-  /** pass: the replay gives the upload (cosine ≥ the tolerance); fail: anything else (no commitment or reveal, another state or base, another update). */
-  outcome: 'pass' | 'fail';
+  /**
+   * pass: the replay gives the upload (cosine ≥ the tolerance); fail: no state commitment, a reveal that
+   * is not the committed state, another base, or another update; unrevealed: no readable reveal by the
+   * deadline (an honest miner cut off or restarted after its upload looks the same: an offence, not the long bar).
+   */
+  outcome: 'pass' | 'fail' | 'unrevealed';
   detail: string;
   /** Cosine of the replayed and the uploaded update, when the replay ran. */
   cosine?: number;
@@ -338,7 +343,8 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   const past: PastUpload[] = Object.entries(prev.miners).flatMap(([u, m]) => m.history.filter((h) => h.window >= W - p.copyLookback).map((h) => ({ uid: Number(u), window: h.window, sketch: h.sketch })));
   const byUid = new Map(ok.map((m) => [m.uid, m]));
   const audits = new Map<number, AuditInput>();
-  for (const a of inp.audits ?? []) if (!audits.has(a.uid) || a.outcome === 'fail') audits.set(a.uid, a);
+  const severity = { pass: 0, unrevealed: 1, fail: 2 } as const;
+  for (const a of inp.audits ?? []) if (!audits.has(a.uid) || severity[a.outcome] > severity[audits.get(a.uid)!.outcome]) audits.set(a.uid, a);
   // Copy partners in this window (whole overlap or whole tensors): an upload stitched from several others has more than any of its sources.
   const tensorsCopied = (a: number, b: number): boolean => pairTensorShare(byUid.get(a)!, byUid.get(b)!) >= p.tensorCopyShare;
   // Counted only when a pair reaches this fallback (an honest window has no copy pairs: no O(n²) pass for it).
@@ -366,7 +372,7 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
     else if (m.status === 'late') pen('late', readableTimes(m.detail ?? 'landed after the deadline'));
     else if (m.status === 'invalid') pen('invalid', readableTimes(m.detail ?? 'payload rejected'));
     const audit = audits.get(m.uid);
-    if (audit?.outcome === 'fail' && p.auditBan !== undefined) pen('audit', `replay audit of its upload of window ${audit.window} failed: ${audit.detail}`);
+    if (audit && audit.outcome !== 'pass' && p.auditBan !== undefined) pen('audit', `replay audit of its upload of window ${audit.window} ${audit.outcome === 'fail' ? 'failed' : 'found no state revealed'}: ${audit.detail}`);
     if (m.status !== 'missing') st.lastSeen = W;
     if (m.status === 'ok') {
       const c = copies.offenders.get(m.uid);
@@ -418,7 +424,7 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
     // Missing/late: the window's own penalty only (final score, match, bar) — never the indicator average.
     if (kinds.has('missing') || kinds.has('late')) st.final *= p.missingSlash;
     if (kinds.has('invalid') || kinds.has('copied') || kinds.has('audit')) { st.ma *= p.offenceSlash; st.final = 0; }
-    if (kinds.has('audit')) st.auditBanUntil = W + p.auditBan! - 1;
+    if (kinds.has('audit') && audits.get(m.uid)?.outcome === 'fail') st.auditBanUntil = W + p.auditBan! - 1;
     const ord = ordinalOf(st.rating), maHat = biasCorrected(st.ma, st.evals, p.indicatorAlpha);
     const gate = r.evaluated && !ownDataOk(st.ma, st.evals, p)
       ? `own data beat random data too rarely: bias-corrected indicator average ${maHat.toFixed(3)} < ${p.indicatorThreshold} after ${st.evals} evaluations` : null;

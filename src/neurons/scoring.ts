@@ -376,9 +376,9 @@ export class Scorer {
     const store = dir.bucket(uid), key = keys.auditState(run.runId, W, uid);
     let bytes: Uint8Array | null = null;
     while (store && !(bytes = await fetchObject(this.node, store, key, maxRevealBytes(n))) && Date.now() < waitUntil) await sleep(250, this.node.signal);
-    if (!bytes) return fail(`no state revealed at ${key} by the next window's deadline`);
+    if (!bytes) return { uid, window: W, outcome: 'unrevealed', detail: `no state revealed at ${key} by the next window's deadline` };
     const r = decodeReveal(bytes, n);
-    if (typeof r === 'string') return fail(`the reveal is unreadable: ${r}`);
+    if (typeof r === 'string') return { uid, window: W, outcome: 'unrevealed', detail: `the reveal is unreadable: ${r}` };
     if (r.window !== W || r.uid !== uid) return fail(`the reveal is of window ${r.window}, uid ${r.uid}`);
     if (stateCommitment(r) !== commitment) return fail('the revealed state does not hash to the commitment the payload carries');
     let base = theta;
