@@ -21,6 +21,8 @@
 //   half       trains the first half of its assignment only (one of a sybil pair splitting one training)
 //   stitch     tensors taken in turn from other miners' uploads of the window and from its own one-step
 //              update (each whole-upload overlap stays under the copy threshold)
+//   withhold   precompute's training, and it never reveals its state when a replay audit picks it (an
+//              attacker that knows the audits: no reveal is the lighter outcome, unrevealed, not a failed replay)
 //   mediangroup one member of a median-control group (run several): poison's half-flipped update at
 //              MEDIAN_GROUP_SCALE × its honest norm — beyond the 5× outlier limit of an honest median, within
 //              it once the group's own uploads make the median (the median over every upload of a window)
@@ -38,7 +40,7 @@ import { anchorDigest, type UploadOutcome } from '../neurons/upload.js';
 import { TesseraError } from '../util/errors.js';
 import { makeRng } from '../util/rng.js';
 
-export const BEHAVIORS = ['honest', 'copy', 'noise', 'scaled', 'signflip', 'lazy', 'late', 'malformed', 'stale', 'replay', 'precompute', 'onestep', 'poison', 'half', 'stitch', 'mediangroup'] as const;
+export const BEHAVIORS = ['honest', 'copy', 'noise', 'scaled', 'signflip', 'lazy', 'late', 'malformed', 'stale', 'replay', 'precompute', 'onestep', 'poison', 'half', 'stitch', 'withhold', 'mediangroup'] as const;
 /** poison: the factor its half-flipped update is scaled by (the Gauntlet rejects norms above 5× the window median). */
 export const POISON_SCALE = 4.5;
 /** mediangroup: its half-flipped update × this (over 5× an honest median; under 5× a median the group sets, ≥ 1.6× honest). */
@@ -69,6 +71,7 @@ export function adversaryHooks(name: BehaviorName, opts: { target?: number } = {
     case 'stale': return staleHooks();
     case 'replay': return replayHooks(opts.target);
     case 'precompute': return { name, produce: async (ctx, honest) => honest(await precomputedBatches(ctx)) };
+    case 'withhold': return { name, produce: async (ctx, honest) => { const w = await honest(await precomputedBatches(ctx)); return w && { ...w, reveal: undefined }; } };
     case 'onestep': return { name, produce: (ctx, honest) => oneStep(ctx, honest) };
     case 'poison': return transforming(name, (_n, u) => halfFlipped(u, POISON_SCALE));
     case 'mediangroup': return transforming(name, (_n, u) => halfFlipped(u, MEDIAN_GROUP_SCALE));
