@@ -79,6 +79,7 @@ export function devnetCommand(): Command {
     .option('--weights-every <n>', `validator sets weights every n windows (new network; default ${d.run.weightsEvery})`, int('--weights-every', 1))
     .option('--checkpoint-every <n>', `validator checkpoints every n windows (new network; default ${d.run.checkpointEvery})`, int('--checkpoint-every', 1))
     .option('--seed <n>', `run seed (new network; default ${d.run.seed})`, int('--seed', 0))
+    .option('--audit-rate <x>', `share of uploads a block after the deadline picks for a replay audit (new network; default ${d.run.auditRate})`, float('--audit-rate', 0))
     .option('--train-share <x>', 'window calibration of a new network: the share of a window H inner steps may take (default 0.9 with overlap, 0.5 without)', float('--train-share', 0))
     .option('--overlap', 'train window W from the model of W − 1 while W − 1 is uploaded, gathered and applied (new network; the default)')
     .option('--no-overlap', 'train window W only once the aggregate of W − 1 is applied (new network)')
@@ -115,7 +116,7 @@ export function devnetCommand(): Command {
         dir: f.dir, miners: f.miners, validators: f.validators, adversaries: f.adversaries === undefined ? undefined : parseAdversaries(f.adversaries), blockMs: f.blockMs, tempo: f.tempo, windows: f.windows, lateMinerWindow: f.lateMiner,
         storage: storageOf(f), data: f.data, vocabSize: f.vocabSize, validatorStake: f.stake, hosts: hostsOf(f), trainShare: f.trainShare,
         run: { preset: f.preset, blocksPerWindow: f.blocksPerWindow, innerSteps: f.innerSteps, batch: f.batch, seq: f.seq, innerLr: f.innerLr,
-          alpha: f.alpha, deadlineS: f.deadlineS, weightsEvery: f.weightsEvery, checkpointEvery: f.checkpointEvery, seed: f.seed, overlap: f.overlap },
+          alpha: f.alpha, deadlineS: f.deadlineS, weightsEvery: f.weightsEvery, checkpointEvery: f.checkpointEvery, seed: f.seed, overlap: f.overlap, auditRate: f.auditRate },
         pipelineGroups: f.pipelineGroups, stages: f.stages, stageCodec: stageCodecOf(f.stageCodec),
         log: (line: string) => { if (!viewing) console.log(`[devnet] ${line}`); },
         ...(f.metrics ? { nodeEnv: { [METRICS_PORT_ENV]: '0' } } : {}),

@@ -7,6 +7,7 @@ import { getPreset } from '../model/config.js';
 import type { NodeConfig, RunConfig } from '../neurons/types.js';
 import { BEHAVIORS, parseBehavior, type BehaviorName } from '../scenario/adversaries.js';
 import { TesseraError } from '../util/errors.js';
+import { AUDIT_RATE } from '../neurons/audit.js';
 import type { HostsOptions } from './hosts.js';
 import { DEVNET_DIR, type DevnetRecord } from './record.js';
 import type { ActivationKind } from '../hetero/activations.js';
@@ -34,6 +35,8 @@ export interface RunOverrides {
   maxPeers?: number;
   indexMode?: RunConfig['indexMode'];
   seed?: number;
+  /** Share of uploads picked for a replay audit (RunConfig.auditRate). */
+  auditRate?: number;
   /** Train window W from θ of W − 1 while W − 1 is uploaded, gathered and applied (RunConfig.overlap). */
   overlap?: boolean;
 }
@@ -98,6 +101,10 @@ export const DEVNET_DEFAULTS = {
     // Measured on 2 cores with 3 miners + validator (small preset): ~7 s of training in a 15 s window.
     preset: 'small', blocksPerWindow: 15, innerSteps: 30, batch: 8, seq: 128, innerLr: 2e-3, alpha: 1.0,
     weightsEvery: 1, checkpointEvery: 5, maxPeers: 20, indexMode: 'entropy', seed: 1, overlap: true,
+    // Replay audits on this machine: one re-runs a miner-window (~7 s of the small preset's training) in a
+    // validator that already scores 8 s of a 15 s window beside 3 training miners, so a tenth of the uploads
+    // (an audit in ~27% of the windows); AUDIT_RATE (0.5) where validators have the compute.
+    auditRate: 0.1,
   } satisfies Required<Omit<RunOverrides, 'deadlineS'>>,
 };
 
@@ -122,6 +129,7 @@ export function makeRunConfig(o: RunOverrides, blockMs: number, vocabSize: numbe
     alpha: o.alpha ?? d.alpha, codec: { ...CODEC_DEFAULTS }, indexMode: o.indexMode ?? d.indexMode,
     checkpointEvery: o.checkpointEvery ?? d.checkpointEvery, weightsEvery: o.weightsEvery ?? d.weightsEvery,
     maxPeers: o.maxPeers ?? d.maxPeers, seed: o.seed ?? d.seed, ...((o.overlap ?? d.overlap) ? { overlap: true } : {}),
+    auditRate: o.auditRate ?? d.auditRate,
   };
 }
 
@@ -156,7 +164,7 @@ export function checkResume(r: DevnetRecord, o: DevnetOptions): void {
   const saved: Record<string, unknown> = {
     preset: r.preset, blocksPerWindow: r.run.blocksPerWindow, innerSteps: r.run.innerSteps, batch: r.run.batch, seq: r.run.seq,
     innerLr: r.run.innerLr, alpha: r.run.alpha, deadlineS: r.run.deadlineS, weightsEvery: r.run.weightsEvery,
-    checkpointEvery: r.run.checkpointEvery, maxPeers: r.run.maxPeers, indexMode: r.run.indexMode, seed: r.run.seed, overlap: r.run.overlap ?? false,
+    checkpointEvery: r.run.checkpointEvery, maxPeers: r.run.maxPeers, indexMode: r.run.indexMode, seed: r.run.seed, overlap: r.run.overlap ?? false, auditRate: r.run.auditRate ?? AUDIT_RATE,
   };
   for (const [k, v] of Object.entries(o.run)) {
     if (v !== undefined && saved[k] !== v) {

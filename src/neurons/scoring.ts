@@ -343,8 +343,8 @@ export class Scorer {
 
   /**
    * Re-runs the uploads pickAudits kept (after the window is applied: off the peer list's and the
-   * aggregate's path), each only when its cost (measured per inner step by the audits before; the first
-   * audit runs unmeasured) fits before `untilMs`, so audits never delay the next window's scoring; the
+   * aggregate's path): the first always (the paid first: an audit that never runs deters nothing), the
+   * others while their cost (measured per inner step by the audits before) fits before `untilMs`. The
    * results go into the next window's receipt. Returns how many ran.
    */
   async runAudits(dir: Directory, untilMs: number): Promise<number> {
@@ -354,7 +354,7 @@ export class Scorer {
     let ran = 0;
     for (const v of job.uploads) {
       const estimate = this.auditMsPerStep === null ? 0 : this.auditMsPerStep * Math.max(1, v.steps);
-      if (Date.now() + estimate > untilMs) {
+      if (ran > 0 && Date.now() + estimate > untilMs) {
         this.node.log(`window ${job.window}: replay audit of uid ${v.uid} not run: ~${(estimate / 1000).toFixed(1)} s would end past the next window's deadline (${ran} run)`);
         continue;
       }
