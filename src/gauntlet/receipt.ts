@@ -93,6 +93,8 @@ export function parseReceipt(bytes: Uint8Array | string): { ok: true; receipt: S
   if (ref !== undefined && !(Array.isArray(ref) && ref.every((u) => Number.isSafeInteger(u)))) return { ok: false, reason: 'inputs.normReference must be a list of uids' };
   const H = (i as { innerSteps?: unknown }).innerSteps;
   if (H !== undefined && !(Number.isSafeInteger(H) && (H as number) >= 1)) return { ok: false, reason: 'inputs.innerSteps must be an integer ≥ 1' };
+  const auditing = (i as { auditing?: unknown }).auditing;
+  if (auditing !== undefined && typeof auditing !== 'boolean') return { ok: false, reason: 'inputs.auditing must be a boolean' };
   const audits = (i as { audits?: unknown }).audits;
   if (audits !== undefined && !(Array.isArray(audits) && audits.every((a: { uid?: unknown; window?: unknown; outcome?: unknown; detail?: unknown } | null) =>
     a !== null && typeof a === 'object' && Number.isSafeInteger(a.uid) && Number.isSafeInteger(a.window) && (a.outcome === 'pass' || a.outcome === 'fail' || a.outcome === 'unrevealed') && typeof a.detail === 'string'))) {

@@ -456,7 +456,9 @@ test('replay audits: a failed audit is the audit penalty and bars weight and pee
   let s = emptyState();
   for (let W = 0; W < 3; W++) s = score(s, W).state;
   const passed = score(s, 3, [{ uid: 4, window: 2, outcome: 'pass', detail: 'same update', cosine: 1 }]), plain = score(s, 3);
-  assert.deepEqual(passed.state, plain.state, 'a passed audit changes no state');
+  assert.equal(passed.state.miners[4]!.auditPasses, 1);
+  delete passed.state.miners[4]!.auditPasses;
+  assert.deepEqual(passed.state, plain.state, 'a passed audit changes nothing else');
   assert.deepEqual(of(passed.result, 4).audit, { uid: 4, window: 2, outcome: 'pass', detail: 'same update', cosine: 1 });
   const failed = score(s, 3, [{ uid: 4, window: 2, outcome: 'fail', detail: 'another update (cosine 0.85 < 0.99)', cosine: 0.85 }]);
   const r4 = of(failed.result, 4);
@@ -492,6 +494,19 @@ test('replay audits: a failed audit is the audit penalty and bars weight and pee
   const bad = JSON.parse(new TextDecoder().decode(encodeReceipt(rc))) as { inputs: { audits: unknown[] } };
   bad.inputs.audits = [{ uid: 2, outcome: 'maybe' }];
   assert.equal(parseReceipt(JSON.stringify(bad)).ok, false);
+});
+
+test('auditing: weights wait for a passed replay audit, peers do not', () => {
+  const uids = [1, 2, 3];
+  const inp = (W: number, audits?: WindowInputs['audits']): WindowInputs => ({ window: W, validator: V, maxPeers: 3, reserves: 2, miners: uids.map((u) => ok(W, u)), auditing: true, ...(audits ? { audits } : {}) });
+  const first = scoreWindow(emptyState(), inp(0), P);
+  assert.deepEqual(first.result.weights.uids, [], 'nobody audited yet: no weight');
+  assert.deepEqual(first.result.peers, uids, 'peers are chosen as before');
+  const second = scoreWindow(first.state, inp(1, [{ uid: 2, window: 0, outcome: 'pass', detail: 'same update', cosine: 1 }]), P);
+  assert.deepEqual(second.result.weights.uids, [2]);
+  const third = scoreWindow(second.state, inp(2, [{ uid: 1, window: 1, outcome: 'pass', detail: 'same update', cosine: 1 }]), P);
+  assert.deepEqual(third.result.weights.uids, [1, 2], 'a pass counts for good');
+  assert.deepEqual(verifyReceipt(scoreWithReceipt('c'.repeat(64), P, third.state, inp(3)).receipt), { ok: true });
 });
 
 test('the final is scaled by the declared steps ÷ H: half a training earns half', () => {

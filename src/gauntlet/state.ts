@@ -27,6 +27,8 @@ export interface MinerState {
   penalties: Record<PenaltyKind, number>;
   /** Last window of the bar a failed replay audit set (GauntletParams.auditBan); absent: never failed one. */
   auditBanUntil?: number;
+  /** Replay audits passed (absent: none); with WindowInputs.auditing, pay waits for the first. */
+  auditPasses?: number;
   /** Last window with a penalty (−1: none — never barred by penaltyMemory, weights.ts recentlyPenalized). */
   lastPenalty: number;
   /** Last window with an upload seen (valid or not), and the last evaluated window. */
@@ -85,6 +87,7 @@ function minerError(m: unknown): string | null {
   const p = r.penalties as Record<string, unknown> | undefined;
   if (!p || !PENALTY_KINDS.every((k) => int(p[k]) || (LATER_KINDS.includes(k) && p[k] === undefined))) return 'penalties must count every kind';
   if (r.auditBanUntil !== undefined && !int(r.auditBanUntil)) return 'auditBanUntil must be an integer';
+  if (r.auditPasses !== undefined && !(int(r.auditPasses) && r.auditPasses >= 0)) return 'auditPasses must be a count';
   if (!Array.isArray(r.history) || !r.history.every((h: { window?: unknown; sketch?: unknown }) => int(h?.window) && Array.isArray(h.sketch) && h.sketch.every(int))) {
     return 'history must be [{window, sketch: integers}]';
   }

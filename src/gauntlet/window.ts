@@ -23,6 +23,7 @@
 //                that uploaded in W − 1 (a newcomer owes none; its sync counts as 1 until measured) (ranked by score) final 0
 // Not a penalty but also final 0: after warm-up, an own-data indicator average below the threshold.
 // An evaluated final is scaled by the declared inner steps ÷ inputs.innerSteps (pay for the work; audits check the declaration).
+// With inputs.auditing, weights go only to miners that have passed a replay audit (peers do not wait for it).
 // Any penalty but missing and late also bars weight and peer selection in its window and the next penaltyMemory − 1 ones
 // (weights.ts recentlyPenalized; a miner never penalized is never barred).
 // Weights and the next window's peer list come from the eligible final scores: only positive, unbarred
@@ -116,6 +117,12 @@ export interface WindowInputs {
   normReference?: number[];
   /** One entry per candidate miner (ascending uid). */
   miners: MinerInput[];
+  /**
+   * The validator runs replay audits (neurons/audit.ts): weights go only to miners that passed one (every
+   * miner's first uploads are audited until one passes, so an honest newcomer is paid from its second
+   * scored window; an attacker never is). Absent: no such condition (receipts before it, hand-made inputs).
+   */
+  auditing?: boolean;
   /** Replay audits (neurons/audit.ts) finished since the last receipt: uploads of an earlier window (its beacon picked them) re-run from their revealed state. */
   audits?: AuditInput[];
   /**
@@ -372,6 +379,7 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
     else if (m.status === 'late') pen('late', readableTimes(m.detail ?? 'landed after the deadline'));
     else if (m.status === 'invalid') pen('invalid', readableTimes(m.detail ?? 'payload rejected'));
     const audit = audits.get(m.uid);
+    if (audit?.outcome === 'pass') st.auditPasses = (st.auditPasses ?? 0) + 1;
     if (audit && audit.outcome !== 'pass' && p.auditBan !== undefined) pen('audit', `replay audit of its upload of window ${audit.window} ${audit.outcome === 'fail' ? 'failed' : 'found no state revealed'}: ${audit.detail}`);
     if (m.status !== 'missing') st.lastSeen = W;
     if (m.status === 'ok') {
@@ -455,7 +463,8 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   const deep = depthGate(s.miners, finals, inp.maxPeers, p, eligibleMedianRandom(results, finals));
   const qref = qualityReference(s.miners, finals, inp.maxPeers);
   const quality = qualityGate(s.miners, finals, inp.maxPeers, p.qualityFloor, qref), good = new Set([...quality].filter((u) => deep.has(u)));
-  const paid = new Map([...finals].map(([u, f]) => [u, absent.has(u) || (aggregated && !aggregated.has(u)) || !good.has(u) ? 0 : f]));
+  const unaudited = (u: number): boolean => !!inp.auditing && !((s.miners[u]!.auditPasses ?? 0) >= 1);
+  const paid = new Map([...finals].map(([u, f]) => [u, absent.has(u) || (aggregated && !aggregated.has(u)) || !good.has(u) || unaudited(u) ? 0 : f]));
   const proven = provenMiners(s.miners, p.indicatorWarmup);
   const weights = shapeWeights(paid, inp.maxPeers, inp.reserves, p, proven);
   // A miner without an upload in this window and the one before is no peer until it uploads again.

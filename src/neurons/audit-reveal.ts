@@ -12,15 +12,24 @@ import { retrying } from './retry.js';
 
 /** Windows a reveal stays in the miner's bucket. */
 export const REVEAL_KEEP = 4;
+/**
+ * Uploads of a process revealed unasked: validators audit a miner that never passed an audit whenever
+ * they can (weights wait for its first pass), picked by the beacon or not.
+ */
+export const REVEAL_FIRST = 3;
+/** Per node (a devnet or bench process holds several): uploads revealed unasked so far. */
+const unasked = new WeakMap<Node, number>();
 
 /** Starts the reveal of W's state if W's beacon picks this upload (not awaited: the miner goes on). */
 export function revealIfPicked(node: Node, W: number, reveal: Reveal, payload: Uint8Array): void {
   void (async () => {
-    const beacon = await evalBeacon(node, W);
-    if (!auditChosen(node.run, W, node.uid, beacon.hash)) return;
+    const beacon = await evalBeacon(node, W), picked = auditChosen(node.run, W, node.uid, beacon.hash);
+    const n = unasked.get(node) ?? 0;
+    if (!picked && n >= REVEAL_FIRST) return;
+    if (!picked) unasked.set(node, n + 1);
     const bytes = encodeReveal(reveal), t0 = performance.now();
     await retrying(node, `reveal the state of window ${W}`, () => node.store.put(keys.auditState(node.run.runId, W, node.uid), bytes));
-    node.log(`window ${W}: picked for a replay audit by beacon block ${beacon.height}: revealed the state this upload (${payload.length} bytes) was trained from (${bytes.length} bytes in ${Math.round(performance.now() - t0)} ms)`);
+    node.log(`window ${W}: ${picked ? `picked for a replay audit by beacon block ${beacon.height}` : `one of this miner's first ${REVEAL_FIRST} uploads`}: revealed the state this upload (${payload.length} bytes) was trained from (${bytes.length} bytes in ${Math.round(performance.now() - t0)} ms)`);
     const mine = `/${keys.auditState(node.run.runId, 0, node.uid).split('/').pop()}`;
     for (const key of await node.store.list(keys.auditStates(node.run.runId))) {
       const w = Number(/\/audit\/0*(\d+)\//.exec(key)?.[1] ?? NaN);

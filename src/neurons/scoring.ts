@@ -71,7 +71,7 @@ export class Scorer {
   /** θ at the start of the last two windows begun (copies; only while audits are on): the bases replay audits re-run from. */
   private thetas: { window: number; params: Float32Array }[] = [];
   /** The last scored window's uploads picked for a replay audit (runAudits), and the results waiting for the next receipt. */
-  private picked: { window: number; uploads: Verified[]; base: Float32Array } | null = null;
+  private picked: { window: number; uploads: Verified[]; owed: Set<number>; base: Float32Array } | null = null;
   private audited: AuditInput[] = [];
   /** Measured replay cost per inner step (null until an audit ran). */
   private auditMsPerStep: number | null = null;
@@ -136,7 +136,8 @@ export class Scorer {
     this.audited = [];
     this.pickAudits(W, beacon, gathered, miners);
     const inputs = { window: W, validator: { uid: this.node.uid, hotkey: this.node.signer.address }, beacon, ...(normReference ? { normReference } : {}),
-      maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), innerSteps: this.node.run.innerSteps, miners, ...(audits.length ? { audits } : {}),
+      maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), innerSteps: this.node.run.innerSteps, miners,
+      ...(auditRateOf(this.node.run) > 0 ? { auditing: true } : {}), ...(audits.length ? { audits } : {}),
       ...(groups.length ? { groups: groups.map((x) => ({ group: x.group, members: x.members, shares: x.shares, ...(contributions.has(x.members[0]!) ? { contributions: contributions.get(x.members[0]!)! } : {}) })) } : {}) };
     for (const x of inputs.groups ?? []) {
       if (!x.contributions) continue;
@@ -321,24 +322,28 @@ export class Scorer {
   }
 
   /**
-   * W's uploads its beacon picked for a replay audit (audit.ts): the ok whole uploads, the paid and
-   * best-ranked first, kept with the base θ they trained from until runAudits re-runs them.
+   * W's uploads to audit (audit.ts), kept with the base θ they trained from until runAudits re-runs them:
+   * the ok whole uploads of miners that never passed an audit (their first uploads are revealed unasked,
+   * REVEAL_FIRST; pay waits for a pass), then those the beacon picked — the paid and best-ranked first.
    */
   private pickAudits(W: number, beacon: { height: number; hash: string }, g: Gathered, miners: readonly MinerInput[]): void {
     const run = this.node.run;
     this.picked = null;
     if (auditRateOf(run) <= 0) return;
     const ok = new Set(miners.filter((m) => m.status === 'ok').map((m) => m.uid));
-    const uploads = g.valid.filter((v) => ok.has(v.uid) && !v.update.held?.some((h) => !h) && auditChosen(run, W, v.uid, beacon.hash));
+    const fresh = (u: number): boolean => !((this.saved.state.miners[u]?.auditPasses ?? 0) >= 1);
+    const uploads = g.valid.filter((v) => ok.has(v.uid) && !v.update.held?.some((h) => !h) && (fresh(v.uid) || auditChosen(run, W, v.uid, beacon.hash)));
     if (uploads.length === 0) return;
     const paid = new Map((this.last?.weights.uids ?? []).map((u, i) => [u, this.last!.weights.weights[i]!]));
-    const rank = this.evaluationOrder(uploads.map((v) => v.uid)), order = [...rank].sort((a, b) => (paid.get(b) ?? 0) - (paid.get(a) ?? 0) || rank.indexOf(a) - rank.indexOf(b));
+    const rank = this.evaluationOrder(uploads.map((v) => v.uid));
+    const order = [...rank].sort((a, b) => Number(fresh(b)) - Number(fresh(a)) || (paid.get(b) ?? 0) - (paid.get(a) ?? 0) || rank.indexOf(a) - rank.indexOf(b));
+    const owed = new Set(uploads.filter((v) => auditChosen(run, W, v.uid, beacon.hash)).map((v) => v.uid));
     const theta = this.thetas.find((t) => t.window === trainingBase(run, W));
     if (!theta) {
       this.node.log(`window ${W}: replay audits of uid(s) ${order.join(' ')} skipped: θ of window ${trainingBase(run, W)} is not kept here (a restart or a window not scored)`);
       return;
     }
-    this.picked = { window: W, uploads: order.map((u) => uploads.find((v) => v.uid === u)!), base: theta.params };
+    this.picked = { window: W, uploads: order.map((u) => uploads.find((v) => v.uid === u)!), owed, base: theta.params };
   }
 
   /**
@@ -358,9 +363,11 @@ export class Scorer {
         this.node.log(`window ${job.window}: replay audit of uid ${v.uid} not run: ~${(estimate / 1000).toFixed(1)} s would end past the next window's deadline (${ran} run)`);
         continue;
       }
-      const t0 = performance.now(), a = await this.auditOne(job.window, v, dir, job.base, Math.max(untilMs, Date.now() + 1000));
+      // A first audit (not picked by the beacon) reads a reveal once and waits for none: the miner owes none.
+      const owed = job.owed.has(v.uid), t0 = performance.now(), a = await this.auditOne(job.window, v, dir, job.base, owed ? Math.max(untilMs, Date.now() + 1000) : 0);
       const ms = performance.now() - t0;
       if (a.cosine !== undefined) this.auditMsPerStep = ms / Math.max(1, v.steps);
+      if (a.outcome === 'unrevealed' && !owed) continue;
       this.audited.push(a);
       ran++;
       this.node.log(`window ${job.window}: replay audit of uid ${v.uid}: ${a.outcome.toUpperCase()} — ${a.detail} (${(ms / 1000).toFixed(2)} s)`);
