@@ -23,6 +23,7 @@ import { keys, probeIndices, reserveCount, runPrefix, sha256Hex, trainingBase, t
 import { applyAggregate, decodePayload, maxPayloadBytes } from '../compress/index.js';
 import { AUDIT_TOLERANCE, auditChosen, auditRateOf, decodeReveal, maxRevealBytes, paramsDigest, replayUpdate, stateCommitment, updateCosine } from './audit.js';
 import { sleep } from './retry.js';
+import { blockIntervalMs } from './chaintime.js';
 import type { AuditInput } from '../gauntlet/index.js';
 import type { Verified } from './gather.js';
 import type { ReadOnlyStore } from '../storage/index.js';
@@ -331,7 +332,8 @@ export class Scorer {
     this.picked = null;
     if (auditRateOf(run) <= 0) return;
     const ok = new Set(miners.filter((m) => m.status === 'ok').map((m) => m.uid));
-    const fresh = (u: number): boolean => !((this.saved.state.miners[u]?.auditPasses ?? 0) >= 1);
+    // Never passed and not barred by a failed one (a failed miner is not audited again until its bar ends, unless picked).
+    const fresh = (u: number): boolean => { const st = this.saved.state.miners[u]; return !((st?.auditPasses ?? 0) >= 1) && !((st?.auditBanUntil ?? -1) >= W); };
     const uploads = g.valid.filter((v) => ok.has(v.uid) && !v.update.held?.some((h) => !h) && (fresh(v.uid) || auditChosen(run, W, v.uid, beacon.hash)));
     if (uploads.length === 0) return;
     const paid = new Map((this.last?.weights.uids ?? []).map((u, i) => [u, this.last!.weights.weights[i]!]));
@@ -364,7 +366,9 @@ export class Scorer {
         continue;
       }
       // A first audit (not picked by the beacon) reads a reveal once and waits for none: the miner owes none.
-      const owed = job.owed.has(v.uid), t0 = performance.now(), a = await this.auditOne(job.window, v, dir, job.base, owed ? Math.max(untilMs, Date.now() + 1000) : 0);
+      // An owed reveal is waited for at most a quarter of a window (it is put right after the beacon, before this validator scored and applied the window).
+      const wait = Math.min(untilMs, Date.now() + 0.25 * this.node.run.blocksPerWindow * blockIntervalMs(this.node));
+      const owed = job.owed.has(v.uid), t0 = performance.now(), a = await this.auditOne(job.window, v, dir, job.base, owed ? Math.max(wait, Date.now() + 500) : 0);
       const ms = performance.now() - t0;
       if (a.cosine !== undefined) this.auditMsPerStep = ms / Math.max(1, v.steps);
       if (a.outcome === 'unrevealed' && !owed) continue;
@@ -383,7 +387,7 @@ export class Scorer {
     const store = dir.bucket(uid), key = keys.auditState(run.runId, W, uid);
     let bytes: Uint8Array | null = null;
     while (store && !(bytes = await fetchObject(this.node, store, key, maxRevealBytes(n))) && Date.now() < waitUntil) await sleep(250, this.node.signal);
-    if (!bytes) return { uid, window: W, outcome: 'unrevealed', detail: `no state revealed at ${key} by the next window's deadline` };
+    if (!bytes) return { uid, window: W, outcome: 'unrevealed', detail: `no state revealed at ${key} within a quarter of a window after this validator applied the window` };
     const r = decodeReveal(bytes, n);
     if (typeof r === 'string') return { uid, window: W, outcome: 'unrevealed', detail: `the reveal is unreadable: ${r}` };
     if (r.window !== W || r.uid !== uid) return fail(`the reveal is of window ${r.window}, uid ${r.uid}`);
