@@ -28,8 +28,6 @@ import { TesseraError } from '../util/errors.js';
  * survives k windows with probability 2⁻ᵏ. Validators run the picked audits that fit their spare time.
  */
 export const AUDIT_RATE = 0.5;
-/** Validators run more than one audit of a window only while they end before the next window's deadline plus this share of a window. */
-export const AUDIT_SLACK = 0.5;
 /**
  * Cosine between the replayed and the uploaded update (both decoded) at or above which an audit passes.
  * On the same kernels a replay is bit-identical (cosine 1); the margin is for other kernels (a validator

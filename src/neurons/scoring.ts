@@ -350,9 +350,9 @@ export class Scorer {
 
   /**
    * Re-runs the uploads pickAudits kept (after the window is applied: off the peer list's and the
-   * aggregate's path): the first always (the paid first: an audit that never runs deters nothing), the
-   * others while their cost (measured per inner step by the audits before) fits before `untilMs`. The
-   * results go into the next window's receipt. Returns how many ran.
+   * aggregate's path): the first always (an audit that never runs deters nothing), the others while
+   * their cost (measured per inner step by the audits before) fits before `untilMs`. The results go into
+   * the next window's receipt. Returns how many ran.
    */
   async runAudits(dir: Directory, untilMs: number): Promise<number> {
     const job = this.picked;
@@ -366,9 +366,10 @@ export class Scorer {
         continue;
       }
       // A first audit (not picked by the beacon) reads a reveal once and waits for none: the miner owes none.
-      // An owed reveal is waited for at most a quarter of a window (it is put right after the beacon, before this validator scored and applied the window).
+      // An owed reveal is waited for at most a quarter of a window and never past `untilMs` (it is put right after the beacon,
+      // before this validator scored and applied the window): a withheld one must not make the validator late.
       const wait = Math.min(untilMs, Date.now() + 0.25 * this.node.run.blocksPerWindow * blockIntervalMs(this.node));
-      const owed = job.owed.has(v.uid), t0 = performance.now(), a = await this.auditOne(job.window, v, dir, job.base, owed ? Math.max(wait, Date.now() + 500) : 0);
+      const owed = job.owed.has(v.uid), t0 = performance.now(), a = await this.auditOne(job.window, v, dir, job.base, owed ? wait : 0);
       const ms = performance.now() - t0;
       if (a.cosine !== undefined) this.auditMsPerStep = ms / Math.max(1, v.steps);
       if (a.outcome === 'unrevealed' && !owed) continue;
@@ -387,7 +388,7 @@ export class Scorer {
     const store = dir.bucket(uid), key = keys.auditState(run.runId, W, uid);
     let bytes: Uint8Array | null = null;
     while (store && !(bytes = await fetchObject(this.node, store, key, maxRevealBytes(n))) && Date.now() < waitUntil) await sleep(250, this.node.signal);
-    if (!bytes) return { uid, window: W, outcome: 'unrevealed', detail: `no state revealed at ${key} within a quarter of a window after this validator applied the window` };
+    if (!bytes) return { uid, window: W, outcome: 'unrevealed', detail: `no state revealed at ${key} when this validator looked (up to a quarter of a window after it applied the window, and not past the next deadline)` };
     const r = decodeReveal(bytes, n);
     if (typeof r === 'string') return { uid, window: W, outcome: 'unrevealed', detail: `the reveal is unreadable: ${r}` };
     if (r.window !== W || r.uid !== uid) return fail(`the reveal is of window ${r.window}, uid ${r.uid}`);

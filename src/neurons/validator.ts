@@ -5,8 +5,7 @@
 // Every validator does all of it; which one leads a window follows from the chain's anchors
 // (protocol/aggregation.ts), so a validator that stops is replaced by the next one by stake at once.
 import { SubtensorChain } from '../chain/subtensor/chain.js';
-import { blockIntervalMs, chainHead, chainNow, deadlineOf } from './chaintime.js';
-import { AUDIT_SLACK } from './audit.js';
+import { chainHead, chainNow, deadlineOf } from './chaintime.js';
 import { Directory } from './directory.js';
 import { gatherUploads } from './gather.js';
 import { SharedModel } from './model-state.js';
@@ -120,11 +119,11 @@ async function validateWindow(node: Node, dir: Directory, model: SharedModel, sc
   }
   if ((W + 1) % node.run.weightsEvery === 0) await setWeights(node, scorer);
   const valLoss = await sw.time('score', () => scorer.valLoss());
-  // Replay audits of W's picked uploads (audit.ts): one, and more while they fit before W + 1's deadline and AUDIT_SLACK of a
-  // window after it (W + 1 is scored then; its peer list is due a window later). Their results go into W + 1's receipt.
+  // Replay audits of W's picked uploads (audit.ts): one, and more while they end before W + 1's deadline (when W + 1 is
+  // scored: its peer list for W + 2 must not wait for audits). Their results go into W + 1's receipt.
   node.status.set('audit');
-  const t0 = performance.now(), now = chainNow(node), slack = AUDIT_SLACK * node.run.blocksPerWindow * blockIntervalMs(node);
-  const audits = await scorer.runAudits(dir, Date.now() + (await deadlineOf(node, W + 1)) + slack - (now ?? Date.now()));
+  const t0 = performance.now(), now = chainNow(node);
+  const audits = await scorer.runAudits(dir, Date.now() + (await deadlineOf(node, W + 1)) - (now ?? Date.now()));
   const auditS = (performance.now() - t0) / 1000;
   node.status.set('idle', { valLoss, loss: valLoss });
   node.status.timeline({
