@@ -135,7 +135,7 @@ export class Scorer {
     const miners = await this.measure(W, beacon.hash, dir, candidates, gathered, groups, contributions, normReference);
     const audits = this.audited;
     this.audited = [];
-    this.pickAudits(W, beacon, gathered, miners);
+    this.pickAudits(W, beacon, gathered, miners, new Set(audits.filter((a) => a.outcome === 'pass').map((a) => a.uid)));
     const inputs = { window: W, validator: { uid: this.node.uid, hotkey: this.node.signer.address }, beacon, ...(normReference ? { normReference } : {}),
       maxPeers: this.node.run.maxPeers, reserves: reserveCount(this.node.run.maxPeers), innerSteps: this.node.run.innerSteps, miners,
       ...(auditRateOf(this.node.run) > 0 ? { auditing: true } : {}), ...(audits.length ? { audits } : {}),
@@ -327,13 +327,13 @@ export class Scorer {
    * the ok whole uploads of miners that never passed an audit (their first uploads are revealed unasked,
    * REVEAL_FIRST; pay waits for a pass), then those the beacon picked — the paid and best-ranked first.
    */
-  private pickAudits(W: number, beacon: { height: number; hash: string }, g: Gathered, miners: readonly MinerInput[]): void {
+  private pickAudits(W: number, beacon: { height: number; hash: string }, g: Gathered, miners: readonly MinerInput[], justPassed: ReadonlySet<number>): void {
     const run = this.node.run;
     this.picked = null;
     if (auditRateOf(run) <= 0) return;
     const ok = new Set(miners.filter((m) => m.status === 'ok').map((m) => m.uid));
     // Never passed and not barred by a failed one (a failed miner is not audited again until its bar ends, unless picked).
-    const fresh = (u: number): boolean => { const st = this.saved.state.miners[u]; return !((st?.auditPasses ?? 0) >= 1) && !((st?.auditBanUntil ?? -1) >= W); };
+    const fresh = (u: number): boolean => { const st = this.saved.state.miners[u]; return !justPassed.has(u) && !((st?.auditPasses ?? 0) >= 1) && !((st?.auditBanUntil ?? -1) >= W); };
     const uploads = g.valid.filter((v) => ok.has(v.uid) && !v.update.held?.some((h) => !h) && (fresh(v.uid) || auditChosen(run, W, v.uid, beacon.hash)));
     if (uploads.length === 0) return;
     const paid = new Map((this.last?.weights.uids ?? []).map((u, i) => [u, this.last!.weights.weights[i]!]));
