@@ -507,6 +507,9 @@ test('auditing: weights wait for a passed replay audit, peers do not', () => {
   const third = scoreWindow(second.state, inp(2, [{ uid: 1, window: 1, outcome: 'pass', detail: 'same update', cosine: 1 }]), P);
   assert.deepEqual(third.result.weights.uids, [1, 2], 'a pass counts for good');
   assert.deepEqual(verifyReceipt(scoreWithReceipt('c'.repeat(64), P, third.state, inp(3)).receipt), { ok: true });
+  // A pipeline group's partial uploads are not audited: its lead is paid without a pass.
+  const group = scoreWindow(emptyState(), { ...inp(0), groups: [{ group: 'g', members: [3, 9], shares: [0.5, 0.5] }] }, P);
+  assert.deepEqual(group.result.weights.uids, [3, 9]);
 });
 
 test('the final is scaled by the declared steps ÷ H: half a training earns half', () => {

@@ -463,7 +463,9 @@ export function scoreWindow(prev: GauntletState, inp: WindowInputs, p: GauntletP
   const deep = depthGate(s.miners, finals, inp.maxPeers, p, eligibleMedianRandom(results, finals));
   const qref = qualityReference(s.miners, finals, inp.maxPeers);
   const quality = qualityGate(s.miners, finals, inp.maxPeers, p.qualityFloor, qref), good = new Set([...quality].filter((u) => deep.has(u)));
-  const unaudited = (u: number): boolean => !!inp.auditing && !((s.miners[u]!.auditPasses ?? 0) >= 1);
+  // Pipeline groups' partial uploads are not audited (their activations cross machines): their leads do not wait for a pass.
+  const inGroup = new Set((inp.groups ?? []).flatMap((g) => g.members));
+  const unaudited = (u: number): boolean => !!inp.auditing && !inGroup.has(u) && !((s.miners[u]!.auditPasses ?? 0) >= 1);
   const paid = new Map([...finals].map(([u, f]) => [u, absent.has(u) || (aggregated && !aggregated.has(u)) || !good.has(u) || unaudited(u) ? 0 : f]));
   const proven = provenMiners(s.miners, p.indicatorWarmup);
   const weights = shapeWeights(paid, inp.maxPeers, inp.reserves, p, proven);
