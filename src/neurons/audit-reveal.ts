@@ -1,7 +1,7 @@
 // The miner's side of a replay audit (audit.ts): once window W's evaluation beacon exists (the first
 // block after the upload deadline), a miner whose upload it picked puts the state its payload commits
 // to in its own bucket (keys.auditState), where validators read it while they score W. Runs in the
-// background after the upload; a failure is logged (the validators then find no reveal: a failed audit).
+// background after the upload; a failure is logged (the validators then find no reveal: an 'unrevealed' audit).
 // Reveals are 12 bytes per parameter (30 MB for the small preset), so each reveal drops this miner's
 // reveals older than REVEAL_KEEP windows (validators read one by the next window's deadline).
 import { keys } from '../protocol/index.js';
@@ -36,6 +36,6 @@ export function revealIfPicked(node: Node, W: number, reveal: Reveal, payload: U
       if (key.endsWith(mine) && w < W - REVEAL_KEEP) await node.store.delete(key);
     }
   })().catch((e: unknown) => {
-    if (!node.signal?.aborted) node.log(`window ${W}: cannot reveal the state for a replay audit (${(e as Error).message}); the validators will count the audit as failed`);
+    if (!node.signal?.aborted) node.log(`window ${W}: cannot reveal the state for a replay audit (${(e as Error).message}); the validators will count it unrevealed if they picked it`);
   });
 }

@@ -334,12 +334,13 @@ export class Scorer {
     const ok = new Set(miners.filter((m) => m.status === 'ok').map((m) => m.uid));
     // Never passed and not barred by a failed one (a failed miner is not audited again until its bar ends, unless picked).
     const fresh = (u: number): boolean => { const st = this.saved.state.miners[u]; return !justPassed.has(u) && !((st?.auditPasses ?? 0) >= 1) && !((st?.auditBanUntil ?? -1) >= W); };
-    const uploads = g.valid.filter((v) => ok.has(v.uid) && !v.update.held?.some((h) => !h) && (fresh(v.uid) || auditChosen(run, W, v.uid, beacon.hash)));
+    const whole = g.valid.filter((v) => ok.has(v.uid) && !v.update.held?.some((h) => !h));
+    const owed = new Set(whole.filter((v) => auditChosen(run, W, v.uid, beacon.hash)).map((v) => v.uid));
+    const uploads = whole.filter((v) => owed.has(v.uid) || fresh(v.uid));
     if (uploads.length === 0) return;
     const paid = new Map((this.last?.weights.uids ?? []).map((u, i) => [u, this.last!.weights.weights[i]!]));
-    const rank = this.evaluationOrder(uploads.map((v) => v.uid));
-    const order = [...rank].sort((a, b) => Number(fresh(b)) - Number(fresh(a)) || (paid.get(b) ?? 0) - (paid.get(a) ?? 0) || rank.indexOf(a) - rank.indexOf(b));
-    const owed = new Set(uploads.filter((v) => auditChosen(run, W, v.uid, beacon.hash)).map((v) => v.uid));
+    // Never passed first, then the paid; the evaluation order otherwise (a stable sort keeps it).
+    const order = this.evaluationOrder(uploads.map((v) => v.uid)).sort((a, b) => Number(fresh(b)) - Number(fresh(a)) || (paid.get(b) ?? 0) - (paid.get(a) ?? 0));
     const theta = this.thetas.find((t) => t.window === trainingBase(run, W));
     if (!theta) {
       this.node.log(`window ${W}: replay audits of uid(s) ${order.join(' ')} skipped: θ of window ${trainingBase(run, W)} is not kept here (a restart or a window not scored)`);
